@@ -1,0 +1,270 @@
+//! The one place that knows which OS this is, where home is, and what the environment says.
+//!
+//! Everything else in dashkey receives a [`Platform`] instead of calling `std::env` or
+//! guessing paths. That is what lets the tests build a macOS or Windows layout inside a
+//! temporary directory on Linux, and what guarantees no test reads the real home directory:
+//! a simulated platform knows only the variables it was given.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::vars;
+
+/// Operating-system families whose conventions differ for dashkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Os {
+    /// Linux and the other XDG-style Unixes.
+    Linux,
+    /// macOS.
+    MacOs,
+    /// Windows.
+    Windows,
+}
+
+impl Os {
+    /// The OS this binary was built for.
+    pub fn host() -> Os {
+        if cfg!(windows) {
+            Os::Windows
+        } else if cfg!(target_os = "macos") {
+            Os::MacOs
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+/// A snapshot of the process context dashkey reasons about.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    os: Os,
+    vars: BTreeMap<String, String>,
+    account_home: Option<PathBuf>,
+    cwd: PathBuf,
+}
+
+impl Platform {
+    /// The real process: its OS, environment, working directory, and the home directory
+    /// recorded for its user in the account database (which Java uses instead of `$HOME`).
+    pub fn current() -> Platform {
+        Platform {
+            os: Os::host(),
+            vars: std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect(),
+            account_home: sys::account_home(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        }
+    }
+
+    /// A made-up context for tests and for reasoning about another process: only the given
+    /// variables exist, and the account-database home is taken to be `$HOME` (or
+    /// `%USERPROFILE%`) unless [`Platform::with_account_home`] says otherwise.
+    pub fn simulated<K, V>(os: Os, vars: impl IntoIterator<Item = (K, V)>) -> Platform
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut platform = Platform {
+            os,
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            account_home: None,
+            cwd: PathBuf::from("/"),
+        };
+        platform.account_home = platform.home();
+        platform
+    }
+
+    /// Replaces the home directory of the account database.
+    pub fn with_account_home(mut self, home: Option<PathBuf>) -> Platform {
+        self.account_home = home;
+        self
+    }
+
+    /// Replaces the working directory that relative paths are resolved against.
+    pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Platform {
+        self.cwd = cwd.into();
+        self
+    }
+
+    /// The same platform with a different environment (for example another process's).
+    pub fn with_vars<K, V>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Platform
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.vars = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Which OS conventions apply.
+    pub fn os(&self) -> Os {
+        self.os
+    }
+
+    /// A variable, exactly as set (an empty value is `Some("")`, which matters: several SDKs
+    /// treat an empty key as a key).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// A variable, with an empty value treated as unset (the convention for paths).
+    pub fn var_non_empty(&self, name: &str) -> Option<&str> {
+        self.var(name).filter(|value| !value.is_empty())
+    }
+
+    /// The DashScope variables that are set, in report order.
+    pub fn dashscope_vars(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        vars::ALL
+            .into_iter()
+            .filter_map(|name| self.var(name).map(|value| (name, value)))
+    }
+
+    /// The working directory.
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// The user's home as programs that honour the environment see it: `$HOME` on Unix,
+    /// `%USERPROFILE%` on Windows.
+    pub fn home(&self) -> Option<PathBuf> {
+        match self.os {
+            Os::Windows => self
+                .var_non_empty("USERPROFILE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    let drive = self.var_non_empty("HOMEDRIVE")?;
+                    let path = self.var_non_empty("HOMEPATH")?;
+                    Some(PathBuf::from(format!("{drive}{path}")))
+                }),
+            Os::Linux | Os::MacOs => self
+                .var_non_empty("HOME")
+                .map(PathBuf::from)
+                .or_else(|| self.account_home.clone()),
+        }
+    }
+
+    /// The home directory recorded for this user in the account database, which is what the
+    /// JVM uses for `user.home` on Unix regardless of `$HOME`.
+    pub fn account_home(&self) -> Option<&Path> {
+        self.account_home.as_deref()
+    }
+
+    /// The directory for user configuration: `$XDG_CONFIG_HOME` when it is a non-empty
+    /// absolute path (an empty value counts as unset, per the XDG spec), else `~/.config`;
+    /// `%APPDATA%` on Windows. macOS follows XDG too, as most command-line tools there do.
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        match self.os {
+            Os::Windows => self.var_non_empty("APPDATA").map(PathBuf::from),
+            Os::Linux | Os::MacOs => self
+                .var_non_empty("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .filter(|path| path.is_absolute())
+                .or_else(|| self.home().map(|home| home.join(".config"))),
+        }
+    }
+
+    /// dashkey's own directory, which holds the files it owns.
+    pub fn dashkey_dir(&self) -> Option<PathBuf> {
+        self.config_dir().map(|dir| dir.join("dashkey"))
+    }
+
+    /// A path as a program running here would open it: relative paths are relative to the
+    /// working directory, and `~` is *not* expanded (no SDK expands it).
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        let path = Path::new(path);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        }
+    }
+}
+
+#[cfg(unix)]
+mod sys {
+    use std::path::PathBuf;
+
+    pub fn account_home() -> Option<PathBuf> {
+        let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
+        Some(user.dir)
+    }
+}
+
+#[cfg(not(unix))]
+mod sys {
+    use std::path::PathBuf;
+
+    pub fn account_home() -> Option<PathBuf> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_config_dir_honours_xdg_but_not_empty_or_relative() {
+        let base = [("HOME", "/home/ana")];
+        let p = Platform::simulated(Os::Linux, base);
+        assert_eq!(
+            p.dashkey_dir().unwrap(),
+            Path::new("/home/ana/.config/dashkey")
+        );
+        let p = Platform::simulated(Os::Linux, [("HOME", "/home/ana"), ("XDG_CONFIG_HOME", "")]);
+        assert_eq!(p.config_dir().unwrap(), Path::new("/home/ana/.config"));
+        let p = Platform::simulated(
+            Os::Linux,
+            [("HOME", "/home/ana"), ("XDG_CONFIG_HOME", "rel")],
+        );
+        assert_eq!(p.config_dir().unwrap(), Path::new("/home/ana/.config"));
+        let p = Platform::simulated(Os::Linux, [("HOME", "/h"), ("XDG_CONFIG_HOME", "/x")]);
+        assert_eq!(p.dashkey_dir().unwrap(), Path::new("/x/dashkey"));
+    }
+
+    #[test]
+    fn windows_uses_userprofile_and_appdata() {
+        let p = Platform::simulated(
+            Os::Windows,
+            [
+                ("USERPROFILE", "C:\\Users\\ana"),
+                ("APPDATA", "C:\\Users\\ana\\AppData\\Roaming"),
+            ],
+        );
+        assert_eq!(p.home().unwrap(), PathBuf::from("C:\\Users\\ana"));
+        assert_eq!(
+            p.config_dir().unwrap(),
+            PathBuf::from("C:\\Users\\ana\\AppData\\Roaming")
+        );
+        let p = Platform::simulated(Os::Windows, [("HOMEDRIVE", "D:"), ("HOMEPATH", "\\ana")]);
+        assert_eq!(p.home().unwrap(), PathBuf::from("D:\\ana"));
+    }
+
+    #[test]
+    fn empty_values_are_kept_for_keys_and_dropped_for_paths() {
+        let p = Platform::simulated(Os::Linux, [(vars::API_KEY, ""), ("HOME", "")]);
+        assert_eq!(p.var(vars::API_KEY), Some(""));
+        assert_eq!(p.var_non_empty(vars::API_KEY), None);
+        assert_eq!(p.home(), None);
+    }
+
+    #[test]
+    fn simulated_platform_never_sees_the_real_environment() {
+        let p = Platform::simulated(Os::Linux, [("A", "1")]);
+        assert_eq!(p.var("PATH"), None);
+        assert_eq!(p.dashscope_vars().count(), 0);
+    }
+}

@@ -1,0 +1,36 @@
+//! Names of the environment variables the official SDKs read, as constants, so that a typo
+//! is a compile error instead of a silent miss.
+
+/// The key itself. Read by every SDK.
+pub const API_KEY: &str = "DASHSCOPE_API_KEY";
+/// Path of a file holding the key. Read by the Python and Java SDKs.
+pub const API_KEY_FILE_PATH: &str = "DASHSCOPE_API_KEY_FILE_PATH";
+/// Base URL of the native API.
+pub const HTTP_BASE_URL: &str = "DASHSCOPE_HTTP_BASE_URL";
+/// Base URL of the streaming API.
+pub const WEBSOCKET_BASE_URL: &str = "DASHSCOPE_WEBSOCKET_BASE_URL";
+/// Base URL of the OpenAI-compatible API (recent Python SDKs).
+pub const COMPATIBLE_BASE_URL: &str = "DASHSCOPE_COMPATIBLE_BASE_URL";
+/// Region that selects a workspace host (recent Python SDKs).
+pub const API_REGION: &str = "DASHSCOPE_API_REGION";
+/// Workspace that fills `{workspace_id}` in workspace hosts.
+pub const WORKSPACE_ID: &str = "DASHSCOPE_WORKSPACE_ID";
+/// API version in the default URLs (`v1`).
+pub const API_VERSION: &str = "DASHSCOPE_API_VERSION";
+/// The OpenAI SDK's key, which users of Qwen through that SDK set to a DashScope key.
+pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+/// The OpenAI SDK's base URL.
+pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
+
+/// Every variable that carries the key or decides where it is sent, in the order dashkey
+/// reports them.
+pub const ALL: [&str; 8] = [
+    API_KEY,
+    API_KEY_FILE_PATH,
+    HTTP_BASE_URL,
+    WEBSOCKET_BASE_URL,
+    COMPATIBLE_BASE_URL,
+    API_REGION,
+    WORKSPACE_ID,
+    API_VERSION,
+];
