@@ -1,1 +1,47 @@
-fn main() {}
+//! The `dashkey` command. It maps arguments to library calls and owns every sentence the
+//! user reads; the `dashkey` library does the reasoning.
+
+mod cli;
+mod exit;
+mod output;
+mod status;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::exit::{Exit, Failure, Outcome};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(exit) => exit.into(),
+        Err(Failure { exit, error }) => {
+            let label = output::paint(output::FAIL, "error:");
+            anstream::eprintln!("{label} {error:#}");
+            exit.into()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Outcome {
+    let platform = dashkey::Platform::current();
+    match cli.command {
+        Command::Status(args) => status::run(&platform, &args),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut command, "dashkey", &mut out);
+            out.flush()?;
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(Exit::Ok)
+        }
+    }
+}

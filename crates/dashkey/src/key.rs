@@ -123,15 +123,32 @@ impl ApiKey {
     }
 
     /// A form that is safe to print: the known prefix and the last four characters
-    /// (`sk-…a1b2`). A key too short to spare four characters is hidden whole.
+    /// (`sk-…a1b2`). A key too short to spare four characters is hidden whole. Padding and
+    /// quotes around a found value stay visible (`␣"sk-…a1b2"`), because they are often the
+    /// very thing that is wrong with it.
     pub fn mask(&self) -> String {
         let value = self.expose();
-        let prefix = self.kind().prefix();
-        let body = &value[prefix.len()..];
-        if body.chars().count() < 12 || !value.is_ascii() {
-            return format!("{prefix}****");
-        }
-        format!("{prefix}…{}", &body[body.len() - 4..])
+        let is_pad = |c: char| c.is_whitespace() || c == '\u{feff}';
+        let lead = if value.starts_with(is_pad) { "␣" } else { "" };
+        let trail = if value.ends_with(is_pad) && !value.trim_matches(is_pad).is_empty() {
+            "␣"
+        } else {
+            ""
+        };
+        let trimmed = trim_paste(value);
+        let (open, core, close) = match strip_matching_quotes(trimmed) {
+            Some(inner) => {
+                let open = trimmed.chars().next().map(String::from).unwrap_or_default();
+                let close = trimmed
+                    .chars()
+                    .next_back()
+                    .map(String::from)
+                    .unwrap_or_default();
+                (open, inner, close)
+            }
+            None => (String::new(), trimmed, String::new()),
+        };
+        format!("{lead}{open}{}{close}{trail}", mask_core(core))
     }
 
     /// A short, stable digest of the exact bytes (eight hex digits of SHA-256), so that copies
@@ -398,6 +415,16 @@ impl KeyKind {
     }
 }
 
+/// Masks a value without padding or quotes.
+fn mask_core(value: &str) -> String {
+    let prefix = KeyKind::of(value).prefix();
+    let body = &value[prefix.len()..];
+    if body.chars().count() < 12 || !value.is_ascii() {
+        return format!("{prefix}****");
+    }
+    format!("{prefix}…{}", &body[body.len() - 4..])
+}
+
 /// Trims what a paste drags along: ASCII and Unicode spaces, CR/LF, and a byte-order mark.
 fn trim_paste(value: &str) -> &str {
     value.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
@@ -581,6 +608,15 @@ mod tests {
         assert_eq!(ApiKey::verbatim("sk-abc").mask(), "sk-****");
         assert_eq!(ApiKey::verbatim("").mask(), "****");
         assert_eq!(ApiKey::verbatim("0123456789abcdefgh").mask(), "…efgh");
+        assert_eq!(
+            ApiKey::verbatim(format!(" {GOOD}\r\n")).mask(),
+            "␣sk-…cdef␣"
+        );
+        assert_eq!(
+            ApiKey::verbatim(format!("\"{GOOD}\"")).mask(),
+            "\"sk-…cdef\""
+        );
+        assert_eq!(ApiKey::verbatim(format!("“{GOOD}”")).mask(), "“sk-…cdef”");
     }
 
     #[test]

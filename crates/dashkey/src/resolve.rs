@@ -391,6 +391,8 @@ pub fn python(platform: &Platform) -> Resolution {
     let home = match platform.os() {
         Os::Windows => platform.home(),
         Os::Linux | Os::MacOs => match platform.var("HOME") {
+            // `expanduser` returns `(home + rest) or "/"`: an empty HOME means the root.
+            Some("") => Some(PathBuf::from("/")),
             Some(home) => Some(platform.resolve_path(home)),
             None => platform.account_home().map(Path::to_path_buf),
         },
@@ -460,7 +462,7 @@ pub fn java_user_home(platform: &Platform) -> Option<PathBuf> {
         .filter_map(|name| platform.var(name))
         .flat_map(str::split_whitespace)
         .filter_map(|option| option.strip_prefix("-Duser.home="))
-        .last();
+        .next_back();
     if let Some(home) = from_options {
         return Some(PathBuf::from(home));
     }

@@ -1,0 +1,64 @@
+//! The command line, declared once: parsing, `--help`, completions and the man page all come
+//! from these types.
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  dashkey status                 where is my key, and which copy does each SDK use?
+  dashkey status --json          the same, for scripts
+  dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
+
+Exit status: 0 fine, 1 a problem was found, 2 bad usage or input, 3 an I/O failure.
+The key is never printed unless you ask for it with --reveal.";
+
+/// Make a DashScope (Alibaba Cloud Model Studio) API key work everywhere, and say exactly
+/// why when it does not.
+#[derive(Debug, Parser)]
+#[command(name = "dashkey", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every copy of the key and which one each official SDK would use.
+    #[command(after_help = "\
+Examples:
+  dashkey status            masked values, sources, base URLs and regions
+  dashkey status --json     a stable JSON document (see README: \"status --json schema\")
+  dashkey status --reveal   show full keys (only do this on a screen nobody else sees)
+
+Exit status: 0 when the Python, Java and Node SDKs all find a non-empty key, 1 otherwise.")]
+    Status(StatusArgs),
+
+    /// Print a completion script for a shell.
+    #[command(after_help = "\
+Examples:
+  dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
+  dashkey completions zsh  > \"${fpath[1]}/_dashkey\"
+  dashkey completions fish > ~/.config/fish/completions/dashkey.fish")]
+    Completions {
+        /// The shell to write completions for.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff) on standard output.
+    #[command(after_help = "Example:\n  dashkey man > ~/.local/share/man/man1/dashkey.1")]
+    Man,
+}
+
+/// Options of `dashkey status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print a JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Show full key values instead of masked ones.
+    #[arg(long)]
+    pub reveal: bool,
+}

@@ -1,0 +1,52 @@
+//! Exit statuses, as documented in `--help` and DESIGN.md, and the error type that carries one.
+
+use std::process::ExitCode;
+
+/// What the process tells its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything is fine.
+    Ok = 0,
+    /// A problem was found, or the key was rejected.
+    Problem = 1,
+    /// Bad usage or bad input; nothing was changed.
+    Usage = 2,
+    /// An I/O failure (file, network, another program).
+    Io = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// An error on its way to the user, with the exit status it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Bad input or usage (exit 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            exit: Exit::Usage,
+            error: error.into(),
+        }
+    }
+}
+
+/// Anything not classified otherwise is an I/O failure (exit 3): the safe default, because
+/// it never claims that the user's key or input is wrong.
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure {
+            exit: Exit::Io,
+            error: error.into(),
+        }
+    }
+}
+
+pub type Outcome = Result<Exit, Failure>;

@@ -1,0 +1,253 @@
+//! Test support: the real `dashkey` binary in a temporary HOME with a cleared environment,
+//! real shells, and the real DashScope Python SDK.
+//!
+//! Nothing here touches the real home directory: every command starts from `env -i` with
+//! HOME, the XDG directories and the JVM's `user.home` pointing into the sandbox.
+//!
+//! External programs (shells, the Python SDK) are skipped with a printed notice when absent,
+//! and are a failure when `DASHKEY_REQUIRE_SHELLS=1` (CI installs them all and sets it).
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A key that looks real and is used by default.
+pub const KEY: &str = "sk-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
+/// A second, different key.
+pub const OTHER_KEY: &str = "sk-0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a";
+
+/// A temporary home and the environment every command gets.
+pub struct Sandbox {
+    root: tempfile::TempDir,
+    pub home: PathBuf,
+    vars: Vec<(String, String)>,
+    secrets: Vec<String>,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let root = tempfile::Builder::new()
+            .prefix("dashkey-test-")
+            .tempdir()
+            .unwrap();
+        let home = root.path().join("home");
+        fs::create_dir(&home).unwrap();
+        let home_str = home.to_str().unwrap().to_string();
+        let vars = vec![
+            ("HOME".to_string(), home_str.clone()),
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+            ("USER".to_string(), "tester".to_string()),
+            // The JVM ignores $HOME; point its user.home into the sandbox too.
+            (
+                "JAVA_TOOL_OPTIONS".to_string(),
+                format!("-Duser.home={home_str}"),
+            ),
+        ];
+        Sandbox {
+            root,
+            home,
+            vars,
+            secrets: vec![KEY.to_string(), OTHER_KEY.to_string()],
+        }
+    }
+
+    /// The sandbox's scratch directory (parent of HOME).
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Sets a variable for every command run from now on.
+    pub fn env(&mut self, name: &str, value: impl Into<String>) -> &mut Sandbox {
+        let value = value.into();
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.to_string(), value));
+        self
+    }
+
+    /// Removes a variable.
+    pub fn unenv(&mut self, name: &str) -> &mut Sandbox {
+        self.vars.retain(|(n, _)| n != name);
+        self
+    }
+
+    /// Registers a value that must never appear in any output without `--reveal`.
+    pub fn secret(&mut self, value: &str) -> &mut Sandbox {
+        if value.len() >= 8 {
+            self.secrets.push(value.to_string());
+        }
+        self
+    }
+
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
+    /// Writes a file under HOME, creating parents.
+    pub fn write(&self, relative: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.home.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Reads a file under HOME.
+    pub fn read(&self, relative: &str) -> Vec<u8> {
+        fs::read(self.home.join(relative)).unwrap()
+    }
+
+    /// A `dashkey` command with the sandbox environment and nothing else.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("dashkey"));
+        command
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.root());
+        command
+    }
+
+    /// Any program, with the sandbox environment and nothing else.
+    pub fn program(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.root());
+        command
+    }
+
+    /// Runs `dashkey` with arguments and optional stdin, and checks that no registered secret
+    /// leaked unless `--reveal` was asked for.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = self.command();
+        command.args(args);
+        let output = feed(command, stdin);
+        let run = Run::from(output);
+        if !args.contains(&"--reveal") {
+            self.assert_no_secret(&run, args);
+        }
+        run
+    }
+
+    /// Fails if a registered secret appears in the output.
+    pub fn assert_no_secret(&self, run: &Run, context: &[&str]) {
+        for secret in &self.secrets {
+            assert!(
+                !run.stdout.contains(secret.as_str()) && !run.stderr.contains(secret.as_str()),
+                "a key leaked into the output of dashkey {context:?}:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+}
+
+/// Runs a command, writing `stdin` to it if given.
+pub fn feed(mut command: Command, stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start command");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        // A writer thread, so a command that stops reading early cannot deadlock the test.
+        let input = input.to_string();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(input.as_bytes());
+        });
+    }
+    child.wait_with_output().expect("wait for command")
+}
+
+/// The result of a command, decoded.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// True when CI asked for every external program to be present.
+pub fn required() -> bool {
+    std::env::var("DASHKEY_REQUIRE_SHELLS").is_ok_and(|v| v == "1")
+}
+
+/// Finds a program on PATH; skips (None, with a notice) or fails when it is missing.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !required(),
+            "{name} is required (DASHKEY_REQUIRE_SHELLS=1) but not on PATH"
+        );
+        eprintln!("notice: {name} is not installed; skipping the checks that need it");
+    }
+    found
+}
+
+/// The Python interpreter of the virtual environment that has the `dashscope` package:
+/// `$DASHKEY_PYTHON`, else `.venv/bin/python` at the workspace root.
+pub fn python_sdk() -> Option<PathBuf> {
+    let candidate = std::env::var_os("DASHKEY_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    let works = candidate.is_file()
+        && Command::new(&candidate)
+            .args(["-c", "import dashscope"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !works {
+        assert!(
+            !required(),
+            "the DashScope Python SDK is required (DASHKEY_REQUIRE_SHELLS=1) but {} cannot import dashscope",
+            candidate.display()
+        );
+        eprintln!(
+            "notice: no Python with the dashscope package (.venv or DASHKEY_PYTHON); skipping SDK checks"
+        );
+        return None;
+    }
+    Some(candidate)
+}
