@@ -28,24 +28,11 @@ pub struct Failure {
     pub error: anyhow::Error,
 }
 
-impl Failure {
-    /// Bad input or usage (exit 2).
-    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            exit: Exit::Usage,
-            error: error.into(),
-        }
-    }
-}
-
 /// Anything not classified otherwise is an I/O failure (exit 3): the safe default, because
 /// it never claims that the user's key or input is wrong.
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(error: E) -> Failure {
-        Failure {
-            exit: Exit::Io,
-            error: error.into(),
-        }
+        Failure { exit: Exit::Io, error: error.into() }
     }
 }
 

@@ -106,34 +106,18 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> CommandOutcome {
     } else {
         render(platform, &report);
     }
-    Ok(if report.all_found {
-        Exit::Ok
-    } else {
-        Exit::Problem
-    })
+    Ok(if report.all_found { Exit::Ok } else { Exit::Problem })
 }
 
 fn build(platform: &Platform, reveal: bool) -> Report {
     let copies = store::scan(platform);
-    let resolutions: Vec<Resolution> = Sdk::ALL
-        .iter()
-        .map(|&sdk| resolve::resolve(sdk, platform))
-        .collect();
-    let copy_reports = copies
-        .iter()
-        .map(|copy| copy_report(copy, &resolutions, reveal))
-        .collect();
-    let sdks: Vec<SdkReport> = resolutions
-        .iter()
-        .map(|resolution| sdk_report(resolution, reveal))
-        .collect();
+    let resolutions: Vec<Resolution> =
+        Sdk::ALL.iter().map(|&sdk| resolve::resolve(sdk, platform)).collect();
+    let copy_reports = copies.iter().map(|copy| copy_report(copy, &resolutions, reveal)).collect();
+    let sdks: Vec<SdkReport> =
+        resolutions.iter().map(|resolution| sdk_report(resolution, reveal)).collect();
     let all_found = sdks.iter().all(|sdk| sdk.found);
-    Report {
-        schema_version: SCHEMA_VERSION,
-        copies: copy_reports,
-        sdks,
-        all_found,
-    }
+    Report { schema_version: SCHEMA_VERSION, copies: copy_reports, sdks, all_found }
 }
 
 fn value_report(key: &ApiKey, reveal: bool) -> ValueReport {
@@ -177,10 +161,7 @@ fn copy_report(copy: &Copy, resolutions: &[Resolution], reveal: bool) -> CopyRep
         problems: copy
             .problems
             .iter()
-            .map(|p| ProblemReport {
-                id: p.id(),
-                message: p.to_string(),
-            })
+            .map(|p| ProblemReport { id: p.id(), message: p.to_string() })
             .collect(),
     }
 }
@@ -196,23 +177,13 @@ fn copy_label(kind: PlaceKind) -> &'static str {
 
 fn sdk_report(resolution: &Resolution, reveal: bool) -> SdkReport {
     let (outcome, source, value, error) = match &resolution.outcome {
-        Outcome::Found { key, source } => (
-            "found",
-            Some(source_report(source)),
-            Some(value_report(key, reveal)),
-            None,
-        ),
+        Outcome::Found { key, source } => {
+            ("found", Some(source_report(source)), Some(value_report(key, reveal)), None)
+        }
         Outcome::Missing | Outcome::Failed { .. } => {
-            let error = resolution
-                .clone()
-                .into_result()
-                .err()
-                .map(|e| e.to_string());
-            let outcome = if matches!(resolution.outcome, Outcome::Missing) {
-                "missing"
-            } else {
-                "failed"
-            };
+            let error = resolution.clone().into_result().err().map(|e| e.to_string());
+            let outcome =
+                if matches!(resolution.outcome, Outcome::Missing) { "missing" } else { "failed" };
             (outcome, None, None, error)
         }
     };
@@ -240,10 +211,7 @@ fn sdk_report(resolution: &Resolution, reveal: bool) -> SdkReport {
 }
 
 fn source_report(source: &Source) -> SourceReport {
-    SourceReport {
-        place: place_of(source),
-        path: source.path().map(|p| p.display().to_string()),
-    }
+    SourceReport { place: place_of(source), path: source.path().map(|p| p.display().to_string()) }
 }
 
 fn candidate_report(candidate: &Candidate) -> CandidateReport {
@@ -254,12 +222,7 @@ fn candidate_report(candidate: &Candidate) -> CandidateReport {
         Verdict::NotReached => ("not-reached", None),
     };
     let SourceReport { place, path } = source_report(&candidate.source);
-    CandidateReport {
-        place,
-        path,
-        verdict,
-        reason,
-    }
+    CandidateReport { place, path, verdict, reason }
 }
 
 fn url_report(url: &BaseUrl) -> UrlReport {
@@ -277,8 +240,7 @@ fn url_report(url: &BaseUrl) -> UrlReport {
 
 fn render(platform: &Platform, report: &Report) {
     let show = |path: &Option<String>| -> String {
-        path.as_deref()
-            .map_or_else(String::new, |p| output::show_path(platform, p.as_ref()))
+        path.as_deref().map_or_else(String::new, |p| output::show_path(platform, p.as_ref()))
     };
     anstream::println!("{}", paint(BOLD, "Copies of the key"));
     for copy in &report.copies {
@@ -294,18 +256,13 @@ fn render(platform: &Platform, report: &Report) {
                 value.value.as_deref().unwrap_or(&value.masked),
                 paint(DIM, &value.fingerprint)
             ),
-            (None, "unreadable") => paint(
-                FAIL,
-                format!("unreadable: {}", copy.error.as_deref().unwrap_or("")),
-            ),
+            (None, "unreadable") => {
+                paint(FAIL, format!("unreadable: {}", copy.error.as_deref().unwrap_or("")))
+            }
             (None, _) if copy.place == "variable" => paint(DIM, "not set"),
             (None, _) => paint(DIM, "no file"),
         };
-        let mode = copy
-            .mode
-            .as_deref()
-            .map(|m| format!("  {m}"))
-            .unwrap_or_default();
+        let mode = copy.mode.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
         let used = if copy.used_by.is_empty() {
             String::new()
         } else {
@@ -349,11 +306,8 @@ fn render(platform: &Platform, report: &Report) {
             paint(DIM, format!("→ {region}: {} ({origin})", http.url))
         );
     }
-    let regions: std::collections::BTreeSet<&str> = report
-        .sdks
-        .iter()
-        .filter_map(|sdk| sdk.region.as_deref())
-        .collect();
+    let regions: std::collections::BTreeSet<&str> =
+        report.sdks.iter().filter_map(|sdk| sdk.region.as_deref()).collect();
     if regions.len() > 1 {
         anstream::println!();
         anstream::println!(

@@ -40,12 +40,7 @@ struct Situation {
 }
 
 fn situation(name: &'static str) -> Situation {
-    Situation {
-        name,
-        vars: vec![],
-        files: vec![],
-        dirs: vec![],
-    }
+    Situation { name, vars: vec![], files: vec![], dirs: vec![] }
 }
 
 impl Situation {
@@ -115,10 +110,7 @@ fn situations() -> Vec<Situation> {
         situation("default file is a directory").dir(DEFAULT_FILE),
         situation("base URL variable")
             .var("DASHSCOPE_API_KEY", KEY)
-            .var(
-                "DASHSCOPE_HTTP_BASE_URL",
-                "https://dashscope-intl.aliyuncs.com/api/v1",
-            ),
+            .var("DASHSCOPE_HTTP_BASE_URL", "https://dashscope-intl.aliyuncs.com/api/v1"),
         situation("workspace region")
             .var("DASHSCOPE_API_KEY", KEY)
             .var("DASHSCOPE_API_REGION", "ap-southeast-1")
@@ -162,26 +154,13 @@ fn check(python: &std::path::Path, situation: &Situation) {
         sandbox.write(path, content);
     }
 
-    let probe = sandbox
-        .program(python)
-        .args(["-c", PROBE])
-        .output()
-        .unwrap();
+    let probe = sandbox.program(python).args(["-c", PROBE]).output().unwrap();
     let name = situation.name;
-    assert!(
-        probe.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
+    assert!(probe.status.success(), "{name}: {}", String::from_utf8_lossy(&probe.stderr));
     let truth: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
 
     let report = sandbox.run(&["status", "--json", "--reveal"], None).json();
-    let ours = report["sdks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["sdk"] == "python")
-        .unwrap();
+    let ours = report["sdks"].as_array().unwrap().iter().find(|s| s["sdk"] == "python").unwrap();
 
     assert_eq!(ours["outcome"], truth["outcome"], "{name}: outcome");
     match truth["outcome"].as_str().unwrap() {
@@ -189,8 +168,5 @@ fn check(python: &std::path::Path, situation: &Situation) {
         "failed" => assert_eq!(ours["failure"], truth["failure"], "{name}: failure"),
         _ => {}
     }
-    assert_eq!(
-        ours["base_urls"]["http"]["url"], truth["http"],
-        "{name}: base URL"
-    );
+    assert_eq!(ours["base_urls"]["http"]["url"], truth["http"], "{name}: base URL");
 }

@@ -6,21 +6,11 @@ use common::{KEY, OTHER_KEY, Sandbox};
 use serde_json::Value;
 
 fn sdk<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["sdks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["sdk"] == id)
-        .unwrap()
+    report["sdks"].as_array().unwrap().iter().find(|s| s["sdk"] == id).unwrap()
 }
 
 fn copy<'a>(report: &'a Value, place: &str) -> &'a Value {
-    report["copies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["place"] == place)
-        .unwrap()
+    report["copies"].as_array().unwrap().iter().find(|c| c["place"] == place).unwrap()
 }
 
 #[test]
@@ -28,11 +18,7 @@ fn no_key_anywhere_exits_1_and_names_what_was_checked() {
     let sandbox = Sandbox::new();
     let run = sandbox.run(&["status"], None);
     run.expect_code(1);
-    assert!(
-        run.stdout.contains("would find no API key"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("would find no API key"), "{}", run.stdout);
     let report = sandbox.run(&["status", "--json"], None).json();
     assert_eq!(report["all_found"], false);
     assert_eq!(sdk(&report, "python")["outcome"], "missing");
@@ -50,10 +36,7 @@ fn variable_is_masked_fingerprinted_and_used_by_every_sdk() {
     let variable = copy(&report, "variable");
     assert_eq!(variable["masked"], "sk-…5b6c");
     assert_eq!(variable["fingerprint"].as_str().unwrap().len(), 8);
-    assert_eq!(
-        variable["used_by"],
-        serde_json::json!(["python", "java", "node"])
-    );
+    assert_eq!(variable["used_by"], serde_json::json!(["python", "java", "node"]));
     assert!(variable.get("value").is_none());
     assert_eq!(sdk(&report, "python")["region"], "cn-beijing");
 }
@@ -113,17 +96,11 @@ fn empty_variable_shadows_the_file_for_python_and_java() {
 fn regions_come_from_base_url_variables() {
     let mut sandbox = Sandbox::new();
     sandbox.env("DASHSCOPE_API_KEY", KEY);
-    sandbox.env(
-        "DASHSCOPE_HTTP_BASE_URL",
-        "https://dashscope-intl.aliyuncs.com/api/v1",
-    );
+    sandbox.env("DASHSCOPE_HTTP_BASE_URL", "https://dashscope-intl.aliyuncs.com/api/v1");
     let report = sandbox.run(&["status", "--json"], None).json();
     let python = sdk(&report, "python");
     assert_eq!(python["region"], "ap-southeast-1");
-    assert_eq!(
-        python["base_urls"]["http"]["origin"],
-        "DASHSCOPE_HTTP_BASE_URL"
-    );
+    assert_eq!(python["base_urls"]["http"]["origin"], "DASHSCOPE_HTTP_BASE_URL");
     assert_eq!(python["base_urls"]["compatible"]["region"], "cn-beijing");
 }
 
@@ -137,10 +114,7 @@ fn different_copies_are_told_apart_by_fingerprint() {
         copy(&report, "variable")["fingerprint"],
         copy(&report, "sdk-key-file")["fingerprint"]
     );
-    assert_eq!(
-        copy(&report, "sdk-key-file")["used_by"],
-        serde_json::json!([])
-    );
+    assert_eq!(copy(&report, "sdk-key-file")["used_by"], serde_json::json!([]));
 }
 
 #[test]
@@ -168,21 +142,12 @@ fn help_version_completions_and_man_page() {
     let help = sandbox.run(&["--help"], None);
     help.expect_code(0);
     assert!(help.stdout.contains("Examples:"));
-    assert!(
-        sandbox
-            .run(&["--version"], None)
-            .stdout
-            .starts_with("dashkey ")
-    );
+    assert!(sandbox.run(&["--version"], None).stdout.starts_with("dashkey "));
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let run = sandbox.run(&["completions", shell], None);
         run.expect_code(0);
         assert!(run.stdout.contains("status"), "{shell}");
     }
     let man = sandbox.run(&["man"], None);
-    assert!(
-        man.stdout.contains(".TH dashkey"),
-        "{}",
-        &man.stdout[..200.min(man.stdout.len())]
-    );
+    assert!(man.stdout.contains(".TH dashkey"), "{}", &man.stdout[..200.min(man.stdout.len())]);
 }

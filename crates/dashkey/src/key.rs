@@ -80,10 +80,7 @@ impl ApiKey {
                 return Err(KeyError::NonAscii { position });
             }
             if !(c.is_ascii_alphanumeric() || EXTRA_KEY_CHARS.contains(&(c as u8))) {
-                return Err(KeyError::ForbiddenCharacter {
-                    position,
-                    character: c,
-                });
+                return Err(KeyError::ForbiddenCharacter { position, character: c });
             }
         }
         let key = ApiKey::verbatim(value);
@@ -139,11 +136,7 @@ impl ApiKey {
         let (open, core, close) = match strip_matching_quotes(trimmed) {
             Some(inner) => {
                 let open = trimmed.chars().next().map(String::from).unwrap_or_default();
-                let close = trimmed
-                    .chars()
-                    .next_back()
-                    .map(String::from)
-                    .unwrap_or_default();
+                let close = trimmed.chars().next_back().map(String::from).unwrap_or_default();
                 (open, inner, close)
             }
             None => (String::new(), trimmed, String::new()),
@@ -445,11 +438,8 @@ fn looks_like_variable_reference(value: &str) -> bool {
 
 /// Recognises the example values of the documentation, SDK READMEs and tutorials.
 fn is_placeholder(value: &str) -> bool {
-    let folded: String = value
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let folded: String =
+        value.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
     const WORDS: [&str; 16] = [
         "apikey",
         "dashscopeapikey",
@@ -481,10 +471,7 @@ fn is_placeholder(value: &str) -> bool {
         return true;
     }
     let body = &value[KeyKind::of(value).prefix().len()..];
-    !body.is_empty()
-        && body
-            .chars()
-            .all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '…' | '#'))
+    !body.is_empty() && body.chars().all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '…' | '#'))
 }
 
 #[cfg(test)]
@@ -509,11 +496,7 @@ mod tests {
 
     #[test]
     fn strips_one_pair_of_matching_quotes() {
-        for quoted in [
-            format!("'{GOOD}'"),
-            format!("\"{GOOD}\""),
-            format!("“{GOOD}”"),
-        ] {
+        for quoted in [format!("'{GOOD}'"), format!("\"{GOOD}\""), format!("“{GOOD}”")] {
             let parsed = ApiKey::parse(&quoted).unwrap();
             assert_eq!(parsed.key.expose(), GOOD);
             assert_eq!(parsed.notes, vec![KeyNote::QuotesRemoved]);
@@ -532,36 +515,17 @@ mod tests {
             ("", KeyError::Empty),
             (" \r\n", KeyError::Empty),
             ("''", KeyError::Empty),
-            (
-                "sk-abc def0123456789",
-                KeyError::InnerWhitespace { position: 7 },
-            ),
-            (
-                "sk-abc\u{7}def0123456789",
-                KeyError::ControlCharacter { position: 7 },
-            ),
+            ("sk-abc def0123456789", KeyError::InnerWhitespace { position: 7 }),
+            ("sk-abc\u{7}def0123456789", KeyError::ControlCharacter { position: 7 }),
             ("sk-abcé0123456789", KeyError::NonAscii { position: 7 }),
-            (
-                "sk-abc#0123456789",
-                KeyError::ForbiddenCharacter {
-                    position: 7,
-                    character: '#',
-                },
-            ),
+            ("sk-abc#0123456789", KeyError::ForbiddenCharacter { position: 7, character: '#' }),
             ("$DASHSCOPE_API_KEY", KeyError::UnexpandedVariable),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                ApiKey::parse(input).unwrap_err(),
-                expected,
-                "input {input:?}"
-            );
+            assert_eq!(ApiKey::parse(input).unwrap_err(), expected, "input {input:?}");
         }
         let long = "a".repeat(MAX_KEY_LEN + 1);
-        assert_eq!(
-            ApiKey::parse(&long).unwrap_err(),
-            KeyError::TooLong { len: 4097 }
-        );
+        assert_eq!(ApiKey::parse(&long).unwrap_err(), KeyError::TooLong { len: 4097 });
     }
 
     #[test]
@@ -601,21 +565,12 @@ mod tests {
     #[test]
     fn masks_prefix_and_last_four() {
         assert_eq!(ApiKey::verbatim(GOOD).mask(), "sk-…cdef");
-        assert_eq!(
-            ApiKey::verbatim("sk-sp-0123456789abcdefA1b2").mask(),
-            "sk-sp-…A1b2"
-        );
+        assert_eq!(ApiKey::verbatim("sk-sp-0123456789abcdefA1b2").mask(), "sk-sp-…A1b2");
         assert_eq!(ApiKey::verbatim("sk-abc").mask(), "sk-****");
         assert_eq!(ApiKey::verbatim("").mask(), "****");
         assert_eq!(ApiKey::verbatim("0123456789abcdefgh").mask(), "…efgh");
-        assert_eq!(
-            ApiKey::verbatim(format!(" {GOOD}\r\n")).mask(),
-            "␣sk-…cdef␣"
-        );
-        assert_eq!(
-            ApiKey::verbatim(format!("\"{GOOD}\"")).mask(),
-            "\"sk-…cdef\""
-        );
+        assert_eq!(ApiKey::verbatim(format!(" {GOOD}\r\n")).mask(), "␣sk-…cdef␣");
+        assert_eq!(ApiKey::verbatim(format!("\"{GOOD}\"")).mask(), "\"sk-…cdef\"");
         assert_eq!(ApiKey::verbatim(format!("“{GOOD}”")).mask(), "“sk-…cdef”");
     }
 
@@ -637,11 +592,7 @@ mod tests {
     #[test]
     fn problems_of_found_values() {
         let ids = |v: &str| -> Vec<&str> {
-            ApiKey::verbatim(v)
-                .problems()
-                .iter()
-                .map(ValueProblem::id)
-                .collect()
+            ApiKey::verbatim(v).problems().iter().map(ValueProblem::id).collect()
         };
         assert_eq!(ids(GOOD), Vec::<&str>::new());
         assert_eq!(ids(""), ["empty"]);

@@ -51,12 +51,7 @@ impl Platform {
         Platform {
             os: Os::host(),
             vars: std::env::vars_os()
-                .map(|(k, v)| {
-                    (
-                        k.to_string_lossy().into_owned(),
-                        v.to_string_lossy().into_owned(),
-                    )
-                })
+                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
                 .collect(),
             account_home: sys::account_home(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
@@ -73,10 +68,7 @@ impl Platform {
     {
         let mut platform = Platform {
             os,
-            vars: vars
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            vars: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
             account_home: None,
             cwd: PathBuf::from("/"),
         };
@@ -102,10 +94,7 @@ impl Platform {
         K: Into<String>,
         V: Into<String>,
     {
-        self.vars = vars
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        self.vars = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         self
     }
 
@@ -127,9 +116,7 @@ impl Platform {
 
     /// The DashScope variables that are set, in report order.
     pub fn dashscope_vars(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        vars::ALL
-            .into_iter()
-            .filter_map(|name| self.var(name).map(|value| (name, value)))
+        vars::ALL.into_iter().filter_map(|name| self.var(name).map(|value| (name, value)))
     }
 
     /// The working directory.
@@ -141,18 +128,14 @@ impl Platform {
     /// `%USERPROFILE%` on Windows.
     pub fn home(&self) -> Option<PathBuf> {
         match self.os {
-            Os::Windows => self
-                .var_non_empty("USERPROFILE")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    let drive = self.var_non_empty("HOMEDRIVE")?;
-                    let path = self.var_non_empty("HOMEPATH")?;
-                    Some(PathBuf::from(format!("{drive}{path}")))
-                }),
-            Os::Linux | Os::MacOs => self
-                .var_non_empty("HOME")
-                .map(PathBuf::from)
-                .or_else(|| self.account_home.clone()),
+            Os::Windows => self.var_non_empty("USERPROFILE").map(PathBuf::from).or_else(|| {
+                let drive = self.var_non_empty("HOMEDRIVE")?;
+                let path = self.var_non_empty("HOMEPATH")?;
+                Some(PathBuf::from(format!("{drive}{path}")))
+            }),
+            Os::Linux | Os::MacOs => {
+                self.var_non_empty("HOME").map(PathBuf::from).or_else(|| self.account_home.clone())
+            }
         }
     }
 
@@ -185,11 +168,7 @@ impl Platform {
     /// working directory, and `~` is *not* expanded (no SDK expands it).
     pub fn resolve_path(&self, path: &str) -> PathBuf {
         let path = Path::new(path);
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.cwd.join(path)
-        }
+        if path.is_absolute() { path.to_path_buf() } else { self.cwd.join(path) }
     }
 }
 
@@ -220,16 +199,10 @@ mod tests {
     fn linux_config_dir_honours_xdg_but_not_empty_or_relative() {
         let base = [("HOME", "/home/ana")];
         let p = Platform::simulated(Os::Linux, base);
-        assert_eq!(
-            p.dashkey_dir().unwrap(),
-            Path::new("/home/ana/.config/dashkey")
-        );
+        assert_eq!(p.dashkey_dir().unwrap(), Path::new("/home/ana/.config/dashkey"));
         let p = Platform::simulated(Os::Linux, [("HOME", "/home/ana"), ("XDG_CONFIG_HOME", "")]);
         assert_eq!(p.config_dir().unwrap(), Path::new("/home/ana/.config"));
-        let p = Platform::simulated(
-            Os::Linux,
-            [("HOME", "/home/ana"), ("XDG_CONFIG_HOME", "rel")],
-        );
+        let p = Platform::simulated(Os::Linux, [("HOME", "/home/ana"), ("XDG_CONFIG_HOME", "rel")]);
         assert_eq!(p.config_dir().unwrap(), Path::new("/home/ana/.config"));
         let p = Platform::simulated(Os::Linux, [("HOME", "/h"), ("XDG_CONFIG_HOME", "/x")]);
         assert_eq!(p.dashkey_dir().unwrap(), Path::new("/x/dashkey"));
@@ -239,16 +212,10 @@ mod tests {
     fn windows_uses_userprofile_and_appdata() {
         let p = Platform::simulated(
             Os::Windows,
-            [
-                ("USERPROFILE", "C:\\Users\\ana"),
-                ("APPDATA", "C:\\Users\\ana\\AppData\\Roaming"),
-            ],
+            [("USERPROFILE", "C:\\Users\\ana"), ("APPDATA", "C:\\Users\\ana\\AppData\\Roaming")],
         );
         assert_eq!(p.home().unwrap(), PathBuf::from("C:\\Users\\ana"));
-        assert_eq!(
-            p.config_dir().unwrap(),
-            PathBuf::from("C:\\Users\\ana\\AppData\\Roaming")
-        );
+        assert_eq!(p.config_dir().unwrap(), PathBuf::from("C:\\Users\\ana\\AppData\\Roaming"));
         let p = Platform::simulated(Os::Windows, [("HOMEDRIVE", "D:"), ("HOMEPATH", "\\ana")]);
         assert_eq!(p.home().unwrap(), PathBuf::from("D:\\ana"));
     }

@@ -24,21 +24,9 @@ pub struct Region {
 pub const DEFAULT_REGION: &str = "cn-beijing";
 
 const REGIONS: [Region; 4] = [
-    Region {
-        id: "cn-beijing",
-        name: "China (Beijing)",
-        host: "dashscope.aliyuncs.com",
-    },
-    Region {
-        id: "ap-southeast-1",
-        name: "Singapore",
-        host: "dashscope-intl.aliyuncs.com",
-    },
-    Region {
-        id: "us-east-1",
-        name: "US (Virginia)",
-        host: "dashscope-us.aliyuncs.com",
-    },
+    Region { id: "cn-beijing", name: "China (Beijing)", host: "dashscope.aliyuncs.com" },
+    Region { id: "ap-southeast-1", name: "Singapore", host: "dashscope-intl.aliyuncs.com" },
+    Region { id: "us-east-1", name: "US (Virginia)", host: "dashscope-us.aliyuncs.com" },
     Region {
         id: "cn-hongkong",
         name: "China (Hong Kong)",
@@ -47,14 +35,8 @@ const REGIONS: [Region; 4] = [
 ];
 
 /// Regions that have workspace-dedicated hosts (`{workspace}.{region}.maas.aliyuncs.com`).
-pub const WORKSPACE_REGIONS: [&str; 6] = [
-    "cn-beijing",
-    "ap-southeast-1",
-    "us-east-1",
-    "cn-hongkong",
-    "ap-northeast-1",
-    "eu-central-1",
-];
+pub const WORKSPACE_REGIONS: [&str; 6] =
+    ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong", "ap-northeast-1", "eu-central-1"];
 
 impl Region {
     /// Every public region, the default first.
@@ -214,27 +196,18 @@ impl Endpoint {
         if url.is_empty() {
             return Err(UrlError::Empty);
         }
-        if url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
-        {
+        if url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'') {
             return Err(UrlError::BadCharacter);
         }
         let (scheme, rest) = url.split_once("://").ok_or(UrlError::NoScheme)?;
-        if scheme.is_empty()
-            || !scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '+')
-        {
+        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
             return Err(UrlError::NoScheme);
         }
         let (authority, path) = match rest.find(['/', '?', '#']) {
             Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, ""),
         };
-        let host_port = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
         let host = if host_port.starts_with('[') {
             host_port.split_inclusive(']').next().unwrap_or(host_port)
         } else {
@@ -273,14 +246,10 @@ fn host_region(host: &str) -> HostRegion {
     }
     match host {
         "coding.dashscope.aliyuncs.com" => {
-            return HostRegion::Coding {
-                international: false,
-            };
+            return HostRegion::Coding { international: false };
         }
         "coding-intl.dashscope.aliyuncs.com" => {
-            return HostRegion::Coding {
-                international: true,
-            };
+            return HostRegion::Coding { international: true };
         }
         _ => {}
     }
@@ -320,18 +289,9 @@ mod tests {
     #[test]
     fn documented_urls_are_exact() {
         let sg = Region::find("ap-southeast-1").unwrap();
-        assert_eq!(
-            sg.native_url(),
-            "https://dashscope-intl.aliyuncs.com/api/v1"
-        );
-        assert_eq!(
-            sg.compatible_url(),
-            "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
-        );
-        assert_eq!(
-            sg.websocket_url(),
-            "wss://dashscope-intl.aliyuncs.com/api-ws/v1/inference"
-        );
+        assert_eq!(sg.native_url(), "https://dashscope-intl.aliyuncs.com/api/v1");
+        assert_eq!(sg.compatible_url(), "https://dashscope-intl.aliyuncs.com/compatible-mode/v1");
+        assert_eq!(sg.websocket_url(), "wss://dashscope-intl.aliyuncs.com/api-ws/v1/inference");
         assert_eq!(Region::default_region().id, DEFAULT_REGION);
     }
 
@@ -356,12 +316,7 @@ mod tests {
             }
         );
         let coding = Endpoint::parse("https://coding-intl.dashscope.aliyuncs.com/v1").unwrap();
-        assert_eq!(
-            coding.region,
-            HostRegion::Coding {
-                international: true
-            }
-        );
+        assert_eq!(coding.region, HostRegion::Coding { international: true });
         let local = Endpoint::parse("http://127.0.0.1:18080/api/v1").unwrap();
         assert_eq!(local.region, HostRegion::Custom);
         assert!(local.is_loopback());
@@ -371,14 +326,8 @@ mod tests {
     #[test]
     fn refuses_what_cannot_be_a_url() {
         assert_eq!(Endpoint::parse(""), Err(UrlError::Empty));
-        assert_eq!(
-            Endpoint::parse("dashscope.aliyuncs.com/api/v1"),
-            Err(UrlError::NoScheme)
-        );
+        assert_eq!(Endpoint::parse("dashscope.aliyuncs.com/api/v1"), Err(UrlError::NoScheme));
         assert_eq!(Endpoint::parse("https:///api/v1"), Err(UrlError::NoHost));
-        assert_eq!(
-            Endpoint::parse("'https://x/api/v1'"),
-            Err(UrlError::BadCharacter)
-        );
+        assert_eq!(Endpoint::parse("'https://x/api/v1'"), Err(UrlError::BadCharacter));
     }
 }

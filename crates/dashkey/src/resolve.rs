@@ -95,12 +95,7 @@ impl fmt::Display for Source {
             Source::Variable => f.write_str(vars::API_KEY),
             Source::FilePathVariable { path: None } => f.write_str(vars::API_KEY_FILE_PATH),
             Source::FilePathVariable { path: Some(path) } => {
-                write!(
-                    f,
-                    "{} (named by {})",
-                    path.display(),
-                    vars::API_KEY_FILE_PATH
-                )
+                write!(f, "{} (named by {})", path.display(), vars::API_KEY_FILE_PATH)
             }
             Source::DefaultFile { path } => write!(f, "{}", path.display()),
         }
@@ -234,8 +229,7 @@ impl BaseUrl {
 
     /// The region the URL points at, if it names one.
     pub fn region_id(&self) -> Option<String> {
-        self.endpoint()
-            .and_then(|e| e.region.region_id().map(str::to_string))
+        self.endpoint().and_then(|e| e.region.region_id().map(str::to_string))
     }
 }
 
@@ -307,11 +301,9 @@ fn describe_failure(
             sdk.name(),
             checked.join(", ")
         ),
-        None => format!(
-            "the {} would find no API key; checked: {}",
-            sdk.name(),
-            checked.join(", ")
-        ),
+        None => {
+            format!("the {} would find no API key; checked: {}", sdk.name(), checked.join(", "))
+        }
     }
 }
 
@@ -323,16 +315,10 @@ impl Resolution {
     /// [`ResolveError`] when the SDK would raise its "no api key" error or fail on a file.
     pub fn into_result(self) -> Result<Resolved, ResolveError> {
         match self.outcome {
-            Outcome::Found { key, source } => Ok(Resolved {
-                key,
-                source,
-                urls: self.urls,
-            }),
-            Outcome::Missing => Err(ResolveError {
-                sdk: self.sdk,
-                candidates: self.candidates,
-                failure: None,
-            }),
+            Outcome::Found { key, source } => Ok(Resolved { key, source, urls: self.urls }),
+            Outcome::Missing => {
+                Err(ResolveError { sdk: self.sdk, candidates: self.candidates, failure: None })
+            }
             Outcome::Failed { source, failure } => Err(ResolveError {
                 sdk: self.sdk,
                 candidates: self.candidates,
@@ -380,9 +366,7 @@ pub fn python(platform: &Platform) -> Resolution {
     // `elif dashscope.api_key_file_path:` an empty path is falsy and skipped.
     match platform.var(vars::API_KEY_FILE_PATH) {
         Some(path) if !path.is_empty() => {
-            let source = Source::FilePathVariable {
-                path: Some(platform.resolve_path(path)),
-            };
+            let source = Source::FilePathVariable { path: Some(platform.resolve_path(path)) };
             steps.read_whole(source, true);
         }
         _ => steps.skip(Source::FilePathVariable { path: None }, Skip::Unset),
@@ -468,10 +452,9 @@ pub fn java_user_home(platform: &Platform) -> Option<PathBuf> {
     }
     match platform.os() {
         Os::Windows => platform.home(),
-        Os::Linux | Os::MacOs => platform
-            .account_home()
-            .map(Path::to_path_buf)
-            .or_else(|| platform.home()),
+        Os::Linux | Os::MacOs => {
+            platform.account_home().map(Path::to_path_buf).or_else(|| platform.home())
+        }
     }
 }
 
@@ -483,27 +466,17 @@ fn exists_for_java(path: &Path) -> bool {
 
 fn python_urls(platform: &Platform) -> BaseUrls {
     let version = platform.var(vars::API_VERSION).unwrap_or("v1");
-    let region = platform
-        .var(vars::API_REGION)
-        .unwrap_or(crate::region::DEFAULT_REGION);
+    let region = platform.var(vars::API_REGION).unwrap_or(crate::region::DEFAULT_REGION);
     // Recent SDKs route non-Beijing workspace regions to `{workspace}.{region}.maas...`.
     let host = if region != crate::region::DEFAULT_REGION && WORKSPACE_REGIONS.contains(&region) {
-        let workspace = platform
-            .var_non_empty(vars::WORKSPACE_ID)
-            .unwrap_or("{workspace_id}");
+        let workspace = platform.var_non_empty(vars::WORKSPACE_ID).unwrap_or("{workspace_id}");
         format!("{workspace}.{region}.maas.aliyuncs.com")
     } else {
         Region::default_region().host.to_string()
     };
     let pick = |name: &'static str, default: String| match platform.var(name) {
-        Some(url) => BaseUrl {
-            url: url.to_string(),
-            origin: UrlOrigin::Variable(name),
-        },
-        None => BaseUrl {
-            url: default,
-            origin: UrlOrigin::Default,
-        },
+        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
+        None => BaseUrl { url: default, origin: UrlOrigin::Default },
     };
     BaseUrls {
         http: pick(vars::HTTP_BASE_URL, format!("https://{host}/api/{version}")),
@@ -521,14 +494,8 @@ fn python_urls(platform: &Platform) -> BaseUrls {
 fn java_urls(platform: &Platform) -> BaseUrls {
     let default = Region::default_region();
     let pick = |name: &'static str, default: String| match platform.var(name) {
-        Some(url) => BaseUrl {
-            url: url.to_string(),
-            origin: UrlOrigin::Variable(name),
-        },
-        None => BaseUrl {
-            url: default,
-            origin: UrlOrigin::Default,
-        },
+        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
+        None => BaseUrl { url: default, origin: UrlOrigin::Default },
     };
     BaseUrls {
         http: pick(vars::HTTP_BASE_URL, default.native_url()),
@@ -541,14 +508,8 @@ fn node_urls(platform: &Platform) -> BaseUrls {
     let default = Region::default_region();
     // `process.env.X || default`: an empty value falls back.
     let pick = |name: &'static str, default: String| match platform.var_non_empty(name) {
-        Some(url) => BaseUrl {
-            url: url.to_string(),
-            origin: UrlOrigin::Variable(name),
-        },
-        None => BaseUrl {
-            url: default,
-            origin: UrlOrigin::Default,
-        },
+        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
+        None => BaseUrl { url: default, origin: UrlOrigin::Default },
     };
     BaseUrls {
         http: pick(vars::HTTP_BASE_URL, default.native_url()),
@@ -559,12 +520,10 @@ fn node_urls(platform: &Platform) -> BaseUrls {
 
 /// The region the SDK's native base URL points at, or `None` for a custom host.
 pub fn region_of(urls: &BaseUrls) -> Option<String> {
-    urls.http
-        .endpoint()
-        .and_then(|endpoint| match endpoint.region {
-            HostRegion::Custom | HostRegion::Coding { .. } => None,
-            region => region.region_id().map(str::to_string),
-        })
+    urls.http.endpoint().and_then(|endpoint| match endpoint.region {
+        HostRegion::Custom | HostRegion::Coding { .. } => None,
+        region => region.region_id().map(str::to_string),
+    })
 }
 
 /// Accumulates candidates until one decides; the rest are recorded as not reached.
@@ -592,11 +551,7 @@ impl Steps {
     }
 
     fn skip(&mut self, source: Source, skip: Skip) {
-        let verdict = if self.decided() {
-            Verdict::NotReached
-        } else {
-            Verdict::Skipped(skip)
-        };
+        let verdict = if self.decided() { Verdict::NotReached } else { Verdict::Skipped(skip) };
         self.push(source, verdict);
     }
 
@@ -724,10 +679,7 @@ mod tests {
     #[test]
     fn file_reads_differ_python_whole_file_java_first_line() {
         let (_dir, platform) = home_with_file(Some(b"  sk-first\r\nsk-second\n"));
-        assert_eq!(
-            found(&python(&platform)).as_deref(),
-            Some("sk-first\nsk-second")
-        );
+        assert_eq!(found(&python(&platform)).as_deref(), Some("sk-first\nsk-second"));
         let java_platform = platform.clone().with_account_home(platform.home());
         assert_eq!(found(&java(&java_platform)).as_deref(), Some("sk-first"));
     }
@@ -738,19 +690,10 @@ mod tests {
         let home = dir.path().to_str().unwrap().to_string();
         let platform = platform.with_vars([
             ("HOME".to_string(), home),
-            (
-                vars::API_KEY_FILE_PATH.to_string(),
-                "/nonexistent/key".to_string(),
-            ),
+            (vars::API_KEY_FILE_PATH.to_string(), "/nonexistent/key".to_string()),
         ]);
         let py = python(&platform);
-        assert!(matches!(
-            py.outcome,
-            Outcome::Failed {
-                failure: ReadFailure::NotFound,
-                ..
-            }
-        ));
+        assert!(matches!(py.outcome, Outcome::Failed { failure: ReadFailure::NotFound, .. }));
         assert_eq!(py.candidates[2].verdict, Verdict::NotReached);
         assert_eq!(found(&java(&platform)).as_deref(), Some(KEY));
     }
@@ -758,17 +701,12 @@ mod tests {
     #[test]
     fn java_home_comes_from_the_account_database_or_jvm_options() {
         let (dir, platform) = home_with_file(Some(KEY.as_bytes()));
-        let elsewhere = platform
-            .clone()
-            .with_account_home(Some(PathBuf::from("/nonexistent")));
+        let elsewhere = platform.clone().with_account_home(Some(PathBuf::from("/nonexistent")));
         assert!(matches!(java(&elsewhere).outcome, Outcome::Missing));
         let home = dir.path().to_str().unwrap();
         let with_option = elsewhere.with_vars([
             ("HOME".to_string(), home.to_string()),
-            (
-                "JAVA_TOOL_OPTIONS".to_string(),
-                format!("-Xmx1g -Duser.home={home}"),
-            ),
+            ("JAVA_TOOL_OPTIONS".to_string(), format!("-Xmx1g -Duser.home={home}")),
         ]);
         assert_eq!(found(&java(&with_option)).as_deref(), Some(KEY));
     }
@@ -777,32 +715,20 @@ mod tests {
     fn node_trims_the_variable() {
         let platform = Platform::simulated(Os::Linux, [(vars::API_KEY, format!(" {KEY}\r\n"))]);
         assert_eq!(found(&node(&platform)).as_deref(), Some(KEY));
-        assert_eq!(
-            found(&python(&platform)).as_deref(),
-            Some(format!(" {KEY}\r\n").as_str())
-        );
+        assert_eq!(found(&python(&platform)).as_deref(), Some(format!(" {KEY}\r\n").as_str()));
     }
 
     #[test]
     fn python_urls_follow_region_and_workspace() {
         let platform = Platform::simulated(
             Os::Linux,
-            [
-                (vars::API_REGION, "ap-southeast-1"),
-                (vars::WORKSPACE_ID, "ws-1"),
-            ],
+            [(vars::API_REGION, "ap-southeast-1"), (vars::WORKSPACE_ID, "ws-1")],
         );
         let urls = python(&platform).urls;
-        assert_eq!(
-            urls.http.url,
-            "https://ws-1.ap-southeast-1.maas.aliyuncs.com/api/v1"
-        );
+        assert_eq!(urls.http.url, "https://ws-1.ap-southeast-1.maas.aliyuncs.com/api/v1");
         assert_eq!(region_of(&urls).as_deref(), Some("ap-southeast-1"));
         let platform = Platform::simulated(Os::Linux, [(vars::HTTP_BASE_URL, "")]);
         assert_eq!(python(&platform).urls.http.url, "");
-        assert_eq!(
-            node(&platform).urls.http.url,
-            Region::default_region().native_url()
-        );
+        assert_eq!(node(&platform).urls.http.url, Region::default_region().native_url());
     }
 }

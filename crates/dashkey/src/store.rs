@@ -165,9 +165,7 @@ pub fn scan(platform: &Platform) -> Vec<Copy> {
 
 /// The SDK's default key file under the home the user's programs see.
 pub fn sdk_key_file(platform: &Platform) -> Option<PathBuf> {
-    platform
-        .home()
-        .map(|home| home.join(".dashscope").join("api_key"))
+    platform.home().map(|home| home.join(".dashscope").join("api_key"))
 }
 
 fn variable_copy(platform: &Platform) -> Copy {
@@ -175,24 +173,15 @@ fn variable_copy(platform: &Platform) -> Copy {
         None => (CopyState::Absent, Vec::new()),
         Some(value) => {
             let key = ApiKey::verbatim(value);
-            let mut problems: Vec<PlaceProblem> = key
-                .problems()
-                .into_iter()
-                .map(PlaceProblem::Value)
-                .collect();
+            let mut problems: Vec<PlaceProblem> =
+                key.problems().into_iter().map(PlaceProblem::Value).collect();
             if value.is_empty() {
                 problems.push(PlaceProblem::EmptyShadowsFiles);
             }
             (CopyState::Present(key), problems)
         }
     };
-    Copy {
-        kind: PlaceKind::Variable,
-        path: None,
-        state,
-        mode: None,
-        problems,
-    }
+    Copy { kind: PlaceKind::Variable, path: None, state, mode: None, problems }
 }
 
 fn path_variable_copy(platform: &Platform) -> Option<Copy> {
@@ -209,13 +198,8 @@ fn path_variable_copy(platform: &Platform) -> Option<Copy> {
 }
 
 fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
-    let mut copy = Copy {
-        kind,
-        path: None,
-        state: CopyState::Absent,
-        mode: None,
-        problems: vec![],
-    };
+    let mut copy =
+        Copy { kind, path: None, state: CopyState::Absent, mode: None, problems: vec![] };
     let metadata = match std::fs::metadata(&path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -244,8 +228,7 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
                 if value.lines().filter(|line| !line.trim().is_empty()).count() > 1 {
                     copy.problems.push(PlaceProblem::SeveralLines);
                 } else {
-                    copy.problems
-                        .extend(key.problems().into_iter().map(PlaceProblem::Value));
+                    copy.problems.extend(key.problems().into_iter().map(PlaceProblem::Value));
                 }
                 copy.state = CopyState::Present(key);
             }
@@ -283,18 +266,11 @@ mod tests {
         let home = dir.path();
         fs::create_dir_all(home.join(".dashscope")).unwrap();
         let file = home.join(".dashscope/api_key");
-        fs::write(
-            &file,
-            "sk-0123456789abcdef0123456789abcdef\nsk-other0123456789\n",
-        )
-        .unwrap();
+        fs::write(&file, "sk-0123456789abcdef0123456789abcdef\nsk-other0123456789\n").unwrap();
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         let platform = Platform::simulated(
             Os::Linux,
-            [
-                ("HOME", home.to_str().unwrap()),
-                (vars::API_KEY_FILE_PATH, "~/.dashscope/api_key"),
-            ],
+            [("HOME", home.to_str().unwrap()), (vars::API_KEY_FILE_PATH, "~/.dashscope/api_key")],
         )
         .with_cwd(home);
         let copies = scan(&platform);
@@ -308,14 +284,8 @@ mod tests {
                 .map(PlaceProblem::id)
                 .collect()
         };
-        assert_eq!(
-            ids(PlaceKind::SdkKeyFile),
-            ["several-lines", "readable-by-others"]
-        );
-        assert_eq!(
-            ids(PlaceKind::FilePathVariable),
-            ["unexpanded-tilde", "missing-file"]
-        );
+        assert_eq!(ids(PlaceKind::SdkKeyFile), ["several-lines", "readable-by-others"]);
+        assert_eq!(ids(PlaceKind::FilePathVariable), ["unexpanded-tilde", "missing-file"]);
         assert!(copies.iter().all(|c| c.kind != PlaceKind::JavaKeyFile));
     }
 
@@ -325,10 +295,7 @@ mod tests {
         let copy = &scan(&platform)[0];
         assert_eq!(
             copy.problems,
-            [
-                PlaceProblem::Value(ValueProblem::Empty),
-                PlaceProblem::EmptyShadowsFiles
-            ]
+            [PlaceProblem::Value(ValueProblem::Empty), PlaceProblem::EmptyShadowsFiles]
         );
     }
 }

@@ -29,33 +29,19 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let root = tempfile::Builder::new()
-            .prefix("dashkey-test-")
-            .tempdir()
-            .unwrap();
+        let root = tempfile::Builder::new().prefix("dashkey-test-").tempdir().unwrap();
         let home = root.path().join("home");
         fs::create_dir(&home).unwrap();
         let home_str = home.to_str().unwrap().to_string();
         let vars = vec![
             ("HOME".to_string(), home_str.clone()),
-            (
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            ),
+            ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
             ("LANG".to_string(), "C.UTF-8".to_string()),
             ("USER".to_string(), "tester".to_string()),
             // The JVM ignores $HOME; point its user.home into the sandbox too.
-            (
-                "JAVA_TOOL_OPTIONS".to_string(),
-                format!("-Duser.home={home_str}"),
-            ),
+            ("JAVA_TOOL_OPTIONS".to_string(), format!("-Duser.home={home_str}")),
         ];
-        Sandbox {
-            root,
-            home,
-            vars,
-            secrets: vec![KEY.to_string(), OTHER_KEY.to_string()],
-        }
+        Sandbox { root, home, vars, secrets: vec![KEY.to_string(), OTHER_KEY.to_string()] }
     }
 
     /// The sandbox's scratch directory (parent of HOME).
@@ -105,20 +91,14 @@ impl Sandbox {
     /// A `dashkey` command with the sandbox environment and nothing else.
     pub fn command(&self) -> Command {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin("dashkey"));
-        command
-            .env_clear()
-            .envs(self.vars.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.root());
+        command.env_clear().envs(self.vars.iter().map(|(k, v)| (k, v))).current_dir(self.root());
         command
     }
 
     /// Any program, with the sandbox environment and nothing else.
     pub fn program(&self, program: impl AsRef<OsStr>) -> Command {
         let mut command = Command::new(program);
-        command
-            .env_clear()
-            .envs(self.vars.iter().map(|(k, v)| (k, v)))
-            .current_dir(self.root());
+        command.env_clear().envs(self.vars.iter().map(|(k, v)| (k, v))).current_dir(self.root());
         command
     }
 
@@ -152,11 +132,7 @@ impl Sandbox {
 pub fn feed(mut command: Command, stdin: Option<&str>) -> Output {
     use std::io::Write;
     use std::process::Stdio;
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("start command");
     if let Some(input) = stdin {
@@ -218,10 +194,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
             .find(|candidate| candidate.is_file())
     });
     if found.is_none() {
-        assert!(
-            !required(),
-            "{name} is required (DASHKEY_REQUIRE_SHELLS=1) but not on PATH"
-        );
+        assert!(!required(), "{name} is required (DASHKEY_REQUIRE_SHELLS=1) but not on PATH");
         eprintln!("notice: {name} is not installed; skipping the checks that need it");
     }
     found
