@@ -15,11 +15,13 @@
 //! # Ok::<(), dashkey::resolve::ResolveError>(())
 //! ```
 
+pub mod block;
 pub mod fsx;
 pub mod key;
 pub mod platform;
 pub mod region;
 pub mod resolve;
+pub mod shell;
 pub mod store;
 pub mod vars;
 

@@ -114,6 +114,21 @@ impl Platform {
         self.var(name).filter(|value| !value.is_empty())
     }
 
+    /// Every variable, for handing this environment to a child process.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// A program found on this platform's `PATH`, as a shell would find it.
+    pub fn find_program(&self, name: &str) -> Option<PathBuf> {
+        let separator = if self.os == Os::Windows { ';' } else { ':' };
+        self.var_non_empty("PATH")?
+            .split(separator)
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| Path::new(dir).join(name))
+            .find(|candidate| candidate.is_file())
+    }
+
     /// The DashScope variables that are set, in report order.
     pub fn dashscope_vars(&self) -> impl Iterator<Item = (&'static str, &str)> {
         vars::ALL.into_iter().filter_map(|name| self.var(name).map(|value| (name, value)))

@@ -1,0 +1,235 @@
+//! The managed block: the only text dashkey ever puts into a file it does not own.
+//!
+//! A block is a begin marker line, dashkey's lines, and an end marker line. Editing is a pure
+//! function from the old bytes to the new bytes, so it is easy to test exhaustively and to
+//! show as a diff before anything is written. Three promises hold:
+//!
+//! - **Reversible to the byte.** When the file did not end in a newline, dashkey must add one
+//!   before its block; the begin marker then says so (`(newline added)`), and removal takes
+//!   that newline away again. Set-then-unset returns the original bytes.
+//! - **Line endings are kept.** A CRLF file gets a CRLF block.
+//! - **No guessing.** Two begin markers, an end without a begin, or markers out of order mean
+//!   someone edited by hand; dashkey refuses and names the lines instead of picking one.
+
+/// The begin marker when the block was appended after an existing final newline.
+pub const BEGIN: &str = "# >>> dashkey >>>";
+/// The begin marker when dashkey had to add a newline before the block.
+pub const BEGIN_JOINED: &str = "# >>> dashkey (newline added) >>>";
+/// The end marker.
+pub const END: &str = "# <<< dashkey <<<";
+
+/// Why a file's markers cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// More than one begin or end marker.
+    #[error(
+        "dashkey's markers appear more than once (lines {}): remove the extra copies by hand, then run dashkey again",
+        join(lines)
+    )]
+    Duplicated {
+        /// 1-based line numbers of every marker.
+        lines: Vec<usize>,
+    },
+    /// A begin without an end, an end without a begin, or the end before the begin.
+    #[error(
+        "dashkey's markers are unbalanced (lines {}): restore or remove both marker lines by hand, then run dashkey again",
+        join(lines)
+    )]
+    Unbalanced {
+        /// 1-based line numbers of every marker.
+        lines: Vec<usize>,
+    },
+}
+
+fn join(lines: &[usize]) -> String {
+    lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Where a block sits in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Byte offset where removal starts (includes the added newline for a joined block).
+    pub cut_start: usize,
+    /// Byte offset of the begin marker line.
+    pub start: usize,
+    /// Byte offset just past the end marker line and its line ending.
+    pub end: usize,
+    /// 1-based line number of the begin marker.
+    pub line: usize,
+    /// The block's own line ending, kept when it is rewritten.
+    pub eol: &'static str,
+}
+
+/// Finds the block, strictly.
+///
+/// # Errors
+///
+/// [`BlockError`] when the markers are duplicated or unbalanced.
+pub fn find(content: &str) -> Result<Option<Span>, BlockError> {
+    let mut begins = Vec::new();
+    let mut ends = Vec::new();
+    let mut offset = 0;
+    for (index, line) in content.split_inclusive('\n').enumerate() {
+        let text = line.trim_end_matches(['\n', '\r']).trim();
+        if text == BEGIN || text == BEGIN_JOINED {
+            // A joined block's added newline is the same line ending as its own lines.
+            let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+            let added = if text == BEGIN_JOINED { eol } else { "" };
+            begins.push((index + 1, offset, added, eol));
+        } else if text == END {
+            ends.push((index + 1, offset + line.len()));
+        }
+        offset += line.len();
+    }
+    let mut lines: Vec<usize> =
+        begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
+    lines.sort_unstable();
+    match (begins.as_slice(), ends.as_slice()) {
+        ([], []) => Ok(None),
+        ([(line, start, added, eol)], [(end_line, end)]) if end_line > line => {
+            let cut_start =
+                if content[..*start].ends_with(added) { start - added.len() } else { *start };
+            Ok(Some(Span { cut_start, start: *start, end: *end, line: *line, eol }))
+        }
+        _ if begins.len() > 1 || ends.len() > 1 => Err(BlockError::Duplicated { lines }),
+        _ => Err(BlockError::Unbalanced { lines }),
+    }
+}
+
+/// The file's line ending: CRLF when its first line ends in CRLF, else LF.
+pub fn line_ending(content: &str) -> &'static str {
+    match content.find('\n') {
+        Some(at) if content[..at].ends_with('\r') => "\r\n",
+        _ => "\n",
+    }
+}
+
+fn render(body: &[String], joined: bool, eol: &str) -> String {
+    let mut block = String::new();
+    block.push_str(if joined { BEGIN_JOINED } else { BEGIN });
+    block.push_str(eol);
+    for line in body {
+        block.push_str(line);
+        block.push_str(eol);
+    }
+    block.push_str(END);
+    block.push_str(eol);
+    block
+}
+
+/// The file with the block set to `body`: unchanged if identical, replaced in place if
+/// different, appended if absent.
+///
+/// # Errors
+///
+/// [`BlockError`] when the existing markers cannot be trusted.
+pub fn upsert(content: &str, body: &[String]) -> Result<String, BlockError> {
+    match find(content)? {
+        Some(span) => {
+            let joined = span.cut_start != span.start;
+            let mut out = String::with_capacity(content.len());
+            out.push_str(&content[..span.start]);
+            out.push_str(&render(body, joined, span.eol));
+            out.push_str(&content[span.end..]);
+            Ok(out)
+        }
+        None => {
+            let eol = line_ending(content);
+            let joined = !content.is_empty() && !content.ends_with('\n');
+            let mut out = String::with_capacity(content.len() + 256);
+            out.push_str(content);
+            if joined {
+                out.push_str(eol);
+            }
+            out.push_str(&render(body, joined, eol));
+            Ok(out)
+        }
+    }
+}
+
+/// The file without the block, exactly as it was before the block was added.
+///
+/// # Errors
+///
+/// [`BlockError`] when the existing markers cannot be trusted.
+pub fn remove(content: &str) -> Result<String, BlockError> {
+    Ok(match find(content)? {
+        Some(span) => format!("{}{}", &content[..span.cut_start], &content[span.end..]),
+        None => content.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn body() -> Vec<String> {
+        vec!["if [ -f \"$HOME/x\" ]; then . \"$HOME/x\"; fi".to_string()]
+    }
+
+    #[test]
+    fn appends_to_empty_and_newline_terminated_files() {
+        let out = upsert("", &body()).unwrap();
+        assert!(out.starts_with(BEGIN) && out.ends_with("<<<\n"));
+        let out = upsert("alias ll='ls -l'\n", &body()).unwrap();
+        assert!(out.starts_with("alias ll='ls -l'\n# >>> dashkey >>>\n"));
+        assert_eq!(remove(&out).unwrap(), "alias ll='ls -l'\n");
+    }
+
+    #[test]
+    fn never_glues_onto_a_last_line_without_newline_and_undoes_it() {
+        let original = "export PATH=$PATH:/opt/bin";
+        let out = upsert(original, &body()).unwrap();
+        assert!(out.starts_with("export PATH=$PATH:/opt/bin\n# >>> dashkey (newline added) >>>\n"));
+        assert_eq!(remove(&out).unwrap(), original);
+    }
+
+    #[test]
+    fn keeps_crlf() {
+        let original = "echo hi\r\n";
+        let out = upsert(original, &body()).unwrap();
+        assert!(out.contains("# >>> dashkey >>>\r\n") && out.ends_with("# <<< dashkey <<<\r\n"));
+        assert!(!out.replace("\r\n", "").contains('\n'));
+        assert_eq!(remove(&out).unwrap(), original);
+    }
+
+    #[test]
+    fn identical_block_is_a_no_op_and_different_block_is_replaced_in_place() {
+        let out = upsert("a\n", &body()).unwrap();
+        assert_eq!(upsert(&out, &body()).unwrap(), out);
+        let edited = format!("{out}b\n");
+        let replaced = upsert(&edited, &["new".to_string()]).unwrap();
+        assert_eq!(replaced, "a\n# >>> dashkey >>>\nnew\n# <<< dashkey <<<\nb\n");
+    }
+
+    #[test]
+    fn refuses_duplicated_and_unbalanced_markers() {
+        let twice = format!("{BEGIN}\nx\n{END}\n{BEGIN}\nx\n{END}\n");
+        assert_eq!(
+            upsert(&twice, &body()),
+            Err(BlockError::Duplicated { lines: vec![1, 3, 4, 6] })
+        );
+        let lonely = format!("a\n{BEGIN}\nx\n");
+        assert_eq!(remove(&lonely), Err(BlockError::Unbalanced { lines: vec![2] }));
+        let reversed = format!("{END}\n{BEGIN}\n");
+        assert_eq!(find(&reversed), Err(BlockError::Unbalanced { lines: vec![1, 2] }));
+    }
+
+    #[test]
+    fn error_messages_name_lines_and_the_fix() {
+        let message = BlockError::Duplicated { lines: vec![3, 9] }.to_string();
+        assert!(message.contains("lines 3, 9") && message.contains("by hand"));
+    }
+
+    proptest! {
+        #[test]
+        fn set_then_unset_restores_any_file(original in "(\\PC|\r|\n){0,200}", lines in proptest::collection::vec("[ -~]{0,40}", 0..4)) {
+            prop_assume!(find(&original).ok() == Some(None));
+            let with = upsert(&original, &lines).unwrap();
+            prop_assert!(with.starts_with(&original));
+            prop_assert_eq!(upsert(&with, &lines).unwrap(), with.clone());
+            prop_assert_eq!(remove(&with).unwrap(), original);
+        }
+    }
+}
