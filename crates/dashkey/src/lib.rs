@@ -16,9 +16,13 @@
 //! ```
 
 pub mod block;
+pub mod desktop;
+pub mod dotfiles;
 pub mod fsx;
 pub mod key;
+pub mod persist;
 pub mod platform;
+pub mod record;
 pub mod region;
 pub mod resolve;
 pub mod shell;

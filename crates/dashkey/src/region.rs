@@ -253,15 +253,16 @@ fn host_region(host: &str) -> HostRegion {
         }
         _ => {}
     }
-    if let Some(prefix) = host.strip_suffix(".maas.aliyuncs.com") {
-        if let Some((workspace, region)) = prefix.rsplit_once('.') {
-            if !workspace.is_empty() && !region.is_empty() && !workspace.contains('.') {
-                return HostRegion::Workspace {
-                    region: region.to_string(),
-                    workspace: workspace.to_string(),
-                };
-            }
-        }
+    if let Some(prefix) = host.strip_suffix(".maas.aliyuncs.com")
+        && let Some((workspace, region)) = prefix.rsplit_once('.')
+        && !workspace.is_empty()
+        && !region.is_empty()
+        && !workspace.contains('.')
+    {
+        return HostRegion::Workspace {
+            region: region.to_string(),
+            workspace: workspace.to_string(),
+        };
     }
     HostRegion::Custom
 }

@@ -234,10 +234,11 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
             }
         },
     }
-    if let Some(mode) = copy.mode {
-        if fsx::readable_by_others(mode) && copy.value().is_some_and(|key| !key.is_empty()) {
-            copy.problems.push(PlaceProblem::ReadableByOthers { mode });
-        }
+    if let Some(mode) = copy.mode
+        && fsx::readable_by_others(mode)
+        && copy.value().is_some_and(|key| !key.is_empty())
+    {
+        copy.problems.push(PlaceProblem::ReadableByOthers { mode });
     }
     copy.path = Some(path);
     copy

@@ -1,0 +1,104 @@
+//! The record of what dashkey wrote, so that `unset` can find every copy later.
+//!
+//! It holds no secret: paths, which of them dashkey created, the region and the key's
+//! fingerprint (to recognise, at `unset`, whether the SDK key file still holds dashkey's
+//! key or something the user wrote since).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsx::{self, FsError};
+
+/// File name of the record inside dashkey's directory.
+pub const FILE_NAME: &str = "record.json";
+
+/// What one `set` left behind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Format version.
+    pub version: u32,
+    /// Region whose base URLs were written, if any.
+    pub region: Option<String>,
+    /// Whether `OPENAI_API_KEY`/`OPENAI_BASE_URL` were written too.
+    #[serde(default)]
+    pub openai_compatible: bool,
+    /// Fingerprint of the key written.
+    pub fingerprint: Option<String>,
+    /// When (seconds since the Unix epoch).
+    pub written_at: u64,
+    /// Every file written.
+    #[serde(default)]
+    pub files: Vec<RecordedFile>,
+    /// Directories dashkey created, removed by `unset` when empty.
+    #[serde(default)]
+    pub created_dirs: Vec<PathBuf>,
+    /// Session variables set outside files (Windows registry, macOS launchd).
+    #[serde(default)]
+    pub session_vars: Vec<String>,
+}
+
+/// One file dashkey wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedFile {
+    /// The path (as named; may be a symlink).
+    pub path: PathBuf,
+    /// Its role.
+    pub role: Role,
+    /// Whether the file did not exist before dashkey wrote it.
+    pub created: bool,
+}
+
+/// What a written file is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A file dashkey owns, holding the key in one shell syntax.
+    Owned,
+    /// The SDKs' `~/.dashscope/api_key`.
+    SdkKeyFile,
+    /// A user's startup file holding a hook block.
+    Hook,
+    /// A desktop session file (environment.d, LaunchAgent).
+    Desktop,
+    /// A backup made by `set --migrate`.
+    Backup,
+    /// The record itself.
+    Record,
+}
+
+impl Record {
+    /// Current format version.
+    pub const VERSION: u32 = 1;
+
+    /// Reads the record from dashkey's directory; `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`FsError`] when it exists but cannot be read or parsed.
+    pub fn load(dir: &Path) -> Result<Option<Record>, FsError> {
+        let path = dir.join(FILE_NAME);
+        match fsx::read_optional(&path)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                FsError::new(
+                    "parse",
+                    &path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            }),
+        }
+    }
+
+    /// The record as the bytes of its file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut text = serde_json::to_string_pretty(self).expect("a record always serializes");
+        text.push('\n');
+        text.into_bytes()
+    }
+
+    /// Whether dashkey created this file (so `unset` may delete it when it is empty again).
+    pub fn created(&self, path: &Path) -> bool {
+        self.files.iter().any(|file| file.path == path && file.created)
+    }
+}
