@@ -5,7 +5,10 @@ use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Examples:
+  dashkey set                    paste the key once; every shell, desktop app and SDK finds it
   dashkey status                 where is my key, and which copy does each SDK use?
+  eval \"$(dashkey env)\"          load it into this terminal only
+  dashkey unset                  remove everything dashkey wrote
   dashkey status --json          the same, for scripts
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
 
@@ -26,6 +29,35 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Store the key for every shell, desktop session and SDK of this user.
+    #[command(after_help = "\
+Examples:
+  dashkey set                                  paste at a hidden prompt
+  printf '%s' \"$KEY\" | dashkey set --stdin     from a pipe or a secret manager
+  dashkey set --region ap-southeast-1          a Singapore key: also write its base URLs
+  dashkey set --dry-run                        show the diff (key masked), write nothing
+  dashkey set --migrate                        also remove old `export DASHSCOPE_API_KEY=...` lines
+
+The key goes into files dashkey owns (0600) and the SDKs' ~/.dashscope/api_key; startup files
+get only a guarded line that loads dashkey's file, so the key never lands in your dotfiles.")]
+    Set(SetArgs),
+
+    /// Remove everything `dashkey set` wrote, restoring edited files byte for byte.
+    #[command(after_help = "\
+Examples:
+  dashkey unset             remove hooks, dashkey's files, the SDK key file it wrote, desktop entries
+  dashkey unset --dry-run   show what would be removed")]
+    Unset(UnsetArgs),
+
+    /// Print the stored key as assignments for one shell (this terminal only).
+    #[command(after_help = "\
+Examples:
+  eval \"$(dashkey env)\"                 bash, zsh, sh, ksh
+  dashkey env --shell fish | source      fish
+  dashkey env --shell pwsh | Invoke-Expression
+  dashkey env --reveal                   show it on the screen")]
+    Env(EnvArgs),
+
     /// Show every copy of the key and which one each official SDK would use.
     #[command(after_help = "\
 Examples:
@@ -59,6 +91,69 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
     /// Show full key values instead of masked ones.
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+/// Options of `dashkey set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Read the key from standard input instead of a hidden prompt.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Also write this region's base URLs (cn-beijing, ap-southeast-1, us-east-1, cn-hongkong).
+    #[arg(long, value_name = "ID")]
+    pub region: Option<String>,
+    /// Also write OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI SDK with Qwen models.
+    #[arg(long)]
+    pub openai_compatible: bool,
+    /// Stop writing OPENAI_API_KEY and OPENAI_BASE_URL that an earlier set wrote.
+    #[arg(long, conflicts_with = "openai_compatible")]
+    pub no_openai_compatible: bool,
+    /// Only hook these shells (repeatable): bash, zsh, fish, sh, ksh, mksh, tcsh, nu, pwsh.
+    #[arg(long = "shell", value_name = "NAME")]
+    pub shells: Vec<String>,
+    /// Do not touch any shell startup file.
+    #[arg(long)]
+    pub no_modify_rc: bool,
+    /// Write the desktop session file even when no desktop session is detected.
+    #[arg(long)]
+    pub gui: bool,
+    /// Remove existing DASHSCOPE_API_KEY assignments from startup files (after a 0600 backup).
+    #[arg(long)]
+    pub migrate: bool,
+    /// Print a unified diff of every change (key masked) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the list of changes as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Refused: a key on the command line leaks into `ps` and shell history.
+    #[arg(long = "key", hide = true, value_name = "KEY")]
+    pub key_option: Option<String>,
+    /// Refused, for the same reason.
+    #[arg(hide = true, value_name = "KEY", num_args = 0..)]
+    pub key_on_argv: Vec<String>,
+}
+
+/// Options of `dashkey unset`.
+#[derive(Debug, Args)]
+pub struct UnsetArgs {
+    /// Print a unified diff of every change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the list of changes as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `dashkey env`.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The shell syntax: sh, bash, zsh, fish, csh, tcsh, nu, pwsh or cmd (default: from $SHELL).
+    #[arg(long, value_name = "NAME")]
+    pub shell: Option<String>,
+    /// Allow printing the key to a terminal.
     #[arg(long)]
     pub reveal: bool,
 }

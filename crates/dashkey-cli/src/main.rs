@@ -1,10 +1,15 @@
 //! The `dashkey` command. It maps arguments to library calls and owns every sentence the
 //! user reads; the `dashkey` library does the reasoning.
 
+mod changes;
 mod cli;
 mod exit;
+mod keyinput;
 mod output;
+mod set;
+mod shellenv;
 mod status;
+mod unset;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -29,6 +34,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Outcome {
     let platform = dashkey::Platform::current();
     match cli.command {
+        Command::Set(args) => set::run(&platform, &args),
+        Command::Unset(args) => unset::run(&platform, &args),
+        Command::Env(args) => shellenv::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
         Command::Completions { shell } => {
             let mut command = Cli::command();

@@ -18,9 +18,20 @@ const SCHEMA_VERSION: u32 = 1;
 #[derive(Serialize)]
 struct Report {
     schema_version: u32,
+    stored: Option<StoredReport>,
     copies: Vec<CopyReport>,
     sdks: Vec<SdkReport>,
     all_found: bool,
+}
+
+/// What `dashkey set` stored, from its record: what new terminals will load.
+#[derive(Serialize)]
+struct StoredReport {
+    region: Option<String>,
+    openai_compatible: bool,
+    fingerprint: Option<String>,
+    written_at: u64,
+    files: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -117,7 +128,17 @@ fn build(platform: &Platform, reveal: bool) -> Report {
     let sdks: Vec<SdkReport> =
         resolutions.iter().map(|resolution| sdk_report(resolution, reveal)).collect();
     let all_found = sdks.iter().all(|sdk| sdk.found);
-    Report { schema_version: SCHEMA_VERSION, copies: copy_reports, sdks, all_found }
+    let stored = platform
+        .dashkey_dir()
+        .and_then(|dir| dashkey::record::Record::load(&dir).ok().flatten())
+        .map(|record| StoredReport {
+            region: record.region,
+            openai_compatible: record.openai_compatible,
+            fingerprint: record.fingerprint,
+            written_at: record.written_at,
+            files: record.files.iter().map(|f| f.path.display().to_string()).collect(),
+        });
+    Report { schema_version: SCHEMA_VERSION, stored, copies: copy_reports, sdks, all_found }
 }
 
 fn value_report(key: &ApiKey, reveal: bool) -> ValueReport {
@@ -172,6 +193,8 @@ fn copy_label(kind: PlaceKind) -> &'static str {
         PlaceKind::FilePathVariable => vars::API_KEY_FILE_PATH,
         PlaceKind::SdkKeyFile => "SDK key file",
         PlaceKind::JavaKeyFile => "SDK key file (Java user.home)",
+        PlaceKind::Dashkey => "dashkey (new terminals)",
+        PlaceKind::DesktopSession => "desktop session (next login)",
     }
 }
 
@@ -247,6 +270,7 @@ fn render(platform: &Platform, report: &Report) {
         let name = match copy.place {
             "variable" => copy.label.clone(),
             "key-file-path" => format!("{} → {}", copy.label, show(&copy.path)),
+            "dashkey" | "desktop-session" if copy.state == "absent" => continue,
             _ => show(&copy.path),
         };
         let what = match (&copy.value, copy.state) {
@@ -273,8 +297,15 @@ fn render(platform: &Platform, report: &Report) {
             anstream::println!("  {:<34} {} {}", "", paint(WARN, "!"), problem.message);
         }
     }
+    if let Some(stored) = &report.stored {
+        let region = stored.region.as_deref().unwrap_or("SDK default (cn-beijing)");
+        anstream::println!(
+            "  {}",
+            paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
+        );
+    }
     anstream::println!();
-    anstream::println!("{}", paint(BOLD, "What each SDK would use"));
+    anstream::println!("{}", paint(BOLD, "What each SDK would use (in this environment)"));
     for sdk in &report.sdks {
         let name = sdk.name.trim_end_matches(" SDK");
         let key = match (&sdk.value, &sdk.source) {
@@ -316,11 +347,31 @@ fn render(platform: &Platform, report: &Report) {
             regions.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
+    if let Some(stored) = report.stored.as_ref().and_then(|s| s.region.as_deref()) {
+        for sdk in
+            report.sdks.iter().filter(|sdk| sdk.found && sdk.region.as_deref() != Some(stored))
+        {
+            anstream::println!(
+                "{} the {} here would call {}, but the stored key belongs to {stored}: programs \
+                 that did not load dashkey's file need {} (new terminals have it)",
+                paint(WARN, "!"),
+                sdk.name,
+                sdk.region.as_deref().unwrap_or("a custom endpoint"),
+                vars::HTTP_BASE_URL,
+            );
+        }
+    }
     if !report.all_found {
         anstream::println!();
-        anstream::println!(
-            "{} not every SDK finds a non-empty key (reasons above).",
-            paint(FAIL, "✗"),
-        );
+        let loaded = report.copies.iter().any(|c| c.place == "variable" && c.state == "present");
+        let hint = match (&report.stored, loaded) {
+            (Some(_), false) => format!(
+                "this terminal has not loaded the stored key: open a new terminal or run  {}",
+                paint(BOLD, crate::set::load_command(platform))
+            ),
+            (Some(_), true) => "run `dashkey set` again to store a working key".to_string(),
+            (None, _) => format!("store one with  {}", paint(BOLD, "dashkey set")),
+        };
+        anstream::println!("{} not every SDK finds a non-empty key: {hint}", paint(FAIL, "✗"));
     }
 }

@@ -47,18 +47,25 @@ pub fn candidate_files(platform: &Platform, probes: &Probes) -> Vec<PathBuf> {
 /// Finds every assignment outside dashkey's blocks in the given files. Unreadable and
 /// non-UTF-8 files are skipped: this is a report, not an edit.
 pub fn find(files: &[PathBuf]) -> Vec<Assignment> {
-    let mut found = Vec::new();
-    let hooks: Vec<(PathBuf, Option<usize>)> = files
+    let texts: Vec<(PathBuf, String)> = files
         .iter()
-        .filter_map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
-            let block_line = block::find(&text).ok().flatten().map(|span| span.line);
-            Some((path.clone(), block_line))
-        })
+        .filter_map(|path| Some((path.clone(), std::fs::read_to_string(path).ok()?)))
         .collect();
-    for (path, block_line) in &hooks {
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let span = block::find(&text).ok().flatten();
+    find_in(&texts)
+}
+
+/// Like [`find`], on given contents: `set` passes the files as they will be after its
+/// edit, so "which one wins" describes the result, not the past.
+pub fn find_in(texts: &[(PathBuf, String)]) -> Vec<Assignment> {
+    let spans: Vec<Option<block::Span>> =
+        texts.iter().map(|(_, text)| block::find(text).ok().flatten()).collect();
+    let hooks: Vec<(PathBuf, Option<usize>)> = texts
+        .iter()
+        .zip(&spans)
+        .map(|((path, _), span)| (path.clone(), span.map(|s| s.line)))
+        .collect();
+    let mut found = Vec::new();
+    for ((path, text), span) in texts.iter().zip(&spans) {
         let mut offset = 0;
         for (index, line) in text.split_inclusive('\n').enumerate() {
             let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
@@ -73,7 +80,7 @@ pub fn find(files: &[PathBuf]) -> Vec<Assignment> {
                     line: number,
                     name,
                     literal,
-                    overrides_dashkey: overrides(path, number, *block_line, &hooks),
+                    overrides_dashkey: overrides(path, number, span.map(|s| s.line), &hooks),
                 });
             }
         }

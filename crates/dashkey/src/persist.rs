@@ -76,6 +76,9 @@ pub struct SetOptions {
     pub gui: bool,
     /// Remove existing assignments from startup files, after a backup.
     pub migrate: bool,
+    /// Directories this run already created before planning (for the lock), so that the
+    /// record lists them and `unset` removes them again.
+    pub created_dirs: Vec<PathBuf>,
 }
 
 /// Why a plan cannot be made or applied.
@@ -238,15 +241,26 @@ pub fn owned_path(dir: &Path, dialect: Dialect) -> PathBuf {
     dir.join(dialect.owned_file_name())
 }
 
+/// dashkey's lock, and the directories created to hold it.
+#[derive(Debug)]
+pub struct Locked {
+    /// Held until dropped.
+    pub lock: fsx::Lock,
+    /// Directories that did not exist before (for [`SetOptions::created_dirs`]).
+    pub created_dirs: Vec<PathBuf>,
+}
+
 /// Takes dashkey's lock, creating its directory (0700) if needed.
 ///
 /// # Errors
 ///
 /// [`PersistError`] when there is no home or the lock cannot be taken.
-pub fn lock(platform: &Platform) -> Result<fsx::Lock, PersistError> {
+pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let created_dirs = missing_ancestors(&dir);
     fsx::create_private_dir(&dir)?;
-    Ok(fsx::lock(&dir.join(LOCK_FILE))?)
+    let lock = fsx::lock(&dir.join(LOCK_FILE))?;
+    Ok(Locked { lock, created_dirs })
 }
 
 fn now() -> u64 {
@@ -411,11 +425,28 @@ pub fn plan_set(
         push_change(&mut plan, path.clone(), Role::Hook, before, Some(after.into_bytes()), 0o644)?;
     }
     if !options.migrate {
-        plan.notes.extend(assignments.into_iter().map(Note::Assignment));
+        // Judge "which one wins" on the files as they will be after this set.
+        let texts: Vec<(PathBuf, String)> = candidates
+            .iter()
+            .filter_map(|path| {
+                let planned = plan.changes.iter().find(|c| &c.path == path);
+                let bytes = match planned {
+                    Some(change) => change.after.as_deref().map(|b| b.to_vec()),
+                    None => std::fs::read(path).ok(),
+                }?;
+                Some((path.clone(), String::from_utf8(bytes).ok()?))
+            })
+            .collect();
+        plan.notes.extend(dotfiles::find_in(&texts).into_iter().map(Note::Assignment));
     }
 
     // Directories to create: the ones that do not exist yet, outermost first.
     let mut created_dirs = old_record.created_dirs.clone();
+    for dir in &options.created_dirs {
+        if !created_dirs.contains(dir) {
+            created_dirs.push(dir.clone());
+        }
+    }
     for dir in shell::dedup(dirs) {
         if !dir.exists() {
             let missing = missing_ancestors(&dir);
@@ -650,7 +681,7 @@ fn vars_static(name: &str) -> Option<&'static str> {
 /// [`PersistError::Applied`] naming the failure; every file is as it was before.
 pub fn apply(
     plan: &Plan,
-    mut session: Option<&mut dyn SessionEnv>,
+    mut session: Option<&mut (dyn SessionEnv + 'static)>,
 ) -> Result<Applied, PersistError> {
     let mut made_dirs = Vec::new();
     let mut done: Vec<&FileChange> = Vec::new();

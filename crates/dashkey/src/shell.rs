@@ -209,15 +209,14 @@ impl Dialect {
     }
 
     /// The command that loads an owned file into the current shell.
-    pub fn source_command(self, file: &Path) -> String {
-        let path = file.display().to_string();
+    pub fn source_command(self, file: &Path, home: Option<&Path>) -> String {
+        let path = path_expression(self, file, home);
         match self {
-            Dialect::Posix => format!(". {}", quote_posix(&path)),
-            Dialect::Fish => format!("source {}", quote_fish(&path)),
-            Dialect::Csh => format!("source {}", quote_csh(&path)),
-            Dialect::Nu => format!("open --raw {} | from nuon | load-env", quote_nu_raw(&path)),
-            Dialect::PowerShell => format!(". {}", quote_powershell(&path)),
-            Dialect::Cmd => format!("call \"{path}\""),
+            Dialect::Posix => format!(". {path}"),
+            Dialect::Fish | Dialect::Csh => format!("source {path}"),
+            Dialect::Nu => format!("open --raw {path} | from nuon | load-env"),
+            Dialect::PowerShell => format!(". {path}"),
+            Dialect::Cmd => format!("call {path}"),
         }
     }
 }
@@ -325,43 +324,44 @@ pub fn owned_file(dialect: Dialect, vars: &[(&str, &str)]) -> Result<String, Quo
     Ok(out)
 }
 
-/// The lines of the hook block that loads `owned` (an owned file) in `dialect`, guarded so
-/// that a deleted owned file never makes a new shell print an error. Paths under the home
-/// are written relative to `$HOME`, so published dotfiles carry no user name.
-pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<String> {
+/// A path as an expression in a dialect: relative to `$HOME` when it is under the home (so
+/// published dotfiles carry no user name), else the absolute path, quoted.
+pub fn path_expression(dialect: Dialect, path: &Path, home: Option<&Path>) -> String {
     let rest = home
-        .and_then(|home| owned.strip_prefix(home).ok())
+        .and_then(|home| path.strip_prefix(home).ok())
         .map(|rest| rest.to_string_lossy().replace('\\', "/"))
+        .filter(|rest| !rest.is_empty())
         .filter(|rest| rest.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)));
-    let absolute = owned.display().to_string();
+    let absolute = path.display().to_string();
+    match (dialect, rest) {
+        (Dialect::Posix | Dialect::Fish | Dialect::Csh | Dialect::PowerShell, Some(rest)) => {
+            format!("\"$HOME/{rest}\"")
+        }
+        (Dialect::Nu, Some(rest)) => format!("($nu.home-path | path join {})", quote_nuon(&rest)),
+        (Dialect::Posix, None) => quote_posix(&absolute),
+        (Dialect::Fish, None) => quote_fish(&absolute),
+        (Dialect::Csh, None) => quote_csh(&absolute),
+        (Dialect::Nu, None) => quote_nu_raw(&absolute),
+        (Dialect::PowerShell, None) => quote_powershell(&absolute),
+        (Dialect::Cmd, _) => format!("\"{absolute}\""),
+    }
+}
+
+/// The lines of the hook block that loads `owned` (an owned file) in `dialect`, guarded so
+/// that a deleted owned file never makes a new shell print an error.
+pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<String> {
+    let path = path_expression(dialect, owned, home);
     let comment =
         "# Loads the DashScope API key from a file dashkey owns; the key is not in this file.";
     let line = match dialect {
-        Dialect::Posix => {
-            let path = rest.map_or_else(|| quote_posix(&absolute), |r| format!("\"$HOME/{r}\""));
-            format!("if [ -f {path} ]; then . {path}; fi")
-        }
-        Dialect::Fish => {
-            let path = rest.map_or_else(|| quote_fish(&absolute), |r| format!("\"$HOME/{r}\""));
-            format!("if test -f {path}; source {path}; end")
-        }
-        Dialect::Csh => {
-            let path = rest.map_or_else(|| quote_csh(&absolute), |r| format!("\"$HOME/{r}\""));
-            format!("if ( -f {path} ) source {path}")
-        }
+        Dialect::Posix => format!("if [ -f {path} ]; then . {path}; fi"),
+        Dialect::Fish => format!("if test -f {path}; source {path}; end"),
+        Dialect::Csh => format!("if ( -f {path} ) source {path}"),
         Dialect::Nu => {
-            let path = rest.map_or_else(
-                || quote_nu_raw(&absolute),
-                |r| format!("($nu.home-path | path join {})", quote_nuon(&r)),
-            );
             format!("if ({path} | path exists) {{ open --raw {path} | from nuon | load-env }}")
         }
-        Dialect::PowerShell => {
-            let path =
-                rest.map_or_else(|| quote_powershell(&absolute), |r| format!("\"$HOME/{r}\""));
-            format!("if (Test-Path {path}) {{ . {path} }}")
-        }
-        Dialect::Cmd => format!("if exist \"{absolute}\" call \"{absolute}\""),
+        Dialect::PowerShell => format!("if (Test-Path {path}) {{ . {path} }}"),
+        Dialect::Cmd => format!("if exist {path} call {path}"),
     };
     vec![comment.to_string(), line]
 }

@@ -27,6 +27,10 @@ pub enum PlaceKind {
     SdkKeyFile,
     /// `~/.dashscope/api_key` under the JVM's `user.home`, when that is another directory.
     JavaKeyFile,
+    /// dashkey's own `env.sh`, which new shells load through their startup-file hook.
+    Dashkey,
+    /// The desktop session file (`environment.d`), read at the next login.
+    DesktopSession,
 }
 
 impl PlaceKind {
@@ -37,6 +41,8 @@ impl PlaceKind {
             PlaceKind::FilePathVariable => "key-file-path",
             PlaceKind::SdkKeyFile => "sdk-key-file",
             PlaceKind::JavaKeyFile => "java-key-file",
+            PlaceKind::Dashkey => "dashkey",
+            PlaceKind::DesktopSession => "desktop-session",
         }
     }
 }
@@ -160,7 +166,41 @@ pub fn scan(platform: &Platform) -> Vec<Copy> {
             copies.push(file_copy(PlaceKind::JavaKeyFile, path));
         }
     }
+    if let Some(dir) = platform.dashkey_dir() {
+        let path = crate::persist::owned_path(&dir, crate::shell::Dialect::Posix);
+        copies.push(assignment_file_copy(PlaceKind::Dashkey, path, "export DASHSCOPE_API_KEY="));
+    }
+    if let Some(path) = crate::desktop::session_file(platform)
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+    {
+        copies.push(assignment_file_copy(PlaceKind::DesktopSession, path, "DASHSCOPE_API_KEY="));
+    }
     copies
+}
+
+/// A file of assignments written by dashkey: the key is the value on the line with `prefix`.
+fn assignment_file_copy(kind: PlaceKind, path: PathBuf, prefix: &str) -> Copy {
+    let mut copy = file_copy(kind, path);
+    if let CopyState::Present(text) = &copy.state {
+        let value = text.expose().lines().find_map(|line| line.strip_prefix(prefix)).map(|raw| {
+            let raw = raw.trim();
+            raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).unwrap_or(raw).to_string()
+        });
+        copy.problems.retain(|p| matches!(p, PlaceProblem::ReadableByOthers { .. }));
+        copy.state = match value {
+            Some(value) => {
+                copy.problems.extend(
+                    ApiKey::verbatim(value.as_str())
+                        .problems()
+                        .into_iter()
+                        .map(PlaceProblem::Value),
+                );
+                CopyState::Present(ApiKey::verbatim(value))
+            }
+            None => CopyState::Absent,
+        };
+    }
+    copy
 }
 
 /// The SDK's default key file under the home the user's programs see.

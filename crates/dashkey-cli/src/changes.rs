@@ -1,0 +1,159 @@
+//! Showing a plan: a unified diff for `--dry-run`, one line per file once applied, and the
+//! notes. Shared by `set`, `unset` and everything else that writes through a plan.
+
+use dashkey::Platform;
+use dashkey::persist::{Applied, Note, Plan};
+use dashkey::record::Role;
+use serde::Serialize;
+
+use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
+
+/// Replaces every secret the plan knows about with its masked form.
+fn mask(plan: &Plan, text: &str) -> String {
+    let mut secrets: Vec<_> = plan.secrets.iter().filter(|k| k.len() >= 8).collect();
+    // Longest first, so a key that contains another is masked whole.
+    secrets.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    secrets.iter().fold(text.to_string(), |text, key| text.replace(key.expose(), &key.mask()))
+}
+
+/// The unified diff of every change, keys masked.
+pub fn diff(platform: &Platform, plan: &Plan) -> String {
+    let mut out = String::new();
+    for change in plan.changes.iter().filter(|c| c.role != Role::Record) {
+        let before = change.before.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let after = change.after.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let name = show_path(platform, &change.real_path);
+        let old_name = if before.is_some() { format!("a/{name}") } else { "/dev/null".to_string() };
+        let new_name = if after.is_some() { format!("b/{name}") } else { "/dev/null".to_string() };
+        let before = before.unwrap_or_default();
+        let after = after.unwrap_or_default();
+        let text = similar::TextDiff::from_lines(&before, &after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
+            .to_string();
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    for change in &plan.session {
+        match &change.after {
+            Some(_) => out.push_str(&format!("session: set {}\n", change.name)),
+            None => out.push_str(&format!("session: remove {}\n", change.name)),
+        }
+    }
+    mask(plan, &out)
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Owned => "dashkey's file",
+        Role::SdkKeyFile => "SDK key file",
+        Role::Hook => "startup file",
+        Role::Desktop => "desktop session",
+        Role::Backup => "backup",
+        Role::Record => "record",
+    }
+}
+
+/// One line per changed file (the record is bookkeeping and not listed).
+pub fn print_applied(platform: &Platform, plan: &Plan, applied: &Applied) {
+    for (path, real, role, removed) in &applied.files {
+        if *role == Role::Record {
+            continue;
+        }
+        let created = plan.changes.iter().any(|c| &c.path == path && c.before.is_none());
+        let verb = match (removed, created) {
+            (true, _) => "removed",
+            (false, true) => "created",
+            (false, false) => "updated",
+        };
+        let shown = if path == real {
+            show_path(platform, path)
+        } else {
+            format!("{} → {}", show_path(platform, path), show_path(platform, real))
+        };
+        anstream::println!(
+            "  {} {shown}  {}",
+            paint(OK, format!("{verb:<8}")),
+            paint(DIM, role_name(*role))
+        );
+    }
+    for name in &applied.session {
+        anstream::println!("  {} {name}  {}", paint(OK, "session "), paint(DIM, "desktop session"));
+    }
+}
+
+/// The notes, as sentences with their fix.
+pub fn print_notes(platform: &Platform, plan: &Plan) {
+    for note in &plan.notes {
+        let text = match note {
+            Note::ReplacedSdkKey { old, new } => format!(
+                "~/.dashscope/api_key held a different key (fingerprint {old}); it now holds this one ({new})"
+            ),
+            Note::KeptSdkKeyFile { path } => {
+                format!("kept {}: it holds a key dashkey did not write", show_path(platform, path))
+            }
+            Note::Assignment(a) if a.overrides_dashkey => format!(
+                "{}:{} sets {} itself and is read after dashkey's hook, so its value wins; \
+                 remove it with `dashkey set --migrate`",
+                show_path(platform, &a.path),
+                a.line,
+                a.name
+            ),
+            Note::Assignment(a) => format!(
+                "{}:{} also sets {} (dashkey's value is read later and wins); \
+                 `dashkey set --migrate` removes it",
+                show_path(platform, &a.path),
+                a.line,
+                a.name
+            ),
+            Note::Migrated { path, backup, lines } => format!(
+                "removed line(s) {} from {} (original saved in {}, readable only by you)",
+                lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+                show_path(platform, path),
+                show_path(platform, backup)
+            ),
+            Note::KeptBackup { path } => format!(
+                "kept {}: the backup from `set --migrate` (it may hold your old key; delete it when done)",
+                show_path(platform, path)
+            ),
+            Note::NoStartupFile { shell } => {
+                format!("{shell}: no startup file to hook here (is it installed?)")
+            }
+        };
+        anstream::eprintln!("{} {text}", paint(WARN, "!"));
+    }
+}
+
+/// The change list for `--json`.
+#[derive(Serialize)]
+pub struct ChangeReport {
+    path: String,
+    real_path: String,
+    role: Role,
+    action: &'static str,
+}
+
+/// Every file change of an applied or planned plan, for `--json`.
+pub fn report(plan: &Plan) -> Vec<ChangeReport> {
+    plan.changes
+        .iter()
+        .map(|c| ChangeReport {
+            path: c.path.display().to_string(),
+            real_path: c.real_path.display().to_string(),
+            role: c.role,
+            action: match (&c.before, &c.after) {
+                (None, Some(_)) => "create",
+                (Some(_), None) => "remove",
+                _ => "update",
+            },
+        })
+        .collect()
+}
+
+/// A heading line.
+pub fn heading(text: impl std::fmt::Display) {
+    anstream::println!("{}", paint(BOLD, text));
+}

@@ -1,0 +1,50 @@
+//! `dashkey unset`: remove every trace of `dashkey set`, restoring edited files byte for byte.
+
+use dashkey::Platform;
+use dashkey::persist;
+use dashkey::shell::{Probes, Shell};
+use serde::Serialize;
+
+use crate::changes;
+use crate::cli::UnsetArgs;
+use crate::exit::{Exit, Outcome};
+use crate::output::{DIM, paint};
+
+pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
+    let dir_exists = platform.dashkey_dir().is_some_and(|dir| dir.is_dir());
+    let _lock = if args.dry_run || !dir_exists { None } else { Some(persist::lock(platform)?) };
+    let probes = Probes::ask(platform, &Shell::ALL);
+    let mut session = dashkey::desktop::native_session();
+    let plan = persist::plan_unset(platform, &probes, session.as_deref())?;
+    if args.dry_run {
+        if args.json {
+            crate::output::print_json(&Report { dry_run: true, changes: changes::report(&plan) })?;
+        } else {
+            anstream::print!("{}", changes::diff(platform, &plan));
+            changes::print_notes(platform, &plan);
+            anstream::eprintln!("{}", paint(DIM, "dry run: nothing was changed"));
+        }
+        return Ok(Exit::Ok);
+    }
+    let applied = persist::apply(&plan, session.as_deref_mut())?;
+    if args.json {
+        crate::output::print_json(&Report { dry_run: false, changes: changes::report(&plan) })?;
+    } else if plan.is_empty() {
+        anstream::println!("dashkey has nothing stored for this user; nothing changed.");
+    } else {
+        changes::heading("Removed the DashScope API key that dashkey stored");
+        changes::print_applied(platform, &plan, &applied);
+        anstream::println!(
+            "{}",
+            paint(DIM, "Terminals and programs already running keep the key until restarted.")
+        );
+    }
+    changes::print_notes(platform, &plan);
+    Ok(Exit::Ok)
+}
+
+#[derive(Serialize)]
+struct Report {
+    dry_run: bool,
+    changes: Vec<changes::ChangeReport>,
+}
