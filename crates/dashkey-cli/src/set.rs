@@ -25,7 +25,24 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let parsed = keyinput::read_key(args.stdin, "DashScope API key (input hidden): ")?;
     keyinput::show_notes(&parsed);
 
-    let locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    let result = store(platform, args, parsed, region, shells, locked.as_ref());
+    if result.is_err()
+        && let Some(locked) = locked.take()
+    {
+        locked.undo();
+    }
+    result
+}
+
+fn store(
+    platform: &Platform,
+    args: &SetArgs,
+    parsed: dashkey::ParsedKey,
+    region: Option<String>,
+    shells: Option<Vec<Shell>>,
+    locked: Option<&persist::Locked>,
+) -> Outcome {
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
     let settings = Settings {
@@ -40,7 +57,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         no_modify_rc: args.no_modify_rc,
         gui: args.gui,
         migrate: args.migrate,
-        created_dirs: locked.as_ref().map(|l| l.created_dirs.clone()).unwrap_or_default(),
+        created_dirs: locked.map(|l| l.created_dirs.clone()).unwrap_or_default(),
     };
     let asked: Vec<Shell> = shells.unwrap_or_else(|| dashkey::shell::detect(platform));
     let probes = Probes::ask(platform, &asked);

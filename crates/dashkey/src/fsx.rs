@@ -208,6 +208,17 @@ pub fn remove_stale_temporaries(target: &Path) {
     }
 }
 
+/// Removes every dashkey temporary in a directory dashkey owns.
+pub fn remove_stale_temporaries_in(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".dashkey-") && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// An exclusive lock held until dropped, so that concurrent dashkey runs take turns.
 #[derive(Debug)]
 pub struct Lock {

@@ -243,7 +243,7 @@ pub enum KeyError {
     Empty,
     /// More than [`MAX_KEY_LEN`] bytes.
     #[error(
-        "the input is {len} bytes, far longer than an API key (at most 4096): \
+        "the input is longer than an API key can be ({len} bytes or more; keys are at most 4096): \
          pipe only the key itself, not a file that contains it"
     )]
     TooLong {

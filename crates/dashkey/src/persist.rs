@@ -114,6 +114,16 @@ pub enum PersistError {
         /// The line to add by hand.
         hint: String,
     },
+    /// A startup file is read-only; its owner does not want it edited.
+    #[error(
+        "{} is read-only, so dashkey will not edit it; make it writable (chmod u+w) or skip it \
+         with --shell or --no-modify-rc",
+        path.display()
+    )]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
     /// A value cannot be written in a shell syntax.
     #[error(transparent)]
     Quote(#[from] QuoteError),
@@ -250,6 +260,20 @@ pub struct Locked {
     pub created_dirs: Vec<PathBuf>,
 }
 
+impl Locked {
+    /// Releases the lock and removes what taking it created, for a run that changed nothing.
+    pub fn undo(self) {
+        let Locked { lock, created_dirs } = self;
+        if let Some(dir) = created_dirs.last() {
+            let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        }
+        drop(lock);
+        for dir in created_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Takes dashkey's lock, creating its directory (0700) if needed.
 ///
 /// # Errors
@@ -260,6 +284,11 @@ pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
     let created_dirs = missing_ancestors(&dir);
     fsx::create_private_dir(&dir)?;
     let lock = fsx::lock(&dir.join(LOCK_FILE))?;
+    // Temporaries of a run that was killed half-way; no other dashkey runs now.
+    fsx::remove_stale_temporaries_in(&dir);
+    if let Some(home) = platform.home() {
+        fsx::remove_stale_temporaries_in(&home.join(".dashscope"));
+    }
     Ok(Locked { lock, created_dirs })
 }
 
@@ -529,12 +558,17 @@ fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
     missing
 }
 
+/// A user's file as text, refusing files that are not UTF-8 or are read-only.
 fn utf8(
     path: &Path,
     bytes: Option<&[u8]>,
     dialect: Dialect,
     owned: &Path,
 ) -> Result<String, PersistError> {
+    let target = fsx::write_target(path)?;
+    if std::fs::metadata(&target).is_ok_and(|meta| meta.permissions().readonly()) {
+        return Err(PersistError::ReadOnly { path: target });
+    }
     match bytes {
         None => Ok(String::new()),
         Some(bytes) => String::from_utf8(bytes.to_vec()).map_err(|_| PersistError::NotUtf8 {

@@ -115,6 +115,14 @@ impl Sandbox {
         run
     }
 
+    /// Runs `dashkey` for a command whose job is to print the key (`env`, `export`): no
+    /// leak check.
+    pub fn run_revealing(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = self.command();
+        command.args(args);
+        Run::from(feed(command, stdin))
+    }
+
     /// Fails if a registered secret appears in the output.
     pub fn assert_no_secret(&self, run: &Run, context: &[&str]) {
         for secret in &self.secrets {
@@ -144,6 +152,60 @@ pub fn feed(mut command: Command, stdin: Option<&str>) -> Output {
         });
     }
     child.wait_with_output().expect("wait for command")
+}
+
+/// Drives an interactive program: waits for each expected text on its output, then types
+/// the answer. Returns everything it printed. Gives up after 20 seconds per step.
+pub fn converse(mut command: Command, script: &[(&str, &str)]) -> String {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start program");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut readers = Vec::new();
+    for mut stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let screen = Arc::clone(&screen);
+        readers.push(std::thread::spawn(move || {
+            let mut buffer = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        }));
+    }
+    let mut input = child.stdin.take().unwrap();
+    let mut seen = 0;
+    for (expect, answer) in script {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = screen.lock().unwrap().clone();
+            if let Some(at) = text[seen..].find(expect) {
+                seen += at + expect.len();
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never saw {expect:?}; screen:\n{text}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        input.write_all(answer.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+    drop(input);
+    let _ = child.wait();
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let text = screen.lock().unwrap().clone();
+    text
 }
 
 /// The result of a command, decoded.
