@@ -204,8 +204,7 @@ pub fn converse(mut command: Command, script: &[(&str, &str)]) -> String {
     for reader in readers {
         let _ = reader.join();
     }
-    let text = screen.lock().unwrap().clone();
-    text
+    screen.lock().unwrap().clone()
 }
 
 /// The result of a command, decoded.
