@@ -21,7 +21,7 @@ pub fn refuse_argv() -> Failure {
         error: anyhow!(
             "refusing to take the key from the command line: other users can see it in the process \
              list and your shell saves it in its history.\n  Paste it at the prompt:  dashkey set\n  \
-             or pipe it:              printf '%%s' \"$KEY\" | dashkey set --stdin"
+             or pipe it:              printf '%s' \"$KEY\" | dashkey set --stdin"
         ),
     }
 }
@@ -44,7 +44,7 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
         return Err(usage(anyhow!(
             "standard input is not a terminal, so there is no one to ask for the key: \
              to read it from standard input, add --stdin, for example\n  \
-             printf '%%s' \"$KEY\" | dashkey set --stdin"
+             printf '%s' \"$KEY\" | dashkey set --stdin"
         )));
     }
     for attempt in 1..=ATTEMPTS {
