@@ -15,6 +15,7 @@
 //! # Ok::<(), dashkey::resolve::ResolveError>(())
 //! ```
 
+pub mod config;
 pub mod fsx;
 pub mod key;
 pub mod platform;
@@ -22,7 +23,9 @@ pub mod region;
 pub mod resolve;
 pub mod store;
 pub mod vars;
+pub mod verify;
 
+pub use config::Config;
 pub use key::{ApiKey, KeyError, KeyKind, ParsedKey};
 pub use platform::{Os, Platform};
 pub use region::{Endpoint, Region};

@@ -292,7 +292,8 @@ impl Builder {
             requests: Mutex::new(Vec::new()),
             stopping: Mutex::new(false),
             wake: Condvar::new(),
-            connections: Mutex::new(Vec::new()),
+            connections: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         });
         let accept_shared = Arc::clone(&shared);
@@ -382,12 +383,11 @@ impl Drop for Running {
                 let _ = accept.join();
             }
         }
-        let connections = std::mem::take(&mut *lock(&self.shared.connections));
-        for connection in &connections {
-            let _ = connection.stream.shutdown(Shutdown::Both);
+        for stream in std::mem::take(&mut *lock(&self.shared.connections)).into_values() {
+            let _ = stream.shutdown(Shutdown::Both);
         }
-        for connection in connections {
-            let _ = connection.thread.join();
+        for thread in std::mem::take(&mut *lock(&self.shared.threads)) {
+            let _ = thread.join();
         }
     }
 }
@@ -411,17 +411,16 @@ impl Config {
     }
 }
 
-struct Connection {
-    stream: TcpStream,
-    thread: JoinHandle<()>,
-}
-
 struct Shared {
     config: RwLock<Config>,
     requests: Mutex<Vec<Request>>,
     stopping: Mutex<bool>,
     wake: Condvar,
-    connections: Mutex<Vec<Connection>>,
+    /// A handle on every open connection, so that stopping can shut them; a connection's
+    /// thread removes its handle before closing, because a socket closes (and a reset is
+    /// sent) only when its last handle goes.
+    connections: Mutex<HashMap<u64, TcpStream>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     counter: AtomicU64,
 }
 
@@ -455,6 +454,10 @@ impl Shared {
         }
     }
 
+    fn forget(&self, connection: u64) {
+        lock(&self.connections).remove(&connection);
+    }
+
     fn request_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
         format!("00000000-fa6e-4000-8000-{n:012x}")
@@ -474,7 +477,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
+    for (id, stream) in (0u64..).zip(listener.incoming()) {
         if shared.is_stopping() {
             break;
         }
@@ -484,21 +487,26 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             continue;
         };
         let Ok(handle) = stream.try_clone() else { continue };
+        lock(&shared.connections).insert(id, handle);
         let connection_shared = Arc::clone(shared);
-        let Ok(thread) = thread::Builder::new()
+        let spawned = thread::Builder::new()
             .name("fake-dashscope connection".to_string())
-            .spawn(move || serve(stream, &connection_shared))
-        else {
-            continue;
-        };
-        let mut connections = lock(&shared.connections);
-        connections.retain(|connection| !connection.thread.is_finished());
-        connections.push(Connection { stream: handle, thread });
+            .spawn(move || serve(id, stream, &connection_shared));
+        match spawned {
+            Ok(thread) => {
+                let mut threads = lock(&shared.threads);
+                threads.retain(|thread| !thread.is_finished());
+                threads.push(thread);
+            }
+            Err(_) => shared.forget(id),
+        }
     }
 }
 
 /// Serves one request on one connection (every answer says `Connection: close`).
-fn serve(mut stream: TcpStream, shared: &Shared) {
+fn serve(id: u64, mut stream: TcpStream, shared: &Shared) {
+    // Dropped before `stream` (locals go before parameters), so the socket really closes.
+    let _registered = Registered { id, shared };
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let request = match read_request(&mut stream) {
@@ -523,7 +531,10 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     }
     let request_id = shared.request_id();
     let answer = match &config.answer_fault {
-        Some(Fault::Reset) => return reset(stream),
+        Some(Fault::Reset) => {
+            shared.forget(id);
+            return reset(stream);
+        }
         Some(Fault::Stall) => {
             shared.pause(config.stall_limit);
             return;
@@ -560,6 +571,17 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut sink = [0u8; 1024];
         while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    }
+}
+
+struct Registered<'a> {
+    id: u64,
+    shared: &'a Shared,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.forget(self.id);
     }
 }
 
