@@ -4,7 +4,9 @@
 mod cli;
 mod exit;
 mod output;
+mod spinner;
 mod status;
+mod verify;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -30,6 +32,7 @@ fn run(cli: Cli) -> Outcome {
     let platform = dashkey::Platform::current();
     match cli.command {
         Command::Status(args) => status::run(&platform, &args),
+        Command::Verify(args) => verify::run(&platform, &args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout().lock();
