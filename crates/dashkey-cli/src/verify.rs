@@ -62,7 +62,7 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::anyhow;
 use dashkey::config::ConfigError;
-use dashkey::key::{KeyKind, MAX_KEY_LEN};
+use dashkey::key::{KeyKind, KeyNote, MAX_KEY_LEN, ValueProblem};
 use dashkey::region::ApiShape;
 use dashkey::resolve::{self, Outcome, Resolution, Source, UrlOrigin};
 use dashkey::verify::{
@@ -130,13 +130,19 @@ struct RegionReport {
     elapsed_ms: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Note,
+    Warning,
+}
+
 /// The key to check and where it came from.
 struct Candidate {
     key: ApiKey,
     source: &'static str,
     path: Option<String>,
-    /// Shown before checking (what was cleaned, what is odd about the key).
-    warnings: Vec<String>,
+    /// Shown before checking: what was cleaned (notes) and what is odd (warnings).
+    notices: Vec<(Notice, String)>,
     cleaned: bool,
 }
 
@@ -152,8 +158,11 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
     let settings = HttpSettings::from_platform(platform).map_err(usage)?;
     let resolution = resolve::python(platform);
     let candidate = if args.stdin { from_stdin()? } else { from_sdk(platform, &resolution)? };
-    for warning in &candidate.warnings {
-        anstream::eprintln!("{} {warning}", paint(WARN, "warning:"));
+    for (notice, text) in &candidate.notices {
+        match notice {
+            Notice::Note => anstream::eprintln!("note: {text}"),
+            Notice::Warning => anstream::eprintln!("{} {text}", paint(WARN, "warning:")),
+        }
     }
 
     let all = config.targets();
@@ -230,7 +239,15 @@ fn from_stdin() -> Result<Candidate, Failure> {
         key: parsed.key,
         source: "stdin",
         path: None,
-        warnings: parsed.notes.iter().map(ToString::to_string).collect(),
+        notices: parsed
+            .notes
+            .iter()
+            .map(|note| {
+                let notice =
+                    if *note == KeyNote::UnknownPrefix { Notice::Warning } else { Notice::Note };
+                (notice, note.to_string())
+            })
+            .collect(),
         cleaned: false,
     })
 }
@@ -267,7 +284,7 @@ fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, F
             key: key.clone(),
             source: place,
             path: path.map(|p| p.display().to_string()),
-            warnings: Vec::new(),
+            notices: Vec::new(),
             cleaned: false,
         });
     }
@@ -281,35 +298,30 @@ fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, F
     }
     match ApiKey::parse(key.expose()) {
         Ok(parsed) => {
-            let mut warnings = Vec::new();
-            let mut cleaned = false;
-            for problem in &problems {
-                match problem {
-                    dashkey::key::ValueProblem::SurroundingWhitespace
-                    | dashkey::key::ValueProblem::Quoted => cleaned = true,
-                    _ => {}
-                }
-            }
+            let padding: Vec<String> = problems
+                .iter()
+                .filter(|p| matches!(p, ValueProblem::SurroundingWhitespace | ValueProblem::Quoted))
+                .map(ToString::to_string)
+                .collect();
+            let cleaned = !padding.is_empty();
+            let mut notices = Vec::new();
             if cleaned {
-                let what: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                warnings.push(format!(
-                    "in {shown}, {}: the SDK sends the value as it is, which can fail; \
+                notices.push((
+                    Notice::Warning,
+                    format!(
+                        "in {shown}, {}: the SDK sends the value as it is, which can fail; \
                      checking the key without them (fix the stored value with dashkey set)",
-                    what.join(", ")
+                        padding.join(", ")
+                    ),
                 ));
             }
-            warnings.extend(
-                parsed
-                    .notes
-                    .iter()
-                    .filter(|n| **n == dashkey::key::KeyNote::UnknownPrefix)
-                    .map(ToString::to_string),
-            );
+            let odd = parsed.notes.iter().filter(|note| **note == KeyNote::UnknownPrefix);
+            notices.extend(odd.map(|note| (Notice::Warning, note.to_string())));
             Ok(Candidate {
                 key: parsed.key,
                 source: place,
                 path: path.map(|p| p.display().to_string()),
-                warnings,
+                notices,
                 cleaned,
             })
         }

@@ -394,3 +394,21 @@ fn the_official_python_sdk_agrees_with_the_fake() {
     world.verify(&["--stdin", "--base-url", &url], Some(KEY)).expect_code(0);
     world.verify(&["--stdin", "--base-url", &url], Some(OTHER_KEY)).expect_code(1);
 }
+
+/// HTTPS_PROXY is honoured for public hosts: with a proxy that refuses connections, the real
+/// Singapore host is never contacted directly and the failure is named as the proxy's. (Only
+/// the loopback proxy port is touched.)
+#[test]
+fn a_refusing_proxy_is_reported_as_a_proxy_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"));
+    let report = sandbox
+        .run(&["verify", "--stdin", "--region", "ap-southeast-1", "--json"], Some(KEY))
+        .expect_code(3)
+        .json();
+    let singapore = region(&report, "ap-southeast-1");
+    assert_eq!(singapore["result"], "unreachable");
+    assert_eq!(singapore["unreachable"], "proxy");
+    assert_eq!(singapore["endpoint"], "https://dashscope-intl.aliyuncs.com");
+}
