@@ -10,6 +10,7 @@ Examples:
   eval \"$(dashkey env)\"          load it into this terminal only
   dashkey unset                  remove everything dashkey wrote
   dashkey status --json          the same, for scripts
+  dashkey verify                 does DashScope accept the key, and in which region?
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
 
 Exit status: 0 fine, 1 a problem was found, 2 bad usage or input, 3 an I/O failure.
@@ -67,6 +68,29 @@ Examples:
 
 Exit status: 0 when the Python, Java and Node SDKs all find a non-empty key, 1 otherwise.")]
     Status(StatusArgs),
+
+    /// Ask DashScope whether the key works, in every region at once.
+    #[command(after_help = "\
+Checks the key the Python SDK would use (environment variable, then key files), or the key
+piped on standard input with --stdin, against every region at the same time: a key works in
+exactly one region, and every other region rejects it as if it were wrong. No tokens are spent
+(the check lists models). Region endpoints can be changed or added in
+$XDG_CONFIG_HOME/dashkey/config.toml:
+
+  [regions.ap-southeast-1]
+  endpoint = \"https://gateway.example.com\"
+
+Examples:
+  dashkey verify                          every region, one line each, and the conclusion
+  dashkey verify --region ap-southeast-1  only Singapore
+  printf '%s' \"$KEY\" | dashkey verify --stdin
+  dashkey verify --json                   a stable JSON document (schema_version 1)
+
+Environment: DASHKEY_HTTP_TIMEOUT_MS (time per request, default 10000), HTTPS_PROXY, NO_PROXY.
+
+Exit status: 0 accepted in some region, 1 rejected by every region that answered (or no key),
+2 bad usage or input, 3 could not tell (no region answered about the key).")]
+    Verify(VerifyArgs),
 
     /// Print a completion script for a shell.
     #[command(after_help = "\
@@ -156,4 +180,22 @@ pub struct EnvArgs {
     /// Allow printing the key to a terminal.
     #[arg(long)]
     pub reveal: bool,
+}
+
+/// Options of `dashkey verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Check only this region (a built-in id such as ap-southeast-1, or one from config.toml).
+    #[arg(long, value_name = "ID", conflicts_with = "base_url")]
+    pub region: Option<String>,
+    /// Check only this endpoint: https://host, or a base URL ending in /api/v1 or
+    /// /compatible-mode/v1 (plain http only for loopback hosts).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the key from standard input instead of the environment and key files.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Print a JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -8,8 +8,10 @@ mod keyinput;
 mod output;
 mod set;
 mod shellenv;
+mod spinner;
 mod status;
 mod unset;
+mod verify;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -38,6 +40,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Unset(args) => unset::run(&platform, &args),
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
+        Command::Verify(args) => verify::run(&platform, &args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout().lock();

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod block;
+pub mod config;
 pub mod desktop;
 pub mod dotfiles;
 pub mod fsx;
@@ -28,7 +29,9 @@ pub mod resolve;
 pub mod shell;
 pub mod store;
 pub mod vars;
+pub mod verify;
 
+pub use config::Config;
 pub use key::{ApiKey, KeyError, KeyKind, ParsedKey};
 pub use platform::{Os, Platform};
 pub use region::{Endpoint, Region};

@@ -1,0 +1,626 @@
+//! `dashkey verify`: does DashScope accept the key, and in which region?
+//!
+//! "Invalid API-key provided" most often means a good key sent to the wrong region, and only
+//! asking every region tells the two apart. So this command probes them all at once, says
+//! which one accepted the key, and when that is not the region the configuration points the
+//! SDK at, says so and gives the fix. When no region could be heard (network down, proxy,
+//! timeouts) it says it could not tell, exits 3, and never calls the key invalid: a user told
+//! that a good key is invalid rotates it for nothing.
+//!
+//! The report is built once as a serializable value; `--json` prints it, the text output
+//! renders it, so the two never disagree.
+//!
+//! # `--json` schema (version 1)
+//!
+//! Fields are only ever added within a version; a removal or change of meaning bumps
+//! `schema_version`.
+//!
+//! ```text
+//! {
+//!   "schema_version": 1,
+//!   "key": {
+//!     "masked": "sk-…5b6c",            // never the key itself
+//!     "fingerprint": "1a2b3c4d",         // 8 hex digits of SHA-256 of the exact bytes
+//!     "kind": "pay-as-you-go" | "coding-plan" | "workspace" | "temporary" | "unknown",
+//!     "source": "variable" | "key-file-path" | "default-key-file" | "stdin",
+//!     "path": string | null,             // the key file, for file sources
+//!     "cleaned": bool                    // surrounding spaces/quotes were removed to check it
+//!   },
+//!   "configured": {                      // where the Python SDK would send the key
+//!     "http_base_url": string,
+//!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL" | …,
+//!     "region": string | null            // null: a custom endpoint
+//!   },
+//!   "timeout_ms": integer,               // per request
+//!   "regions": [ {                       // in probe order: built-in table, then config.toml additions
+//!     "region": "ap-southeast-1",        // or "custom" for --base-url on an unknown host
+//!     "name": "Singapore" | null,
+//!     "endpoint": "https://dashscope-intl.aliyuncs.com",
+//!     "origin": "builtin" | "config" | "base-url",
+//!     "configured": bool,                // the SDK's base URL points at this region
+//!     "result": "accepted" | "accepted-restricted" | "accepted-arrears" | "accepted-throttled"
+//!             | "rejected" | "server-error" | "unreachable" | "unexpected",
+//!     "accepted": bool,                  // one of the accepted-* results
+//!     "api": "compatible" | "native",    // which API gave the deciding answer
+//!     "url": string,                     // the URL of that request (never contains the key)
+//!     "status": integer | null,          // HTTP status, null when none arrived
+//!     "code": string | null,             // the service's error code (InvalidApiKey, Arrearage, …)
+//!     "message": string | null,          // the service's error message
+//!     "request_id": string | null,
+//!     "unreachable": "dns" | "connect" | "tls" | "timeout" | "proxy" | null,
+//!     "detail": string | null,           // dashkey's sentence for unreachable/unexpected
+//!     "elapsed_ms": integer
+//!   } ],
+//!   "verdict": "accepted" | "rejected" | "unknown",
+//!   "accepted_in": [ "ap-southeast-1" ],
+//!   "configured_region_accepts": bool | null,   // null: the configured region was not probed
+//!   "fix": "dashkey region ap-southeast-1" | null
+//! }
+//! ```
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::anyhow;
+use dashkey::config::ConfigError;
+use dashkey::key::{KeyKind, KeyNote, MAX_KEY_LEN, ValueProblem};
+use dashkey::region::ApiShape;
+use dashkey::resolve::{self, Outcome, Resolution, Source, UrlOrigin};
+use dashkey::verify::{
+    self, Classification, HttpSettings, Probe, Prober, Target, TargetOrigin, Verdict,
+};
+use dashkey::{ApiKey, Config, Platform};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::cli::VerifyArgs;
+use crate::exit::{Exit, Failure, Outcome as CommandOutcome};
+use crate::output::{self, BOLD, DIM, FAIL, OK, WARN, paint};
+use crate::spinner::Spinner;
+
+/// Version of the `--json` document. Bumped only on incompatible changes.
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Report {
+    schema_version: u32,
+    key: KeyReport,
+    configured: ConfiguredReport,
+    timeout_ms: u64,
+    regions: Vec<RegionReport>,
+    verdict: &'static str,
+    accepted_in: Vec<String>,
+    configured_region_accepts: Option<bool>,
+    fix: Option<String>,
+}
+
+#[derive(Serialize)]
+struct KeyReport {
+    masked: String,
+    fingerprint: String,
+    kind: KeyKind,
+    source: &'static str,
+    path: Option<String>,
+    cleaned: bool,
+}
+
+#[derive(Serialize)]
+struct ConfiguredReport {
+    http_base_url: String,
+    origin: String,
+    region: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RegionReport {
+    region: String,
+    name: Option<String>,
+    endpoint: String,
+    origin: &'static str,
+    configured: bool,
+    result: &'static str,
+    accepted: bool,
+    api: ApiShape,
+    url: String,
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    request_id: Option<String>,
+    unreachable: Option<&'static str>,
+    detail: Option<String>,
+    elapsed_ms: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Note,
+    Warning,
+}
+
+/// The key to check and where it came from.
+struct Candidate {
+    key: ApiKey,
+    source: &'static str,
+    path: Option<String>,
+    /// Shown before checking: what was cleaned (notes) and what is odd (warnings).
+    notices: Vec<(Notice, String)>,
+    cleaned: bool,
+}
+
+pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
+    let config = Config::load(platform).map_err(config_failure)?;
+    for ignored in config.ignored() {
+        let file = config.path().map(|p| output::show_path(platform, p)).unwrap_or_default();
+        anstream::eprintln!(
+            "{} {file}: ignoring [{ignored}], which this version of dashkey does not know",
+            paint(WARN, "warning:")
+        );
+    }
+    let settings = HttpSettings::from_platform(platform).map_err(usage)?;
+    let resolution = resolve::python(platform);
+    let candidate = if args.stdin { from_stdin()? } else { from_sdk(platform, &resolution)? };
+    for (notice, text) in &candidate.notices {
+        match notice {
+            Notice::Note => anstream::eprintln!("note: {text}"),
+            Notice::Warning => anstream::eprintln!("{} {text}", paint(WARN, "warning:")),
+        }
+    }
+
+    let all = config.targets();
+    let targets = match (&args.region, &args.base_url) {
+        (Some(region), _) => vec![config.target(region).ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|t| t.region.as_str()).collect();
+            usage(anyhow!("unknown region {region:?}; known regions: {}", known.join(", ")))
+        })?],
+        (None, Some(url)) => {
+            vec![Target::from_base_url(url).map_err(|e| usage(anyhow!("--base-url: {e}")))?]
+        }
+        (None, None) => all.clone(),
+    };
+    let configured = verify::configured_region(&resolution.urls, &all);
+
+    let what = match targets.as_slice() {
+        [one] => format!("asking {} about the key…", one.display_name()),
+        many => format!("asking {} regions about the key…", many.len()),
+    };
+    let spinner = Spinner::start(what);
+    let probes = Prober::new(settings).probe_all(&candidate.key, &targets);
+    drop(spinner);
+    let probes = probes.map_err(|e| Failure { exit: Exit::Problem, error: e.into() })?;
+
+    let report = build(&candidate, &resolution, configured, settings, &probes);
+    if args.json {
+        output::print_json(&report)?;
+    } else {
+        render(platform, &report, &candidate);
+    }
+    Ok(match Verdict::of(&probes) {
+        Verdict::Accepted => Exit::Ok,
+        Verdict::Rejected => Exit::Problem,
+        Verdict::Unknown => Exit::Io,
+    })
+}
+
+fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { exit: Exit::Usage, error: error.into() }
+}
+
+fn config_failure(error: ConfigError) -> Failure {
+    let exit = match error {
+        ConfigError::Read { .. } => Exit::Io,
+        ConfigError::Parse { .. } | ConfigError::RegionId { .. } | ConfigError::Endpoint { .. } => {
+            Exit::Usage
+        }
+    };
+    Failure { exit, error: error.into() }
+}
+
+/// The key piped on standard input, read with a bound and parsed like a paste.
+fn from_stdin() -> Result<Candidate, Failure> {
+    if std::io::stdin().is_terminal() {
+        return Err(usage(anyhow!(
+            "--stdin reads a piped key, and standard input is a terminal (typing there would \
+             show the key): pipe it, for example\n  printf '%s' \"$KEY\" | dashkey verify --stdin"
+        )));
+    }
+    let mut input = Zeroizing::new(Vec::new());
+    std::io::stdin().lock().take(MAX_KEY_LEN as u64 + 1).read_to_end(&mut input).map_err(|e| {
+        Failure { exit: Exit::Io, error: anyhow!("cannot read standard input: {e}") }
+    })?;
+    if input.len() > MAX_KEY_LEN {
+        return Err(usage(anyhow!(
+            "standard input holds more than {MAX_KEY_LEN} bytes, far more than an API key: \
+             pipe only the key itself"
+        )));
+    }
+    let text = std::str::from_utf8(&input)
+        .map_err(|_| usage(anyhow!("standard input is not text: pipe only the key itself")))?;
+    let parsed = ApiKey::parse(text).map_err(usage)?;
+    Ok(Candidate {
+        key: parsed.key,
+        source: "stdin",
+        path: None,
+        notices: parsed
+            .notes
+            .iter()
+            .map(|note| {
+                let notice =
+                    if *note == KeyNote::UnknownPrefix { Notice::Warning } else { Notice::Note };
+                (notice, note.to_string())
+            })
+            .collect(),
+        cleaned: false,
+    })
+}
+
+/// The key the Python SDK would send from this environment. A value with padding or quotes
+/// is checked cleaned, with a warning, because the question is whether the *key* is good.
+fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, Failure> {
+    let (key, source) = match &resolution.outcome {
+        Outcome::Found { key, source } => (key, source),
+        Outcome::Missing | Outcome::Failed { .. } => {
+            let exit = match resolution.outcome {
+                Outcome::Failed { .. } => Exit::Io,
+                _ => Exit::Problem,
+            };
+            let error = resolution.clone().into_result().err().map_or_else(
+                || anyhow!("no API key found"),
+                |e| anyhow!("{e}\n  Set one (dashkey set), or check one with: printf '%s' \"$KEY\" | dashkey verify --stdin"),
+            );
+            return Err(Failure { exit, error });
+        }
+    };
+    let (place, path) = match source {
+        Source::Variable => ("variable", None),
+        Source::FilePathVariable { path } => ("key-file-path", path.clone()),
+        Source::DefaultFile { path } => ("default-key-file", Some(path.clone())),
+    };
+    let shown = match &path {
+        Some(path) => output::show_path(platform, path),
+        None => source.to_string(),
+    };
+    let problems = key.problems();
+    if problems.is_empty() {
+        return Ok(Candidate {
+            key: key.clone(),
+            source: place,
+            path: path.map(|p| p.display().to_string()),
+            notices: Vec::new(),
+            cleaned: false,
+        });
+    }
+    if key.is_empty() {
+        return Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "the Python SDK would send an empty key, from {shown}: set a real one (dashkey set)"
+            ),
+        });
+    }
+    match ApiKey::parse(key.expose()) {
+        Ok(parsed) => {
+            let padding: Vec<String> = problems
+                .iter()
+                .filter(|p| matches!(p, ValueProblem::SurroundingWhitespace | ValueProblem::Quoted))
+                .map(ToString::to_string)
+                .collect();
+            let cleaned = !padding.is_empty();
+            let mut notices = Vec::new();
+            if cleaned {
+                notices.push((
+                    Notice::Warning,
+                    format!(
+                        "in {shown}, {}: the SDK sends the value as it is, which can fail; \
+                     checking the key without them (fix the stored value with dashkey set)",
+                        padding.join(", ")
+                    ),
+                ));
+            }
+            let odd = parsed.notes.iter().filter(|note| **note == KeyNote::UnknownPrefix);
+            notices.extend(odd.map(|note| (Notice::Warning, note.to_string())));
+            Ok(Candidate {
+                key: parsed.key,
+                source: place,
+                path: path.map(|p| p.display().to_string()),
+                notices,
+                cleaned,
+            })
+        }
+        Err(error) => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!("the key the Python SDK would use, from {shown}, cannot work: {error}"),
+        }),
+    }
+}
+
+fn build(
+    candidate: &Candidate,
+    resolution: &Resolution,
+    configured: Option<String>,
+    settings: HttpSettings,
+    probes: &[Probe],
+) -> Report {
+    let verdict = Verdict::of(probes);
+    let accepted_in: Vec<String> = probes
+        .iter()
+        .filter(|probe| probe.classification.is_accepted())
+        .map(|probe| probe.target.region.clone())
+        .collect();
+    let configured_probe = configured
+        .as_deref()
+        .and_then(|region| probes.iter().find(|probe| probe.target.region == region));
+    let configured_region_accepts =
+        configured_probe.map(|probe| probe.classification.is_accepted());
+    let fix = match (accepted_in.first(), configured_region_accepts) {
+        (_, Some(true)) => None,
+        (Some(region), _) if region != "custom" => Some(format!("dashkey region {region}")),
+        _ => None,
+    };
+    let http = &resolution.urls.http;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        key: KeyReport {
+            masked: candidate.key.mask(),
+            fingerprint: candidate.key.fingerprint(),
+            kind: candidate.key.kind(),
+            source: candidate.source,
+            path: candidate.path.clone(),
+            cleaned: candidate.cleaned,
+        },
+        configured: ConfiguredReport {
+            http_base_url: http.url.clone(),
+            origin: match http.origin {
+                UrlOrigin::Variable(name) => name.to_string(),
+                UrlOrigin::Default => "default".to_string(),
+            },
+            region: configured.clone(),
+        },
+        timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
+        regions: probes.iter().map(|probe| region_report(probe, configured.as_deref())).collect(),
+        verdict: verdict.id(),
+        accepted_in,
+        configured_region_accepts,
+        fix,
+    }
+}
+
+fn region_report(probe: &Probe, configured: Option<&str>) -> RegionReport {
+    let classification = &probe.classification;
+    let answer = classification.answer();
+    let (unreachable, detail) = match classification {
+        Classification::Unreachable { kind, detail } => (Some(kind.id()), Some(detail.clone())),
+        Classification::Unexpected { detail, .. } => (None, Some(detail.clone())),
+        Classification::ServerError { status } => (
+            None,
+            Some(format!("HTTP {status}: the service failed and said nothing about the key")),
+        ),
+        _ => (None, None),
+    };
+    RegionReport {
+        region: probe.target.region.clone(),
+        name: probe.target.name.clone(),
+        endpoint: probe.target.base.clone(),
+        origin: match probe.target.origin {
+            TargetOrigin::Builtin => "builtin",
+            TargetOrigin::Config { .. } => "config",
+            TargetOrigin::BaseUrl => "base-url",
+        },
+        configured: configured == Some(probe.target.region.as_str()),
+        result: classification.id(),
+        accepted: classification.is_accepted(),
+        api: probe.api,
+        url: probe.url.clone(),
+        status: classification.status(),
+        code: answer.map(|a| a.code.clone()),
+        message: answer.map(|a| a.message.clone()),
+        request_id: answer.and_then(|a| a.request_id.clone()),
+        unreachable,
+        detail,
+        elapsed_ms: u64::try_from(probe.elapsed.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn region_label(region: &RegionReport) -> String {
+    match &region.name {
+        Some(name) => format!("{name} ({})", region.region),
+        None => region.region.clone(),
+    }
+}
+
+fn render(platform: &Platform, report: &Report, candidate: &Candidate) {
+    let from = match (&candidate.path, candidate.source) {
+        (_, "stdin") => "standard input".to_string(),
+        (Some(path), _) => output::show_path(platform, path.as_ref()),
+        (None, _) => dashkey::vars::API_KEY.to_string(),
+    };
+    let calls = match &report.configured.region {
+        Some(region) => format!("the Python SDK calls {region}"),
+        None => format!("the Python SDK calls {}", report.configured.http_base_url),
+    };
+    anstream::println!(
+        "{} {} {}",
+        paint(BOLD, "Checking"),
+        report.key.masked,
+        paint(DIM, format!("from {from}; {calls}"))
+    );
+    let width = report.regions.iter().map(|r| r.region.len()).max().unwrap_or(0).max(14);
+    let name_width = report
+        .regions
+        .iter()
+        .map(|r| r.name.as_deref().unwrap_or("").chars().count())
+        .max()
+        .unwrap_or(0);
+    let rows: Vec<(String, &str, String)> = report.regions.iter().map(row).collect();
+    let result_width = rows.iter().map(|(_, result, _)| result.chars().count()).max().unwrap_or(0);
+    for (region, (mark, result, said)) in report.regions.iter().zip(rows) {
+        let style = match mark.as_str() {
+            "✓" => OK,
+            "✗" => FAIL,
+            _ => WARN,
+        };
+        let said = if said.is_empty() { String::new() } else { format!("  {}", paint(DIM, said)) };
+        let here = if region.configured { paint(BOLD, "  ← configured") } else { String::new() };
+        anstream::println!(
+            "  {} {:<width$}  {:<name_width$}  {}  {}{said}{here}",
+            paint(style, &mark),
+            region.region,
+            region.name.as_deref().unwrap_or(""),
+            paint(style, format!("{result:<result_width$}")),
+            paint(DIM, format!("{:>5} ms", region.elapsed_ms)),
+        );
+    }
+    anstream::println!();
+    conclude(report);
+}
+
+/// One region's line: mark, result, and what the service (or the network) said.
+fn row(region: &RegionReport) -> (String, &'static str, String) {
+    let (mark, result) = match region.result {
+        "accepted" => ("✓", "accepted"),
+        "accepted-restricted" => ("✓", "accepted, but restricted"),
+        "accepted-arrears" => ("✓", "accepted, but the account is overdue"),
+        "accepted-throttled" => ("✓", "accepted, but throttled"),
+        "rejected" => ("✗", "rejected"),
+        "server-error" => ("?", "server error"),
+        "unreachable" => ("?", "unreachable"),
+        _ => ("?", "unexpected answer"),
+    };
+    let status = region.status.map(|s| format!("{s} ")).unwrap_or_default();
+    let said = match (&region.code, &region.message, &region.detail) {
+        (Some(code), Some(message), _) if !message.trim().is_empty() => {
+            format!("{status}{code}: {}", message.trim())
+        }
+        (Some(code), _, _) => format!("{status}{code}"),
+        (None, _, Some(detail)) => detail.clone(),
+        (None, _, None) => String::new(),
+    };
+    (mark.to_string(), result, said)
+}
+
+fn conclude(report: &Report) {
+    let accepted: Vec<&RegionReport> = report.regions.iter().filter(|r| r.accepted).collect();
+    match report.verdict {
+        "accepted" => {
+            let names: Vec<String> = accepted.iter().map(|r| region_label(r)).collect();
+            anstream::println!("{} The key works in {}.", paint(OK, "✓"), names.join(", "));
+            for region in &accepted {
+                let caveat = match region.result {
+                    "accepted-restricted" => {
+                        "it may not call every model (403 AccessDenied): \
+                                              check the key's permissions in the console"
+                    }
+                    "accepted-arrears" => {
+                        "the account is overdue (Arrearage): calls fail until \
+                                           it is topped up"
+                    }
+                    "accepted-throttled" => {
+                        "it is over its rate limit right now (429); \
+                                             calls will work again shortly"
+                    }
+                    _ => continue,
+                };
+                anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), region.region);
+            }
+            match (&report.fix, report.configured_region_accepts, &report.configured.region) {
+                (Some(fix), Some(false), Some(configured)) => {
+                    let label = report
+                        .regions
+                        .iter()
+                        .find(|r| r.region == *configured)
+                        .map_or_else(|| configured.clone(), region_label);
+                    anstream::println!(
+                        "{} But the Python SDK is configured for {label}, which rejects it: \
+                         programs fail there with \"Invalid API-key provided\".",
+                        paint(WARN, "!")
+                    );
+                    anstream::println!("  Fix: {}", paint(BOLD, fix));
+                }
+                (Some(fix), None, configured) => {
+                    let where_ = configured.as_deref().map_or_else(
+                        || report.configured.http_base_url.clone(),
+                        |region| format!("region {region}"),
+                    );
+                    anstream::println!(
+                        "{} The Python SDK is configured for {where_}, which was not checked here.",
+                        paint(WARN, "!")
+                    );
+                    anstream::println!(
+                        "  To use the region that accepted the key: {}",
+                        paint(BOLD, fix)
+                    );
+                }
+                _ => {
+                    if report.configured_region_accepts == Some(true) {
+                        anstream::println!(
+                            "  That is the region the Python SDK is configured for."
+                        );
+                    }
+                }
+            }
+        }
+        "rejected" => {
+            let unheard: Vec<String> = report
+                .regions
+                .iter()
+                .filter(|r| !r.accepted && r.result != "rejected")
+                .map(|r| format!("{} ({})", r.region, r.result))
+                .collect();
+            if report.regions.len() == 1 {
+                anstream::println!(
+                    "{} {} rejected the key. Other regions were not checked: \
+                     run dashkey verify without --region/--base-url to check them all.",
+                    paint(FAIL, "✗"),
+                    region_label(&report.regions[0])
+                );
+            } else {
+                anstream::println!(
+                    "{} No region accepted the key: every region that answered rejected it.",
+                    paint(FAIL, "✗")
+                );
+            }
+            if !unheard.is_empty() {
+                anstream::println!(
+                    "  Not heard from: {}. The key may belong there: run dashkey verify again later.",
+                    unheard.join(", ")
+                );
+            }
+            if report.key.kind == KeyKind::CodingPlan {
+                anstream::println!(
+                    "  This is a Coding Plan key (sk-sp-): it works only on the Coding Plan hosts \
+                     (coding.dashscope.aliyuncs.com, coding-intl.dashscope.aliyuncs.com)."
+                );
+            } else {
+                anstream::println!(
+                    "  Copy the key again from the Model Studio console (API-KEY page): \
+                     it may be mistyped, incomplete or deleted."
+                );
+            }
+        }
+        _ => {
+            let counts =
+                |result: &str| report.regions.iter().filter(|r| r.result == result).count();
+            anstream::println!(
+                "{} Could not tell whether the key works: no region answered about it \
+                 ({} unreachable, {} failing, {} answering unexpectedly).",
+                paint(WARN, "?"),
+                counts("unreachable"),
+                counts("server-error"),
+                counts("unexpected"),
+            );
+            anstream::println!(
+                "  Nothing is known to be wrong with the key. Check the network, proxy \
+                 (HTTPS_PROXY) or firewall, then run dashkey verify again."
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_shape_serializes_as_documented() {
+        let value = serde_json::to_value(dashkey::region::ApiShape::Compatible).unwrap();
+        assert_eq!(value, "compatible");
+        let kind = serde_json::to_value(dashkey::KeyKind::PayAsYouGo).unwrap();
+        assert_eq!(kind, "pay-as-you-go");
+    }
+}
