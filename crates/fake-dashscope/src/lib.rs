@@ -378,10 +378,10 @@ impl Drop for Running {
         self.shared.stop();
         // The accept loop blocks in `accept`: one connection wakes it to see the flag.
         let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        if let Some(accept) = self.accept.take() {
-            if woke {
-                let _ = accept.join();
-            }
+        if let Some(accept) = self.accept.take()
+            && woke
+        {
+            let _ = accept.join();
         }
         for stream in std::mem::take(&mut *lock(&self.shared.connections)).into_values() {
             let _ = stream.shutdown(Shutdown::Both);
