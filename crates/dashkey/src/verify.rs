@@ -286,10 +286,10 @@ fn split_root(url: &str) -> Result<(String, &str), EndpointError> {
     } else {
         authority.split_once(':').map(|(_, port)| port)
     };
-    if let Some(port) = port {
-        if port.parse::<u16>().map_or(true, |port| port == 0) {
-            return Err(EndpointError::Port);
-        }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |port| port == 0)
+    {
+        return Err(EndpointError::Port);
     }
     match endpoint.scheme.as_str() {
         "https" => {}
