@@ -35,13 +35,25 @@ pub enum Command {
 Examples:
   dashkey set                                  paste at a hidden prompt
   printf '%s' \"$KEY\" | dashkey set --stdin     from a pipe or a secret manager
-  dashkey set --region ap-southeast-1          a Singapore key: also write its base URLs
+  dashkey set --region ap-southeast-1          insist on a region (checked online unless --offline)
   dashkey set --dry-run                        show the diff (key masked), write nothing
   dashkey set --migrate                        also remove old `export DASHSCOPE_API_KEY=...` lines
+
+Before writing, the key is checked with DashScope in every region at once; the region that
+accepts it decides the base URLs written beside it. A rejected key is not stored; if DashScope
+cannot be reached, set warns and stores the key unchecked.
 
 The key goes into files dashkey owns (0600) and the SDKs' ~/.dashscope/api_key; startup files
 get only a guarded line that loads dashkey's file, so the key never lands in your dotfiles.")]
     Set(SetArgs),
+
+    /// Show the stored key's region, or move it to another region for every shell.
+    #[command(after_help = "\
+Examples:
+  dashkey region                   print the stored region
+  dashkey region ap-southeast-1    rewrite the base URLs beside the stored key
+  dashkey region us-east-1 --dry-run")]
+    Region(RegionArgs),
 
     /// Remove everything `dashkey set` wrote, restoring edited files byte for byte.
     #[command(after_help = "\
@@ -125,9 +137,13 @@ pub struct SetArgs {
     /// Read the key from standard input instead of a hidden prompt.
     #[arg(long)]
     pub stdin: bool,
-    /// Also write this region's base URLs (cn-beijing, ap-southeast-1, us-east-1, cn-hongkong).
+    /// The key's region (cn-beijing, ap-southeast-1, us-east-1, cn-hongkong, or one from
+    /// config.toml); by default it is found online.
     #[arg(long, value_name = "ID")]
     pub region: Option<String>,
+    /// Do not check the key with DashScope before storing it.
+    #[arg(long)]
+    pub offline: bool,
     /// Also write OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI SDK with Qwen models.
     #[arg(long)]
     pub openai_compatible: bool,
@@ -198,4 +214,15 @@ pub struct VerifyArgs {
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `dashkey region`.
+#[derive(Debug, Args)]
+pub struct RegionArgs {
+    /// The region: cn-beijing, ap-southeast-1, us-east-1, cn-hongkong, or one from config.toml.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// Print a unified diff of every change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

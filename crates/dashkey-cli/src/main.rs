@@ -37,6 +37,7 @@ fn run(cli: Cli) -> Outcome {
     let platform = dashkey::Platform::current();
     match cli.command {
         Command::Set(args) => set::run(&platform, &args),
+        Command::Region(args) => set::region(&platform, &args),
         Command::Unset(args) => unset::run(&platform, &args),
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),

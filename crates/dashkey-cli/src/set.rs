@@ -1,32 +1,76 @@
-//! `dashkey set`: store the key once, for every shell, desktop session and SDK of this user.
+//! `dashkey set`: store the key once, for every shell, desktop session and SDK of this user;
+//! and `dashkey region`, which changes only the region of the stored key.
+//!
+//! Before writing, `set` asks DashScope whether the key works and where: a key is accepted in
+//! exactly one region and answers 401 everywhere else, so the region found online is the one
+//! whose base URLs are written. A rejected key is not stored; a network failure only warns.
 
 use anyhow::anyhow;
-use dashkey::persist::{self, SetOptions, Settings};
+use dashkey::config::Config;
+use dashkey::persist::{self, RegionEndpoints, SetOptions, Settings};
 use dashkey::record::Record;
 use dashkey::shell::{Dialect, Probes, Shell};
-use dashkey::{Platform, Region};
+use dashkey::verify::{HttpSettings, Probe, Prober, Target, Verdict};
+use dashkey::{ApiKey, Platform};
 use serde::Serialize;
 
 use crate::changes;
-use crate::cli::SetArgs;
+use crate::cli::{RegionArgs, SetArgs};
 use crate::exit::{Exit, Failure, Outcome};
 use crate::keyinput;
-use crate::output::{BOLD, DIM, paint};
+use crate::output::{BOLD, DIM, WARN, paint};
+use crate::spinner::Spinner;
+
+/// How long `set` waits for DashScope by default: it should feel quick, and a network
+/// failure only costs a warning.
+const SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     if !args.key_on_argv.is_empty() || args.key_option.is_some() {
         return Err(keyinput::refuse_argv());
     }
-    let region = match &args.region {
-        Some(id) => Some(parse_region(id)?),
+    let config = Config::load(platform).map_err(usage)?;
+    let targets = config.targets();
+    let explicit = match &args.region {
+        Some(id) => Some(find_target(&targets, id)?),
         None => None,
     };
     let shells = parse_shells(&args.shells)?;
     let parsed = keyinput::read_key(args.stdin, "DashScope API key (input hidden): ")?;
     keyinput::show_notes(&parsed);
 
+    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
+    let previous = Record::load(&dir)?;
+    let region = if args.offline {
+        explicit.clone()
+    } else {
+        let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {
+            Some(_) => HttpSettings::from_platform(platform).map_err(usage)?,
+            None => HttpSettings::with_timeout(SET_TIMEOUT),
+        };
+        detect_region(&parsed.key, &targets, explicit.as_ref(), previous.as_ref(), settings)?
+    };
+    // A rotation keeps the region chosen before, unless one is given or found.
+    let region = region.or_else(|| {
+        let id = previous.as_ref()?.region.clone()?;
+        targets.iter().find(|target| target.region == id).cloned()
+    });
+
     let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
-    let result = store(platform, args, parsed, region, shells, locked.as_ref());
+    let settings = Settings {
+        key: parsed.key,
+        region: region.as_ref().map(RegionEndpoints::of),
+        openai_compatible: args.openai_compatible
+            || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
+    };
+    let options = SetOptions {
+        shells,
+        no_modify_rc: args.no_modify_rc,
+        gui: args.gui,
+        migrate: args.migrate,
+        created_dirs: locked.as_ref().map(|l| l.created_dirs.clone()).unwrap_or_default(),
+    };
+    let result = write(platform, &settings, &options, args.dry_run, args.json);
     if result.is_err()
         && let Some(locked) = locked.take()
     {
@@ -35,37 +79,21 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     result
 }
 
-fn store(
+/// Plans, shows or applies, and reports. Shared by `set` and `region`.
+fn write(
     platform: &Platform,
-    args: &SetArgs,
-    parsed: dashkey::ParsedKey,
-    region: Option<String>,
-    shells: Option<Vec<Shell>>,
-    locked: Option<&persist::Locked>,
+    settings: &Settings,
+    options: &SetOptions,
+    dry_run: bool,
+    json: bool,
 ) -> Outcome {
-    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
-    let previous = Record::load(&dir)?;
-    let settings = Settings {
-        key: parsed.key,
-        // A rotation keeps the region chosen before, unless a new one is given.
-        region: region.or_else(|| previous.as_ref().and_then(|r| r.region.clone())),
-        openai_compatible: args.openai_compatible
-            || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
-    };
-    let options = SetOptions {
-        shells: shells.clone(),
-        no_modify_rc: args.no_modify_rc,
-        gui: args.gui,
-        migrate: args.migrate,
-        created_dirs: locked.map(|l| l.created_dirs.clone()).unwrap_or_default(),
-    };
-    let asked: Vec<Shell> = shells.unwrap_or_else(|| dashkey::shell::detect(platform));
+    let asked: Vec<Shell> =
+        options.shells.clone().unwrap_or_else(|| dashkey::shell::detect(platform));
     let probes = Probes::ask(platform, &asked);
     let mut session = dashkey::desktop::native_session();
-    let plan = persist::plan_set(platform, &settings, &options, &probes, session.as_deref())?;
-
-    if args.dry_run {
-        if args.json {
+    let plan = persist::plan_set(platform, settings, options, &probes, session.as_deref())?;
+    if dry_run {
+        if json {
             crate::output::print_json(&Report { dry_run: true, changes: changes::report(&plan) })?;
         } else {
             anstream::print!("{}", changes::diff(platform, &plan));
@@ -75,7 +103,7 @@ fn store(
         return Ok(Exit::Ok);
     }
     let applied = persist::apply(&plan, session.as_deref_mut())?;
-    if args.json {
+    if json {
         crate::output::print_json(&Report { dry_run: false, changes: changes::report(&plan) })?;
         changes::print_notes(platform, &plan);
         return Ok(Exit::Ok);
@@ -96,8 +124,8 @@ fn store(
         changes::print_applied(platform, &plan, &applied);
     }
     changes::print_notes(platform, &plan);
-    if let Some(region) = settings.region.as_deref().and_then(Region::find) {
-        anstream::println!("Region: {} ({}), {}", region.id, region.name, region.native_url());
+    if let Some(region) = &settings.region {
+        anstream::println!("Region: {}, {}", region.id, region.native);
     }
     anstream::println!();
     anstream::println!("Load it into this terminal now:  {}", paint(BOLD, load_command(platform)));
@@ -112,28 +140,169 @@ fn store(
     Ok(Exit::Ok)
 }
 
+/// Asks every region about the key and picks the one to write.
+///
+/// - accepted: the region that accepted it (the one asked for, or the stored one, first);
+/// - asked for a region that rejects it while another accepts it: refused, with the fix;
+/// - rejected everywhere it was heard: refused, nothing is written;
+/// - no answer (network): a warning, and the region asked for or stored before.
+fn detect_region(
+    key: &ApiKey,
+    targets: &[Target],
+    explicit: Option<&Target>,
+    previous: Option<&Record>,
+    settings: HttpSettings,
+) -> Result<Option<Target>, Failure> {
+    let spinner = Spinner::start(format!("checking {} with DashScope…", key.mask()));
+    let probes = Prober::new(settings).probe_all(key, targets);
+    drop(spinner);
+    let probes: Vec<Probe> = match probes {
+        Ok(probes) => probes,
+        Err(error) => return Err(usage(error)),
+    };
+    let accepted: Vec<&Probe> = probes.iter().filter(|p| p.classification.is_accepted()).collect();
+    match Verdict::of(&probes) {
+        Verdict::Accepted => {
+            if let Some(explicit) = explicit {
+                if accepted.iter().any(|p| p.target.region == explicit.region) {
+                    return Ok(Some(explicit.clone()));
+                }
+                let found = &accepted[0].target.region;
+                return Err(Failure {
+                    exit: Exit::Problem,
+                    error: anyhow!(
+                        "DashScope accepts this key in {found}, not in {}: keys work in one region only. \
+                         Run again with --region {found} (or --offline to store it as asked)",
+                        explicit.region
+                    ),
+                });
+            }
+            let stored = previous.and_then(|r| r.region.as_deref());
+            let chosen = accepted
+                .iter()
+                .find(|p| Some(p.target.region.as_str()) == stored)
+                .unwrap_or(&accepted[0]);
+            anstream::eprintln!(
+                "DashScope accepts the key in {} ({}).",
+                chosen.target.region,
+                chosen.target.display_name()
+            );
+            Ok(Some(chosen.target.clone()))
+        }
+        Verdict::Rejected => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "DashScope rejected this key in every region that answered, so it was not stored. \
+                 Copy the key again from the Model Studio console (API-KEY page); \
+                 `dashkey verify --stdin` shows each region's answer, and --offline stores it anyway"
+            ),
+        }),
+        Verdict::Unknown => {
+            anstream::eprintln!(
+                "{} could not reach DashScope to check the key (see `dashkey verify`); storing it unchecked",
+                paint(WARN, "warning:")
+            );
+            Ok(explicit.cloned())
+        }
+    }
+}
+
+/// `dashkey region [<id>]`: show the stored region, or rewrite the base URLs beside the
+/// stored key for every shell, through the same machinery as `set`.
+pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
+    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
+    let previous = Record::load(&dir)?;
+    let Some(id) = &args.id else {
+        match previous.as_ref().and_then(|r| r.region.as_deref()) {
+            Some(region) => anstream::println!("{region}"),
+            None if previous.is_some() => {
+                anstream::println!("none: the SDKs' default (cn-beijing) applies")
+            }
+            None => {
+                anstream::eprintln!("no key is stored: run `dashkey set` first");
+                return Ok(Exit::Problem);
+            }
+        }
+        return Ok(Exit::Ok);
+    };
+    let config = Config::load(platform).map_err(usage)?;
+    let target = find_target(&config.targets(), id)?;
+    let Some(key) = persist::load_stored(platform)?.and_then(|stored| stored.key()) else {
+        return Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!("no key is stored: run `dashkey set --region {id}` first"),
+        });
+    };
+    let record = previous.unwrap_or_default();
+    let shells: Vec<Shell> = record
+        .files
+        .iter()
+        .filter(|f| f.role == dashkey::record::Role::Hook)
+        .filter_map(|f| hook_shell(&f.path))
+        .collect();
+    let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    let settings = Settings {
+        key,
+        region: Some(RegionEndpoints::of(&target)),
+        openai_compatible: record.openai_compatible,
+    };
+    // Only the files the last `set` wrote change: no new shells are hooked by a region change.
+    let options = SetOptions {
+        shells: Some(shells.clone()),
+        no_modify_rc: shells.is_empty(),
+        gui: record.files.iter().any(|f| f.role == dashkey::record::Role::Desktop),
+        migrate: false,
+        created_dirs: Vec::new(),
+    };
+    let result = write(platform, &settings, &options, args.dry_run, false);
+    if result.is_err()
+        && let Some(locked) = locked.take()
+    {
+        locked.undo();
+    }
+    result
+}
+
+/// The shell whose startup file this is, for replaying `set` on the same files.
+fn hook_shell(path: &std::path::Path) -> Option<Shell> {
+    let name = path.file_name()?.to_str()?;
+    Some(match name {
+        ".bashrc" | ".bash_profile" | ".bash_login" => Shell::Bash,
+        ".zshenv" => Shell::Zsh,
+        "dashkey.fish" => Shell::Fish,
+        ".profile" => Shell::Sh,
+        ".kshrc" => Shell::Ksh,
+        ".mkshrc" => Shell::Mksh,
+        ".tcshrc" | ".cshrc" => Shell::Tcsh,
+        _ if name.ends_with(".nu") => Shell::Nu,
+        _ if name.ends_with(".ps1") => Shell::PowerShell,
+        _ => Shell::Ksh,
+    })
+}
+
 #[derive(Serialize)]
 struct Report {
     dry_run: bool,
     changes: Vec<changes::ChangeReport>,
 }
 
-/// The region for `--region`, refusing without echoing something that looks like a key.
-pub fn parse_region(id: &str) -> Result<String, Failure> {
-    if Region::find(id).is_some() {
-        return Ok(id.to_string());
+fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { exit: Exit::Usage, error: error.into() }
+}
+
+/// The target for a region id (built in or from `config.toml`), refusing without echoing
+/// something that looks like a key.
+pub fn find_target(targets: &[Target], id: &str) -> Result<Target, Failure> {
+    if let Some(target) = targets.iter().find(|target| target.region == id) {
+        return Ok(target.clone());
     }
-    let known: Vec<&str> = Region::all().iter().map(|r| r.id).collect();
-    let shown =
-        if dashkey::ApiKey::verbatim(id).kind() != dashkey::KeyKind::Unknown || id.len() > 40 {
-            "(that looks like a key; never put a key on the command line)".to_string()
-        } else {
-            format!("'{id}'")
-        };
-    Err(Failure {
-        exit: Exit::Usage,
-        error: anyhow!("unknown region {shown}: use one of {}", known.join(", ")),
-    })
+    let known: Vec<&str> = targets.iter().map(|t| t.region.as_str()).collect();
+    let shown = if ApiKey::verbatim(id).kind() != dashkey::KeyKind::Unknown || id.len() > 40 {
+        "(that looks like a key; never put a key on the command line)".to_string()
+    } else {
+        format!("'{id}'")
+    };
+    Err(usage(anyhow!("unknown region {shown}: use one of {}", known.join(", "))))
 }
 
 fn parse_shells(names: &[String]) -> Result<Option<Vec<Shell>>, Failure> {
@@ -143,11 +312,10 @@ fn parse_shells(names: &[String]) -> Result<Option<Vec<Shell>>, Failure> {
     names
         .iter()
         .map(|name| {
-            Shell::from_name(name).ok_or_else(|| Failure {
-                exit: Exit::Usage,
-                error: anyhow!(
+            Shell::from_name(name).ok_or_else(|| {
+                usage(anyhow!(
                     "unknown shell '{name}': use bash, zsh, fish, sh, ksh, mksh, tcsh, nu or pwsh"
-                ),
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()

@@ -28,7 +28,7 @@
 //!   },
 //!   "configured": {                      // where the Python SDK would send the key
 //!     "http_base_url": string,
-//!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL" | …,
+//!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL" | "dashkey" | …,  // dashkey: the region `dashkey set` stored
 //!     "region": string | null            // null: a custom endpoint
 //!   },
 //!   "timeout_ms": integer,               // per request
@@ -176,7 +176,14 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
         }
         (None, None) => all.clone(),
     };
-    let configured = verify::configured_region(&resolution.urls, &all);
+    // Without a base URL in this environment, the region dashkey stored is what new
+    // terminals and programs will use: that is the configuration to compare with.
+    let stored = platform
+        .dashkey_dir()
+        .and_then(|dir| dashkey::record::Record::load(&dir).ok().flatten())
+        .and_then(|record| record.region)
+        .filter(|_| resolution.urls.http.origin == UrlOrigin::Default);
+    let configured = stored.clone().or_else(|| verify::configured_region(&resolution.urls, &all));
 
     let what = match targets.as_slice() {
         [one] => format!("asking {} about the key…", one.display_name()),
@@ -187,7 +194,10 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
     drop(spinner);
     let probes = probes.map_err(|e| Failure { exit: Exit::Problem, error: e.into() })?;
 
-    let report = build(&candidate, &resolution, configured, settings, &probes);
+    let mut report = build(&candidate, &resolution, configured, settings, &probes);
+    if stored.is_some() {
+        report.configured.origin = "dashkey".to_string();
+    }
     if args.json {
         output::print_json(&report)?;
     } else {
@@ -433,6 +443,9 @@ fn render(platform: &Platform, report: &Report, candidate: &Candidate) {
         (None, _) => dashkey::vars::API_KEY.to_string(),
     };
     let calls = match &report.configured.region {
+        Some(region) if report.configured.origin == "dashkey" => {
+            format!("dashkey stored it for {region}")
+        }
         Some(region) => format!("the Python SDK calls {region}"),
         None => format!("the Python SDK calls {}", report.configured.http_base_url),
     };

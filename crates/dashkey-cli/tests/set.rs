@@ -2,39 +2,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{KEY, OTHER_KEY, Sandbox, tool};
+use common::{KEY, OTHER_KEY, Sandbox, snapshot, tool};
 
-/// Every file, link and directory under a root: content, mode, link target, inode count.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            let mode = meta.permissions().mode() & 0o7777;
-            let value = if meta.file_type().is_symlink() {
-                format!("link -> {}", fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                stack.push(path.clone());
-                format!("dir {mode:o}")
-            } else {
-                format!("file {mode:o} nlink={} {:?}", meta.nlink(), fs::read(&path).unwrap())
-            };
-            out.insert(rel, value);
-        }
-    }
-    out
-}
-
+/// `set` without the online check (the tests of that check start their own DashScope).
 fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) -> common::Run {
-    let mut args = vec!["set", "--stdin"];
+    let mut args = vec!["set", "--stdin", "--offline"];
     args.extend_from_slice(extra);
     sandbox.run(&args, Some(key))
 }
@@ -409,7 +385,7 @@ fn killing_set_at_random_moments_never_leaves_a_torn_file() {
         let key = if trial % 2 == 0 { OTHER_KEY } else { KEY };
         let mut child = sandbox
             .command()
-            .args(["set", "--stdin", "--shell", "bash"])
+            .args(["set", "--stdin", "--offline", "--shell", "bash"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -454,7 +430,7 @@ fn bad_input_exits_2_with_a_clear_message_and_writes_nothing() {
     for (input, message) in cases {
         let sandbox = Sandbox::new();
         let before = snapshot(sandbox.root());
-        let run = sandbox.run(&["set", "--stdin"], Some(&input));
+        let run = sandbox.run(&["set", "--stdin", "--offline"], Some(&input));
         run.expect_code(2);
         assert!(
             run.stderr.contains(message),
@@ -494,7 +470,11 @@ fn the_hidden_prompt_reads_the_terminal_and_asks_again_after_a_typo() {
     let sandbox = Sandbox::new();
     let binary = assert_cmd::cargo::cargo_bin("dashkey");
     let mut command = sandbox.program(&script);
-    command.args(["-qec", &format!("{} set --no-modify-rc", binary.display()), "/dev/null"]);
+    command.args([
+        "-qec",
+        &format!("{} set --offline --no-modify-rc", binary.display()),
+        "/dev/null",
+    ]);
     // Answer each prompt only once it is on the screen, as a person would: typing ahead
     // would be echoed by the terminal before dashkey turns echo off.
     let screen = common::converse(

@@ -6,57 +6,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::world::{REGIONS, World};
 use common::{KEY, OTHER_KEY, Run, Sandbox};
-use fake_dashscope::{Builder, FakeDashScope, Fault, KeyBehaviour, Running};
+use fake_dashscope::{Builder, Fault, KeyBehaviour};
 use serde_json::Value;
-
-const REGIONS: [&str; 4] = ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong"];
-
-/// A sandbox whose config.toml sends every built-in region (and any extra one) to a fake.
-struct World {
-    sandbox: Sandbox,
-    servers: Vec<(String, Running)>,
-}
-
-impl World {
-    /// Four fake regions, each set up by `setup(region, builder)`.
-    fn new(setup: impl Fn(&str, Builder) -> Builder) -> World {
-        World::with_extra(setup, &[])
-    }
-
-    /// The four built-in regions plus extra ones that config.toml adds.
-    fn with_extra(setup: impl Fn(&str, Builder) -> Builder, extra: &[&str]) -> World {
-        let servers: Vec<(String, Running)> = REGIONS
-            .iter()
-            .chain(extra)
-            .map(|region| {
-                let server =
-                    setup(region, FakeDashScope::builder().region(*region)).start().unwrap();
-                (region.to_string(), server)
-            })
-            .collect();
-        let mut sandbox = Sandbox::new();
-        sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
-        let config: String = servers
-            .iter()
-            .map(|(region, server)| {
-                format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url())
-            })
-            .collect();
-        sandbox.write(".config/dashkey/config.toml", config);
-        World { sandbox, servers }
-    }
-
-    fn server(&self, region: &str) -> &Running {
-        &self.servers.iter().find(|(r, _)| r == region).unwrap().1
-    }
-
-    fn verify(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut all = vec!["verify"];
-        all.extend_from_slice(args);
-        self.sandbox.run(&all, stdin)
-    }
-}
 
 fn valid_in(region: &'static str) -> impl Fn(&str, Builder) -> Builder {
     move |r, builder| if r == region { builder.valid_key(KEY) } else { builder }

@@ -32,36 +32,66 @@ pub struct Settings {
     /// The key.
     pub key: ApiKey,
     /// The region whose base URLs are written beside the key (none: the SDK defaults).
-    pub region: Option<String>,
+    pub region: Option<RegionEndpoints>,
     /// Also write `OPENAI_API_KEY` and `OPENAI_BASE_URL` for OpenAI-SDK users.
     pub openai_compatible: bool,
 }
 
-impl Settings {
-    /// The variables, in the order they are written.
+/// A region and the three base URLs written for it: the public host of a built-in region,
+/// or the endpoint `config.toml` gives it (a gateway, a private endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEndpoints {
+    /// Region id.
+    pub id: String,
+    /// `DASHSCOPE_HTTP_BASE_URL`.
+    pub native: String,
+    /// `DASHSCOPE_WEBSOCKET_BASE_URL`.
+    pub websocket: String,
+    /// `DASHSCOPE_COMPATIBLE_BASE_URL` (and `OPENAI_BASE_URL`).
+    pub compatible: String,
+}
+
+impl RegionEndpoints {
+    /// The endpoints of a verification target (built-in or from `config.toml`).
+    pub fn of(target: &crate::verify::Target) -> RegionEndpoints {
+        use crate::region::ApiShape;
+        RegionEndpoints {
+            id: target.region.clone(),
+            native: target.url(ApiShape::Native),
+            websocket: target.url(ApiShape::WebSocket),
+            compatible: target.url(ApiShape::Compatible),
+        }
+    }
+
+    /// A built-in region on its public host.
     ///
     /// # Errors
     ///
-    /// [`PersistError::UnknownRegion`] for a region that is not in the table.
-    pub fn variables(&self) -> Result<Vec<(&'static str, Zeroizing<String>)>, PersistError> {
+    /// [`PersistError::UnknownRegion`] for an id that is not built in.
+    pub fn builtin(id: &str) -> Result<RegionEndpoints, PersistError> {
+        let region = Region::find(id).ok_or_else(|| PersistError::UnknownRegion(id.to_string()))?;
+        Ok(RegionEndpoints::of(&crate::verify::Target::builtin(region)))
+    }
+}
+
+impl Settings {
+    /// The variables, in the order they are written.
+    pub fn variables(&self) -> Vec<(&'static str, Zeroizing<String>)> {
         let mut out = vec![(vars::API_KEY, Zeroizing::new(self.key.expose().to_string()))];
-        let region = match &self.region {
-            Some(id) => {
-                Some(Region::find(id).ok_or_else(|| PersistError::UnknownRegion(id.clone()))?)
-            }
-            None => None,
-        };
-        if let Some(region) = region {
-            out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native_url())));
-            out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket_url())));
-            out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible_url())));
+        if let Some(region) = &self.region {
+            out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native.clone())));
+            out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket.clone())));
+            out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible.clone())));
         }
         if self.openai_compatible {
-            let base = region.unwrap_or(Region::default_region()).compatible_url();
+            let base = match &self.region {
+                Some(region) => region.compatible.clone(),
+                None => Region::default_region().compatible_url(),
+            };
             out.push((vars::OPENAI_API_KEY, Zeroizing::new(self.key.expose().to_string())));
             out.push((vars::OPENAI_BASE_URL, Zeroizing::new(base)));
         }
-        Ok(out)
+        out
     }
 }
 
@@ -334,7 +364,7 @@ pub fn plan_set(
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
     let home = platform.home().ok_or(PersistError::NoHome)?;
     let old_record = Record::load(&dir)?.unwrap_or_default();
-    let variables = settings.variables()?;
+    let variables = settings.variables();
     let pairs: Vec<(&str, &str)> = variables.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let mut plan = Plan { secrets: vec![settings.key.clone()], ..Plan::default() };
     let mut dirs = vec![dir.clone()];
@@ -510,7 +540,7 @@ pub fn plan_set(
         .collect();
     let record = Record {
         version: Record::VERSION,
-        region: settings.region.clone(),
+        region: settings.region.as_ref().map(|r| r.id.clone()),
         openai_compatible: settings.openai_compatible,
         fingerprint: Some(settings.key.fingerprint()),
         written_at: if plan.is_empty() { old_record.written_at } else { now() },
@@ -871,7 +901,7 @@ mod tests {
     fn settings(region: Option<&str>) -> Settings {
         Settings {
             key: ApiKey::verbatim(KEY),
-            region: region.map(str::to_string),
+            region: region.map(|id| RegionEndpoints::builtin(id).unwrap()),
             openai_compatible: false,
         }
     }

@@ -9,8 +9,11 @@
 
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -205,6 +208,30 @@ pub fn converse(mut command: Command, script: &[(&str, &str)]) -> String {
         let _ = reader.join();
     }
     screen.lock().unwrap().clone()
+}
+
+/// Every file, link and directory under a root: content, mode, link target, inode count.
+pub fn snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            let mode = meta.permissions().mode() & 0o7777;
+            let value = if meta.file_type().is_symlink() {
+                format!("link -> {}", fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                format!("dir {mode:o}")
+            } else {
+                format!("file {mode:o} nlink={} {:?}", meta.nlink(), fs::read(&path).unwrap())
+            };
+            out.insert(rel, value);
+        }
+    }
+    out
 }
 
 /// The result of a command, decoded.
