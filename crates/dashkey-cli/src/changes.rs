@@ -54,6 +54,8 @@ fn role_name(role: Role) -> &'static str {
         Role::Desktop => "desktop session",
         Role::Backup => "backup",
         Role::Record => "record",
+        Role::ServiceEnv => "service environment file",
+        Role::ServiceConfig => "service configuration",
     }
 }
 
@@ -119,6 +121,12 @@ pub fn print_notes(platform: &Platform, plan: &Plan) {
                 "kept {}: the backup from `set --migrate` (it may hold your old key; delete it when done)",
                 show_path(platform, path)
             ),
+            Note::ServiceUpdated { service, restart } => {
+                format!("{service} gets the new key once restarted: {restart}")
+            }
+            Note::ServiceNotUpdated { service, reason } => {
+                format!("{service} still has the old key: {reason}")
+            }
             Note::NoStartupFile { shell } => {
                 format!("{shell}: no startup file to hook here (is it installed?)")
             }

@@ -124,6 +124,16 @@ fn render(body: &[String], joined: bool, eol: &str) -> String {
 ///
 /// [`BlockError`] when the existing markers cannot be trusted.
 pub fn upsert(content: &str, body: &[String]) -> Result<String, BlockError> {
+    upsert_at(content, content.len(), body)
+}
+
+/// Like [`upsert`], but a new block goes at `offset` (the start of a line, or the end of the
+/// file) instead of the end: for formats where a block must sit inside a section.
+///
+/// # Errors
+///
+/// [`BlockError`] when the existing markers cannot be trusted.
+pub fn upsert_at(content: &str, offset: usize, body: &[String]) -> Result<String, BlockError> {
     match find(content)? {
         Some(span) => {
             let joined = span.cut_start != span.start;
@@ -135,16 +145,28 @@ pub fn upsert(content: &str, body: &[String]) -> Result<String, BlockError> {
         }
         None => {
             let eol = line_ending(content);
-            let joined = !content.is_empty() && !content.ends_with('\n');
+            let (before, after) = content.split_at(offset.min(content.len()));
+            let joined = !before.is_empty() && !before.ends_with('\n');
             let mut out = String::with_capacity(content.len() + 256);
-            out.push_str(content);
+            out.push_str(before);
             if joined {
                 out.push_str(eol);
             }
             out.push_str(&render(body, joined, eol));
+            out.push_str(after);
             Ok(out)
         }
     }
+}
+
+/// The lines between the markers, without line endings.
+pub fn body(content: &str) -> Option<Vec<String>> {
+    let span = find(content).ok()??;
+    let lines: Vec<String> = content[span.start..span.end]
+        .lines()
+        .map(|line| line.trim_end_matches('\r').to_string())
+        .collect();
+    Some(lines[1..lines.len() - 1].to_vec())
 }
 
 /// The file without the block, exactly as it was before the block was added.

@@ -175,6 +175,19 @@ fn write_in_place(path: &Path, content: &[u8]) -> Result<(), FsError> {
     file.sync_all().map_err(|e| FsError::new("flush", path, e))
 }
 
+/// Whether this process may change the file (or create it, when it does not exist yet).
+pub fn writable(path: &Path) -> bool {
+    let target = if path.exists() {
+        path
+    } else {
+        match path.ancestors().skip(1).find(|p| p.exists()) {
+            Some(dir) => dir,
+            None => return false,
+        }
+    };
+    sys::writable(target)
+}
+
 /// Removes a file (following a symlink to remove its target's *content* would be wrong, so
 /// a link itself is removed). Returns whether something was removed.
 ///
@@ -284,6 +297,10 @@ mod sys {
             .mode(0o600)
             .open(path)
     }
+
+    pub fn writable(path: &Path) -> bool {
+        nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
+    }
 }
 
 #[cfg(windows)]
@@ -316,6 +333,10 @@ mod sys {
 
     pub fn open_private(path: &Path) -> io::Result<File> {
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+    }
+
+    pub fn writable(path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|meta| !meta.permissions().readonly())
     }
 }
 

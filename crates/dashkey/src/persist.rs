@@ -236,6 +236,20 @@ pub enum Note {
         /// The backup.
         path: PathBuf,
     },
+    /// An installed service gets the new value; it must be restarted to use it.
+    ServiceUpdated {
+        /// The service.
+        service: String,
+        /// The command that restarts it.
+        restart: String,
+    },
+    /// An installed service could not be updated by this user.
+    ServiceNotUpdated {
+        /// The service.
+        service: String,
+        /// Why, and what to run instead.
+        reason: String,
+    },
     /// A shell was requested but has no startup file to hook here.
     NoStartupFile {
         /// The shell.
@@ -499,6 +513,33 @@ pub fn plan_set(
         plan.notes.extend(dotfiles::find_in(&texts).into_iter().map(Note::Assignment));
     }
 
+    // Services given the key earlier get the new value too.
+    for installed in &old_record.services {
+        let service = &installed.service;
+        match crate::service::plan_install(service, &pairs) {
+            Ok(service_plan) if service_plan.changes.is_empty() => {}
+            Ok(service_plan) => {
+                if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) {
+                    plan.notes.push(Note::ServiceUpdated {
+                        service: service.describe(),
+                        restart: service.restart_command(),
+                    });
+                    plan.create_dirs.extend(service_plan.create_dirs);
+                    plan.changes.extend(service_plan.changes);
+                } else {
+                    plan.notes.push(Note::ServiceNotUpdated {
+                        service: service.describe(),
+                        reason: "its files need root: run `sudo dashkey service install` for it again"
+                            .to_string(),
+                    });
+                }
+            }
+            Err(error) => plan
+                .notes
+                .push(Note::ServiceNotUpdated { service: service.describe(), reason: error.to_string() }),
+        }
+    }
+
     // Directories to create: the ones that do not exist yet, outermost first.
     let mut created_dirs = old_record.created_dirs.clone();
     for dir in &options.created_dirs {
@@ -546,6 +587,7 @@ pub fn plan_set(
         written_at: if plan.is_empty() { old_record.written_at } else { now() },
         files,
         created_dirs,
+        services: old_record.services.clone(),
         session_vars: match platform.os() {
             Os::Linux => Vec::new(),
             Os::MacOs | Os::Windows => pairs.iter().map(|(n, _)| (*n).to_string()).collect(),

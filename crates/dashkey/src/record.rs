@@ -36,6 +36,19 @@ pub struct Record {
     /// Session variables set outside files (Windows registry, macOS launchd).
     #[serde(default)]
     pub session_vars: Vec<String>,
+    /// Services given the key with `dashkey service install`, rewritten by every `set`.
+    #[serde(default)]
+    pub services: Vec<InstalledService>,
+}
+
+/// A service dashkey gave the key to, and the directories it created for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledService {
+    /// The service.
+    pub service: crate::service::Service,
+    /// Directories created for its files, removed again on uninstall when empty.
+    #[serde(default)]
+    pub created_dirs: Vec<PathBuf>,
 }
 
 /// One file dashkey wrote.
@@ -65,6 +78,10 @@ pub enum Role {
     Backup,
     /// The record itself.
     Record,
+    /// A service's environment file, holding the key.
+    ServiceEnv,
+    /// A service manager's configuration (a systemd drop-in, a supervisord file).
+    ServiceConfig,
 }
 
 impl Record {

@@ -1,0 +1,502 @@
+//! Handing the key to services: systemd units and supervisord programs, which never read a
+//! shell's startup files (FAQ scenario 3).
+//!
+//! - **systemd**: the key goes into its own 0600 environment file, and a drop-in
+//!   `<unit>.d/50-dashkey.conf` points the unit at it with `EnvironmentFile=`. The unit file
+//!   itself is never edited, and the drop-in holds no secret. systemd reads environment
+//!   files as root before starting a system service, so the file stays root's; a user
+//!   unit's file belongs to the user.
+//! - **supervisord** has no environment files: the variables go into the program's
+//!   `environment=` line, inside a marker block that remembers the line it replaced, so that
+//!   uninstalling restores the configuration byte for byte.
+//!
+//! Both are plans (see [`crate::persist`]), applied all-or-nothing, and recorded so that
+//! `dashkey set` with a new key rewrites them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::block;
+use crate::export::{supervisord_value, systemd_escape};
+use crate::fsx;
+use crate::persist::{FileChange, Plan, PersistError};
+use crate::record::Role;
+use crate::Platform;
+
+/// A service dashkey gave the key to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "manager", rename_all = "kebab-case")]
+pub enum Service {
+    /// A systemd unit.
+    Systemd {
+        /// The unit name (`app.service`).
+        unit: String,
+        /// A user unit (`systemctl --user`) rather than a system one.
+        user: bool,
+        /// The environment file holding the key.
+        env_file: PathBuf,
+        /// The drop-in pointing the unit at it.
+        drop_in: PathBuf,
+    },
+    /// A supervisord program.
+    Supervisord {
+        /// The program name (`[program:NAME]`).
+        program: String,
+        /// The configuration file that holds the program's section.
+        config: PathBuf,
+    },
+}
+
+impl Service {
+    /// A short human name (`systemd unit app.service`).
+    pub fn describe(&self) -> String {
+        match self {
+            Service::Systemd { unit, user: true, .. } => format!("systemd user unit {unit}"),
+            Service::Systemd { unit, .. } => format!("systemd unit {unit}"),
+            Service::Supervisord { program, .. } => format!("supervisord program {program}"),
+        }
+    }
+
+    /// The command that makes the running service pick up a change.
+    pub fn restart_command(&self) -> String {
+        match self {
+            Service::Systemd { unit, user: true, .. } => {
+                format!("systemctl --user daemon-reload && systemctl --user restart {unit}")
+            }
+            Service::Systemd { unit, .. } => {
+                format!("systemctl daemon-reload && systemctl restart {unit}")
+            }
+            Service::Supervisord { config, .. } => {
+                format!("supervisorctl -c {} update", crate::shell::quote_posix(&config.display().to_string()))
+            }
+        }
+    }
+}
+
+/// Why a service cannot be handed the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Not a unit name systemd accepts.
+    #[error("'{0}' is not a valid systemd unit name")]
+    BadUnit(String),
+    /// System units need root.
+    #[error(
+        "writing a system unit's files needs root: run `sudo dashkey service install --systemd {0}` \
+         (dashkey reads the key of the user who ran sudo), or use --user for a user unit"
+    )]
+    NeedsRoot(String),
+    /// No supervisord configuration was found.
+    #[error("no supervisord configuration found (looked in {0}); give it with -c")]
+    NoConfig(String),
+    /// The program has no section.
+    #[error("no [program:{program}] section in {config} or the files it includes")]
+    NoProgram {
+        /// The program.
+        program: String,
+        /// The main configuration.
+        config: String,
+    },
+    /// An `environment=` value continued on the next line: dashkey does not guess.
+    #[error("{0}: the program's environment= continues on the next line; put it on one line, then run dashkey again")]
+    MultiLineEnvironment(String),
+    /// Something else in the plan.
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    /// A file operation.
+    #[error(transparent)]
+    Fs(#[from] fsx::FsError),
+}
+
+/// Where systemd files go: the system directories (under `root`, `/` normally; another
+/// directory in tests, like `systemctl --root`) or the user's.
+pub fn systemd_service(
+    platform: &Platform,
+    unit: &str,
+    user: bool,
+    root: &Path,
+) -> Result<Service, ServiceError> {
+    let unit = unit_name(unit)?;
+    let (unit_dir, env_dir) = if user {
+        let config = platform.config_dir().ok_or(PersistError::NoHome)?;
+        let dashkey = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
+        (config.join("systemd/user"), dashkey.join("services"))
+    } else {
+        (root.join("etc/systemd/system"), root.join("etc/dashkey"))
+    };
+    Ok(Service::Systemd {
+        env_file: env_dir.join(format!("{unit}.env")),
+        drop_in: unit_dir.join(format!("{unit}.d")).join("50-dashkey.conf"),
+        unit,
+        user,
+    })
+}
+
+/// A unit name, with `.service` added when no type is given.
+fn unit_name(unit: &str) -> Result<String, ServiceError> {
+    let valid = !unit.is_empty()
+        && unit.len() < 250
+        && unit.chars().all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
+        && !unit.starts_with('.');
+    if !valid {
+        return Err(ServiceError::BadUnit(unit.to_string()));
+    }
+    let typed = [".service", ".socket", ".timer", ".path"].iter().any(|t| unit.ends_with(t));
+    Ok(if typed { unit.to_string() } else { format!("{unit}.service") })
+}
+
+/// The systemd environment file: `NAME=value` lines, double-quoted when needed.
+pub fn systemd_env_file(vars: &[(&str, &str)]) -> String {
+    let mut out = String::from("# Written by dashkey: the DashScope API key for one service.\n");
+    for (name, value) in vars {
+        let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || "._~+/=:-@,".contains(c));
+        if plain {
+            out.push_str(&format!("{name}={value}\n"));
+        } else {
+            out.push_str(&format!("{name}=\"{}\"\n", value.replace('\\', "\\\\").replace('"', "\\\"")));
+        }
+    }
+    out
+}
+
+fn drop_in_text(service_unit: &str, env_file: &Path) -> String {
+    format!(
+        "# Written by dashkey: gives {service_unit} the DashScope API key.\n\
+         # Remove with `dashkey service uninstall --systemd {service_unit}`.\n\
+         [Service]\n\
+         EnvironmentFile={}\n",
+        systemd_escape(&env_file.display().to_string())
+    )
+}
+
+fn change(path: PathBuf, role: Role, before: Option<Vec<u8>>, after: Option<Vec<u8>>, mode: u32) -> Result<Option<FileChange>, ServiceError> {
+    let before = before.map(Zeroizing::new);
+    let after = after.map(Zeroizing::new);
+    if before.as_deref() == after.as_deref() {
+        return Ok(None);
+    }
+    let real_path = fsx::write_target(&path)?;
+    Ok(Some(FileChange { path, real_path, role, before, after, mode }))
+}
+
+fn missing_dirs(dir: &Path, plan: &mut Plan) {
+    let mut missing: Vec<PathBuf> =
+        dir.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Path::to_path_buf).collect();
+    missing.reverse();
+    for path in missing {
+        if !plan.create_dirs.contains(&path) {
+            plan.create_dirs.push(path);
+        }
+    }
+}
+
+/// Plans giving a service the variables (also used to rewrite it with a new key).
+///
+/// # Errors
+///
+/// [`ServiceError`] when the service cannot be found or edited safely.
+pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, ServiceError> {
+    let mut plan = Plan::default();
+    match service {
+        Service::Systemd { unit, env_file, drop_in, .. } => {
+            for path in [env_file, drop_in] {
+                if let Some(dir) = path.parent() {
+                    missing_dirs(dir, &mut plan);
+                }
+            }
+            let before = fsx::read_optional(env_file)?;
+            let after = systemd_env_file(vars).into_bytes();
+            plan.changes.extend(change(env_file.clone(), Role::ServiceEnv, before, Some(after), 0o600)?);
+            let before = fsx::read_optional(drop_in)?;
+            let after = drop_in_text(unit, env_file).into_bytes();
+            plan.changes.extend(change(drop_in.clone(), Role::ServiceConfig, before, Some(after), 0o644)?);
+        }
+        Service::Supervisord { program, config } => {
+            let before = fsx::read_optional(config)?.unwrap_or_default();
+            let text = String::from_utf8(before.clone()).map_err(|_| PersistError::NotUtf8 {
+                path: config.clone(),
+                hint: String::new(),
+            })?;
+            let after = supervisord_with(&text, program, config, vars)?;
+            plan.changes.extend(change(config.clone(), Role::ServiceConfig, Some(before), Some(after.into_bytes()), 0o644)?);
+        }
+    }
+    Ok(plan)
+}
+
+/// Plans taking the variables away from a service, restoring its files byte for byte.
+///
+/// # Errors
+///
+/// [`ServiceError`] when a file cannot be read or its markers cannot be trusted.
+pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
+    let mut plan = Plan::default();
+    match service {
+        Service::Systemd { env_file, drop_in, .. } => {
+            for (path, role) in [(env_file, Role::ServiceEnv), (drop_in, Role::ServiceConfig)] {
+                let before = fsx::read_optional(path)?;
+                plan.changes.extend(change(path.clone(), role, before, None, 0o600)?);
+            }
+            plan.remove_dirs.extend(drop_in.parent().map(Path::to_path_buf));
+            plan.remove_dirs.extend(env_file.parent().map(Path::to_path_buf));
+        }
+        Service::Supervisord { config, .. } => {
+            let Some(before) = fsx::read_optional(config)? else { return Ok(plan) };
+            let text = String::from_utf8(before.clone()).map_err(|_| PersistError::NotUtf8 {
+                path: config.clone(),
+                hint: String::new(),
+            })?;
+            let after = supervisord_without(&text, config)?;
+            plan.changes.extend(change(config.clone(), Role::ServiceConfig, Some(before), Some(after.into_bytes()), 0o644)?);
+        }
+    }
+    Ok(plan)
+}
+
+/// Marks the line of the user's own `environment=` that a block replaced.
+const ORIGINAL: &str = "# dashkey replaced this line: ";
+
+/// The configuration with the program's `environment=` carrying the variables.
+fn supervisord_with(text: &str, program: &str, path: &Path, vars: &[(&str, &str)]) -> Result<String, ServiceError> {
+    let ours: Vec<String> = vars.iter().map(|(n, v)| format!("{n}={}", supervisord_value(v))).collect();
+    let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
+    // A block already there (a rotation): keep the user's original line it remembers.
+    if let Some(body) = block::body(text) {
+        let original = body.iter().find_map(|line| line.strip_prefix(ORIGINAL)).map(str::to_string);
+        let lines = supervisord_block(original.as_deref(), &ours);
+        return Ok(block::upsert(text, &lines).map_err(block_error)?);
+    }
+    let section = program_section(text, program).ok_or_else(|| ServiceError::NoProgram {
+        program: program.to_string(),
+        config: path.display().to_string(),
+    })?;
+    let mut offset = section.start;
+    let mut insert_at = section.end_of_content;
+    let mut original: Option<(usize, usize, String)> = None;
+    for line in text[section.start..section.end].split_inclusive('\n') {
+        let key = line.split(['=', ':']).next().unwrap_or("").trim();
+        if key.eq_ignore_ascii_case("environment") && !line.starts_with([' ', '\t']) {
+            let next = &text[offset + line.len()..section.end];
+            if next.starts_with([' ', '\t']) && !next.trim_start_matches([' ', '\t']).starts_with(['\n', '\r']) {
+                return Err(ServiceError::MultiLineEnvironment(path.display().to_string()));
+            }
+            original = Some((offset, offset + line.len(), line.trim_end_matches(['\n', '\r']).to_string()));
+        }
+        offset += line.len();
+    }
+    let mut text = text.to_string();
+    if let Some((start, end, _)) = &original {
+        text.replace_range(*start..*end, "");
+        insert_at = *start;
+    }
+    let lines = supervisord_block(original.as_ref().map(|(_, _, line)| line.as_str()), &ours);
+    block::upsert_at(&text, insert_at, &lines).map_err(block_error).map_err(Into::into)
+}
+
+fn supervisord_block(original: Option<&str>, ours: &[String]) -> Vec<String> {
+    let mut lines = vec!["# The DashScope API key for this program; remove with `dashkey service uninstall`.".to_string()];
+    let mut pairs: Vec<String> = Vec::new();
+    if let Some(line) = original {
+        lines.push(format!("{ORIGINAL}{line}"));
+        let value = line.split_once(['=', ':']).map_or("", |(_, v)| v).trim();
+        pairs.extend(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|pair| !pair.is_empty())
+                .filter(|pair| !ours.iter().any(|o| o.split('=').next() == pair.split('=').next()))
+                .map(str::to_string),
+        );
+    }
+    pairs.extend(ours.iter().cloned());
+    lines.push(format!("environment={}", pairs.join(",")));
+    lines
+}
+
+/// The configuration without dashkey's block, with the user's original line put back.
+fn supervisord_without(text: &str, path: &Path) -> Result<String, ServiceError> {
+    let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
+    let Some(span) = block::find(text).map_err(block_error)? else { return Ok(text.to_string()) };
+    let original = block::body(text)
+        .unwrap_or_default()
+        .iter()
+        .find_map(|line| line.strip_prefix(ORIGINAL).map(str::to_string));
+    let mut out = block::remove(text).map_err(block_error)?;
+    if let Some(line) = original {
+        out.insert_str(span.cut_start, &format!("{line}{}", span.eol));
+    }
+    Ok(out)
+}
+
+/// A program's section: from its header line to the next section (or the end).
+struct Section {
+    start: usize,
+    end: usize,
+    /// Just after the last non-blank line of the section: where a new line belongs.
+    end_of_content: usize,
+}
+
+fn program_section(text: &str, program: &str) -> Option<Section> {
+    let header = format!("[program:{program}]");
+    let mut offset = 0;
+    let mut start = None;
+    let mut end_of_content = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(s) = start {
+            if trimmed.starts_with('[') {
+                return Some(Section { start: s, end: offset, end_of_content });
+            }
+            if !trimmed.is_empty() && !trimmed.starts_with(['#', ';']) {
+                end_of_content = offset + line.len();
+            }
+        } else if trimmed == header {
+            start = Some(offset + line.len());
+            end_of_content = offset + line.len();
+        }
+        offset += line.len();
+    }
+    start.map(|s| Section { start: s, end: text.len(), end_of_content })
+}
+
+/// The places supervisord looks for its configuration when not given `-c`, in its order.
+pub fn supervisord_default_configs(platform: &Platform) -> Vec<PathBuf> {
+    let cwd = platform.cwd();
+    vec![
+        cwd.join("supervisord.conf"),
+        cwd.join("etc/supervisord.conf"),
+        PathBuf::from("/etc/supervisord.conf"),
+        PathBuf::from("/etc/supervisor/supervisord.conf"),
+    ]
+}
+
+/// The file holding `[program:NAME]`: the main configuration or one it includes.
+///
+/// # Errors
+///
+/// [`ServiceError`] when there is no configuration or no such program.
+pub fn supervisord_service(
+    platform: &Platform,
+    program: &str,
+    config: Option<&Path>,
+) -> Result<Service, ServiceError> {
+    let main = match config {
+        Some(path) => platform.resolve_path(&path.display().to_string()),
+        None => {
+            let candidates = supervisord_default_configs(platform);
+            let list = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            candidates.into_iter().find(|p| p.is_file()).ok_or(ServiceError::NoConfig(list))?
+        }
+    };
+    let header = format!("[program:{program}]");
+    for file in std::iter::once(main.clone()).chain(supervisord_includes(&main)) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.lines().any(|line| line.trim() == header) {
+            return Ok(Service::Supervisord { program: program.to_string(), config: file });
+        }
+    }
+    Err(ServiceError::NoProgram { program: program.to_string(), config: main.display().to_string() })
+}
+
+/// The files an `[include] files = …` section names, relative to the including file.
+pub fn supervisord_includes(main: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(main) else { return Vec::new() };
+    let base = main.parent().unwrap_or(Path::new("/"));
+    let mut in_include = false;
+    let mut files = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_include = trimmed == "[include]";
+            continue;
+        }
+        let Some(value) = trimmed.strip_prefix("files").map(str::trim_start).and_then(|v| v.strip_prefix(['=', ':'])) else {
+            continue;
+        };
+        if !in_include {
+            continue;
+        }
+        for pattern in value.split_whitespace() {
+            let pattern = base.join(pattern);
+            files.extend(glob_files(&pattern));
+        }
+    }
+    files
+}
+
+/// Files matching a pattern whose last component may hold `*` and `?`.
+fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| wildcard(name, n)))
+        .collect();
+    found.sort();
+    found
+}
+
+fn wildcard(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(&p, &n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VARS: [(&str, &str); 1] = [("DASHSCOPE_API_KEY", "sk-abc")];
+
+    #[test]
+    fn unit_names_get_a_type_and_bad_ones_are_refused() {
+        assert_eq!(unit_name("app").unwrap(), "app.service");
+        assert_eq!(unit_name("app@1.service").unwrap(), "app@1.service");
+        assert!(unit_name("../etc/passwd").is_err());
+        assert!(unit_name("a b").is_err());
+    }
+
+    #[test]
+    fn supervisord_environment_is_merged_and_restored_byte_for_byte() {
+        let path = Path::new("/x/supervisord.conf");
+        let original = "[program:app]\ncommand=/bin/app\nenvironment=A=\"1\",B=\"2\"\nautostart=true\n\n[program:other]\ncommand=/bin/other\n";
+        let with = supervisord_with(original, "app", path, &VARS).unwrap();
+        assert!(
+            with.contains("environment=A=\"1\",B=\"2\",DASHSCOPE_API_KEY=\"sk-abc\"\n# <<< dashkey <<<\nautostart=true"),
+            "{with}"
+        );
+        assert_eq!(with.matches("environment=").count(), 2, "the original is only a comment now");
+        let rotated = supervisord_with(&with, "app", path, &[("DASHSCOPE_API_KEY", "sk-new")]).unwrap();
+        assert!(rotated.contains("DASHSCOPE_API_KEY=\"sk-new\"") && !rotated.contains("sk-abc"));
+        assert_eq!(supervisord_without(&rotated, path).unwrap(), original);
+    }
+
+    #[test]
+    fn supervisord_without_environment_gets_one_at_the_end_of_the_section() {
+        let path = Path::new("/x/s.conf");
+        let original = "[program:app]\ncommand=/bin/app\n\n[program:b]\ncommand=x";
+        let with = supervisord_with(original, "app", path, &VARS).unwrap();
+        assert!(with.starts_with("[program:app]\ncommand=/bin/app\n# >>> dashkey >>>\n"), "{with}");
+        assert_eq!(supervisord_without(&with, path).unwrap(), original);
+        assert!(matches!(supervisord_with(original, "nope", path, &VARS), Err(ServiceError::NoProgram { .. })));
+    }
+
+    #[test]
+    fn wildcards_match_like_supervisord_globs() {
+        assert!(wildcard("*.conf", "app.conf"));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("*.conf", "app.ini"));
+    }
+}
