@@ -55,6 +55,44 @@ Examples:
   dashkey region us-east-1 --dry-run")]
     Region(RegionArgs),
 
+    /// Run a command with the stored key in its environment (cron, IDEs, services).
+    #[command(after_help = "\
+Examples:
+  dashkey run -- python app.py                 from cron, an IDE, anywhere without a shell
+  dashkey run --region us-east-1 -- node app.js
+The exit status is the command's; on Unix dashkey is replaced by the command.")]
+    Run(RunArgs),
+
+    /// Run a command through sudo, keeping only the DashScope variables (not `sudo -E`).
+    #[command(after_help = "\
+Examples:
+  dashkey sudo -- python app.py
+  dashkey sudo -u svc -- python /srv/app.py")]
+    Sudo(SudoArgs),
+
+    /// Print or write the stored key for containers, Kubernetes, CI, services and shells.
+    #[command(after_help = "\
+Formats: sh fish csh nu powershell cmd dotenv docker-env compose systemd supervisord
+         k8s-secret github-actions json
+Examples:
+  dashkey export --format docker-env --output dashscope.env && docker run --env-file dashscope.env IMAGE
+  dashkey export --format compose --output dashscope.env     writes the file, prints the env_file snippet
+  dashkey export --format k8s-secret --name qwen | kubectl apply -f -
+  dashkey export --format github-actions                     the gh commands (no secret on screen)
+Files are written 0600. On a terminal, formats holding the key need --reveal.")]
+    Export(ExportArgs),
+
+    /// Give a systemd unit or a supervisord program the key, or take it back.
+    #[command(after_help = "\
+Examples:
+  sudo dashkey service install --systemd app          /etc/dashkey/app.service.env + a drop-in
+  dashkey service install --systemd app --user        a user unit
+  dashkey service install --supervisord app -c /etc/supervisor/supervisord.conf
+  dashkey service uninstall --systemd app             restores every file byte for byte
+  dashkey service list
+`dashkey set` with a new key rewrites every installed service's copy.")]
+    Service(ServiceArgs),
+
     /// Remove everything `dashkey set` wrote, restoring edited files byte for byte.
     #[command(after_help = "\
 Examples:
@@ -223,6 +261,87 @@ pub struct RegionArgs {
     #[arg(value_name = "ID")]
     pub id: Option<String>,
     /// Print a unified diff of every change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Options of `dashkey run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Use this region's base URLs instead of the stored ones.
+    #[arg(long, value_name = "ID")]
+    pub region: Option<String>,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Options of `dashkey sudo`.
+#[derive(Debug, Args)]
+pub struct SudoArgs {
+    /// sudo's options, then `--`, then the command.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+/// Options of `dashkey export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The format (see below).
+    #[arg(long, short, value_name = "FORMAT")]
+    pub format: String,
+    /// Write to this file (0600) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// The Kubernetes Secret's name (default dashscope), or the compose env file's name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The Kubernetes namespace.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Allow printing the key to a terminal.
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+/// Options of `dashkey service`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ServiceCommand,
+}
+
+/// `dashkey service` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Give the service the stored key.
+    Install(ServiceTarget),
+    /// Take it back, restoring every file byte for byte.
+    Uninstall(ServiceTarget),
+    /// List the services that have the key.
+    List,
+}
+
+/// Which service, and how.
+#[derive(Debug, Args)]
+pub struct ServiceTarget {
+    /// A systemd unit (`.service` is added when no type is given).
+    #[arg(long, value_name = "UNIT", conflicts_with = "supervisord")]
+    pub systemd: Option<String>,
+    /// A user unit (`systemctl --user`).
+    #[arg(long, requires = "systemd")]
+    pub user: bool,
+    /// Write system units under this directory instead of / (like `systemctl --root`).
+    #[arg(long, value_name = "DIR", requires = "systemd")]
+    pub root: Option<std::path::PathBuf>,
+    /// A supervisord program (`[program:NAME]`).
+    #[arg(long, value_name = "PROGRAM")]
+    pub supervisord: Option<String>,
+    /// supervisord's configuration (default: where supervisord looks).
+    #[arg(short = 'c', long = "configuration", value_name = "FILE", requires = "supervisord")]
+    pub config: Option<std::path::PathBuf>,
+    /// Print a unified diff of every change (key masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

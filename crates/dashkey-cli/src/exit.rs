@@ -6,18 +6,26 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything is fine.
-    Ok = 0,
+    Ok,
     /// A problem was found, or the key was rejected.
-    Problem = 1,
+    Problem,
     /// Bad usage or bad input; nothing was changed.
-    Usage = 2,
+    Usage,
     /// An I/O failure (file, network, another program).
-    Io = 3,
+    Io,
+    /// The status of a command dashkey ran for the user (`run`, `sudo`), passed through.
+    Child(u8),
 }
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> ExitCode {
-        ExitCode::from(exit as u8)
+        ExitCode::from(match exit {
+            Exit::Ok => 0,
+            Exit::Problem => 1,
+            Exit::Usage => 2,
+            Exit::Io => 3,
+            Exit::Child(code) => code,
+        })
     }
 }
 

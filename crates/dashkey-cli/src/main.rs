@@ -4,8 +4,11 @@
 mod changes;
 mod cli;
 mod exit;
+mod export;
 mod keyinput;
 mod output;
+mod run;
+mod service;
 mod set;
 mod shellenv;
 mod spinner;
@@ -38,6 +41,10 @@ fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Set(args) => set::run(&platform, &args),
         Command::Region(args) => set::region(&platform, &args),
+        Command::Run(args) => run::run(&platform, &args),
+        Command::Sudo(args) => run::sudo(&platform, &args),
+        Command::Export(args) => export::run(&platform, &args),
+        Command::Service(args) => service::run(&platform, &args),
         Command::Unset(args) => unset::run(&platform, &args),
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),

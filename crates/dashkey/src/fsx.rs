@@ -125,6 +125,20 @@ pub struct Written {
 ///
 /// [`FsError`] naming the file; on error the target is unchanged.
 pub fn write_atomic(path: &Path, content: &[u8], new_mode: u32) -> Result<Written, FsError> {
+    write_with(path, content, new_mode, false)
+}
+
+/// Like [`write_atomic`], but the file always ends up with `mode`, even when it existed with
+/// another one: for files that receive a secret (`dashkey export --output`).
+///
+/// # Errors
+///
+/// [`FsError`] naming the file; on error the target is unchanged.
+pub fn write_private(path: &Path, content: &[u8], mode: u32) -> Result<Written, FsError> {
+    write_with(path, content, mode, true)
+}
+
+fn write_with(path: &Path, content: &[u8], new_mode: u32, force_mode: bool) -> Result<Written, FsError> {
     let target = write_target(path)?;
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let existing = match fs::metadata(&target) {
@@ -136,12 +150,12 @@ pub fn write_atomic(path: &Path, content: &[u8], new_mode: u32) -> Result<Writte
         if meta.is_dir() {
             return Err(FsError::new("write", &target, io::Error::other("it is a directory")));
         }
-        if sys::link_count(meta) > 1 {
+        if sys::link_count(meta) > 1 && !force_mode {
             write_in_place(&target, content)?;
             return Ok(Written { real_path: target, created: false });
         }
     }
-    let mode = existing.as_ref().and_then(mode).unwrap_or(new_mode);
+    let mode = if force_mode { new_mode } else { existing.as_ref().and_then(mode).unwrap_or(new_mode) };
     let mut temp = sys::temp_builder(mode)
         .prefix(&temp_prefix(&target))
         .suffix(".tmp")

@@ -98,6 +98,26 @@ impl Platform {
         self
     }
 
+    /// Under `sudo`, the user who ran it, with their home: where their stored key lives.
+    /// `None` when not running as root under sudo, or when that user is unknown.
+    pub fn sudo_invoker(&self) -> Option<Platform> {
+        if !sys::is_root() {
+            return None;
+        }
+        let user = self.var_non_empty("SUDO_USER").filter(|u| *u != "root")?;
+        let home = sys::home_of(user)?;
+        let mut vars = self.vars.clone();
+        vars.insert("HOME".to_string(), home.display().to_string());
+        vars.insert("USER".to_string(), user.to_string());
+        vars.remove("XDG_CONFIG_HOME");
+        Some(Platform { vars, account_home: Some(home), ..self.clone() })
+    }
+
+    /// Whether this process runs with administrator rights (root).
+    pub fn is_root(&self) -> bool {
+        sys::is_root()
+    }
+
     /// Which OS conventions apply.
     pub fn os(&self) -> Os {
         self.os
@@ -195,6 +215,14 @@ mod sys {
         let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
         Some(user.dir)
     }
+
+    pub fn home_of(name: &str) -> Option<PathBuf> {
+        Some(nix::unistd::User::from_name(name).ok()??.dir)
+    }
+
+    pub fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
 }
 
 #[cfg(not(unix))]
@@ -203,6 +231,14 @@ mod sys {
 
     pub fn account_home() -> Option<PathBuf> {
         None
+    }
+
+    pub fn home_of(_name: &str) -> Option<PathBuf> {
+        None
+    }
+
+    pub fn is_root() -> bool {
+        false
     }
 }
 

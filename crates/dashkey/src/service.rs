@@ -37,6 +37,9 @@ pub enum Service {
         user: bool,
         /// The environment file holding the key.
         env_file: PathBuf,
+        /// The same file as the unit names it: differs from `env_file` when the files are
+        /// written under another root directory (an image being built, a test).
+        unit_env_file: PathBuf,
         /// The drop-in pointing the unit at it.
         drop_in: PathBuf,
     },
@@ -125,8 +128,14 @@ pub fn systemd_service(
     } else {
         (root.join("etc/systemd/system"), root.join("etc/dashkey"))
     };
+    let env_file = env_dir.join(format!("{unit}.env"));
+    let unit_env_file = match env_file.strip_prefix(root) {
+        Ok(inside) if !user && root != Path::new("/") => Path::new("/").join(inside),
+        _ => env_file.clone(),
+    };
     Ok(Service::Systemd {
-        env_file: env_dir.join(format!("{unit}.env")),
+        env_file,
+        unit_env_file,
         drop_in: unit_dir.join(format!("{unit}.d")).join("50-dashkey.conf"),
         unit,
         user,
@@ -199,7 +208,7 @@ fn missing_dirs(dir: &Path, plan: &mut Plan) {
 pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, ServiceError> {
     let mut plan = Plan::default();
     match service {
-        Service::Systemd { unit, env_file, drop_in, .. } => {
+        Service::Systemd { unit, env_file, unit_env_file, drop_in, .. } => {
             for path in [env_file, drop_in] {
                 if let Some(dir) = path.parent() {
                     missing_dirs(dir, &mut plan);
@@ -209,7 +218,7 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
             let after = systemd_env_file(vars).into_bytes();
             plan.changes.extend(change(env_file.clone(), Role::ServiceEnv, before, Some(after), 0o600)?);
             let before = fsx::read_optional(drop_in)?;
-            let after = drop_in_text(unit, env_file).into_bytes();
+            let after = drop_in_text(unit, unit_env_file).into_bytes();
             plan.changes.extend(change(drop_in.clone(), Role::ServiceConfig, before, Some(after), 0o644)?);
         }
         Service::Supervisord { program, config } => {

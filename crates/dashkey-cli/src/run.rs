@@ -1,0 +1,157 @@
+//! `dashkey run` and `dashkey sudo`: start a program with the stored key in its environment,
+//! from places no shell startup file reaches (cron, an IDE, a service, `sudo`).
+//!
+//! The key travels only in the environment of the child, never in its arguments. `run`
+//! replaces dashkey with the program on Unix, so signals and the exit status are the
+//! program's own. `sudo` asks sudo to preserve exactly the DashScope variables
+//! (`--preserve-env=LIST`), instead of `sudo -E`, which hands over the whole environment.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use anyhow::anyhow;
+use dashkey::Platform;
+use dashkey::config::Config;
+use dashkey::persist::{self, RegionEndpoints};
+use dashkey::vars;
+use zeroize::Zeroizing;
+
+use crate::cli::{RunArgs, SudoArgs};
+use crate::exit::{Exit, Failure, Outcome};
+
+/// The stored variables, with the region replaced when asked.
+fn stored_vars(
+    platform: &Platform,
+    region: Option<&str>,
+) -> Result<Vec<(String, Zeroizing<String>)>, Failure> {
+    let Some(stored) = persist::load_stored(platform)? else {
+        return Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!("no key is stored for this user: run `dashkey set` first"),
+        });
+    };
+    let mut vars = stored.vars;
+    if let Some(id) = region {
+        let config = Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
+        let target = crate::set::find_target(&config.targets(), id)?;
+        let endpoints = RegionEndpoints::of(&target);
+        vars.retain(|(name, _)| {
+            ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL].contains(&name.as_str())
+        });
+        if let Some((_, base)) = vars.iter_mut().find(|(n, _)| n == vars::OPENAI_BASE_URL) {
+            *base = Zeroizing::new(endpoints.compatible.clone());
+        }
+        vars.push((vars::HTTP_BASE_URL.into(), Zeroizing::new(endpoints.native)));
+        vars.push((vars::WEBSOCKET_BASE_URL.into(), Zeroizing::new(endpoints.websocket)));
+        vars.push((vars::COMPATIBLE_BASE_URL.into(), Zeroizing::new(endpoints.compatible)));
+    }
+    Ok(vars)
+}
+
+pub fn run(platform: &Platform, args: &RunArgs) -> Outcome {
+    let vars = stored_vars(platform, args.region.as_deref())?;
+    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let mut command = Command::new(program);
+    command.args(rest);
+    for (name, value) in &vars {
+        command.env(name, value.as_str());
+    }
+    Err(launch_failure(program, process::replace(command)))
+}
+
+/// A command that could not be started: 127 when it is not found, 126 when it cannot be run,
+/// as shells do.
+fn launch_failure(program: &str, error: std::io::Error) -> Failure {
+    let (code, what) = match error.kind() {
+        std::io::ErrorKind::NotFound => (127, "command not found"),
+        std::io::ErrorKind::PermissionDenied => (126, "permission denied"),
+        _ => (126, "cannot run it"),
+    };
+    Failure { exit: Exit::Child(code), error: anyhow!("{program}: {what} ({error})") }
+}
+
+pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
+    let (options, command) = match args.args.iter().position(|a| a == "--") {
+        Some(at) => (&args.args[..at], &args.args[at + 1..]),
+        None if args.args.first().is_some_and(|a| a.starts_with('-')) => {
+            return Err(Failure {
+                exit: Exit::Usage,
+                error: anyhow!("put -- between sudo's options and the command: dashkey sudo -u USER -- COMMAND"),
+            });
+        }
+        None => (&args.args[..0], &args.args[..]),
+    };
+    if command.is_empty() {
+        return Err(Failure { exit: Exit::Usage, error: anyhow!("no command given: dashkey sudo [OPTIONS] -- COMMAND") });
+    }
+    let vars = stored_vars(platform, None)?;
+    let sudo = platform.find_program("sudo").ok_or_else(|| Failure {
+        exit: Exit::Io,
+        error: anyhow!("sudo is not installed; use `dashkey run -- COMMAND` as the user that needs the key"),
+    })?;
+    let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+    let mut child = Command::new(&sudo);
+    child.arg(format!("--preserve-env={}", names.join(","))).args(options).arg("--").args(command);
+    for (name, value) in &vars {
+        child.env(name, value.as_str());
+    }
+    // sudo's own complaints go through dashkey, to explain the one about preserving.
+    child.stderr(Stdio::piped());
+    let mut child = child.spawn().map_err(|e| launch_failure("sudo", e))?;
+    let mut refused = false;
+    if let Some(stderr) = child.stderr.take() {
+        let mut out = std::io::stderr();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            refused |= line.contains("preserve the environment");
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let status = child.wait().map_err(|e| Failure { exit: Exit::Io, error: e.into() })?;
+    if refused {
+        anstream::eprintln!(
+            "dashkey: the sudoers policy does not let you keep environment variables. Ask for \
+             `Defaults env_keep += \"{}\"` (or SETENV on the command), or run the program as \
+             that user with `dashkey run`",
+            names.join(" ")
+        );
+    }
+    Ok(Exit::Child(process::status_code(status)))
+}
+
+#[cfg(unix)]
+mod process {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Command, ExitStatus};
+
+    /// Replaces this process with the command; returns only if that failed.
+    pub fn replace(mut command: Command) -> std::io::Error {
+        command.exec()
+    }
+
+    /// An exit status as a shell reports it: the code, or 128 + the signal.
+    pub fn status_code(status: ExitStatus) -> u8 {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => u8::try_from(code & 0xff).unwrap_or(1),
+            (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
+            (None, None) => 1,
+        }
+    }
+}
+
+#[cfg(windows)]
+mod process {
+    use std::process::{Command, ExitStatus};
+
+    /// Windows cannot replace a process: run the command and leave with its status.
+    pub fn replace(mut command: Command) -> std::io::Error {
+        match command.status() {
+            Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+            Err(error) => error,
+        }
+    }
+
+    /// The exit code, truncated to what a process may return here.
+    pub fn status_code(status: ExitStatus) -> u8 {
+        u8::try_from(status.code().unwrap_or(1) & 0xff).unwrap_or(1)
+    }
+}

@@ -1,0 +1,192 @@
+//! `dashkey service install|uninstall|list`: give a systemd unit or a supervisord program the
+//! stored key (FAQ scenario 3), and take it back byte for byte.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use dashkey::Platform;
+use dashkey::persist::{self, FileChange, Plan};
+use dashkey::record::{InstalledService, Record, Role};
+use dashkey::service::{self, Service};
+use zeroize::Zeroizing;
+
+use crate::changes;
+use crate::cli::{ServiceArgs, ServiceCommand, ServiceTarget};
+use crate::exit::{Exit, Failure, Outcome};
+use crate::output::{BOLD, DIM, WARN, paint, show_path};
+
+pub fn run(platform: &Platform, args: &ServiceArgs) -> Outcome {
+    // Under sudo, the key and the record are those of the user who ran sudo.
+    let owner = platform.sudo_invoker().unwrap_or_else(|| platform.clone());
+    match &args.command {
+        ServiceCommand::Install(target) => install(platform, &owner, target),
+        ServiceCommand::Uninstall(target) => uninstall(platform, &owner, target),
+        ServiceCommand::List => list(&owner),
+    }
+}
+
+fn failure(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
+    Failure { exit, error: error.into() }
+}
+
+/// The service a command line names, refusing a system unit without root before anything
+/// is read.
+fn resolve(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Result<Service, Failure> {
+    match (&target.systemd, &target.supervisord) {
+        (Some(unit), None) => {
+            let root = target.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+            if !target.user && target.root.is_none() && !platform.is_root() {
+                return Err(failure(Exit::Io, service::ServiceError::NeedsRoot(unit.clone())));
+            }
+            let base = if target.user { platform } else { owner };
+            service::systemd_service(base, unit, target.user, &root).map_err(|e| failure(Exit::Usage, e))
+        }
+        (None, Some(program)) => service::supervisord_service(platform, program, target.config.as_deref())
+            .map_err(|e| failure(Exit::Io, e)),
+        _ => Err(failure(Exit::Usage, anyhow!("name one service: --systemd UNIT or --supervisord PROGRAM"))),
+    }
+}
+
+fn record_change(owner: &Platform, update: impl FnOnce(&mut Record)) -> Result<FileChange, Failure> {
+    let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
+    let path = dir.join(dashkey::record::FILE_NAME);
+    let before = dashkey::fsx::read_optional(&path)?;
+    let mut record = Record::load(&dir)?.unwrap_or_default();
+    update(&mut record);
+    Ok(FileChange {
+        real_path: dashkey::fsx::write_target(&path)?,
+        path,
+        role: Role::Record,
+        before: before.map(Zeroizing::new),
+        after: Some(Zeroizing::new(record.to_bytes())),
+        mode: 0o600,
+    })
+}
+
+/// Every changed file must be writable by this process: checked before anything is written.
+fn check_writable(plan: &Plan) -> Result<(), Failure> {
+    for change in &plan.changes {
+        if !dashkey::fsx::writable(&change.real_path) {
+            return Err(failure(
+                Exit::Io,
+                anyhow!(
+                    "cannot write {}: permission denied; nothing was changed (run with sudo?)",
+                    change.real_path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
+    let service = resolve(platform, owner, target)?;
+    let Some(stored) = persist::load_stored(owner)? else {
+        return Err(failure(Exit::Problem, anyhow!("no key is stored for this user: run `dashkey set` first")));
+    };
+    let pairs: Vec<(&str, &str)> = stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let mut plan = service::plan_install(&service, &pairs).map_err(|e| failure(Exit::Io, e))?;
+    plan.secrets.extend(stored.key());
+    let created_dirs = plan.create_dirs.clone();
+    let entry = InstalledService { service: service.clone(), created_dirs };
+    plan.changes.push(record_change(owner, |record| {
+        let keep = record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
+        record.services.retain(|s| s.service != service);
+        let mut entry = entry;
+        if let Some(dirs) = keep {
+            entry.created_dirs = dirs;
+        }
+        record.services.push(entry);
+    })?);
+    check_writable(&plan)?;
+    if target.dry_run {
+        anstream::print!("{}", changes::diff(platform, &plan));
+        anstream::eprintln!("{}", paint(DIM, "dry run: nothing was written"));
+        return Ok(Exit::Ok);
+    }
+    let applied = persist::apply(&plan, None)?;
+    changes::heading(format!("Gave the DashScope API key to the {}", service.describe()));
+    changes::print_applied(platform, &plan, &applied);
+    if let Service::Supervisord { config, .. } = &service
+        && let Some(mode) = std::fs::metadata(config).ok().and_then(|m| dashkey::fsx::mode(&m))
+        && dashkey::fsx::readable_by_others(mode)
+    {
+        anstream::eprintln!(
+            "{} the key is now in {} (mode {mode:04o}), which other users can read: chmod 600 it",
+            paint(WARN, "!"),
+            show_path(platform, config)
+        );
+    }
+    activate(&service, target.root.is_some());
+    Ok(Exit::Ok)
+}
+
+/// Reloads systemd when it runs here; otherwise prints what to run. Never restarts a
+/// service on its own: that is the user's call.
+fn activate(service: &Service, alternate_root: bool) {
+    let running = match service {
+        Service::Systemd { user: false, .. } => !alternate_root && Path::new("/run/systemd/system").is_dir(),
+        Service::Systemd { user: true, .. } => std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| Path::new(&dir).join("systemd").is_dir()),
+        Service::Supervisord { .. } => false,
+    };
+    if running && let Service::Systemd { user, unit, .. } = service {
+        let mut reload = std::process::Command::new("systemctl");
+        if *user {
+            reload.arg("--user");
+        }
+        match reload.arg("daemon-reload").status() {
+            Ok(status) if status.success() => {
+                let scope = if *user { "--user " } else { "" };
+                anstream::println!("Reloaded systemd. Restart the service:  {}", paint(BOLD, format!("systemctl {scope}restart {unit}")));
+                return;
+            }
+            _ => anstream::eprintln!("{} systemctl daemon-reload failed", paint(WARN, "!")),
+        }
+    }
+    anstream::println!("To apply it:  {}", paint(BOLD, service.restart_command()));
+}
+
+fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
+    let service = resolve(platform, owner, target)?;
+    let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
+    let record = Record::load(&dir)?.unwrap_or_default();
+    let mut plan = service::plan_uninstall(&service).map_err(|e| failure(Exit::Io, e))?;
+    // Only directories dashkey created for this service go away.
+    let created = record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
+    plan.remove_dirs = created.unwrap_or_default().into_iter().rev().collect();
+    if record.services.iter().any(|s| s.service == service) {
+        plan.changes.push(record_change(owner, |record| record.services.retain(|s| s.service != service))?);
+    }
+    if plan.changes.is_empty() {
+        anstream::println!("The {} has nothing from dashkey; nothing changed.", service.describe());
+        return Ok(Exit::Ok);
+    }
+    check_writable(&plan)?;
+    if target.dry_run {
+        anstream::print!("{}", changes::diff(platform, &plan));
+        anstream::eprintln!("{}", paint(DIM, "dry run: nothing was changed"));
+        return Ok(Exit::Ok);
+    }
+    let applied = persist::apply(&plan, None)?;
+    changes::heading(format!("Took the DashScope API key back from the {}", service.describe()));
+    changes::print_applied(platform, &plan, &applied);
+    activate(&service, target.root.is_some());
+    Ok(Exit::Ok)
+}
+
+fn list(owner: &Platform) -> Outcome {
+    let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
+    let record = Record::load(&dir)?.unwrap_or_default();
+    if record.services.is_empty() {
+        anstream::println!("No service has the key from dashkey.");
+    }
+    for installed in &record.services {
+        let file = match &installed.service {
+            Service::Systemd { env_file, .. } => env_file.clone(),
+            Service::Supervisord { config, .. } => config.clone(),
+        };
+        anstream::println!("{}  {}", installed.service.describe(), paint(DIM, show_path(owner, &file)));
+    }
+    Ok(Exit::Ok)
+}
