@@ -280,7 +280,12 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct SudoArgs {
     /// sudo's options, then `--`, then the command.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
     pub args: Vec<String>,
 }
 

@@ -28,7 +28,8 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
             error: anyhow!("no key is stored for this user: run `dashkey set` first"),
         });
     };
-    let pairs: Vec<(&str, &str)> = stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> =
+        stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let usage = |e: export::ExportError| Failure { exit: Exit::Usage, error: e.into() };
     let options = ExportOptions { name: args.name.clone(), namespace: args.namespace.clone() };
 
@@ -50,12 +51,9 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
     let (file_format, snippet) = match format {
         Format::Compose => {
             let name = output.file_name().map(|n| n.to_string_lossy().into_owned());
-            let snippet = export::render(
-                Format::Compose,
-                &[],
-                &ExportOptions { name, namespace: None },
-            )
-            .map_err(usage)?;
+            let snippet =
+                export::render(Format::Compose, &[], &ExportOptions { name, namespace: None })
+                    .map_err(usage)?;
             (Format::DockerEnv, Some(snippet))
         }
         other => (other, None),
@@ -73,7 +71,10 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
     if format == Format::Systemd {
         anstream::eprintln!(
             "{}",
-            paint(DIM, "tip: `dashkey service install --systemd UNIT` keeps the key out of unit files")
+            paint(
+                DIM,
+                "tip: `dashkey service install --systemd UNIT` keeps the key out of unit files"
+            )
         );
     }
     Ok(Exit::Ok)

@@ -32,11 +32,13 @@ fn stored_vars(
     };
     let mut vars = stored.vars;
     if let Some(id) = region {
-        let config = Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
+        let config =
+            Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
         let target = crate::set::find_target(&config.targets(), id)?;
         let endpoints = RegionEndpoints::of(&target);
         vars.retain(|(name, _)| {
-            ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL].contains(&name.as_str())
+            ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
+                .contains(&name.as_str())
         });
         if let Some((_, base)) = vars.iter_mut().find(|(n, _)| n == vars::OPENAI_BASE_URL) {
             *base = Zeroizing::new(endpoints.compatible.clone());
@@ -76,18 +78,25 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
         None if args.args.first().is_some_and(|a| a.starts_with('-')) => {
             return Err(Failure {
                 exit: Exit::Usage,
-                error: anyhow!("put -- between sudo's options and the command: dashkey sudo -u USER -- COMMAND"),
+                error: anyhow!(
+                    "put -- between sudo's options and the command: dashkey sudo -u USER -- COMMAND"
+                ),
             });
         }
         None => (&args.args[..0], &args.args[..]),
     };
     if command.is_empty() {
-        return Err(Failure { exit: Exit::Usage, error: anyhow!("no command given: dashkey sudo [OPTIONS] -- COMMAND") });
+        return Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!("no command given: dashkey sudo [OPTIONS] -- COMMAND"),
+        });
     }
     let vars = stored_vars(platform, None)?;
     let sudo = platform.find_program("sudo").ok_or_else(|| Failure {
         exit: Exit::Io,
-        error: anyhow!("sudo is not installed; use `dashkey run -- COMMAND` as the user that needs the key"),
+        error: anyhow!(
+            "sudo is not installed; use `dashkey run -- COMMAND` as the user that needs the key"
+        ),
     })?;
     let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
     let mut child = Command::new(&sudo);

@@ -31,7 +31,11 @@ fn failure(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
 
 /// The service a command line names, refusing a system unit without root before anything
 /// is read.
-fn resolve(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Result<Service, Failure> {
+fn resolve(
+    platform: &Platform,
+    owner: &Platform,
+    target: &ServiceTarget,
+) -> Result<Service, Failure> {
     match (&target.systemd, &target.supervisord) {
         (Some(unit), None) => {
             let root = target.root.clone().unwrap_or_else(|| PathBuf::from("/"));
@@ -39,15 +43,24 @@ fn resolve(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Res
                 return Err(failure(Exit::Io, service::ServiceError::NeedsRoot(unit.clone())));
             }
             let base = if target.user { platform } else { owner };
-            service::systemd_service(base, unit, target.user, &root).map_err(|e| failure(Exit::Usage, e))
+            service::systemd_service(base, unit, target.user, &root)
+                .map_err(|e| failure(Exit::Usage, e))
         }
-        (None, Some(program)) => service::supervisord_service(platform, program, target.config.as_deref())
-            .map_err(|e| failure(Exit::Io, e)),
-        _ => Err(failure(Exit::Usage, anyhow!("name one service: --systemd UNIT or --supervisord PROGRAM"))),
+        (None, Some(program)) => {
+            service::supervisord_service(platform, program, target.config.as_deref())
+                .map_err(|e| failure(Exit::Io, e))
+        }
+        _ => Err(failure(
+            Exit::Usage,
+            anyhow!("name one service: --systemd UNIT or --supervisord PROGRAM"),
+        )),
     }
 }
 
-fn record_change(owner: &Platform, update: impl FnOnce(&mut Record)) -> Result<FileChange, Failure> {
+fn record_change(
+    owner: &Platform,
+    update: impl FnOnce(&mut Record),
+) -> Result<FileChange, Failure> {
     let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
     let path = dir.join(dashkey::record::FILE_NAME);
     let before = dashkey::fsx::read_optional(&path)?;
@@ -82,15 +95,20 @@ fn check_writable(plan: &Plan) -> Result<(), Failure> {
 fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
     let Some(stored) = persist::load_stored(owner)? else {
-        return Err(failure(Exit::Problem, anyhow!("no key is stored for this user: run `dashkey set` first")));
+        return Err(failure(
+            Exit::Problem,
+            anyhow!("no key is stored for this user: run `dashkey set` first"),
+        ));
     };
-    let pairs: Vec<(&str, &str)> = stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> =
+        stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut plan = service::plan_install(&service, &pairs).map_err(|e| failure(Exit::Io, e))?;
     plan.secrets.extend(stored.key());
     let created_dirs = plan.create_dirs.clone();
     let entry = InstalledService { service: service.clone(), created_dirs };
     plan.changes.push(record_change(owner, |record| {
-        let keep = record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
+        let keep =
+            record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
         record.services.retain(|s| s.service != service);
         let mut entry = entry;
         if let Some(dirs) = keep {
@@ -125,7 +143,9 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
 /// service on its own: that is the user's call.
 fn activate(service: &Service, alternate_root: bool) {
     let running = match service {
-        Service::Systemd { user: false, .. } => !alternate_root && Path::new("/run/systemd/system").is_dir(),
+        Service::Systemd { user: false, .. } => {
+            !alternate_root && Path::new("/run/systemd/system").is_dir()
+        }
         Service::Systemd { user: true, .. } => std::env::var_os("XDG_RUNTIME_DIR")
             .is_some_and(|dir| Path::new(&dir).join("systemd").is_dir()),
         Service::Supervisord { .. } => false,
@@ -138,7 +158,10 @@ fn activate(service: &Service, alternate_root: bool) {
         match reload.arg("daemon-reload").status() {
             Ok(status) if status.success() => {
                 let scope = if *user { "--user " } else { "" };
-                anstream::println!("Reloaded systemd. Restart the service:  {}", paint(BOLD, format!("systemctl {scope}restart {unit}")));
+                anstream::println!(
+                    "Reloaded systemd. Restart the service:  {}",
+                    paint(BOLD, format!("systemctl {scope}restart {unit}"))
+                );
                 return;
             }
             _ => anstream::eprintln!("{} systemctl daemon-reload failed", paint(WARN, "!")),
@@ -153,10 +176,12 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
     let record = Record::load(&dir)?.unwrap_or_default();
     let mut plan = service::plan_uninstall(&service).map_err(|e| failure(Exit::Io, e))?;
     // Only directories dashkey created for this service go away.
-    let created = record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
+    let created =
+        record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
     plan.remove_dirs = created.unwrap_or_default().into_iter().rev().collect();
     if record.services.iter().any(|s| s.service == service) {
-        plan.changes.push(record_change(owner, |record| record.services.retain(|s| s.service != service))?);
+        plan.changes
+            .push(record_change(owner, |record| record.services.retain(|s| s.service != service))?);
     }
     if plan.changes.is_empty() {
         anstream::println!("The {} has nothing from dashkey; nothing changed.", service.describe());
@@ -186,7 +211,11 @@ fn list(owner: &Platform) -> Outcome {
             Service::Systemd { env_file, .. } => env_file.clone(),
             Service::Supervisord { config, .. } => config.clone(),
         };
-        anstream::println!("{}  {}", installed.service.describe(), paint(DIM, show_path(owner, &file)));
+        anstream::println!(
+            "{}  {}",
+            installed.service.describe(),
+            paint(DIM, show_path(owner, &file))
+        );
     }
     Ok(Exit::Ok)
 }

@@ -208,7 +208,10 @@ pub fn render(
                 if value.contains(['\n', '\r']) {
                     return refuse(name, "a line break");
                 }
-                out.push_str(&format!("Environment=\"{}\"\n", systemd_escape(&format!("{name}={value}"))));
+                out.push_str(&format!(
+                    "Environment=\"{}\"\n",
+                    systemd_escape(&format!("{name}={value}"))
+                ));
             }
         }
         Format::Supervisord => {
@@ -302,7 +305,9 @@ pub fn supervisord_value(value: &str) -> String {
 fn check_k8s_name(name: &str) -> Result<(), ExportError> {
     let valid = !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if valid { Ok(()) } else { Err(ExportError::BadName(name.to_string())) }
@@ -345,7 +350,10 @@ mod tests {
     #[test]
     fn kubernetes_names_are_checked() {
         let options = ExportOptions { name: Some("Bad_Name".into()), namespace: None };
-        assert_eq!(render(Format::K8sSecret, &VARS, &options), Err(ExportError::BadName("Bad_Name".into())));
+        assert_eq!(
+            render(Format::K8sSecret, &VARS, &options),
+            Err(ExportError::BadName("Bad_Name".into()))
+        );
         let options = ExportOptions { name: Some("qwen".into()), namespace: Some("ml".into()) };
         let text = render(Format::K8sSecret, &VARS, &options).unwrap();
         assert!(text.contains("  name: qwen\n  namespace: ml\n"));

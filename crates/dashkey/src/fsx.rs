@@ -138,7 +138,12 @@ pub fn write_private(path: &Path, content: &[u8], mode: u32) -> Result<Written, 
     write_with(path, content, mode, true)
 }
 
-fn write_with(path: &Path, content: &[u8], new_mode: u32, force_mode: bool) -> Result<Written, FsError> {
+fn write_with(
+    path: &Path,
+    content: &[u8],
+    new_mode: u32,
+    force_mode: bool,
+) -> Result<Written, FsError> {
     let target = write_target(path)?;
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let existing = match fs::metadata(&target) {
@@ -155,7 +160,8 @@ fn write_with(path: &Path, content: &[u8], new_mode: u32, force_mode: bool) -> R
             return Ok(Written { real_path: target, created: false });
         }
     }
-    let mode = if force_mode { new_mode } else { existing.as_ref().and_then(mode).unwrap_or(new_mode) };
+    let mode =
+        if force_mode { new_mode } else { existing.as_ref().and_then(mode).unwrap_or(new_mode) };
     let mut temp = sys::temp_builder(mode)
         .prefix(&temp_prefix(&target))
         .suffix(".tmp")

@@ -529,14 +529,16 @@ pub fn plan_set(
                 } else {
                     plan.notes.push(Note::ServiceNotUpdated {
                         service: service.describe(),
-                        reason: "its files need root: run `sudo dashkey service install` for it again"
-                            .to_string(),
+                        reason:
+                            "its files need root: run `sudo dashkey service install` for it again"
+                                .to_string(),
                     });
                 }
             }
-            Err(error) => plan
-                .notes
-                .push(Note::ServiceNotUpdated { service: service.describe(), reason: error.to_string() }),
+            Err(error) => plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: error.to_string(),
+            }),
         }
     }
 

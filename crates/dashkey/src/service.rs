@@ -18,12 +18,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::Platform;
 use crate::block;
 use crate::export::{supervisord_value, systemd_escape};
 use crate::fsx;
-use crate::persist::{FileChange, Plan, PersistError};
+use crate::persist::{FileChange, PersistError, Plan};
 use crate::record::Role;
-use crate::Platform;
 
 /// A service dashkey gave the key to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +72,10 @@ impl Service {
                 format!("systemctl daemon-reload && systemctl restart {unit}")
             }
             Service::Supervisord { config, .. } => {
-                format!("supervisorctl -c {} update", crate::shell::quote_posix(&config.display().to_string()))
+                format!(
+                    "supervisorctl -c {} update",
+                    crate::shell::quote_posix(&config.display().to_string())
+                )
             }
         }
     }
@@ -102,7 +105,9 @@ pub enum ServiceError {
         config: String,
     },
     /// An `environment=` value continued on the next line: dashkey does not guess.
-    #[error("{0}: the program's environment= continues on the next line; put it on one line, then run dashkey again")]
+    #[error(
+        "{0}: the program's environment= continues on the next line; put it on one line, then run dashkey again"
+    )]
     MultiLineEnvironment(String),
     /// Something else in the plan.
     #[error(transparent)]
@@ -163,7 +168,10 @@ pub fn systemd_env_file(vars: &[(&str, &str)]) -> String {
         if plain {
             out.push_str(&format!("{name}={value}\n"));
         } else {
-            out.push_str(&format!("{name}=\"{}\"\n", value.replace('\\', "\\\\").replace('"', "\\\"")));
+            out.push_str(&format!(
+                "{name}=\"{}\"\n",
+                value.replace('\\', "\\\\").replace('"', "\\\"")
+            ));
         }
     }
     out
@@ -179,7 +187,13 @@ fn drop_in_text(service_unit: &str, env_file: &Path) -> String {
     )
 }
 
-fn change(path: PathBuf, role: Role, before: Option<Vec<u8>>, after: Option<Vec<u8>>, mode: u32) -> Result<Option<FileChange>, ServiceError> {
+fn change(
+    path: PathBuf,
+    role: Role,
+    before: Option<Vec<u8>>,
+    after: Option<Vec<u8>>,
+    mode: u32,
+) -> Result<Option<FileChange>, ServiceError> {
     let before = before.map(Zeroizing::new);
     let after = after.map(Zeroizing::new);
     if before.as_deref() == after.as_deref() {
@@ -190,8 +204,11 @@ fn change(path: PathBuf, role: Role, before: Option<Vec<u8>>, after: Option<Vec<
 }
 
 fn missing_dirs(dir: &Path, plan: &mut Plan) {
-    let mut missing: Vec<PathBuf> =
-        dir.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Path::to_path_buf).collect();
+    let mut missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
     missing.reverse();
     for path in missing {
         if !plan.create_dirs.contains(&path) {
@@ -216,19 +233,35 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
             }
             let before = fsx::read_optional(env_file)?;
             let after = systemd_env_file(vars).into_bytes();
-            plan.changes.extend(change(env_file.clone(), Role::ServiceEnv, before, Some(after), 0o600)?);
+            plan.changes.extend(change(
+                env_file.clone(),
+                Role::ServiceEnv,
+                before,
+                Some(after),
+                0o600,
+            )?);
             let before = fsx::read_optional(drop_in)?;
             let after = drop_in_text(unit, unit_env_file).into_bytes();
-            plan.changes.extend(change(drop_in.clone(), Role::ServiceConfig, before, Some(after), 0o644)?);
+            plan.changes.extend(change(
+                drop_in.clone(),
+                Role::ServiceConfig,
+                before,
+                Some(after),
+                0o644,
+            )?);
         }
         Service::Supervisord { program, config } => {
             let before = fsx::read_optional(config)?.unwrap_or_default();
-            let text = String::from_utf8(before.clone()).map_err(|_| PersistError::NotUtf8 {
-                path: config.clone(),
-                hint: String::new(),
-            })?;
+            let text = String::from_utf8(before.clone())
+                .map_err(|_| PersistError::NotUtf8 { path: config.clone(), hint: String::new() })?;
             let after = supervisord_with(&text, program, config, vars)?;
-            plan.changes.extend(change(config.clone(), Role::ServiceConfig, Some(before), Some(after.into_bytes()), 0o644)?);
+            plan.changes.extend(change(
+                config.clone(),
+                Role::ServiceConfig,
+                Some(before),
+                Some(after.into_bytes()),
+                0o644,
+            )?);
         }
     }
     Ok(plan)
@@ -252,12 +285,16 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
         }
         Service::Supervisord { config, .. } => {
             let Some(before) = fsx::read_optional(config)? else { return Ok(plan) };
-            let text = String::from_utf8(before.clone()).map_err(|_| PersistError::NotUtf8 {
-                path: config.clone(),
-                hint: String::new(),
-            })?;
+            let text = String::from_utf8(before.clone())
+                .map_err(|_| PersistError::NotUtf8 { path: config.clone(), hint: String::new() })?;
             let after = supervisord_without(&text, config)?;
-            plan.changes.extend(change(config.clone(), Role::ServiceConfig, Some(before), Some(after.into_bytes()), 0o644)?);
+            plan.changes.extend(change(
+                config.clone(),
+                Role::ServiceConfig,
+                Some(before),
+                Some(after.into_bytes()),
+                0o644,
+            )?);
         }
     }
     Ok(plan)
@@ -267,8 +304,14 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
 const ORIGINAL: &str = "# dashkey replaced this line: ";
 
 /// The configuration with the program's `environment=` carrying the variables.
-fn supervisord_with(text: &str, program: &str, path: &Path, vars: &[(&str, &str)]) -> Result<String, ServiceError> {
-    let ours: Vec<String> = vars.iter().map(|(n, v)| format!("{n}={}", supervisord_value(v))).collect();
+fn supervisord_with(
+    text: &str,
+    program: &str,
+    path: &Path,
+    vars: &[(&str, &str)],
+) -> Result<String, ServiceError> {
+    let ours: Vec<String> =
+        vars.iter().map(|(n, v)| format!("{n}={}", supervisord_value(v))).collect();
     let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
     // A block already there (a rotation): keep the user's original line it remembers.
     if let Some(body) = block::body(text) {
@@ -287,10 +330,16 @@ fn supervisord_with(text: &str, program: &str, path: &Path, vars: &[(&str, &str)
         let key = line.split(['=', ':']).next().unwrap_or("").trim();
         if key.eq_ignore_ascii_case("environment") && !line.starts_with([' ', '\t']) {
             let next = &text[offset + line.len()..section.end];
-            if next.starts_with([' ', '\t']) && !next.trim_start_matches([' ', '\t']).starts_with(['\n', '\r']) {
+            if next.starts_with([' ', '\t'])
+                && !next.trim_start_matches([' ', '\t']).starts_with(['\n', '\r'])
+            {
                 return Err(ServiceError::MultiLineEnvironment(path.display().to_string()));
             }
-            original = Some((offset, offset + line.len(), line.trim_end_matches(['\n', '\r']).to_string()));
+            original = Some((
+                offset,
+                offset + line.len(),
+                line.trim_end_matches(['\n', '\r']).to_string(),
+            ));
         }
         offset += line.len();
     }
@@ -304,7 +353,10 @@ fn supervisord_with(text: &str, program: &str, path: &Path, vars: &[(&str, &str)
 }
 
 fn supervisord_block(original: Option<&str>, ours: &[String]) -> Vec<String> {
-    let mut lines = vec!["# The DashScope API key for this program; remove with `dashkey service uninstall`.".to_string()];
+    let mut lines = vec![
+        "# The DashScope API key for this program; remove with `dashkey service uninstall`."
+            .to_string(),
+    ];
     let mut pairs: Vec<String> = Vec::new();
     if let Some(line) = original {
         lines.push(format!("{ORIGINAL}{line}"));
@@ -394,7 +446,8 @@ pub fn supervisord_service(
         Some(path) => platform.resolve_path(&path.display().to_string()),
         None => {
             let candidates = supervisord_default_configs(platform);
-            let list = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            let list =
+                candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
             candidates.into_iter().find(|p| p.is_file()).ok_or(ServiceError::NoConfig(list))?
         }
     };
@@ -405,7 +458,10 @@ pub fn supervisord_service(
             return Ok(Service::Supervisord { program: program.to_string(), config: file });
         }
     }
-    Err(ServiceError::NoProgram { program: program.to_string(), config: main.display().to_string() })
+    Err(ServiceError::NoProgram {
+        program: program.to_string(),
+        config: main.display().to_string(),
+    })
 }
 
 /// The files an `[include] files = …` section names, relative to the including file.
@@ -420,7 +476,11 @@ pub fn supervisord_includes(main: &Path) -> Vec<PathBuf> {
             in_include = trimmed == "[include]";
             continue;
         }
-        let Some(value) = trimmed.strip_prefix("files").map(str::trim_start).and_then(|v| v.strip_prefix(['=', ':'])) else {
+        let Some(value) = trimmed
+            .strip_prefix("files")
+            .map(str::trim_start)
+            .and_then(|v| v.strip_prefix(['=', ':']))
+        else {
             continue;
         };
         if !in_include {
@@ -436,7 +496,8 @@ pub fn supervisord_includes(main: &Path) -> Vec<PathBuf> {
 
 /// Files matching a pattern whose last component may hold `*` and `?`.
 fn glob_files(pattern: &Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name().and_then(|n| n.to_str())) else {
+    let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name().and_then(|n| n.to_str()))
+    else {
         return Vec::new();
     };
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
@@ -487,7 +548,8 @@ mod tests {
             "{with}"
         );
         assert_eq!(with.matches("environment=").count(), 2, "the original is only a comment now");
-        let rotated = supervisord_with(&with, "app", path, &[("DASHSCOPE_API_KEY", "sk-new")]).unwrap();
+        let rotated =
+            supervisord_with(&with, "app", path, &[("DASHSCOPE_API_KEY", "sk-new")]).unwrap();
         assert!(rotated.contains("DASHSCOPE_API_KEY=\"sk-new\"") && !rotated.contains("sk-abc"));
         assert_eq!(supervisord_without(&rotated, path).unwrap(), original);
     }
@@ -499,7 +561,10 @@ mod tests {
         let with = supervisord_with(original, "app", path, &VARS).unwrap();
         assert!(with.starts_with("[program:app]\ncommand=/bin/app\n# >>> dashkey >>>\n"), "{with}");
         assert_eq!(supervisord_without(&with, path).unwrap(), original);
-        assert!(matches!(supervisord_with(original, "nope", path, &VARS), Err(ServiceError::NoProgram { .. })));
+        assert!(matches!(
+            supervisord_with(original, "nope", path, &VARS),
+            Err(ServiceError::NoProgram { .. })
+        ));
     }
 
     #[test]
