@@ -210,6 +210,11 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
     })
 }
 
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
 fn usage(error: impl Into<anyhow::Error>) -> Failure {
     Failure { exit: Exit::Usage, error: error.into() }
 }
@@ -533,6 +538,11 @@ fn conclude(report: &Report) {
                 };
                 anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), region.region);
             }
+            let who = if report.configured.origin == "dashkey" {
+                "dashkey stored the key for"
+            } else {
+                "the Python SDK is configured for"
+            };
             match (&report.fix, report.configured_region_accepts, &report.configured.region) {
                 (Some(fix), Some(false), Some(configured)) => {
                     let label = report
@@ -541,7 +551,7 @@ fn conclude(report: &Report) {
                         .find(|r| r.region == *configured)
                         .map_or_else(|| configured.clone(), region_label);
                     anstream::println!(
-                        "{} But the Python SDK is configured for {label}, which rejects it: \
+                        "{} But {who} {label}, which rejects it: \
                          programs fail there with \"Invalid API-key provided\".",
                         paint(WARN, "!")
                     );
@@ -553,8 +563,9 @@ fn conclude(report: &Report) {
                         |region| format!("region {region}"),
                     );
                     anstream::println!(
-                        "{} The Python SDK is configured for {where_}, which was not checked here.",
-                        paint(WARN, "!")
+                        "{} {} {where_}, which was not checked here.",
+                        paint(WARN, "!"),
+                        capitalize(who)
                     );
                     anstream::println!(
                         "  To use the region that accepted the key: {}",
@@ -563,9 +574,7 @@ fn conclude(report: &Report) {
                 }
                 _ => {
                     if report.configured_region_accepts == Some(true) {
-                        anstream::println!(
-                            "  That is the region the Python SDK is configured for."
-                        );
+                        anstream::println!("  That is the region {who}.");
                     }
                 }
             }
