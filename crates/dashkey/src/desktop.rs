@@ -136,13 +136,22 @@ pub trait SessionEnv {
 }
 
 /// An in-memory session, standing in for the registry in tests on any OS, and the session
-/// of an OS that has none.
-#[derive(Debug, Default, Clone)]
+/// of an OS that has none. Its `Debug` shows names only.
+#[derive(Default, Clone)]
 pub struct MemorySession {
     /// The variables.
     pub vars: std::collections::BTreeMap<String, String>,
     /// How many times [`SessionEnv::announce`] was called.
     pub announcements: usize,
+}
+
+impl std::fmt::Debug for MemorySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySession")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("announcements", &self.announcements)
+            .finish()
+    }
 }
 
 impl SessionEnv for MemorySession {

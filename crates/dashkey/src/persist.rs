@@ -179,8 +179,8 @@ pub enum PersistError {
     },
 }
 
-/// One file a plan changes.
-#[derive(Debug, Clone)]
+/// One file a plan changes. Its `Debug` shows sizes, not contents, which hold the key.
+#[derive(Clone)]
 pub struct FileChange {
     /// The path as named (may be a symlink).
     pub path: PathBuf,
@@ -196,13 +196,36 @@ pub struct FileChange {
     pub mode: u32,
 }
 
-/// One per-user session variable a plan changes (Windows registry, launchd).
-#[derive(Debug, Clone)]
+/// One per-user session variable a plan changes (Windows registry, launchd). Its `Debug`
+/// shows the name only.
+#[derive(Clone)]
 pub struct SessionChange {
     /// The variable.
     pub name: &'static str,
     /// New value (`None`: removed).
     pub after: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for FileChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileChange")
+            .field("path", &self.path)
+            .field("real_path", &self.real_path)
+            .field("role", &self.role)
+            .field("before_len", &self.before.as_ref().map(|b| b.len()))
+            .field("after_len", &self.after.as_ref().map(|a| a.len()))
+            .field("mode", &format_args!("{:o}", self.mode))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SessionChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionChange")
+            .field("name", &self.name)
+            .field("removed", &self.after.is_none())
+            .finish()
+    }
 }
 
 /// Something the user should know about a plan.
@@ -856,11 +879,18 @@ pub fn apply(
     Ok(applied)
 }
 
-/// The variables dashkey stored, read back from its `env.sh`.
-#[derive(Debug, Clone)]
+/// The variables dashkey stored, read back from its `env.sh`. Its `Debug` shows names only.
+#[derive(Clone)]
 pub struct Stored {
     /// Name and value of each variable, in file order.
     pub vars: Vec<(String, Zeroizing<String>)>,
+}
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.vars.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Stored").field("vars", &names).finish()
+    }
 }
 
 impl Stored {
@@ -948,6 +978,20 @@ mod tests {
             region: region.map(|id| RegionEndpoints::builtin(id).unwrap()),
             openai_compatible: false,
         }
+    }
+
+    #[test]
+    fn debug_of_plans_and_stored_values_never_shows_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = Platform::simulated(Os::Linux, [("HOME", dir.path().to_str().unwrap())]);
+        let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+        let plan =
+            plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+        assert!(!format!("{plan:?}").contains(KEY));
+        apply(&plan, None).unwrap();
+        let stored = load_stored(&platform).unwrap().unwrap();
+        assert!(!format!("{stored:?}").contains(KEY));
+        assert_eq!(stored.key().unwrap().expose(), KEY);
     }
 
     #[test]

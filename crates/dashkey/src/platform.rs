@@ -36,12 +36,25 @@ impl Os {
 }
 
 /// A snapshot of the process context dashkey reasons about.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` lists variable names only: the environment usually holds the key.
+#[derive(Clone)]
 pub struct Platform {
     os: Os,
     vars: BTreeMap<String, String>,
     account_home: Option<PathBuf>,
     cwd: PathBuf,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("os", &self.os)
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("account_home", &self.account_home)
+            .field("cwd", &self.cwd)
+            .finish()
+    }
 }
 
 impl Platform {
@@ -277,6 +290,13 @@ mod tests {
         assert_eq!(p.var(vars::API_KEY), Some(""));
         assert_eq!(p.var_non_empty(vars::API_KEY), None);
         assert_eq!(p.home(), None);
+    }
+
+    #[test]
+    fn debug_shows_variable_names_but_never_values() {
+        let p = Platform::simulated(Os::Linux, [(vars::API_KEY, "sk-secret-value-1234")]);
+        let shown = format!("{p:?}");
+        assert!(shown.contains("DASHSCOPE_API_KEY") && !shown.contains("secret-value"));
     }
 
     #[test]
