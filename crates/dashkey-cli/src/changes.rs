@@ -165,3 +165,25 @@ pub fn report(plan: &Plan) -> Vec<ChangeReport> {
 pub fn heading(text: impl std::fmt::Display) {
     anstream::println!("{}", paint(BOLD, text));
 }
+
+#[derive(Serialize)]
+struct Report {
+    dry_run: bool,
+    changes: Vec<ChangeReport>,
+}
+
+/// The `--json` document of a command that writes through a plan.
+pub fn print_report(plan: &Plan, dry_run: bool) -> anyhow::Result<()> {
+    crate::output::print_json(&Report { dry_run, changes: report(plan) })
+}
+
+/// `--dry-run`: the diff (or the JSON list) and the notes; nothing is written.
+pub fn print_dry_run(platform: &Platform, plan: &Plan, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_report(plan, true);
+    }
+    anstream::print!("{}", diff(platform, plan));
+    print_notes(platform, plan);
+    anstream::eprintln!("{}", paint(DIM, "dry run: nothing was changed"));
+    Ok(())
+}

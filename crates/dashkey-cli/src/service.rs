@@ -118,8 +118,7 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
     })?);
     check_writable(&plan)?;
     if target.dry_run {
-        anstream::print!("{}", changes::diff(platform, &plan));
-        anstream::eprintln!("{}", paint(DIM, "dry run: nothing was written"));
+        changes::print_dry_run(platform, &plan, false)?;
         return Ok(Exit::Ok);
     }
     let applied = persist::apply(&plan, None)?;
@@ -189,8 +188,7 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
     }
     check_writable(&plan)?;
     if target.dry_run {
-        anstream::print!("{}", changes::diff(platform, &plan));
-        anstream::eprintln!("{}", paint(DIM, "dry run: nothing was changed"));
+        changes::print_dry_run(platform, &plan, false)?;
         return Ok(Exit::Ok);
     }
     let applied = persist::apply(&plan, None)?;

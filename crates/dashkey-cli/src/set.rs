@@ -12,7 +12,6 @@ use dashkey::record::Record;
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::verify::{HttpSettings, Probe, Prober, Target, Verdict};
 use dashkey::{ApiKey, Platform};
-use serde::Serialize;
 
 use crate::changes;
 use crate::cli::{RegionArgs, SetArgs};
@@ -93,18 +92,12 @@ fn write(
     let mut session = dashkey::desktop::native_session();
     let plan = persist::plan_set(platform, settings, options, &probes, session.as_deref())?;
     if dry_run {
-        if json {
-            crate::output::print_json(&Report { dry_run: true, changes: changes::report(&plan) })?;
-        } else {
-            anstream::print!("{}", changes::diff(platform, &plan));
-            changes::print_notes(platform, &plan);
-            anstream::eprintln!("{}", paint(DIM, "dry run: nothing was written"));
-        }
+        changes::print_dry_run(platform, &plan, json)?;
         return Ok(Exit::Ok);
     }
     let applied = persist::apply(&plan, session.as_deref_mut())?;
     if json {
-        crate::output::print_json(&Report { dry_run: false, changes: changes::report(&plan) })?;
+        changes::print_report(&plan, false)?;
         changes::print_notes(platform, &plan);
         return Ok(Exit::Ok);
     }
@@ -278,12 +271,6 @@ fn hook_shell(path: &std::path::Path) -> Option<Shell> {
         _ if name.ends_with(".ps1") => Shell::PowerShell,
         _ => Shell::Ksh,
     })
-}
-
-#[derive(Serialize)]
-struct Report {
-    dry_run: bool,
-    changes: Vec<changes::ChangeReport>,
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

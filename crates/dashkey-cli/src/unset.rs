@@ -3,7 +3,6 @@
 use dashkey::Platform;
 use dashkey::persist;
 use dashkey::shell::{Probes, Shell};
-use serde::Serialize;
 
 use crate::changes;
 use crate::cli::UnsetArgs;
@@ -17,18 +16,12 @@ pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
     let mut session = dashkey::desktop::native_session();
     let plan = persist::plan_unset(platform, &probes, session.as_deref())?;
     if args.dry_run {
-        if args.json {
-            crate::output::print_json(&Report { dry_run: true, changes: changes::report(&plan) })?;
-        } else {
-            anstream::print!("{}", changes::diff(platform, &plan));
-            changes::print_notes(platform, &plan);
-            anstream::eprintln!("{}", paint(DIM, "dry run: nothing was changed"));
-        }
+        changes::print_dry_run(platform, &plan, args.json)?;
         return Ok(Exit::Ok);
     }
     let applied = persist::apply(&plan, session.as_deref_mut())?;
     if args.json {
-        crate::output::print_json(&Report { dry_run: false, changes: changes::report(&plan) })?;
+        changes::print_report(&plan, false)?;
     } else if plan.is_empty() {
         anstream::println!("dashkey has nothing stored for this user; nothing changed.");
     } else {
@@ -41,10 +34,4 @@ pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
     }
     changes::print_notes(platform, &plan);
     Ok(Exit::Ok)
-}
-
-#[derive(Serialize)]
-struct Report {
-    dry_run: bool,
-    changes: Vec<changes::ChangeReport>,
 }

@@ -367,6 +367,29 @@ fn read_text(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, PersistError> {
     Ok(fsx::read_optional(&fsx::write_target(path)?)?.map(Zeroizing::new))
 }
 
+impl FileChange {
+    /// A change from `before` to `after`, or `None` when they are the same bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`FsError`] when the path's symlinks cannot be followed.
+    pub fn new(
+        path: PathBuf,
+        role: Role,
+        before: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+        mode: u32,
+    ) -> Result<Option<FileChange>, FsError> {
+        let before = before.map(Zeroizing::new);
+        let after = after.map(Zeroizing::new);
+        if before.as_deref() == after.as_deref() {
+            return Ok(None);
+        }
+        let real_path = fsx::write_target(&path)?;
+        Ok(Some(FileChange { path, real_path, role, before, after, mode }))
+    }
+}
+
 /// Adds a change unless it changes nothing.
 fn push_change(
     plan: &mut Plan,
@@ -376,12 +399,8 @@ fn push_change(
     after: Option<Vec<u8>>,
     mode: u32,
 ) -> Result<(), PersistError> {
-    let after = after.map(Zeroizing::new);
-    if before.as_deref() == after.as_deref() {
-        return Ok(());
-    }
-    let real_path = fsx::write_target(&path)?;
-    plan.changes.push(FileChange { path, real_path, role, before, after, mode });
+    let before = before.map(|b| b.to_vec());
+    plan.changes.extend(FileChange::new(path, role, before, after, mode)?);
     Ok(())
 }
 
@@ -645,7 +664,8 @@ fn stale_session_vars(
         .collect()
 }
 
-fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+/// The directories of `dir`'s path that do not exist yet, outermost first.
+pub fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
     let mut missing: Vec<PathBuf> = dir
         .ancestors()
         .take_while(|p| !p.as_os_str().is_empty() && !p.exists())

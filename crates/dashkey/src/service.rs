@@ -16,7 +16,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use crate::Platform;
 use crate::block;
@@ -187,34 +186,35 @@ fn drop_in_text(service_unit: &str, env_file: &Path) -> String {
     )
 }
 
-fn change(
-    path: PathBuf,
-    role: Role,
-    before: Option<Vec<u8>>,
-    after: Option<Vec<u8>>,
-    mode: u32,
-) -> Result<Option<FileChange>, ServiceError> {
-    let before = before.map(Zeroizing::new);
-    let after = after.map(Zeroizing::new);
-    if before.as_deref() == after.as_deref() {
-        return Ok(None);
-    }
-    let real_path = fsx::write_target(&path)?;
-    Ok(Some(FileChange { path, real_path, role, before, after, mode }))
-}
-
 fn missing_dirs(dir: &Path, plan: &mut Plan) {
-    let mut missing: Vec<PathBuf> = dir
-        .ancestors()
-        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
-        .map(Path::to_path_buf)
-        .collect();
-    missing.reverse();
-    for path in missing {
+    for path in crate::persist::missing_ancestors(dir) {
         if !plan.create_dirs.contains(&path) {
             plan.create_dirs.push(path);
         }
     }
+}
+
+/// Plans an edit of a supervisord configuration file as a whole.
+fn edit_config(
+    plan: &mut Plan,
+    config: &Path,
+    edit: impl FnOnce(&str) -> Result<String, ServiceError>,
+) -> Result<(), ServiceError> {
+    let Some(before) = fsx::read_optional(config)? else {
+        return Err(ServiceError::NoConfig(config.display().to_string()));
+    };
+    let text = String::from_utf8(before.clone())
+        .map_err(|_| PersistError::NotUtf8 { path: config.to_path_buf(), hint: String::new() })?;
+    let after = edit(&text)?.into_bytes();
+    let change = FileChange::new(
+        config.to_path_buf(),
+        Role::ServiceConfig,
+        Some(before),
+        Some(after),
+        0o644,
+    )?;
+    plan.changes.extend(change);
+    Ok(())
 }
 
 /// Plans giving a service the variables (also used to rewrite it with a new key).
@@ -233,7 +233,7 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
             }
             let before = fsx::read_optional(env_file)?;
             let after = systemd_env_file(vars).into_bytes();
-            plan.changes.extend(change(
+            plan.changes.extend(FileChange::new(
                 env_file.clone(),
                 Role::ServiceEnv,
                 before,
@@ -242,7 +242,7 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
             )?);
             let before = fsx::read_optional(drop_in)?;
             let after = drop_in_text(unit, unit_env_file).into_bytes();
-            plan.changes.extend(change(
+            plan.changes.extend(FileChange::new(
                 drop_in.clone(),
                 Role::ServiceConfig,
                 before,
@@ -251,17 +251,7 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
             )?);
         }
         Service::Supervisord { program, config } => {
-            let before = fsx::read_optional(config)?.unwrap_or_default();
-            let text = String::from_utf8(before.clone())
-                .map_err(|_| PersistError::NotUtf8 { path: config.clone(), hint: String::new() })?;
-            let after = supervisord_with(&text, program, config, vars)?;
-            plan.changes.extend(change(
-                config.clone(),
-                Role::ServiceConfig,
-                Some(before),
-                Some(after.into_bytes()),
-                0o644,
-            )?);
+            edit_config(&mut plan, config, |text| supervisord_with(text, program, config, vars))?;
         }
     }
     Ok(plan)
@@ -278,24 +268,13 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
         Service::Systemd { env_file, drop_in, .. } => {
             for (path, role) in [(env_file, Role::ServiceEnv), (drop_in, Role::ServiceConfig)] {
                 let before = fsx::read_optional(path)?;
-                plan.changes.extend(change(path.clone(), role, before, None, 0o600)?);
+                plan.changes.extend(FileChange::new(path.clone(), role, before, None, 0o600)?);
             }
-            plan.remove_dirs.extend(drop_in.parent().map(Path::to_path_buf));
-            plan.remove_dirs.extend(env_file.parent().map(Path::to_path_buf));
         }
-        Service::Supervisord { config, .. } => {
-            let Some(before) = fsx::read_optional(config)? else { return Ok(plan) };
-            let text = String::from_utf8(before.clone())
-                .map_err(|_| PersistError::NotUtf8 { path: config.clone(), hint: String::new() })?;
-            let after = supervisord_without(&text, config)?;
-            plan.changes.extend(change(
-                config.clone(),
-                Role::ServiceConfig,
-                Some(before),
-                Some(after.into_bytes()),
-                0o644,
-            )?);
+        Service::Supervisord { config, .. } if config.exists() => {
+            edit_config(&mut plan, config, |text| supervisord_without(text, config))?;
         }
+        Service::Supervisord { .. } => {}
     }
     Ok(plan)
 }
