@@ -124,7 +124,7 @@ fn each_fault_is_classified_and_none_is_called_a_rejection() {
             "stall-headers=unreachable",
         ]
     );
-    assert_eq!(report["timeout_ms"], 800);
+    assert_eq!(report["timeout_ms"], 2000);
     assert_eq!(region(&report, "ap-southeast-1")["status"], 503);
     assert_eq!(region(&report, "us-east-1")["status"], 200);
     assert_eq!(region(&report, "cn-hongkong")["unreachable"], "connect");
