@@ -32,6 +32,7 @@ struct StoredReport {
     fingerprint: Option<String>,
     written_at: u64,
     files: Vec<String>,
+    services: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -137,6 +138,7 @@ fn build(platform: &Platform, reveal: bool) -> Report {
             fingerprint: record.fingerprint,
             written_at: record.written_at,
             files: record.files.iter().map(|f| f.path.display().to_string()).collect(),
+            services: record.services.iter().map(|s| s.service.describe()).collect(),
         });
     Report { schema_version: SCHEMA_VERSION, stored, copies: copy_reports, sdks, all_found }
 }
@@ -303,6 +305,9 @@ fn render(platform: &Platform, report: &Report) {
             "  {}",
             paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
         );
+        for service in &stored.services {
+            anstream::println!("  {}", paint(DIM, format!("also given to the {service}")));
+        }
     }
     anstream::println!();
     anstream::println!("{}", paint(BOLD, "What each SDK would use (in this environment)"));
