@@ -23,6 +23,7 @@ pub mod fsx;
 pub mod key;
 pub mod persist;
 pub mod platform;
+pub mod procs;
 pub mod record;
 pub mod region;
 pub mod resolve;
