@@ -27,6 +27,7 @@ pub mod procs;
 pub mod record;
 pub mod region;
 pub mod resolve;
+pub mod services;
 pub mod shell;
 pub mod store;
 pub mod vars;
