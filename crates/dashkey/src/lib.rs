@@ -30,6 +30,7 @@ pub mod resolve;
 pub mod services;
 pub mod shell;
 pub mod store;
+pub mod sudoers;
 pub mod vars;
 pub mod verify;
 
