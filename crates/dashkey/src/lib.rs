@@ -29,6 +29,7 @@ pub mod region;
 pub mod resolve;
 pub mod services;
 pub mod shell;
+pub mod startup;
 pub mod store;
 pub mod sudoers;
 pub mod vars;
