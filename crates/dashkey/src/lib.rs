@@ -18,6 +18,7 @@
 pub mod block;
 pub mod config;
 pub mod desktop;
+pub mod doctor;
 pub mod dotfiles;
 pub mod fsx;
 pub mod key;
