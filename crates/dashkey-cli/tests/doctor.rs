@@ -837,6 +837,16 @@ fn a_trailing_slash_breaks_node() {
 }
 
 #[test]
+fn a_key_pasted_into_a_url_is_never_repeated() {
+    // The harness fails the run if the key appears anywhere in the output.
+    let url = format!("http://dashscope-intl.aliyuncs.com/compatible-mode/v1/?api_key={KEY}");
+    let report = with_vars(&[("DASHSCOPE_HTTP_BASE_URL", &url)]);
+    report.expect("base-url", "fail");
+    let url = format!("https://dashscope-intl.aliyuncs.com/{KEY}/");
+    with_vars(&[("DASHSCOPE_HTTP_BASE_URL", &url)]).expect("base-url", "warn");
+}
+
+#[test]
 fn plain_http_fails_except_on_loopback() {
     with_vars(&[("DASHSCOPE_HTTP_BASE_URL", "http://dashscope-intl.aliyuncs.com/api/v1")])
         .expect("base-url", "fail");

@@ -850,7 +850,8 @@ impl SupervisorConfig {
                 return Err(ServiceError::Parse {
                     path: path.to_path_buf(),
                     line,
-                    message: format!("not a key=value line: {}", shorten(trimmed)),
+                    // Never quote the line: it may be a pasted key.
+                    message: "not a key=value line (nor a [section] header)".to_string(),
                 });
             };
             let key = trimmed[..at].trim().to_ascii_lowercase();
@@ -921,15 +922,6 @@ impl SupervisorConfig {
 
 fn parent_text(file: &Path) -> String {
     file.parent().map(|p| p.display().to_string()).unwrap_or_default()
-}
-
-fn shorten(text: &str) -> String {
-    // Never echo a long line: it may hold a key.
-    if text.chars().count() > 24 {
-        format!("{}…", text.chars().take(16).collect::<String>())
-    } else {
-        text.to_string()
-    }
 }
 
 /// Python configparser's inline comments: `;` or `#` after whitespace.
@@ -1310,6 +1302,15 @@ mod tests {
         assert_eq!(pairs[1].2.line, 3);
         let global = config.environment("supervisord", &none).unwrap();
         assert_eq!((global[0].0.as_str(), global[0].1.as_str()), ("LANG", "C"));
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_setting_is_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("supervisord.conf");
+        fs::write(&main, "[program:x]\nsk-0123456789abcdef0123456789abcdef\n").unwrap();
+        let error = SupervisorConfig::read(&main, &|_| None).unwrap_err().to_string();
+        assert!(error.contains(":2:") && !error.contains("0123456789"), "{error}");
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl Context<'_> {
             .any(|name| self.platform.var(name).is_some());
         out.push(if any_set {
             Finding::new(id::BASE_URL, Severity::Ok, format!("the base URLs point at {region}"))
-                .detail(format!("The native API is {}.", urls.http.url))
+                .detail("Every base URL variable names the right API over https.")
         } else {
             Finding::new(
                 id::BASE_URL,
@@ -119,7 +119,9 @@ impl Context<'_> {
             Region::find(region)
                 .map_or_else(|| region.to_string(), |r| format!("{} ({region})", r.name))
         };
-        let calls = configured.as_deref().map_or_else(|| python.urls.http.url.clone(), name);
+        let calls = configured
+            .as_deref()
+            .map_or_else(|| format!("the endpoint in {}", vars::HTTP_BASE_URL), name);
         let finding = match Verdict::of(&probes) {
             Verdict::Accepted if configured_accepts == Some(true) => Finding::new(
                 id::REGION_MISMATCH,
@@ -210,7 +212,10 @@ fn url_findings(
             return None;
         }
     };
+    // URLs are never repeated whole: a path or query may hold a pasted secret. Only the
+    // scheme, the host and the known API paths are shown.
     let (scheme, host) = (endpoint.scheme.as_str(), endpoint.host.as_str());
+    let path = endpoint.shape.map_or("/…", ApiShape::path);
     let secure = if shape == ApiShape::WebSocket { "wss" } else { "https" };
     if scheme != secure {
         if endpoint.is_loopback() && (scheme == "http" || scheme == "ws") {
@@ -231,7 +236,7 @@ fn url_findings(
                          connection fails."
                     ),
                 )
-                .fix(format!("export {name}='{secure}://{host}{}'", endpoint.path)),
+                .fix(format!("export {name}='{secure}://{host}{path}'")),
             );
         }
     }
@@ -257,8 +262,7 @@ fn url_findings(
         None if endpoint.region != HostRegion::Custom => out.push(
             Finding::new(id::BASE_URL, Severity::Warn, format!("{name} has an unexpected path"))
                 .detail(format!(
-                    "The path {:?} is not {}: requests will not reach the API.",
-                    endpoint.path,
+                    "Its path is not {}: requests will not reach the API.",
                     shape.path()
                 ))
                 .fix(format!("export {name}='{scheme}://{host}{}'", shape.path())),
@@ -271,7 +275,7 @@ fn url_findings(
                 .detail(
                     "The Node SDK joins paths onto it and the doubled slash breaks its requests.",
                 )
-                .fix(format!("export {name}='{}'", url.trim_end_matches('/'))),
+                .fix(format!("export {name}='{scheme}://{host}{path}'   (no slash at the end)")),
         );
     }
     match (&endpoint.region, key_kind) {
