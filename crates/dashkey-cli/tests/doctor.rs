@@ -189,6 +189,21 @@ fn temporary_key_only_in_this_environment_fails_until_set() {
 }
 
 #[test]
+fn a_key_a_service_manager_sets_is_not_temporary() {
+    for marker in ["INVOCATION_ID", "SUPERVISOR_ENABLED"] {
+        let mut sandbox = Sandbox::new();
+        sandbox.env("DASHSCOPE_API_KEY", KEY).env(marker, "1");
+        let report = doctor(&sandbox, &[]);
+        report.healthy().expect("temporary", "info");
+        report.absent("not-loaded");
+    }
+    // Its twin without the marker is the temporary failure above.
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    doctor(&sandbox, &[]).expect("temporary", "fail");
+}
+
+#[test]
 fn temporary_key_also_in_the_sdk_key_file_is_only_a_warning() {
     let mut sandbox = Sandbox::new();
     let file = sandbox.write(".dashscope/api_key", format!("{KEY}\n"));

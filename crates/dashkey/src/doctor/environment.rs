@@ -19,6 +19,24 @@ impl Context<'_> {
         }
         let persisted = self.persisted_in();
         let env_key = self.env_key.as_ref().filter(|key| !key.is_empty());
+        if let Some(manager) = self.service_manager() {
+            // A service's environment is its manager's configuration, which persists; it
+            // never reads startup files, so "open a new terminal" would be wrong advice.
+            if let (Some(key), true) = (env_key, persisted.is_empty()) {
+                out.push(
+                    Finding::new(
+                        id::TEMPORARY,
+                        Severity::Info,
+                        format!("DASHSCOPE_API_KEY comes from {manager}"),
+                    )
+                    .detail(format!(
+                        "This runs under {manager}, whose configuration sets {}; it is stored                          there, not for the user's shells.",
+                        Self::describe_key(key)
+                    )),
+                );
+            }
+            return self.check_stale_env(out);
+        }
         match (env_key, persisted.is_empty()) {
             (Some(key), true) => {
                 let in_sdk_file = self
@@ -137,6 +155,18 @@ impl Context<'_> {
             ))
             .fix(format!("{}   (or open a new terminal)", self.load_line())),
         );
+    }
+
+    /// The service manager this process runs under, from the variables each sets in the
+    /// environment of what it starts.
+    fn service_manager(&self) -> Option<&'static str> {
+        if self.platform.var_non_empty("SUPERVISOR_ENABLED").is_some() {
+            Some("supervisord")
+        } else if self.platform.var_non_empty("INVOCATION_ID").is_some() {
+            Some("a systemd unit")
+        } else {
+            None
+        }
     }
 
     pub(super) fn check_stores(&self, out: &mut Vec<Finding>) {

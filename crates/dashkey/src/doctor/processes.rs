@@ -213,13 +213,23 @@ fn ide_of(name: &str, cmdline: impl FnOnce() -> Vec<String>) -> Option<&'static 
     let args = cmdline();
     let any = |needle: &str| args.iter().any(|a| a.contains(needle));
     if name == "java" {
-        if any("idea.platform.prefix=Python") {
-            return Some("PyCharm");
-        }
-        if any("com.intellij.idea.Main") || any("idea.paths.selector") {
-            return Some("IntelliJ IDEA");
-        }
-        return None;
+        // JetBrains IDEs started through their shell scripts run as `java`, named by a
+        // platform prefix.
+        let prefix = args.iter().find_map(|a| a.strip_prefix("-Didea.platform.prefix="));
+        let ide = match prefix {
+            Some("Python" | "PyCharmCore" | "PyCharmEdu") => "PyCharm",
+            Some("WebStorm") => "WebStorm",
+            Some("GoLand") => "GoLand",
+            Some("CLion") => "CLion",
+            Some("Rider") => "Rider",
+            Some("DataGrip") => "DataGrip",
+            Some("PhpStorm") => "PhpStorm",
+            Some("Ruby") => "RubyMine",
+            Some(_) => "IntelliJ IDEA",
+            None if any("com.intellij.idea.Main") => "IntelliJ IDEA",
+            None => return None,
+        };
+        return Some(ide);
     }
     if any(".vscode-server") {
         return Some("VS Code Server");
@@ -251,6 +261,10 @@ mod tests {
             Some("IntelliJ IDEA")
         );
         assert_eq!(ide_of("java", || args(&["java", "-jar", "app.jar"])), None);
+        assert_eq!(
+            ide_of("java", || args(&["java", "-Didea.platform.prefix=GoLand", "x"])),
+            Some("GoLand")
+        );
         assert_eq!(
             ide_of("python3", || args(&["/usr/bin/python3", "/usr/local/bin/jupyter-notebook"])),
             Some("Jupyter")
