@@ -502,7 +502,7 @@ pub fn startup_files(shell: Shell, platform: &Platform, probes: &Probes) -> Vec<
 }
 
 /// The file an interactive ksh reads: `$ENV` (with `~` and `$HOME` expanded) or the default.
-fn env_file(platform: &Platform, home: &Path, default: &str) -> PathBuf {
+pub(crate) fn env_file(platform: &Platform, home: &Path, default: &str) -> PathBuf {
     match platform.var_non_empty("ENV") {
         Some(value) => {
             let home_str = home.display().to_string();

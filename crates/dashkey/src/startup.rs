@@ -159,7 +159,8 @@ pub struct Startup {
     files: Vec<StartupFile>,
     home: Option<PathBuf>,
     zdotdir: Option<PathBuf>,
-    env_file: Option<PathBuf>,
+    /// The files interactive ksh and mksh read.
+    env_files: Option<(PathBuf, PathBuf)>,
     config: Option<PathBuf>,
 }
 
@@ -169,13 +170,9 @@ impl Startup {
     pub fn read(platform: &Platform) -> Startup {
         let home = platform.home();
         let zdotdir = platform.var_non_empty("ZDOTDIR").map(PathBuf::from).or_else(|| home.clone());
-        let env_file = platform.var_non_empty("ENV").and_then(|value| {
-            let home = home.as_ref()?.display().to_string();
-            let expanded = match value.strip_prefix("~/") {
-                Some(rest) => format!("{home}/{rest}"),
-                None => value.replace("${HOME}", &home).replace("$HOME", &home),
-            };
-            Some(platform.resolve_path(&expanded))
+        // What interactive ksh and mksh read: `$ENV`, else their own default.
+        let env_files = home.as_ref().map(|home| {
+            (shell::env_file(platform, home, ".kshrc"), shell::env_file(platform, home, ".mkshrc"))
         });
         let mut candidates = dotfiles::candidate_files(platform, &Probes::default());
         if let Some(zdot) = &zdotdir {
@@ -183,7 +180,7 @@ impl Startup {
                 candidates.push(zdot.join(name));
             }
         }
-        candidates.extend(env_file.clone());
+        candidates.extend(env_files.iter().flat_map(|(ksh, mksh)| [ksh.clone(), mksh.clone()]));
         let files = shell::dedup(candidates)
             .into_iter()
             .filter_map(|path| {
@@ -191,7 +188,7 @@ impl Startup {
                 Some(parse_file(path, &text, home.as_deref()))
             })
             .collect();
-        Startup { files, home, zdotdir, env_file, config: platform.config_dir() }
+        Startup { files, home, zdotdir, env_files, config: platform.config_dir() }
     }
 
     /// The files that exist.
@@ -208,7 +205,8 @@ impl Startup {
     pub fn top_level(&self, session: Session) -> Vec<PathBuf> {
         let Some(home) = &self.home else { return Vec::new() };
         let zdot = self.zdotdir.clone().unwrap_or_else(|| home.clone());
-        let env_or = |default: &str| self.env_file.clone().unwrap_or_else(|| home.join(default));
+        let (ksh_env, mksh_env) =
+            self.env_files.clone().unwrap_or_else(|| (home.join(".kshrc"), home.join(".mkshrc")));
         let first_existing = |names: &[&str]| -> Vec<PathBuf> {
             names.iter().map(|name| home.join(name)).find(|p| p.exists()).into_iter().collect()
         };
@@ -222,10 +220,10 @@ impl Startup {
                 .map(|name| zdot.join(name))
                 .collect(),
             Session::ShLogin => vec![home.join(".profile")],
-            Session::KshLogin => vec![home.join(".profile"), env_or(".kshrc")],
-            Session::KshInteractive => vec![env_or(".kshrc")],
-            Session::MkshLogin => vec![home.join(".profile"), env_or(".mkshrc")],
-            Session::MkshInteractive => vec![env_or(".mkshrc")],
+            Session::KshLogin => vec![home.join(".profile"), ksh_env],
+            Session::KshInteractive => vec![ksh_env],
+            Session::MkshLogin => vec![home.join(".profile"), mksh_env],
+            Session::MkshInteractive => vec![mksh_env],
             Session::Fish => match &self.config {
                 Some(config) => {
                     vec![config.join("fish/conf.d/dashkey.fish"), config.join("fish/config.fish")]
