@@ -80,7 +80,7 @@ impl Context<'_> {
                          programs started from it do not get the variable.",
                         persisted.join(", ")
                     ))
-                    .fix(format!("{}   (or open a new terminal)", self.load_line())),
+                    .fix(self.reload_fix()),
                 );
             }
             _ => {}
@@ -112,7 +112,7 @@ impl Context<'_> {
                     Self::describe_key(env_key),
                     Self::describe_key(expected),
                 ))
-                .fix(format!("{}   (or open a new terminal)", self.load_line())),
+                .fix(self.reload_fix()),
             );
             return;
         }
@@ -153,8 +153,20 @@ impl Context<'_> {
                 stale_urls.join(", "),
                 if stale_urls.len() == 1 { "is" } else { "are" }
             ))
-            .fix(format!("{}   (or open a new terminal)", self.load_line())),
+            .fix(self.reload_fix()),
         );
+    }
+
+    /// How this environment gets the stored values again: the load line for a terminal, a
+    /// new configuration and a restart for a service.
+    fn reload_fix(&self) -> String {
+        match self.service_manager() {
+            Some(manager) => format!(
+                "update the key in the configuration of {manager} (dashkey service install), \
+                 then restart the service"
+            ),
+            None => format!("{}   (or open a new terminal)", self.load_line()),
+        }
     }
 
     /// The service manager this process runs under, from the variables each sets in the
@@ -229,7 +241,7 @@ impl Context<'_> {
             .collect();
         let fix_missing =
             if self.env_key.is_none() && !self.persisted_in().is_empty() && !self.under_sudo() {
-                format!("{}   (or open a new terminal)", self.load_line())
+                self.reload_fix()
             } else {
                 "dashkey set".to_string()
             };
