@@ -11,6 +11,7 @@ Examples:
   dashkey unset                  remove everything dashkey wrote
   dashkey status --json          the same, for scripts
   dashkey verify                 does DashScope accept the key, and in which region?
+  dashkey doctor                 why does my program not get the key, and what is the fix?
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
 
 Exit status: 0 fine, 1 a problem was found, 2 bad usage or input, 3 an I/O failure.
@@ -142,6 +143,25 @@ Exit status: 0 accepted in some region, 1 rejected by every region that answered
 2 bad usage or input, 3 could not tell (no region answered about the key).")]
     Verify(VerifyArgs),
 
+    /// Say why a program does not get a working key, and how to fix it.
+    #[command(after_help = "\
+Checks this environment against the stored key, running IDEs (or --pid), systemd units,
+supervisord programs, sudo, base URLs, the key's value, key files, startup files and what each
+SDK would use, and prints each finding with one line of why and one line of fix.
+
+Examples:
+  dashkey doctor                              everything that can be checked offline
+  dashkey doctor --pid 4242                   also: does process 4242 have the key?
+  dashkey doctor --systemd myapp              also: does the unit myapp.service provide it?
+  dashkey doctor --systemd myapp --user       ... a user unit
+  dashkey doctor --supervisord worker         also: does supervisord give it to worker?
+  dashkey doctor --online                     also: is the key accepted where it is sent?
+  dashkey doctor --json                       {\"findings\":[{id, severity, title, detail, fix}]}
+
+Severities: ok, info, warn, fail. Exit status: 0 when nothing is fail, 1 otherwise,
+2 bad usage. The key is never printed.")]
+    Doctor(DoctorArgs),
+
     /// Print a completion script for a shell.
     #[command(after_help = "\
 Examples:
@@ -234,6 +254,33 @@ pub struct EnvArgs {
     /// Allow printing the key to a terminal.
     #[arg(long)]
     pub reveal: bool,
+}
+
+/// Options of `dashkey doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also check this running process (repeatable).
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Also check this systemd unit (repeatable; `app` means `app.service`).
+    #[arg(long = "systemd", value_name = "UNIT")]
+    pub systemd: Vec<String>,
+    /// Look the --systemd units up in the user manager's directories only.
+    #[arg(long, requires = "systemd")]
+    pub user: bool,
+    /// Also check this supervisord program (repeatable).
+    #[arg(long = "supervisord", value_name = "PROGRAM")]
+    pub supervisord: Vec<String>,
+    /// supervisord's configuration file (default: the running supervisord's, else its default
+    /// locations).
+    #[arg(short = 'c', long = "supervisord-conf", value_name = "FILE", requires = "supervisord")]
+    pub supervisord_conf: Option<std::path::PathBuf>,
+    /// Also ask DashScope, in every region, whether the key works where it is sent.
+    #[arg(long)]
+    pub online: bool,
+    /// Print {"findings":[…]} as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dashkey verify`.

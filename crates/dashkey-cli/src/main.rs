@@ -3,6 +3,7 @@
 
 mod changes;
 mod cli;
+mod doctor;
 mod exit;
 mod export;
 mod keyinput;
@@ -49,6 +50,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
         Command::Verify(args) => verify::run(&platform, &args),
+        Command::Doctor(args) => doctor::run(&platform, &args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout().lock();

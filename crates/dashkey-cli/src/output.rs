@@ -19,15 +19,7 @@ pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
 
 /// A path as the user would type it: `~/…` under their home.
 pub fn show_path(platform: &Platform, path: &Path) -> String {
-    if let Some(home) = platform.home()
-        && let Ok(rest) = path.strip_prefix(&home)
-    {
-        if rest.as_os_str().is_empty() {
-            return "~".to_string();
-        }
-        return format!("~/{}", rest.display());
-    }
-    path.display().to_string()
+    platform.show_path(path)
 }
 
 /// Prints a JSON document on stdout, pretty and newline-terminated.

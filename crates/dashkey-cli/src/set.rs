@@ -311,16 +311,10 @@ fn parse_shells(names: &[String]) -> Result<Option<Vec<Shell>>, Failure> {
 
 /// The command that loads dashkey's file into the current shell.
 pub fn load_command(platform: &Platform) -> String {
-    let dialect = current_dialect(platform);
-    match platform.dashkey_dir() {
-        Some(dir) => {
-            dialect.source_command(&persist::owned_path(&dir, dialect), platform.home().as_deref())
-        }
-        None => "eval \"$(dashkey env)\"".to_string(),
-    }
+    persist::load_command(platform).unwrap_or_else(|| "eval \"$(dashkey env)\"".to_string())
 }
 
 /// The syntax of the shell this command runs in, from `$SHELL` (POSIX when unknown).
 pub fn current_dialect(platform: &Platform) -> Dialect {
-    platform.var("SHELL").and_then(Shell::from_name).map_or(Dialect::Posix, Shell::dialect)
+    dashkey::shell::login_dialect(platform)
 }

@@ -90,6 +90,51 @@ pub fn find_in(texts: &[(PathBuf, String)]) -> Vec<Assignment> {
 
 /// Recognises an assignment in any of the dialects, ignoring comments.
 pub fn parse_assignment(line: &str) -> Option<(&'static str, bool)> {
+    let (name, rest) = split_assignment(line)?;
+    let value = rest.trim().trim_matches(['\'', '"']);
+    let literal = !value.is_empty() && !value.contains(['$', '`', '(']);
+    Some((name, literal))
+}
+
+/// The value a literal assignment gives its variable, unquoted as the shell would: single
+/// quotes keep everything, double quotes take `\` escapes, a bare word ends at whitespace or
+/// `;`. `None` for lines that are not assignments or whose value is computed (`$(…)`,
+/// `$OTHER`).
+pub fn literal_value(line: &str) -> Option<String> {
+    let (_, rest) = split_assignment(line)?;
+    let mut chars = rest.trim_start().chars().peekable();
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    value.push(c);
+                }
+            }
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => value.extend(chars.next()),
+                        '$' | '`' => return None,
+                        c => value.push(c),
+                    }
+                }
+            }
+            '\\' => value.extend(chars.next()),
+            '$' | '`' | '(' => return None,
+            c if c.is_whitespace() || c == ';' => break,
+            c => value.push(c),
+        }
+    }
+    Some(value)
+}
+
+/// The variable an assignment line sets, and the text after the assignment operator.
+fn split_assignment(line: &str) -> Option<(&'static str, &str)> {
     let text = line.trim();
     if text.starts_with('#') {
         return None;
@@ -111,9 +156,7 @@ pub fn parse_assignment(line: &str) -> Option<(&'static str, bool)> {
             format!("$env:{name}="),
         ];
         if let Some(rest) = patterns.iter().find_map(|p| text.strip_prefix(p.as_str())) {
-            let value = rest.trim().trim_matches(['\'', '"']);
-            let literal = !value.is_empty() && !value.contains(['$', '`', '(']);
-            return Some((name, literal));
+            return Some((name, rest));
         }
     }
     None
@@ -191,6 +234,23 @@ mod tests {
         );
         assert_eq!(parse_assignment("# export DASHSCOPE_API_KEY=sk-1"), None);
         assert_eq!(parse_assignment("export OTHER=1"), None);
+    }
+
+    #[test]
+    fn literal_values_are_unquoted_like_the_shell_does() {
+        let value = |line: &str| literal_value(line);
+        assert_eq!(value("export DASHSCOPE_API_KEY='sk-1'").as_deref(), Some("sk-1"));
+        assert_eq!(value("export DASHSCOPE_API_KEY=\"sk-1\" # old").as_deref(), Some("sk-1"));
+        assert_eq!(
+            value("DASHSCOPE_API_KEY=sk-1; export DASHSCOPE_API_KEY").as_deref(),
+            Some("sk-1")
+        );
+        assert_eq!(value("set -gx DASHSCOPE_API_KEY sk-1").as_deref(), Some("sk-1"));
+        assert_eq!(value("export DASHSCOPE_API_KEY='a'\"b\"").as_deref(), Some("ab"));
+        assert_eq!(value("export DASHSCOPE_API_KEY=").as_deref(), Some(""));
+        assert_eq!(value("export DASHSCOPE_API_KEY=$(cat ~/.k)"), None);
+        assert_eq!(value("export DASHSCOPE_API_KEY=\"$KEY\""), None);
+        assert_eq!(value("export OTHER=1"), None);
     }
 
     #[test]

@@ -18,18 +18,23 @@
 pub mod block;
 pub mod config;
 pub mod desktop;
+pub mod doctor;
 pub mod dotfiles;
 pub mod export;
 pub mod fsx;
 pub mod key;
 pub mod persist;
 pub mod platform;
+pub mod procs;
 pub mod record;
 pub mod region;
 pub mod resolve;
 pub mod service;
+pub mod services;
 pub mod shell;
+pub mod startup;
 pub mod store;
+pub mod sudoers;
 pub mod vars;
 pub mod verify;
 

@@ -318,6 +318,14 @@ pub fn owned_path(dir: &Path, dialect: Dialect) -> PathBuf {
     dir.join(dialect.owned_file_name())
 }
 
+/// The command that loads dashkey's own file into the user's shell (`. "$HOME/…/env.sh"`,
+/// `source …/env.fish`), or `None` when there is no home.
+pub fn load_command(platform: &Platform) -> Option<String> {
+    let dialect = shell::login_dialect(platform);
+    let dir = platform.dashkey_dir()?;
+    Some(dialect.source_command(&owned_path(&dir, dialect), platform.home().as_deref()))
+}
+
 /// dashkey's lock, and the directories created to hold it.
 #[derive(Debug)]
 pub struct Locked {

@@ -212,6 +212,19 @@ impl Platform {
         self.config_dir().map(|dir| dir.join("dashkey"))
     }
 
+    /// A path as the user would type it: `~/…` under the home directory, else as it is.
+    pub fn show_path(&self, path: &Path) -> String {
+        if let Some(home) = self.home()
+            && let Ok(rest) = path.strip_prefix(&home)
+        {
+            if rest.as_os_str().is_empty() {
+                return "~".to_string();
+            }
+            return format!("~/{}", rest.display());
+        }
+        path.display().to_string()
+    }
+
     /// A path as a program running here would open it: relative paths are relative to the
     /// working directory, and `~` is *not* expanded (no SDK expands it).
     pub fn resolve_path(&self, path: &str) -> PathBuf {

@@ -425,6 +425,11 @@ impl Probes {
     }
 }
 
+/// The syntax of the user's shell, from `$SHELL` (POSIX when it is unset or unknown).
+pub fn login_dialect(platform: &Platform) -> Dialect {
+    platform.var("SHELL").and_then(Shell::from_name).map_or(Dialect::Posix, Shell::dialect)
+}
+
 /// The shells this user has: an installed binary, the login shell, or an existing startup
 /// file all count.
 pub fn detect(platform: &Platform) -> Vec<Shell> {
@@ -497,7 +502,7 @@ pub fn startup_files(shell: Shell, platform: &Platform, probes: &Probes) -> Vec<
 }
 
 /// The file an interactive ksh reads: `$ENV` (with `~` and `$HOME` expanded) or the default.
-fn env_file(platform: &Platform, home: &Path, default: &str) -> PathBuf {
+pub(crate) fn env_file(platform: &Platform, home: &Path, default: &str) -> PathBuf {
     match platform.var_non_empty("ENV") {
         Some(value) => {
             let home_str = home.display().to_string();

@@ -1,0 +1,122 @@
+//! `dashkey doctor`: name the wall a program hit, and the fix.
+//!
+//! The library runs the checks and phrases each finding (it has to: a finding is data that
+//! scripts read through `--json`); this command gathers what the user asked about, runs them,
+//! and lays the findings out by severity, worst first, each with its why and its fix.
+//!
+//! # `--json` schema
+//!
+//! ```text
+//! {
+//!   "findings": [ {
+//!     "id": "temporary",                       // stable, see README ("dashkey doctor")
+//!     "severity": "ok" | "info" | "warn" | "fail",
+//!     "title": string,                         // what is wrong, one line
+//!     "detail": string,                        // why, one line
+//!     "fix": string | null                     // what to do, one line; null when nothing is
+//!   } ]
+//! }
+//! ```
+//!
+//! Findings come in check order. Fields are only ever added; an id never changes meaning.
+
+use dashkey::Platform;
+use dashkey::doctor::{self, Finding, Host, Online, Options, Severity};
+use dashkey::verify::{HttpSettings, Prober};
+use serde::Serialize;
+
+use crate::cli::DoctorArgs;
+use crate::exit::{Exit, Failure, Outcome};
+use crate::output::{self, BOLD, DIM, FAIL, OK, WARN, paint};
+use crate::spinner::Spinner;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    findings: &'a [Finding],
+}
+
+pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
+    let options = Options {
+        pids: args.pids.clone(),
+        systemd: args.systemd.clone(),
+        systemd_user: args.user,
+        supervisord: args.supervisord.clone(),
+        supervisord_config: args.supervisord_conf.clone(),
+    };
+    let host = Host::system();
+    let online = if args.online {
+        let config = dashkey::Config::load(platform).map_err(usage)?;
+        let settings = HttpSettings::from_platform(platform).map_err(usage)?;
+        Some((Prober::new(settings), config.targets()))
+    } else {
+        None
+    };
+    let spinner = online.as_ref().map(|(_, targets)| {
+        Spinner::start(format!("asking {} regions about the key…", targets.len()))
+    });
+    let online_ref = online.as_ref().map(|(prober, targets)| Online { prober, targets });
+    let findings = doctor::diagnose(platform, &host, &options, online_ref).map_err(usage)?;
+    drop(spinner);
+
+    if args.json {
+        output::print_json(&Report { findings: &findings })?;
+    } else {
+        render(&findings);
+    }
+    let failed = findings.iter().any(|f| f.severity == Severity::Fail);
+    Ok(if failed { Exit::Problem } else { Exit::Ok })
+}
+
+fn usage(error: impl Into<anyhow::Error>) -> Failure {
+    Failure { exit: Exit::Usage, error: error.into() }
+}
+
+fn render(findings: &[Finding]) {
+    let groups = [
+        (Severity::Fail, "✗", FAIL, "Problems"),
+        (Severity::Warn, "!", WARN, "Warnings"),
+        (Severity::Info, "i", BOLD, "Notes"),
+        (Severity::Ok, "✓", OK, "Fine"),
+    ];
+    let mut first = true;
+    for (severity, mark, style, heading) in groups {
+        let group: Vec<&Finding> = findings.iter().filter(|f| f.severity == severity).collect();
+        if group.is_empty() {
+            continue;
+        }
+        if !first {
+            anstream::println!();
+        }
+        first = false;
+        anstream::println!("{}", paint(BOLD, format!("{heading} ({})", severity.id())));
+        for finding in group {
+            anstream::println!(
+                "  {} {}  {}",
+                paint(style, mark),
+                finding.title,
+                paint(DIM, format!("[{}]", finding.id))
+            );
+            if severity == Severity::Ok {
+                continue;
+            }
+            if !finding.detail.is_empty() {
+                anstream::println!("      {} {}", paint(DIM, "why:"), finding.detail);
+            }
+            if let Some(fix) = &finding.fix {
+                anstream::println!("      {} {}", paint(DIM, "fix:"), paint(BOLD, fix));
+            }
+        }
+    }
+    let count = |severity| findings.iter().filter(|f| f.severity == severity).count();
+    let (fails, warns) = (count(Severity::Fail), count(Severity::Warn));
+    anstream::println!();
+    match (fails, warns) {
+        (0, 0) => anstream::println!("{} No problems found.", paint(OK, "✓")),
+        _ => anstream::println!(
+            "{} {fails} problem{} and {warns} warning{}.",
+            paint(if fails > 0 { FAIL } else { WARN }, if fails > 0 { "✗" } else { "!" }),
+            if fails == 1 { "" } else { "s" },
+            if warns == 1 { "" } else { "s" },
+        ),
+    }
+}

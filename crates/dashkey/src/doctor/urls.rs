@@ -1,0 +1,307 @@
+//! FAQ scenario 5: a key works in exactly one region, and a wrong base URL answers exactly
+//! like a wrong key. Offline, every base URL variable is checked for what can be seen
+//! without the network: the URL itself, its scheme, its API (a compatible-mode URL where the
+//! native one belongs), a trailing slash (which breaks the Node SDK), a Coding Plan host for
+//! another kind of key, variables that name different regions, and a workspace region without
+//! a workspace. With `--online`, every region is asked whether it accepts the key, and a key
+//! accepted elsewhere than where the SDKs send it gets `dashkey region <id>`.
+
+use std::collections::BTreeSet;
+
+use crate::key::{ApiKey, KeyKind};
+use crate::region::{
+    ApiShape, DEFAULT_REGION, Endpoint, HostRegion, Region, UrlError, WORKSPACE_REGIONS,
+};
+use crate::resolve::{self, Sdk};
+use crate::vars;
+use crate::verify::{self, Verdict};
+
+use super::{Context, Finding, Online, Severity, id};
+
+impl Context<'_> {
+    pub(super) fn check_base_urls(&self, out: &mut Vec<Finding>) {
+        let before = out.len();
+        let key_kind = self.resolution(Sdk::Python).key().map(ApiKey::kind);
+        let mut regions: Vec<(&'static str, String)> = Vec::new();
+        for (name, shape) in [
+            (vars::HTTP_BASE_URL, ApiShape::Native),
+            (vars::WEBSOCKET_BASE_URL, ApiShape::WebSocket),
+            (vars::COMPATIBLE_BASE_URL, ApiShape::Compatible),
+        ] {
+            let Some(url) = self.platform.var(name) else { continue };
+            if let Some(region) = url_findings(name, shape, url, key_kind, out) {
+                regions.push((name, region));
+            }
+        }
+        let distinct: BTreeSet<&str> = regions.iter().map(|(_, r)| r.as_str()).collect();
+        if distinct.len() > 1 {
+            let list: Vec<String> = regions.iter().map(|(n, r)| format!("{n} → {r}")).collect();
+            out.push(
+                Finding::new(
+                    id::BASE_URL,
+                    Severity::Fail,
+                    "the base URL variables point at different regions",
+                )
+                .detail(format!(
+                    "{}: a key works in exactly one region, so one of these APIs answers 401.",
+                    list.join(", ")
+                ))
+                .fix("dashkey region <id>   (writes all three URLs for one region)"),
+            );
+        }
+        if let Some(region) = self.platform.var_non_empty(vars::API_REGION) {
+            let (api_region, workspace) = (vars::API_REGION, vars::WORKSPACE_ID);
+            if !WORKSPACE_REGIONS.contains(&region) {
+                out.push(
+                    Finding::new(
+                        id::BASE_URL,
+                        Severity::Warn,
+                        format!("{api_region} is not a known region ({region})"),
+                    )
+                    .detail(format!("Known: {}.", WORKSPACE_REGIONS.join(", ")))
+                    .fix(format!("unset {api_region}")),
+                );
+            } else if region != DEFAULT_REGION && self.platform.var_non_empty(workspace).is_none() {
+                out.push(
+                    Finding::new(
+                        id::BASE_URL,
+                        Severity::Fail,
+                        format!("{api_region} is {region} but {workspace} is not set"),
+                    )
+                    .detail(format!(
+                        "The Python SDK then builds https://{{workspace_id}}.{region}.maas.\
+                         aliyuncs.com and raises InputRequired."
+                    ))
+                    .fix(format!(
+                        "export {workspace}=<your workspace id>   (or unset {api_region})"
+                    )),
+                );
+            }
+        }
+        if out.len() > before {
+            return;
+        }
+        let urls = &self.resolution(Sdk::Python).urls;
+        let region = resolve::region_of(urls).unwrap_or_else(|| "a custom endpoint".to_string());
+        let any_set = [vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
+            .iter()
+            .any(|name| self.platform.var(name).is_some());
+        out.push(if any_set {
+            Finding::new(id::BASE_URL, Severity::Ok, format!("the base URLs point at {region}"))
+                .detail("Every base URL variable names the right API over https.")
+        } else {
+            Finding::new(
+                id::BASE_URL,
+                Severity::Info,
+                format!("no base URL is set: the SDKs call {region}"),
+            )
+            .detail(
+                "That is right for a key from China (Beijing); a key from another region fails \
+                 there with 401 (dashkey doctor --online tells).",
+            )
+        });
+    }
+
+    pub(super) fn check_online(&self, online: Online<'_>, out: &mut Vec<Finding>) {
+        let python = self.resolution(Sdk::Python);
+        let Some(found) = python.key().filter(|k| !k.is_empty()) else { return };
+        // Check the key itself: padding and quotes are reported by their own findings.
+        let key = ApiKey::parse(found.expose()).map(|p| p.key).unwrap_or_else(|_| found.clone());
+        let Ok(probes) = online.prober.probe_all(&key, online.targets) else { return };
+        let configured = verify::configured_region(&python.urls, online.targets);
+        let accepted: Vec<&str> = probes
+            .iter()
+            .filter(|p| p.classification.is_accepted())
+            .map(|p| p.target.region.as_str())
+            .collect();
+        let configured_accepts = configured.as_deref().map(|c| accepted.contains(&c));
+        let name = |region: &str| {
+            Region::find(region)
+                .map_or_else(|| region.to_string(), |r| format!("{} ({region})", r.name))
+        };
+        let calls = configured
+            .as_deref()
+            .map_or_else(|| format!("the endpoint in {}", vars::HTTP_BASE_URL), name);
+        let finding = match Verdict::of(&probes) {
+            Verdict::Accepted if configured_accepts == Some(true) => Finding::new(
+                id::REGION_MISMATCH,
+                Severity::Ok,
+                format!("the key works in {calls}, where the SDKs send it"),
+            )
+            .detail(format!("Checked {} region(s) online.", probes.len())),
+            Verdict::Accepted => {
+                let region = accepted.first().copied().unwrap_or_default();
+                Finding::new(
+                    id::REGION_MISMATCH,
+                    Severity::Fail,
+                    format!("the key works in {}, but the SDKs call {calls}", name(region)),
+                )
+                .detail(format!(
+                    "A key works in exactly one region; {calls} answers 401 Invalid API-key \
+                     provided for it (FAQ scenario 5)."
+                ))
+                .fix(format!("dashkey region {region}"))
+            }
+            Verdict::Rejected => {
+                let coding = if key.kind() == KeyKind::CodingPlan {
+                    " (Coding Plan keys work only on the coding hosts)"
+                } else {
+                    ""
+                };
+                Finding::new(id::KEY_REJECTED, Severity::Fail, "no region accepts the key")
+                    .detail(format!(
+                        "Every region that answered rejected {}: it is mistyped, incomplete or \
+                         deleted{coding}.",
+                        Self::describe_key(&key)
+                    ))
+                    .fix(
+                        "copy the key again from the Model Studio console (API-KEY page), then \
+                         dashkey set",
+                    )
+            }
+            Verdict::Unknown => Finding::new(
+                id::REGION_MISMATCH,
+                Severity::Info,
+                "could not check the key online",
+            )
+            .detail(
+                "No region answered about the key (network, proxy or firewall); nothing is known \
+                 to be wrong.",
+            )
+            .fix("dashkey verify   (later, or with HTTPS_PROXY set)"),
+        };
+        out.push(finding);
+    }
+}
+
+/// The findings for one base URL variable; returns the region it names, if any.
+fn url_findings(
+    name: &str,
+    shape: ApiShape,
+    url: &str,
+    key_kind: Option<KeyKind>,
+    out: &mut Vec<Finding>,
+) -> Option<String> {
+    let fail = |title: String, detail: String| {
+        Finding::new(id::BASE_URL, Severity::Fail, title).detail(detail)
+    };
+    let endpoint = match Endpoint::parse(url) {
+        Ok(endpoint) => endpoint,
+        Err(UrlError::Empty) => {
+            out.push(
+                fail(
+                    format!("{name} is set but empty"),
+                    "The Python SDK then calls an empty URL and fails; unset it to use the \
+                     default."
+                        .to_string(),
+                )
+                .fix(format!("unset {name}")),
+            );
+            return None;
+        }
+        Err(error) => {
+            let example = match shape {
+                ApiShape::Native => Region::default_region().native_url(),
+                ApiShape::WebSocket => Region::default_region().websocket_url(),
+                ApiShape::Compatible => Region::default_region().compatible_url(),
+            };
+            out.push(
+                fail(format!("{name} is not a URL"), format!("{error}; for example {example}."))
+                    .fix(format!("export {name}='{example}'   (with your region's host)")),
+            );
+            return None;
+        }
+    };
+    // URLs are never repeated whole: a path or query may hold a pasted secret. Only the
+    // scheme, the host and the known API paths are shown.
+    let (scheme, host) = (endpoint.scheme.as_str(), endpoint.host.as_str());
+    let path = endpoint.shape.map_or("/…", ApiShape::path);
+    let secure = if shape == ApiShape::WebSocket { "wss" } else { "https" };
+    if scheme != secure {
+        if endpoint.is_loopback() && (scheme == "http" || scheme == "ws") {
+            out.push(
+                Finding::new(
+                    id::BASE_URL,
+                    Severity::Info,
+                    format!("{name} points at a local server ({host})"),
+                )
+                .detail("Plain http is fine on loopback (a test server or a local gateway)."),
+            );
+        } else {
+            out.push(
+                fail(
+                    format!("{name} does not use {secure}://"),
+                    format!(
+                        "It starts with {scheme}://: the key would travel unencrypted or the \
+                         connection fails."
+                    ),
+                )
+                .fix(format!("export {name}='{secure}://{host}{path}'")),
+            );
+        }
+    }
+    let wrong_api = endpoint.shape.is_some_and(|found| found != shape);
+    match endpoint.shape {
+        Some(found) if found != shape => {
+            let wanted = match shape {
+                ApiShape::Native => "the native API (/api/v1)",
+                ApiShape::Compatible => "the OpenAI-compatible API (/compatible-mode/v1)",
+                ApiShape::WebSocket => "the WebSocket API (/api-ws/v1/inference)",
+            };
+            out.push(
+                fail(
+                    format!("{name} points at the {found}"),
+                    format!(
+                        "{name} must name {wanted}; with the {found} URL every request answers \
+                         404 or fails."
+                    ),
+                )
+                .fix(format!("export {name}='{scheme}://{host}{}'", shape.path())),
+            );
+        }
+        None if endpoint.region != HostRegion::Custom => out.push(
+            Finding::new(id::BASE_URL, Severity::Warn, format!("{name} has an unexpected path"))
+                .detail(format!(
+                    "Its path is not {}: requests will not reach the API.",
+                    shape.path()
+                ))
+                .fix(format!("export {name}='{scheme}://{host}{}'", shape.path())),
+        ),
+        _ => {}
+    }
+    if endpoint.trailing_slash && !wrong_api {
+        out.push(
+            Finding::new(id::BASE_URL, Severity::Warn, format!("{name} ends with a slash"))
+                .detail(
+                    "The Node SDK joins paths onto it and the doubled slash breaks its requests.",
+                )
+                .fix(format!("export {name}='{scheme}://{host}{path}'   (no slash at the end)")),
+        );
+    }
+    match (&endpoint.region, key_kind) {
+        (HostRegion::Coding { .. }, Some(kind)) if kind != KeyKind::CodingPlan => out.push(
+            fail(
+                format!("{name} is a Coding Plan host, but the key is not a Coding Plan key"),
+                "Coding Plan hosts accept only sk-sp- keys; a pay-as-you-go key gets 401 there."
+                    .to_string(),
+            )
+            .fix(format!("unset {name}   (or use your region's host)")),
+        ),
+        (HostRegion::Public { .. } | HostRegion::Workspace { .. }, Some(KeyKind::CodingPlan)) => {
+            out.push(
+                fail(
+                    format!("{name} is a pay-as-you-go host, but the key is a Coding Plan key"),
+                    "Coding Plan keys (sk-sp-) work only on coding.dashscope.aliyuncs.com (or \
+                     coding-intl.)."
+                        .to_string(),
+                )
+                .fix(format!(
+                    "export {name}='https://coding-intl.dashscope.aliyuncs.com/v1'   (or \
+                     coding. for China)"
+                )),
+            );
+        }
+        _ => {}
+    }
+    endpoint.region.region_id().map(str::to_string)
+}

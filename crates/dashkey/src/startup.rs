@@ -1,0 +1,396 @@
+//! Which startup files each kind of shell session reads, in which order, and so which
+//! assignment of a variable it ends up with.
+//!
+//! "Which of my five `export DASHSCOPE_API_KEY=` lines wins?" has a different answer per
+//! session: a bash *login* shell (ssh, `bash -l`, macOS Terminal) reads only the first of
+//! `.bash_profile`, `.bash_login`, `.profile`, and sees `.bashrc` only when that file sources
+//! it; an interactive bash reads `.bashrc` only; zsh reads `.zshenv` always, `.zshrc` only
+//! when interactive, so a zsh *script* misses whatever is in `.zshrc`; fish reads its
+//! `conf.d` before `config.fish`. This module models those rules ([`Session`]), reads a
+//! user's startup files once ([`Startup::read`]), and replays a session: every assignment of
+//! a variable and every dashkey hook, in the order the shell meets them, following `.` and
+//! `source` lines into other startup files. The last one met is the one that wins.
+
+use std::path::{Path, PathBuf};
+
+use crate::block;
+use crate::dotfiles;
+use crate::key::ApiKey;
+use crate::platform::Platform;
+use crate::shell::{self, Probes, Shell};
+
+/// One kind of shell session, which reads its own set of startup files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Session {
+    /// bash as a login shell (ssh, `bash -l`, a macOS terminal).
+    BashLogin,
+    /// bash as an interactive, non-login shell (a terminal window on Linux).
+    BashInteractive,
+    /// zsh running a script or `zsh -c` (reads only `.zshenv`).
+    ZshScript,
+    /// zsh as an interactive, non-login shell.
+    ZshInteractive,
+    /// zsh as an interactive login shell (macOS Terminal).
+    ZshLogin,
+    /// sh or dash as a login shell.
+    ShLogin,
+    /// ksh as a login shell.
+    KshLogin,
+    /// ksh as an interactive shell (reads `$ENV`).
+    KshInteractive,
+    /// mksh as a login shell.
+    MkshLogin,
+    /// mksh as an interactive shell (reads `$ENV` or `~/.mkshrc`).
+    MkshInteractive,
+    /// Any fish (every fish reads the same files).
+    Fish,
+    /// tcsh that is not a login shell.
+    Tcsh,
+    /// tcsh as a login shell (also reads `.login`).
+    TcshLogin,
+}
+
+impl Session {
+    /// The sessions of one shell.
+    pub fn of(shell: Shell) -> &'static [Session] {
+        match shell {
+            Shell::Bash => &[Session::BashLogin, Session::BashInteractive],
+            Shell::Zsh => &[Session::ZshLogin, Session::ZshInteractive, Session::ZshScript],
+            Shell::Sh => &[Session::ShLogin],
+            Shell::Ksh => &[Session::KshLogin, Session::KshInteractive],
+            Shell::Mksh => &[Session::MkshLogin, Session::MkshInteractive],
+            Shell::Fish => &[Session::Fish],
+            Shell::Tcsh => &[Session::TcshLogin, Session::Tcsh],
+            Shell::Nu | Shell::PowerShell => &[],
+        }
+    }
+
+    /// Which shell this is a session of.
+    pub fn shell(self) -> Shell {
+        match self {
+            Session::BashLogin | Session::BashInteractive => Shell::Bash,
+            Session::ZshScript | Session::ZshInteractive | Session::ZshLogin => Shell::Zsh,
+            Session::ShLogin => Shell::Sh,
+            Session::KshLogin | Session::KshInteractive => Shell::Ksh,
+            Session::MkshLogin | Session::MkshInteractive => Shell::Mksh,
+            Session::Fish => Shell::Fish,
+            Session::Tcsh | Session::TcshLogin => Shell::Tcsh,
+        }
+    }
+
+    /// A short description for reports (`bash login shells (ssh, bash -l)`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Session::BashLogin => "bash login shells (ssh, bash -l, macOS Terminal)",
+            Session::BashInteractive => "interactive bash (a new terminal window)",
+            Session::ZshScript => "zsh scripts and zsh -c",
+            Session::ZshInteractive => "interactive zsh",
+            Session::ZshLogin => "zsh login shells (macOS Terminal, ssh)",
+            Session::ShLogin => "sh/dash login shells",
+            Session::KshLogin => "ksh login shells",
+            Session::KshInteractive => "interactive ksh",
+            Session::MkshLogin => "mksh login shells",
+            Session::MkshInteractive => "interactive mksh",
+            Session::Fish => "fish",
+            Session::Tcsh => "tcsh",
+            Session::TcshLogin => "tcsh login shells",
+        }
+    }
+}
+
+/// A line that assigns one of the watched variables, outside dashkey's block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// 1-based line number.
+    pub line: usize,
+    /// The variable.
+    pub name: &'static str,
+    /// Whether the value is literal (not computed by the shell).
+    pub literal: bool,
+    /// The literal value, unquoted (a secret for the key).
+    pub value: Option<ApiKey>,
+}
+
+/// One startup file that exists and could be read.
+#[derive(Debug, Clone)]
+pub struct StartupFile {
+    /// The path as the shell opens it.
+    pub path: PathBuf,
+    /// The line of dashkey's begin marker, when the file has a hook.
+    pub hook_line: Option<usize>,
+    /// Assignments outside the block.
+    pub assignments: Vec<Assignment>,
+    /// Lines that source another file: (line, path as the shell would resolve it).
+    sources: Vec<(usize, PathBuf)>,
+}
+
+/// Something a session meets that sets a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An assignment line.
+    Assignment {
+        /// The file.
+        path: PathBuf,
+        /// The assignment.
+        assignment: Assignment,
+    },
+    /// dashkey's hook, which loads dashkey's own file.
+    Hook {
+        /// The file.
+        path: PathBuf,
+        /// The line of the block's begin marker.
+        line: usize,
+    },
+}
+
+impl Event {
+    /// The file and line of the event.
+    pub fn location(&self) -> (&Path, usize) {
+        match self {
+            Event::Assignment { path, assignment } => (path, assignment.line),
+            Event::Hook { path, line } => (path, *line),
+        }
+    }
+}
+
+/// A user's startup files, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    files: Vec<StartupFile>,
+    home: Option<PathBuf>,
+    zdotdir: Option<PathBuf>,
+    /// The files interactive ksh and mksh read.
+    env_files: Option<(PathBuf, PathBuf)>,
+    config: Option<PathBuf>,
+}
+
+impl Startup {
+    /// Reads every startup file a shell of this user may read (missing, unreadable and
+    /// non-UTF-8 files are left out).
+    pub fn read(platform: &Platform) -> Startup {
+        let home = platform.home();
+        let zdotdir = platform.var_non_empty("ZDOTDIR").map(PathBuf::from).or_else(|| home.clone());
+        // What interactive ksh and mksh read: `$ENV`, else their own default.
+        let env_files = home.as_ref().map(|home| {
+            (shell::env_file(platform, home, ".kshrc"), shell::env_file(platform, home, ".mkshrc"))
+        });
+        let mut candidates = dotfiles::candidate_files(platform, &Probes::default());
+        if let Some(zdot) = &zdotdir {
+            for name in [".zshenv", ".zprofile", ".zshrc", ".zlogin"] {
+                candidates.push(zdot.join(name));
+            }
+        }
+        candidates.extend(env_files.iter().flat_map(|(ksh, mksh)| [ksh.clone(), mksh.clone()]));
+        let files = shell::dedup(candidates)
+            .into_iter()
+            .filter_map(|path| {
+                let text = std::fs::read_to_string(&path).ok()?;
+                Some(parse_file(path, &text, home.as_deref()))
+            })
+            .collect();
+        Startup { files, home, zdotdir, env_files, config: platform.config_dir() }
+    }
+
+    /// The files that exist.
+    pub fn files(&self) -> &[StartupFile] {
+        &self.files
+    }
+
+    /// One file, when it exists.
+    pub fn file(&self, path: &Path) -> Option<&StartupFile> {
+        self.files.iter().find(|file| file.path == path)
+    }
+
+    /// The files a session opens itself, in order (before following `source` lines).
+    pub fn top_level(&self, session: Session) -> Vec<PathBuf> {
+        let Some(home) = &self.home else { return Vec::new() };
+        let zdot = self.zdotdir.clone().unwrap_or_else(|| home.clone());
+        let (ksh_env, mksh_env) =
+            self.env_files.clone().unwrap_or_else(|| (home.join(".kshrc"), home.join(".mkshrc")));
+        let first_existing = |names: &[&str]| -> Vec<PathBuf> {
+            names.iter().map(|name| home.join(name)).find(|p| p.exists()).into_iter().collect()
+        };
+        match session {
+            Session::BashLogin => first_existing(&[".bash_profile", ".bash_login", ".profile"]),
+            Session::BashInteractive => vec![home.join(".bashrc")],
+            Session::ZshScript => vec![zdot.join(".zshenv")],
+            Session::ZshInteractive => vec![zdot.join(".zshenv"), zdot.join(".zshrc")],
+            Session::ZshLogin => [".zshenv", ".zprofile", ".zshrc", ".zlogin"]
+                .iter()
+                .map(|name| zdot.join(name))
+                .collect(),
+            Session::ShLogin => vec![home.join(".profile")],
+            Session::KshLogin => vec![home.join(".profile"), ksh_env],
+            Session::KshInteractive => vec![ksh_env],
+            Session::MkshLogin => vec![home.join(".profile"), mksh_env],
+            Session::MkshInteractive => vec![mksh_env],
+            Session::Fish => match &self.config {
+                Some(config) => {
+                    vec![config.join("fish/conf.d/dashkey.fish"), config.join("fish/config.fish")]
+                }
+                None => Vec::new(),
+            },
+            Session::Tcsh | Session::TcshLogin => {
+                let mut files = first_existing(&[".tcshrc", ".cshrc"]);
+                if session == Session::TcshLogin {
+                    files.push(home.join(".login"));
+                }
+                files
+            }
+        }
+    }
+
+    /// Every assignment of `name` and every dashkey hook a session meets, in order. The last
+    /// one is what the session ends up with.
+    pub fn events(&self, session: Session, name: &str) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut stack = Vec::new();
+        for path in self.top_level(session) {
+            self.replay(&path, name, &mut events, &mut stack);
+        }
+        events
+    }
+
+    fn replay(&self, path: &Path, name: &str, events: &mut Vec<Event>, stack: &mut Vec<PathBuf>) {
+        let Some(file) = self.file(path) else { return };
+        if stack.iter().any(|p| p == path) || stack.len() > 4 {
+            return;
+        }
+        stack.push(path.to_path_buf());
+        let mut items: Vec<(usize, Option<&Assignment>, Option<&Path>)> = file
+            .assignments
+            .iter()
+            .filter(|a| a.name == name)
+            .map(|a| (a.line, Some(a), None))
+            .chain(file.sources.iter().map(|(line, target)| (*line, None, Some(target.as_path()))))
+            .chain(file.hook_line.map(|line| (line, None, None)))
+            .collect();
+        items.sort_by_key(|item| item.0);
+        for (line, assignment, source) in items {
+            match (assignment, source) {
+                (Some(assignment), _) => events.push(Event::Assignment {
+                    path: path.to_path_buf(),
+                    assignment: assignment.clone(),
+                }),
+                (None, Some(target)) => self.replay(target, name, events, stack),
+                (None, None) => events.push(Event::Hook { path: path.to_path_buf(), line }),
+            }
+        }
+        stack.pop();
+    }
+}
+
+fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
+    let span = block::find(text).ok().flatten();
+    let mut assignments = Vec::new();
+    let mut sources = Vec::new();
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
+        offset += line.len();
+        if inside {
+            continue;
+        }
+        let number = index + 1;
+        if let Some((name, literal)) = dotfiles::parse_assignment(line) {
+            let value =
+                if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
+            assignments.push(Assignment { line: number, name, literal, value });
+        } else if let Some(target) = sourced_file(line, home) {
+            sources.push((number, target));
+        }
+    }
+    StartupFile { path, hook_line: span.map(|s| s.line), assignments, sources }
+}
+
+/// The file a `. FILE` or `source FILE` line loads, with `~` and `$HOME` expanded.
+fn sourced_file(line: &str, home: Option<&Path>) -> Option<PathBuf> {
+    let text = line.trim();
+    if text.starts_with('#') {
+        return None;
+    }
+    let spaced = text.replace(';', " ; ");
+    let words: Vec<&str> = spaced.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "." || *w == "source")?;
+    let word = words.get(at + 1)?.trim_matches(['"', '\'']);
+    let home = home?.display().to_string();
+    let expanded = if let Some(rest) = word.strip_prefix("~/") {
+        format!("{home}/{rest}")
+    } else {
+        word.replace("${HOME}", &home).replace("$HOME", &home)
+    };
+    let path = PathBuf::from(expanded);
+    path.is_absolute().then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Os;
+    use crate::vars;
+    use std::fs;
+
+    fn platform(home: &Path) -> Platform {
+        Platform::simulated(Os::Linux, [("HOME", home.to_str().unwrap())])
+    }
+
+    fn lines(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                let (path, line) = e.location();
+                let kind = if matches!(e, Event::Hook { .. }) { "hook" } else { "set" };
+                format!("{kind} {}:{line}", path.file_name().unwrap().to_string_lossy())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_profile_that_sources_bashrc_makes_login_shells_read_it_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        fs::write(
+            home.join(".profile"),
+            "export DASHSCOPE_API_KEY=sk-first\nif [ -f \"$HOME/.bashrc\" ]; then\n  . \"$HOME/.bashrc\"\nfi\n",
+        )
+        .unwrap();
+        let hook = block::upsert("export DASHSCOPE_API_KEY='sk-bashrc'\n", &["x".into()]).unwrap();
+        fs::write(home.join(".bashrc"), hook).unwrap();
+        let startup = Startup::read(&platform(home));
+        let login = startup.events(Session::BashLogin, vars::API_KEY);
+        assert_eq!(lines(&login), ["set .profile:1", "set .bashrc:1", "hook .bashrc:2"]);
+        let interactive = startup.events(Session::BashInteractive, vars::API_KEY);
+        assert_eq!(lines(&interactive), ["set .bashrc:1", "hook .bashrc:2"]);
+        let Event::Assignment { assignment, .. } = &login[0] else { panic!() };
+        assert_eq!(assignment.value.as_ref().unwrap().expose(), "sk-first");
+    }
+
+    #[test]
+    fn bash_profile_hides_profile_and_zsh_scripts_miss_zshrc() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        fs::write(home.join(".profile"), "export DASHSCOPE_API_KEY=sk-1\n").unwrap();
+        fs::write(home.join(".bash_profile"), "# nothing\n").unwrap();
+        fs::write(home.join(".zshrc"), "export DASHSCOPE_API_KEY=sk-1\n").unwrap();
+        let startup = Startup::read(&platform(home));
+        assert!(startup.events(Session::BashLogin, vars::API_KEY).is_empty());
+        assert!(startup.events(Session::ZshScript, vars::API_KEY).is_empty());
+        assert_eq!(
+            lines(&startup.events(Session::ZshInteractive, vars::API_KEY)),
+            ["set .zshrc:1"]
+        );
+        assert_eq!(lines(&startup.events(Session::ShLogin, vars::API_KEY)), ["set .profile:1"]);
+    }
+
+    #[test]
+    fn sourcing_loops_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        fs::write(home.join(".bashrc"), "source ~/.bashrc\nDASHSCOPE_API_KEY=sk-1\n").unwrap();
+        let startup = Startup::read(&platform(home));
+        assert_eq!(
+            lines(&startup.events(Session::BashInteractive, vars::API_KEY)),
+            ["set .bashrc:2"]
+        );
+    }
+}
