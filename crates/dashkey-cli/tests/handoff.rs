@@ -557,3 +557,32 @@ fn no_process_dashkey_starts_ever_sees_the_key_in_its_arguments() {
         }
     }
 }
+
+#[test]
+fn a_program_in_an_included_file_is_edited_there() {
+    let sandbox = stored();
+    let etc = sandbox.root().join("etc-supervisor");
+    fs::create_dir_all(etc.join("conf.d")).unwrap();
+    let main = etc.join("supervisord.conf");
+    fs::write(&main, "[supervisord]\nnodaemon=true\n\n[include]\nfiles = conf.d/*.conf\n").unwrap();
+    let included = etc.join("conf.d/app.conf");
+    let original = "[program:app]\ncommand=/bin/true\n";
+    fs::write(&included, original).unwrap();
+    let main_before = fs::read(&main).unwrap();
+    let main_arg = main.to_str().unwrap();
+    sandbox
+        .run(&["service", "install", "--supervisord", "app", "-c", main_arg], None)
+        .expect_code(0);
+    assert_eq!(fs::read(&main).unwrap(), main_before, "the main file is not touched");
+    assert!(
+        fs::read_to_string(&included).unwrap().contains(&format!("DASHSCOPE_API_KEY=\"{KEY}\""))
+    );
+    sandbox
+        .run(&["service", "uninstall", "--supervisord", "app", "-c", main_arg], None)
+        .expect_code(0);
+    assert_eq!(fs::read_to_string(&included).unwrap(), original);
+    let missing =
+        sandbox.run(&["service", "install", "--supervisord", "nope", "-c", main_arg], None);
+    missing.expect_code(3);
+    assert!(missing.stderr.contains("no [program:nope] section"), "{}", missing.stderr);
+}

@@ -23,6 +23,7 @@ use crate::export::{supervisord_value, systemd_escape};
 use crate::fsx;
 use crate::persist::{FileChange, PersistError, Plan};
 use crate::record::Role;
+use crate::services;
 
 /// A service dashkey gave the key to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +109,9 @@ pub enum ServiceError {
         "{0}: the program's environment= continues on the next line; put it on one line, then run dashkey again"
     )]
     MultiLineEnvironment(String),
+    /// The configuration cannot be read as its manager reads it.
+    #[error(transparent)]
+    Config(#[from] services::ServiceError),
     /// Something else in the plan.
     #[error(transparent)]
     Persist(#[from] PersistError),
@@ -155,8 +159,7 @@ fn unit_name(unit: &str) -> Result<String, ServiceError> {
     if !valid {
         return Err(ServiceError::BadUnit(unit.to_string()));
     }
-    let typed = [".service", ".socket", ".timer", ".path"].iter().any(|t| unit.ends_with(t));
-    Ok(if typed { unit.to_string() } else { format!("{unit}.service") })
+    Ok(services::unit_name(unit))
 }
 
 /// The systemd environment file: `NAME=value` lines, double-quoted when needed.
@@ -400,18 +403,8 @@ fn program_section(text: &str, program: &str) -> Option<Section> {
     start.map(|s| Section { start: s, end: text.len(), end_of_content })
 }
 
-/// The places supervisord looks for its configuration when not given `-c`, in its order.
-pub fn supervisord_default_configs(platform: &Platform) -> Vec<PathBuf> {
-    let cwd = platform.cwd();
-    vec![
-        cwd.join("supervisord.conf"),
-        cwd.join("etc/supervisord.conf"),
-        PathBuf::from("/etc/supervisord.conf"),
-        PathBuf::from("/etc/supervisor/supervisord.conf"),
-    ]
-}
-
-/// The file holding `[program:NAME]`: the main configuration or one it includes.
+/// The file holding `[program:NAME]`: the main configuration (`-c`, else where supervisord
+/// looks) or one it includes, found by reading the configuration as supervisord does.
 ///
 /// # Errors
 ///
@@ -424,83 +417,26 @@ pub fn supervisord_service(
     let main = match config {
         Some(path) => platform.resolve_path(&path.display().to_string()),
         None => {
-            let candidates = supervisord_default_configs(platform);
+            let supervisord = platform.find_program("supervisord");
+            let candidates =
+                services::supervisor_default_paths(supervisord.as_deref(), platform.cwd());
             let list =
                 candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
             candidates.into_iter().find(|p| p.is_file()).ok_or(ServiceError::NoConfig(list))?
         }
     };
-    let header = format!("[program:{program}]");
-    for file in std::iter::once(main.clone()).chain(supervisord_includes(&main)) {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        if text.lines().any(|line| line.trim() == header) {
-            return Ok(Service::Supervisord { program: program.to_string(), config: file });
-        }
-    }
-    Err(ServiceError::NoProgram {
+    let parsed =
+        services::SupervisorConfig::read(&main, &|name| platform.var(name).map(str::to_string))?;
+    let no_program = || ServiceError::NoProgram {
         program: program.to_string(),
         config: main.display().to_string(),
-    })
-}
-
-/// The files an `[include] files = …` section names, relative to the including file.
-pub fn supervisord_includes(main: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(main) else { return Vec::new() };
-    let base = main.parent().unwrap_or(Path::new("/"));
-    let mut in_include = false;
-    let mut files = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            in_include = trimmed == "[include]";
-            continue;
-        }
-        let Some(value) = trimmed
-            .strip_prefix("files")
-            .map(str::trim_start)
-            .and_then(|v| v.strip_prefix(['=', ':']))
-        else {
-            continue;
-        };
-        if !in_include {
-            continue;
-        }
-        for pattern in value.split_whitespace() {
-            let pattern = base.join(pattern);
-            files.extend(glob_files(&pattern));
-        }
-    }
-    files
-}
-
-/// Files matching a pattern whose last component may hold `*` and `?`.
-fn glob_files(pattern: &Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name().and_then(|n| n.to_str()))
-    else {
-        return Vec::new();
     };
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut found: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| wildcard(name, n)))
-        .collect();
-    found.sort();
-    found
-}
-
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    fn go(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
+    let section = parsed.program_section(program).ok_or_else(no_program)?;
+    if !section.starts_with("program:") {
+        return Err(no_program());
     }
-    go(&p, &n)
+    let file = parsed.value(section, "command").map_or_else(|| main.clone(), |v| v.at.file.clone());
+    Ok(Service::Supervisord { program: program.to_string(), config: file })
 }
 
 #[cfg(test)]
@@ -544,12 +480,5 @@ mod tests {
             supervisord_with(original, "nope", path, &VARS),
             Err(ServiceError::NoProgram { .. })
         ));
-    }
-
-    #[test]
-    fn wildcards_match_like_supervisord_globs() {
-        assert!(wildcard("*.conf", "app.conf"));
-        assert!(wildcard("a?c", "abc"));
-        assert!(!wildcard("*.conf", "app.ini"));
     }
 }
