@@ -588,3 +588,21 @@ fn a_new_shell_runs_no_extra_program_because_of_the_hook() {
     let with = count(&sandbox);
     assert_eq!(with, without, "the hook made bash start extra programs");
 }
+
+#[test]
+fn the_hook_in_bashrc_runs_before_debians_non_interactive_guard() {
+    let Some(bash) = tool("bash") else { return };
+    let mut sandbox = Sandbox::new();
+    let guard = "# ~/.bashrc\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nalias ll='ls -l'\n";
+    sandbox.write(".bashrc", guard);
+    assert_round_trip(&sandbox, &["--shell", "bash"]);
+    set(&sandbox, KEY, &["--shell", "bash"]).expect_code(0);
+    assert!(
+        String::from_utf8(sandbox.read(".bashrc"))
+            .unwrap()
+            .starts_with("# ~/.bashrc\n# >>> dashkey >>>\n")
+    );
+    // sshd runs `ssh host command` as a non-interactive bash that reads .bashrc.
+    sandbox.env("SSH_CLIENT", "192.0.2.1 50000 22");
+    assert_eq!(shell_out(&sandbox, &bash, &["-c", "printf %s \"$DASHSCOPE_API_KEY\""]), KEY);
+}

@@ -526,7 +526,7 @@ pub fn plan_set(
         let before = read_text(path)?;
         let text = utf8(path, before.as_deref().map(Vec::as_slice), *dialect, &owned)?;
         let text = migrate_lines(&mut plan, path, &text, &migrating)?;
-        let after = block::upsert(&text, &lines)
+        let after = block::upsert_at(&text, shell::hook_offset(path, &text), &lines)
             .map_err(|source| PersistError::Block { path: path.clone(), source })?;
         push_change(&mut plan, path.clone(), Role::Hook, before, Some(after.into_bytes()), 0o644)?;
         edited.push(path.clone());

@@ -610,7 +610,8 @@ impl Steps {
     }
 }
 
-fn classify_io(error: &io::Error, path: &Path) -> ReadFailure {
+/// How an SDK experiences an I/O error on a key file.
+pub(crate) fn classify_io(error: &io::Error, path: &Path) -> ReadFailure {
     match error.kind() {
         io::ErrorKind::NotFound => ReadFailure::NotFound,
         io::ErrorKind::PermissionDenied => ReadFailure::PermissionDenied,

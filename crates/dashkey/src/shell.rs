@@ -366,6 +366,28 @@ pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<St
     vec![comment.to_string(), line]
 }
 
+/// Where a new hook block goes in a startup file: the end, except in a `.bashrc` that stops
+/// early for non-interactive shells. Debian's and Ubuntu's `.bashrc` starts with such a
+/// guard, and `ssh host command` runs bash non-interactively *through* `.bashrc`: a hook
+/// after the guard would never run there, so it goes just before it.
+pub fn hook_offset(path: &Path, text: &str) -> usize {
+    if path.file_name().and_then(|n| n.to_str()) != Some(".bashrc") {
+        return text.len();
+    }
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.trim();
+        let guard = code.starts_with("case $- in")
+            || code.starts_with("case \"$-\" in")
+            || (code.contains("return") && (code.contains("$-") || code.contains("PS1")));
+        if guard {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
 /// Facts about the user's shells that cannot be derived from the environment alone, learned
 /// by asking the shells themselves (at `set` time, never at shell start).
 #[derive(Debug, Clone, Default)]
@@ -622,6 +644,17 @@ mod tests {
             startup_files(Shell::Ksh, &platform, &Probes::default())[1],
             dir.path().join(".shrc")
         );
+    }
+
+    #[test]
+    fn bashrc_hooks_go_before_the_non_interactive_guard() {
+        let rc = Path::new("/h/.bashrc");
+        let debian = "# comment\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nalias x=y\n";
+        assert_eq!(hook_offset(rc, debian), "# comment\n".len());
+        let oneliner = "[ -z \"$PS1\" ] && return\n";
+        assert_eq!(hook_offset(rc, oneliner), 0);
+        assert_eq!(hook_offset(rc, "alias x=y\n"), 10);
+        assert_eq!(hook_offset(Path::new("/h/.profile"), debian), debian.len());
     }
 
     #[test]

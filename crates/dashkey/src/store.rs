@@ -7,7 +7,7 @@
 //! `~` that no SDK expands.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::fsx;
 use crate::key::{ApiKey, ValueProblem};
@@ -247,7 +247,7 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
             return copy;
         }
         Err(e) => {
-            copy.state = CopyState::Unreadable(read_failure(&e, &path));
+            copy.state = CopyState::Unreadable(resolve::classify_io(&e, &path));
             copy.path = Some(path);
             return copy;
         }
@@ -259,7 +259,7 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
         return copy;
     }
     match std::fs::read(&path) {
-        Err(e) => copy.state = CopyState::Unreadable(read_failure(&e, &path)),
+        Err(e) => copy.state = CopyState::Unreadable(resolve::classify_io(&e, &path)),
         Ok(bytes) => match String::from_utf8(bytes) {
             Err(_) => copy.state = CopyState::Unreadable(ReadFailure::NotUtf8),
             Ok(text) => {
@@ -282,15 +282,6 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
     }
     copy.path = Some(path);
     copy
-}
-
-fn read_failure(error: &io::Error, path: &Path) -> ReadFailure {
-    match error.kind() {
-        io::ErrorKind::PermissionDenied => ReadFailure::PermissionDenied,
-        io::ErrorKind::NotFound => ReadFailure::NotFound,
-        _ if path.is_dir() => ReadFailure::IsDirectory,
-        _ => ReadFailure::Other,
-    }
 }
 
 #[cfg(test)]
