@@ -97,14 +97,14 @@ pub fn print_notes(platform: &Platform, plan: &Plan) {
             Note::KeptSdkKeyFile { path } => {
                 format!("kept {}: it holds a key dashkey did not write", show_path(platform, path))
             }
-            Note::Assignment(a) if a.overrides_dashkey => format!(
+            Note::Assignment { assignment: a, overrides_dashkey: true } => format!(
                 "{}:{} sets {} itself and is read after dashkey's hook, so its value wins; \
                  remove it with `dashkey set --migrate`",
                 show_path(platform, &a.path),
                 a.line,
                 a.name
             ),
-            Note::Assignment(a) => format!(
+            Note::Assignment { assignment: a, overrides_dashkey: false } => format!(
                 "{}:{} also sets {} (dashkey's value is read later and wins); \
                  `dashkey set --migrate` removes it",
                 show_path(platform, &a.path),

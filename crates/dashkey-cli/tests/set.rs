@@ -294,8 +294,25 @@ fn documented_export_line_is_reported_and_migrated_on_request() {
     let original = format!("alias ll='ls -l'\nexport DASHSCOPE_API_KEY='{OTHER_KEY}'\n");
     sandbox.write(".bashrc", &original);
     let run = set(&sandbox, KEY, &["--shell", "bash"]);
-    assert!(run.stderr.contains("~/.bashrc:2"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "~/.bashrc:2 also sets DASHSCOPE_API_KEY (dashkey's value is read later and wins)"
+        ),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("--migrate"));
+    // A line added after the hook wins over dashkey in interactive bash, and set says so.
+    let after_set = String::from_utf8(sandbox.read(".bashrc")).unwrap();
+    sandbox.write(".bashrc", format!("{after_set}export DASHSCOPE_API_KEY='{OTHER_KEY}'\n"));
+    let run = set(&sandbox, KEY, &["--shell", "bash"]);
+    assert!(
+        run.stderr
+            .contains("~/.bashrc:7 sets DASHSCOPE_API_KEY itself and is read after dashkey's hook"),
+        "{}",
+        run.stderr
+    );
+    sandbox.write(".bashrc", &after_set);
     sandbox.run(&["unset"], None).expect_code(0);
     assert_eq!(String::from_utf8(sandbox.read(".bashrc")).unwrap(), original);
 

@@ -5,7 +5,7 @@
 //! and, worst, puts the key in a file that is often published. This module finds those
 //! lines, says which one wins, and can cut them out for `set --migrate`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::block;
 use crate::shell::{self, Probes};
@@ -22,8 +22,6 @@ pub struct Assignment {
     pub name: &'static str,
     /// Whether the line holds a literal value (not a reference like `$(cat …)`).
     pub literal: bool,
-    /// Whether this line is read after dashkey's hook, so its value wins.
-    pub overrides_dashkey: bool,
 }
 
 /// The variables whose assignments matter: the key and the endpoints.
@@ -47,25 +45,10 @@ pub fn candidate_files(platform: &Platform, probes: &Probes) -> Vec<PathBuf> {
 /// Finds every assignment outside dashkey's blocks in the given files. Unreadable and
 /// non-UTF-8 files are skipped: this is a report, not an edit.
 pub fn find(files: &[PathBuf]) -> Vec<Assignment> {
-    let texts: Vec<(PathBuf, String)> = files
-        .iter()
-        .filter_map(|path| Some((path.clone(), std::fs::read_to_string(path).ok()?)))
-        .collect();
-    find_in(&texts)
-}
-
-/// Like [`find`], on given contents: `set` passes the files as they will be after its
-/// edit, so "which one wins" describes the result, not the past.
-pub fn find_in(texts: &[(PathBuf, String)]) -> Vec<Assignment> {
-    let spans: Vec<Option<block::Span>> =
-        texts.iter().map(|(_, text)| block::find(text).ok().flatten()).collect();
-    let hooks: Vec<(PathBuf, Option<usize>)> = texts
-        .iter()
-        .zip(&spans)
-        .map(|((path, _), span)| (path.clone(), span.map(|s| s.line)))
-        .collect();
     let mut found = Vec::new();
-    for ((path, text), span) in texts.iter().zip(&spans) {
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let span = block::find(&text).ok().flatten();
         let mut offset = 0;
         for (index, line) in text.split_inclusive('\n').enumerate() {
             let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
@@ -74,14 +57,7 @@ pub fn find_in(texts: &[(PathBuf, String)]) -> Vec<Assignment> {
                 continue;
             }
             if let Some((name, literal)) = parse_assignment(line) {
-                let number = index + 1;
-                found.push(Assignment {
-                    path: path.clone(),
-                    line: number,
-                    name,
-                    literal,
-                    overrides_dashkey: overrides(path, number, span.map(|s| s.line), &hooks),
-                });
+                found.push(Assignment { path: path.clone(), line: index + 1, name, literal });
             }
         }
     }
@@ -162,45 +138,6 @@ fn split_assignment(line: &str) -> Option<(&'static str, &str)> {
     None
 }
 
-/// Read-order rank of a startup file within its family, and the family. Later files win.
-fn rank(path: &Path) -> Option<(&'static str, u8)> {
-    let name = path.file_name()?.to_str()?;
-    Some(match name {
-        ".zshenv" => ("zsh", 0),
-        ".zprofile" => ("zsh", 1),
-        ".zshrc" => ("zsh", 2),
-        ".zlogin" => ("zsh", 3),
-        ".profile" | ".bash_profile" | ".bash_login" => ("sh", 0),
-        ".bashrc" | ".kshrc" | ".mkshrc" => ("sh", 1),
-        ".tcshrc" | ".cshrc" => ("csh", 0),
-        ".login" => ("csh", 1),
-        "dashkey.fish" => ("fish", 0),
-        "config.fish" => ("fish", 1),
-        _ => return None,
-    })
-}
-
-fn overrides(
-    path: &Path,
-    line: usize,
-    block_line: Option<usize>,
-    files: &[(PathBuf, Option<usize>)],
-) -> bool {
-    if let Some(block_line) = block_line {
-        return line > block_line;
-    }
-    let Some((family, own_rank)) = rank(path) else { return true };
-    // The hook of the same family that this shell reads: if it is read earlier, this wins.
-    let hook_ranks: Vec<u8> = files
-        .iter()
-        .filter(|(_, block)| block.is_some())
-        .filter_map(|(p, _)| rank(p))
-        .filter(|(f, _)| *f == family)
-        .map(|(_, r)| r)
-        .collect();
-    hook_ranks.is_empty() || hook_ranks.iter().all(|&hook| hook < own_rank)
-}
-
 /// The file without the given lines (1-based), for `set --migrate`. Line endings of the
 /// remaining lines are untouched.
 pub fn remove_lines(text: &str, lines: &[usize]) -> String {
@@ -251,30 +188,6 @@ mod tests {
         assert_eq!(value("export DASHSCOPE_API_KEY=$(cat ~/.k)"), None);
         assert_eq!(value("export DASHSCOPE_API_KEY=\"$KEY\""), None);
         assert_eq!(value("export OTHER=1"), None);
-    }
-
-    #[test]
-    fn lines_after_the_block_override_and_lines_before_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let rc = dir.path().join(".bashrc");
-        let block =
-            block::upsert("export DASHSCOPE_API_KEY='sk-old'\n", &["x".to_string()]).unwrap();
-        fs::write(&rc, format!("{block}export DASHSCOPE_API_KEY='sk-new'\n")).unwrap();
-        let found = find(std::slice::from_ref(&rc));
-        assert_eq!(found.len(), 2);
-        assert!(!found[0].overrides_dashkey && found[1].overrides_dashkey);
-        assert_eq!((found[0].line, found[1].line), (1, 5));
-    }
-
-    #[test]
-    fn bashrc_overrides_a_hook_in_profile() {
-        let dir = tempfile::tempdir().unwrap();
-        let profile = dir.path().join(".profile");
-        let bashrc = dir.path().join(".bashrc");
-        fs::write(&profile, block::upsert("", &["x".to_string()]).unwrap()).unwrap();
-        fs::write(&bashrc, "export DASHSCOPE_API_KEY=sk-1\n").unwrap();
-        let found = find(&[profile, bashrc]);
-        assert!(found[0].overrides_dashkey);
     }
 
     #[test]

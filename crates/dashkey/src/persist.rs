@@ -244,7 +244,12 @@ pub enum Note {
         path: PathBuf,
     },
     /// An assignment outside dashkey's blocks.
-    Assignment(Assignment),
+    Assignment {
+        /// Where, and what it sets.
+        assignment: Assignment,
+        /// Whether some shell session reads it after dashkey's hook, so its value wins.
+        overrides_dashkey: bool,
+    },
     /// `--migrate` removed assignments after backing the file up.
     Migrated {
         /// The edited file.
@@ -549,18 +554,28 @@ pub fn plan_set(
     }
     if !options.migrate {
         // Judge "which one wins" on the files as they will be after this set.
-        let texts: Vec<(PathBuf, String)> = candidates
+        let planned: Vec<(PathBuf, String)> = plan
+            .changes
             .iter()
-            .filter_map(|path| {
-                let planned = plan.changes.iter().find(|c| &c.path == path);
-                let bytes = match planned {
-                    Some(change) => change.after.as_deref().map(|b| b.to_vec()),
-                    None => std::fs::read(path).ok(),
-                }?;
-                Some((path.clone(), String::from_utf8(bytes).ok()?))
+            .filter(|c| c.role == Role::Hook)
+            .filter_map(|c| {
+                Some((c.path.clone(), String::from_utf8(c.after.as_deref()?.to_vec()).ok()?))
             })
             .collect();
-        plan.notes.extend(dotfiles::find_in(&texts).into_iter().map(Note::Assignment));
+        let startup = crate::startup::Startup::read_planned(platform, &planned);
+        for file in startup.files() {
+            for found in &file.assignments {
+                plan.notes.push(Note::Assignment {
+                    overrides_dashkey: startup.overrides_hook(&file.path, found.line, found.name),
+                    assignment: Assignment {
+                        path: file.path.clone(),
+                        line: found.line,
+                        name: found.name,
+                        literal: found.literal,
+                    },
+                });
+            }
+        }
     }
 
     // Services given the key earlier get the new value too.

@@ -168,6 +168,12 @@ impl Startup {
     /// Reads every startup file a shell of this user may read (missing, unreadable and
     /// non-UTF-8 files are left out).
     pub fn read(platform: &Platform) -> Startup {
+        Startup::read_planned(platform, &[])
+    }
+
+    /// Like [`Startup::read`], with some files as they will be after an edit (`set` judges
+    /// "which line wins" on the result, not on the past).
+    pub fn read_planned(platform: &Platform, planned: &[(PathBuf, String)]) -> Startup {
         let home = platform.home();
         let zdotdir = platform.var_non_empty("ZDOTDIR").map(PathBuf::from).or_else(|| home.clone());
         // What interactive ksh and mksh read: `$ENV`, else their own default.
@@ -181,10 +187,14 @@ impl Startup {
             }
         }
         candidates.extend(env_files.iter().flat_map(|(ksh, mksh)| [ksh.clone(), mksh.clone()]));
+        candidates.extend(planned.iter().map(|(path, _)| path.clone()));
         let files = shell::dedup(candidates)
             .into_iter()
             .filter_map(|path| {
-                let text = std::fs::read_to_string(&path).ok()?;
+                let text = match planned.iter().find(|(p, _)| *p == path) {
+                    Some((_, text)) => text.clone(),
+                    None => std::fs::read_to_string(&path).ok()?,
+                };
                 Some(parse_file(path, &text, home.as_deref()))
             })
             .collect();
@@ -238,6 +248,17 @@ impl Startup {
                 files
             }
         }
+    }
+
+    /// Whether the assignment at `path:line` is met after a dashkey hook in some session of
+    /// some shell, so that its value replaces dashkey's there.
+    pub fn overrides_hook(&self, path: &Path, line: usize, name: &str) -> bool {
+        Shell::ALL.iter().flat_map(|shell| Session::of(*shell)).any(|session| {
+            let events = self.events(*session, name);
+            let hook = events.iter().position(|e| matches!(e, Event::Hook { .. }));
+            let this = events.iter().position(|e| e.location() == (path, line));
+            matches!((hook, this), (Some(hook), Some(this)) if this > hook)
+        })
     }
 
     /// Every assignment of `name` and every dashkey hook a session meets, in order. The last
