@@ -151,7 +151,6 @@ pub fn remove_lines(text: &str, lines: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
 
     #[test]
     fn recognises_assignments_in_every_dialect() {
