@@ -7,11 +7,12 @@ const AFTER_HELP: &str = "\
 Examples:
   dashkey set                    paste the key once; every shell, desktop app and SDK finds it
   dashkey status                 where is my key, and which copy does each SDK use?
-  eval \"$(dashkey env)\"          load it into this terminal only
-  dashkey unset                  remove everything dashkey wrote
   dashkey status --json          the same, for scripts
   dashkey verify                 does DashScope accept the key, and in which region?
   dashkey doctor                 why does my program not get the key, and what is the fix?
+  dashkey run -- python app.py   a program started without a shell (cron, IDE, service)
+  eval \"$(dashkey env)\"          load it into this terminal only
+  dashkey unset                  remove everything dashkey wrote
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
 
 Exit status: 0 fine, 1 a problem was found, 2 bad usage or input, 3 an I/O failure.
@@ -20,7 +21,7 @@ The key is never printed unless you ask for it with --reveal.";
 /// Make a DashScope (Alibaba Cloud Model Studio) API key work everywhere, and say exactly
 /// why when it does not.
 #[derive(Debug, Parser)]
-#[command(name = "dashkey", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "dashkey", version, after_help = AFTER_HELP)]
 #[command(propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// What to do.
