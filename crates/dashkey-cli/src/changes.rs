@@ -122,10 +122,10 @@ pub fn print_notes(platform: &Platform, plan: &Plan) {
                 show_path(platform, path)
             ),
             Note::ServiceUpdated { service, restart } => {
-                format!("{service} gets the new key once restarted: {restart}")
+                format!("{service} sees the change once restarted: {restart}")
             }
             Note::ServiceNotUpdated { service, reason } => {
-                format!("{service} still has the old key: {reason}")
+                format!("{service} was not changed: {reason}")
             }
             Note::NoStartupFile { shell } => {
                 format!("{shell}: no startup file to hook here (is it installed?)")

@@ -586,3 +586,27 @@ fn a_program_in_an_included_file_is_edited_there() {
     missing.expect_code(3);
     assert!(missing.stderr.contains("no [program:nope] section"), "{}", missing.stderr);
 }
+
+#[test]
+fn unset_takes_the_key_back_from_every_installed_service() {
+    let sandbox = Sandbox::new();
+    let root = sandbox.root().join("sysroot");
+    fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    let supervisor_conf = sandbox.root().join("supervisord.conf");
+    fs::write(&supervisor_conf, "[program:app]\ncommand=/bin/true\nenvironment=A=\"1\"\n").unwrap();
+    let before = snapshot(sandbox.root());
+    sandbox.run(&["set", "--stdin", "--offline", "--no-modify-rc"], Some(KEY)).expect_code(0);
+    let root_arg = root.to_str().unwrap();
+    let conf_arg = supervisor_conf.to_str().unwrap();
+    sandbox
+        .run(&["service", "install", "--systemd", "app", "--root", root_arg], None)
+        .expect_code(0);
+    sandbox.run(&["service", "install", "--systemd", "worker", "--user"], None).expect_code(0);
+    sandbox
+        .run(&["service", "install", "--supervisord", "app", "-c", conf_arg], None)
+        .expect_code(0);
+    let run = sandbox.run(&["unset"], None);
+    run.expect_code(0);
+    assert!(run.stderr.contains("supervisorctl -c"), "{}", run.stderr);
+    assert_eq!(snapshot(sandbox.root()), before, "unset leaves no trace, in services either");
+}

@@ -813,6 +813,33 @@ pub fn plan_unset(
         plan.notes.push(Note::KeptBackup { path: backup.path.clone() });
     }
 
+    // Services given the key: their copies go too, and their files come back as they were.
+    let mut service_dirs = Vec::new();
+    for installed in &record.services {
+        let service = &installed.service;
+        match crate::service::plan_uninstall(service) {
+            Ok(service_plan)
+                if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) =>
+            {
+                plan.changes.extend(service_plan.changes);
+                service_dirs.extend(installed.created_dirs.iter().rev().cloned());
+                plan.notes.push(Note::ServiceUpdated {
+                    service: service.describe(),
+                    restart: service.restart_command(),
+                });
+            }
+            Ok(_) => plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: "its files need root: run `sudo dashkey service uninstall` for it"
+                    .to_string(),
+            }),
+            Err(error) => plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+
     if let Some(session) = session {
         for name in &record.session_vars {
             if let Some(name) = vars_static(name)
@@ -826,8 +853,8 @@ pub fn plan_unset(
     let record_path = dir.join(crate::record::FILE_NAME);
     let before = read_text(&record_path)?;
     push_change(&mut plan, record_path, Role::Record, before, None, 0o600)?;
-    let mut remove_dirs = record.created_dirs.clone();
-    remove_dirs.reverse();
+    let mut remove_dirs = service_dirs;
+    remove_dirs.extend(record.created_dirs.iter().rev().cloned());
     if !remove_dirs.contains(&dir) {
         remove_dirs.push(dir);
     }
