@@ -311,6 +311,9 @@ pub struct RegionArgs {
     /// Print a unified diff of every change and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print JSON: the stored region, or the list of changes.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `dashkey run`.
@@ -373,7 +376,11 @@ pub enum ServiceCommand {
     /// Take it back, restoring every file byte for byte.
     Uninstall(ServiceTarget),
     /// List the services that have the key.
-    List,
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which service, and how.

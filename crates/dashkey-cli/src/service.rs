@@ -21,7 +21,7 @@ pub fn run(platform: &Platform, args: &ServiceArgs) -> Outcome {
     match &args.command {
         ServiceCommand::Install(target) => install(platform, &owner, target),
         ServiceCommand::Uninstall(target) => uninstall(platform, &owner, target),
-        ServiceCommand::List => list(&owner),
+        ServiceCommand::List { json } => list(&owner, *json),
     }
 }
 
@@ -198,9 +198,14 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
     Ok(Exit::Ok)
 }
 
-fn list(owner: &Platform) -> Outcome {
+fn list(owner: &Platform, json: bool) -> Outcome {
     let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
     let record = Record::load(&dir)?.unwrap_or_default();
+    if json {
+        let services: Vec<&Service> = record.services.iter().map(|s| &s.service).collect();
+        crate::output::print_json(&serde_json::json!({ "services": services }))?;
+        return Ok(Exit::Ok);
+    }
     if record.services.is_empty() {
         anstream::println!("No service has the key from dashkey.");
     }

@@ -206,6 +206,14 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
     let Some(id) = &args.id else {
+        if args.json {
+            let region = previous.as_ref().and_then(|r| r.region.clone());
+            crate::output::print_json(&serde_json::json!({
+                "stored": previous.is_some(),
+                "region": region,
+            }))?;
+            return Ok(if previous.is_some() { Exit::Ok } else { Exit::Problem });
+        }
         match previous.as_ref().and_then(|r| r.region.as_deref()) {
             Some(region) => anstream::println!("{region}"),
             None if previous.is_some() => {
@@ -247,7 +255,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         migrate: false,
         created_dirs: Vec::new(),
     };
-    let result = write(platform, &settings, &options, args.dry_run, false);
+    let result = write(platform, &settings, &options, args.dry_run, args.json);
     if result.is_err()
         && let Some(locked) = locked.take()
     {

@@ -462,6 +462,9 @@ fn systemd_service_install_in_a_temporary_root_is_private_valid_and_reversible()
         assert!(!complaints.contains("50-dashkey.conf"), "{complaints}");
     }
     assert!(sandbox.run(&["service", "list"], None).stdout.contains("systemd unit app.service"));
+    let listed = sandbox.run(&["service", "list", "--json"], None).json();
+    assert_eq!(listed["services"][0]["manager"], "systemd");
+    assert_eq!(listed["services"][0]["unit"], "app.service");
 
     sandbox
         .run(&["service", "uninstall", "--systemd", "app", "--root", root_arg], None)

@@ -104,6 +104,7 @@ fn region_moves_the_stored_key_and_verify_stops_complaining() {
     assert!(env_sh(sandbox).contains(&format!("DASHSCOPE_HTTP_BASE_URL='{hongkong}/api/v1'")));
     assert_eq!(sandbox.read(".bashrc"), bashrc, "a region change touches only dashkey's files");
     assert_eq!(sandbox.run(&["region"], None).stdout.trim(), "cn-hongkong");
+    assert_eq!(sandbox.run(&["region", "--json"], None).json()["region"], "cn-hongkong");
     let verify = sandbox.run(&["verify", "--json"], None).json();
     assert_eq!(verify["configured_region_accepts"], true);
     assert_eq!(verify["fix"], serde_json::Value::Null);
