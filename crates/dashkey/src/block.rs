@@ -159,6 +159,18 @@ pub fn upsert_at(content: &str, offset: usize, body: &[String]) -> Result<String
     }
 }
 
+/// The lines of a file outside dashkey's block, with their 1-based numbers (a file whose
+/// markers cannot be trusted is taken whole).
+pub fn lines_outside(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let span = find(text).ok().flatten();
+    let mut offset = 0;
+    text.split_inclusive('\n').enumerate().filter_map(move |(index, line)| {
+        let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
+        offset += line.len();
+        (!inside).then_some((index + 1, line))
+    })
+}
+
 /// The lines between the markers, without line endings.
 pub fn body(content: &str) -> Option<Vec<String>> {
     let span = find(content).ok()??;

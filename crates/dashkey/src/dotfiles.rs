@@ -48,16 +48,9 @@ pub fn find(files: &[PathBuf]) -> Vec<Assignment> {
     let mut found = Vec::new();
     for path in files {
         let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let span = block::find(&text).ok().flatten();
-        let mut offset = 0;
-        for (index, line) in text.split_inclusive('\n').enumerate() {
-            let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
-            offset += line.len();
-            if inside {
-                continue;
-            }
+        for (number, line) in block::lines_outside(&text) {
             if let Some((name, literal)) = parse_assignment(line) {
-                found.push(Assignment { path: path.clone(), line: index + 1, name, literal });
+                found.push(Assignment { path: path.clone(), line: number, name, literal });
             }
         }
     }

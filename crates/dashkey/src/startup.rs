@@ -305,14 +305,7 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
     let span = block::find(text).ok().flatten();
     let mut assignments = Vec::new();
     let mut sources = Vec::new();
-    let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
-        offset += line.len();
-        if inside {
-            continue;
-        }
-        let number = index + 1;
+    for (number, line) in block::lines_outside(text) {
         if let Some((name, literal)) = dotfiles::parse_assignment(line) {
             let value =
                 if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
