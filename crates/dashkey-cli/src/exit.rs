@@ -36,11 +36,24 @@ pub struct Failure {
     pub error: anyhow::Error,
 }
 
-/// Anything not classified otherwise is an I/O failure (exit 3): the safe default, because
+/// Refusals to edit a file that needs fixing by hand first are problems found (exit 1);
+/// anything not classified otherwise is an I/O failure (exit 3): the safe default, because
 /// it never claims that the user's key or input is wrong.
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(error: E) -> Failure {
-        Failure { exit: Exit::Io, error: error.into() }
+        use dashkey::persist::PersistError;
+        let error = error.into();
+        let exit = match error.downcast_ref::<PersistError>() {
+            Some(
+                PersistError::Block { .. }
+                | PersistError::NotUtf8 { .. }
+                | PersistError::ReadOnly { .. }
+                | PersistError::ForeignOwnedFile { .. },
+            ) => Exit::Problem,
+            Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
+            _ => Exit::Io,
+        };
+        Failure { exit, error }
     }
 }
 

@@ -15,15 +15,42 @@ use crate::output::{WARN, paint};
 const ATTEMPTS: usize = 3;
 
 /// The refusal shown when a key is given as an argument. It never repeats the argument.
-pub fn refuse_argv() -> Failure {
+pub fn refuse_argv(command: &str) -> Failure {
+    let (prompt, pipe) = match command {
+        "verify" => ("", "dashkey verify --stdin"),
+        _ => ("\n  Paste it at the prompt:  dashkey set", "dashkey set --stdin"),
+    };
     Failure {
         exit: Exit::Usage,
         error: anyhow!(
             "refusing to take the key from the command line: other users can see it in the process \
-             list and your shell saves it in its history.\n  Paste it at the prompt:  dashkey set\n  \
-             or pipe it:              printf '%s' \"$KEY\" | dashkey set --stdin"
+             list and your shell saves it in its history.{prompt}\n  \
+             Pipe it instead:         printf '%s' \"$KEY\" | {pipe}"
         ),
     }
+}
+
+/// Whether any argument (before a `--` that starts a command to run) looks like an API key.
+/// Checked before the arguments are parsed, so that no "unexpected argument '…'" message
+/// ever repeats a key typed in the wrong place.
+pub fn key_in_arguments(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.skip(1).take_while(|arg| arg != "--").filter_map(|arg| arg.into_string().ok()).any(|arg| {
+        let value = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => value.to_string(),
+            _ => arg,
+        };
+        ApiKey::parse(&value).is_ok_and(|parsed| {
+            parsed.key.kind() != dashkey::KeyKind::Unknown && parsed.key.len() >= 16
+        })
+    })
+}
+
+/// The subcommand named on a command line (the first argument that is not an option).
+pub fn subcommand(args: impl Iterator<Item = std::ffi::OsString>) -> String {
+    args.skip(1)
+        .filter_map(|arg| arg.into_string().ok())
+        .find(|arg| !arg.starts_with('-'))
+        .unwrap_or_default()
 }
 
 /// Reads and validates a key from stdin (`--stdin`) or a hidden prompt.

@@ -26,15 +26,22 @@ use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Failure, Outcome};
 
 fn main() -> ExitCode {
+    if keyinput::key_in_arguments(std::env::args_os()) {
+        return report(keyinput::refuse_argv(&keyinput::subcommand(std::env::args_os())));
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(exit) => exit.into(),
-        Err(Failure { exit, error }) => {
-            let label = output::paint(output::FAIL, "error:");
-            anstream::eprintln!("{label} {error:#}");
-            exit.into()
-        }
+        Err(failure) => report(failure),
     }
+}
+
+/// Prints an error and returns its exit status. Errors name their cause in their own
+/// message, so the chain of sources is not printed again.
+fn report(Failure { exit, error }: Failure) -> ExitCode {
+    let label = output::paint(output::FAIL, "error:");
+    anstream::eprintln!("{label} {error}");
+    exit.into()
 }
 
 fn run(cli: Cli) -> Outcome {

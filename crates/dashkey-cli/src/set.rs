@@ -26,7 +26,7 @@ const SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     if !args.key_on_argv.is_empty() || args.key_option.is_some() {
-        return Err(keyinput::refuse_argv());
+        return Err(keyinput::refuse_argv("set"));
     }
     let config = Config::load(platform).map_err(usage)?;
     let targets = config.targets();
@@ -40,7 +40,14 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
 
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
-    let region = if args.offline {
+    let coding_plan = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
+    if coding_plan && !args.offline {
+        anstream::eprintln!(
+            "note: Coding Plan keys (sk-sp-) work only on the Coding Plan endpoints, which dashkey \
+             does not check: storing it without an online check"
+        );
+    }
+    let region = if args.offline || coding_plan {
         explicit.clone()
     } else {
         let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {

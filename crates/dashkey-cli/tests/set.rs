@@ -255,7 +255,7 @@ fn assert_refused(sandbox: &Sandbox, extra: &[&str], code: i32, message: &str) {
 fn non_utf8_startup_file_is_refused_and_nothing_changes() {
     let sandbox = Sandbox::new();
     sandbox.write(".bashrc", b"echo caf\xe9\n");
-    assert_refused(&sandbox, &["--shell", "bash"], 3, "is not UTF-8");
+    assert_refused(&sandbox, &["--shell", "bash"], 1, "is not UTF-8");
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn read_only_startup_file_is_refused_and_nothing_changes() {
     let sandbox = Sandbox::new();
     let rc = sandbox.write(".bashrc", "echo hi\n");
     fs::set_permissions(&rc, fs::Permissions::from_mode(0o444)).unwrap();
-    assert_refused(&sandbox, &["--shell", "bash"], 3, "is read-only");
+    assert_refused(&sandbox, &["--shell", "bash"], 1, "is read-only");
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn a_write_failing_half_way_restores_every_file() {
     sandbox.write(".bashrc", "echo hi\n");
     // ~/.dashscope is a file: the SDK key file cannot be written, after dashkey's own files.
     sandbox.write(".dashscope", "in the way\n");
-    assert_refused(&sandbox, &["--shell", "bash"], 3, "nothing was changed");
+    assert_refused(&sandbox, &["--shell", "bash"], 3, "so nothing changed");
 }
 
 #[test]
@@ -282,10 +282,12 @@ fn duplicated_or_unbalanced_markers_are_refused() {
         ".bashrc",
         "# >>> dashkey >>>\nx\n# <<< dashkey <<<\n# >>> dashkey >>>\n# <<< dashkey <<<\n",
     );
-    assert_refused(&sandbox, &["--shell", "bash"], 3, "more than once (lines 1, 3, 4, 5)");
+    assert_refused(&sandbox, &["--shell", "bash"], 1, "more than once (lines 1, 3, 4, 5)");
     let sandbox = Sandbox::new();
     sandbox.write(".bashrc", "echo\n# >>> dashkey >>>\n");
-    assert_refused(&sandbox, &["--shell", "bash"], 3, "unbalanced (lines 2)");
+    assert_refused(&sandbox, &["--shell", "bash"], 1, "unbalanced (lines 2)");
+    let run = set(&sandbox, KEY, &["--shell", "bash"]);
+    assert_eq!(run.stderr.matches("unbalanced").count(), 1, "said once: {}", run.stderr);
 }
 
 #[test]
@@ -622,4 +624,64 @@ fn the_hook_in_bashrc_runs_before_debians_non_interactive_guard() {
     // sshd runs `ssh host command` as a non-interactive bash that reads .bashrc.
     sandbox.env("SSH_CLIENT", "192.0.2.1 50000 22");
     assert_eq!(shell_out(&sandbox, &bash, &["-c", "printf %s \"$DASHSCOPE_API_KEY\""]), KEY);
+}
+
+#[test]
+fn a_world_readable_sdk_key_file_becomes_private_and_comes_back_on_unset() {
+    let sandbox = Sandbox::new();
+    let original = OTHER_KEY.to_string();
+    let file = sandbox.write(".dashscope/api_key", &original);
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let run = set(&sandbox, KEY, &["--no-modify-rc"]);
+    assert!(
+        run.stderr.contains(&dashkey::ApiKey::verbatim(OTHER_KEY).fingerprint()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(fs::read_to_string(&file).unwrap(), format!("{KEY}\n"));
+    sandbox.run(&["unset"], None).expect_code(0);
+    assert_eq!(fs::read_to_string(&file).unwrap(), original, "the user's own key file is back");
+    assert!(!sandbox.home.join(".config/dashkey").exists());
+}
+
+#[test]
+fn dry_runs_mask_keys_already_written_in_startup_files() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".bashrc", format!("export DASHSCOPE_API_KEY={OTHER_KEY}\n"));
+    // The harness fails the test if OTHER_KEY appears in any output.
+    let run = set(&sandbox, KEY, &["--shell", "bash", "--dry-run", "--migrate"]);
+    assert!(run.stdout.contains("sk-…6b5a"), "{}", run.stdout);
+    set(&sandbox, KEY, &["--shell", "bash"]).expect_code(0);
+    sandbox.run(&["unset", "--dry-run"], None).expect_code(0);
+}
+
+#[test]
+fn a_key_typed_as_any_argument_is_refused_and_never_repeated() {
+    let sandbox = Sandbox::new();
+    for args in [
+        vec!["verify", KEY],
+        vec!["status", KEY],
+        vec!["set", "--shell", KEY],
+        vec!["export", &format!("--format={KEY}")],
+        vec!["doctor", "--pid", KEY],
+    ] {
+        let run = sandbox.run(&args, None);
+        run.expect_code(2);
+        assert!(run.stderr.contains("refusing to take the key from the command line"), "{args:?}");
+    }
+    assert!(sandbox.run(&["verify", KEY], None).stderr.contains("dashkey verify --stdin"));
+}
+
+#[test]
+fn a_coding_plan_key_is_stored_without_an_online_check_it_cannot_pass() {
+    let sandbox = Sandbox::new();
+    let coding = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
+    let run = sandbox.run(&["set", "--stdin", "--no-modify-rc"], Some(coding));
+    run.expect_code(0);
+    assert!(run.stderr.contains("Coding Plan"), "{}", run.stderr);
+    assert_eq!(
+        String::from_utf8(sandbox.read(".dashscope/api_key")).unwrap(),
+        format!("{coding}\n")
+    );
 }

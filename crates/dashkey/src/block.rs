@@ -48,8 +48,12 @@ fn join(lines: &[usize]) -> String {
 /// Where a block sits in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
-    /// Byte offset where removal starts (includes the added newline for a joined block).
+    /// Byte offset where removal starts: includes the newline dashkey added before a joined
+    /// block, but only while the block still ends the file (text the user added after it
+    /// needs that newline to stay on its own line).
     pub cut_start: usize,
+    /// The begin marker says dashkey added a newline before the block.
+    pub joined: bool,
     /// Byte offset of the begin marker line.
     pub start: usize,
     /// Byte offset just past the end marker line and its line ending.
@@ -87,9 +91,14 @@ pub fn find(content: &str) -> Result<Option<Span>, BlockError> {
     match (begins.as_slice(), ends.as_slice()) {
         ([], []) => Ok(None),
         ([(line, start, added, eol)], [(end_line, end)]) if end_line > line => {
-            let cut_start =
-                if content[..*start].ends_with(added) { start - added.len() } else { *start };
-            Ok(Some(Span { cut_start, start: *start, end: *end, line: *line, eol }))
+            let at_end = *end == content.len();
+            let cut_start = if at_end && content[..*start].ends_with(added) {
+                start - added.len()
+            } else {
+                *start
+            };
+            let joined = !added.is_empty();
+            Ok(Some(Span { cut_start, joined, start: *start, end: *end, line: *line, eol }))
         }
         _ if begins.len() > 1 || ends.len() > 1 => Err(BlockError::Duplicated { lines }),
         _ => Err(BlockError::Unbalanced { lines }),
@@ -136,7 +145,7 @@ pub fn upsert(content: &str, body: &[String]) -> Result<String, BlockError> {
 pub fn upsert_at(content: &str, offset: usize, body: &[String]) -> Result<String, BlockError> {
     match find(content)? {
         Some(span) => {
-            let joined = span.cut_start != span.start;
+            let joined = span.joined;
             let mut out = String::with_capacity(content.len());
             out.push_str(&content[..span.start]);
             out.push_str(&render(body, joined, span.eol));
@@ -217,6 +226,15 @@ mod tests {
         let out = upsert(original, &body()).unwrap();
         assert!(out.starts_with("export PATH=$PATH:/opt/bin\n# >>> dashkey (newline added) >>>\n"));
         assert_eq!(remove(&out).unwrap(), original);
+    }
+
+    #[test]
+    fn text_added_after_a_joined_block_keeps_its_own_line_on_removal() {
+        let with = upsert("no newline", &body()).unwrap();
+        let edited = format!("{with}alias x=y\n");
+        assert_eq!(remove(&edited).unwrap(), "no newline\nalias x=y\n");
+        let rewritten = upsert(&edited, &["other".to_string()]).unwrap();
+        assert!(rewritten.contains(BEGIN_JOINED), "the marker keeps saying a newline was added");
     }
 
     #[test]

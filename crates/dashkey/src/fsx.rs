@@ -166,7 +166,11 @@ fn write_with(
         .prefix(&temp_prefix(&target))
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| FsError::new("create a temporary file in", dir, e))?;
+        // tempfile's error repeats the path; keep only what the OS said.
+        .map_err(|e| {
+            let e = e.raw_os_error().map_or(e, std::io::Error::from_raw_os_error);
+            FsError::new("create a temporary file in", dir, e)
+        })?;
     temp.write_all(content).map_err(|e| FsError::new("write", temp.path(), e))?;
     if let Some(meta) = &existing {
         sys::copy_owner(temp.as_file(), meta)

@@ -26,6 +26,9 @@ use crate::{ApiKey, Os, Platform, vars};
 /// Name of the lock file in dashkey's directory.
 pub const LOCK_FILE: &str = ".lock";
 
+/// Where `set` keeps the SDK key file it found (in dashkey's directory, 0600), for `unset`.
+pub const SDK_KEY_BACKUP: &str = "api_key.before-dashkey";
+
 /// What `set` stores.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -169,7 +172,9 @@ pub enum PersistError {
         line: usize,
     },
     /// A write failed; the files already written were put back.
-    #[error("{source}; nothing was changed (the {restored} file(s) already written were restored)")]
+    #[error(
+        "{source}; dashkey put back the {restored} file(s) it had already written, so nothing changed"
+    )]
     Applied {
         /// The failure.
         #[source]
@@ -436,6 +441,7 @@ pub fn plan_set(
     let variables = settings.variables();
     let pairs: Vec<(&str, &str)> = variables.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let mut plan = Plan { secrets: vec![settings.key.clone()], ..Plan::default() };
+    plan.secrets.extend(keys_in_startup_files(platform));
     let mut dirs = vec![dir.clone()];
 
     // dashkey's own files: the only copies in shell syntax.
@@ -454,15 +460,23 @@ pub fn plan_set(
     let sdk_file = home.join(".dashscope").join("api_key");
     dirs.push(home.join(".dashscope"));
     let before = read_text(&sdk_file)?;
-    if let Some(old) = before.as_deref() {
-        let old = ApiKey::verbatim(String::from_utf8_lossy(old).trim());
+    if let Some(old_bytes) = before.as_deref() {
+        let old = ApiKey::verbatim(String::from_utf8_lossy(old_bytes).trim());
         if !old.is_empty() && old != settings.key {
             plan.notes.push(Note::ReplacedSdkKey {
                 old: old.fingerprint(),
                 new: settings.key.fingerprint(),
             });
-            plan.secrets.push(old);
         }
+        // A file dashkey did not write (from `dashscope auth login`, say) is kept, so that
+        // `unset` can put it back as it was.
+        let written_by_dashkey =
+            old_record.fingerprint.as_deref() == Some(old.fingerprint().as_str());
+        let backup = dir.join(SDK_KEY_BACKUP);
+        if !written_by_dashkey && !backup.exists() {
+            push_change(&mut plan, backup, Role::Backup, None, Some(old_bytes.to_vec()), 0o600)?;
+        }
+        plan.secrets.push(old);
     }
     let after = format!("{}\n", settings.key.expose()).into_bytes();
     push_change(&mut plan, sdk_file, Role::SdkKeyFile, before, Some(after), 0o600)?;
@@ -668,6 +682,19 @@ pub fn plan_set(
     Ok(plan)
 }
 
+/// Keys written literally in startup files (the documented `export DASHSCOPE_API_KEY=...`),
+/// so that diffs of those files show them masked.
+fn keys_in_startup_files(platform: &Platform) -> Vec<ApiKey> {
+    let startup = crate::startup::Startup::read(platform);
+    startup
+        .files()
+        .iter()
+        .flat_map(|file| &file.assignments)
+        .filter(|a| a.name == vars::API_KEY || a.name == vars::OPENAI_API_KEY)
+        .filter_map(|a| a.value.clone())
+        .collect()
+}
+
 /// Session variables written last time that this `set` no longer writes.
 fn stale_session_vars(
     record: &Record,
@@ -758,7 +785,7 @@ pub fn plan_unset(
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
     let home = platform.home().ok_or(PersistError::NoHome)?;
     let record = Record::load(&dir)?.unwrap_or_default();
-    let mut plan = Plan::default();
+    let mut plan = Plan { secrets: keys_in_startup_files(platform), ..Plan::default() };
     let stored = load_stored(platform)?;
     let key = stored.as_ref().and_then(Stored::key);
     plan.secrets.extend(key.clone());
@@ -774,16 +801,31 @@ pub fn plan_unset(
     }
 
     let sdk_file = home.join(".dashscope").join("api_key");
+    let backup = dir.join(SDK_KEY_BACKUP);
+    let original = read_text(&backup)?;
+    if let Some(original) = &original {
+        plan.secrets.push(ApiKey::verbatim(String::from_utf8_lossy(original).trim()));
+    }
     if let Some(before) = read_text(&sdk_file)? {
         let found = ApiKey::verbatim(String::from_utf8_lossy(&before).trim());
         let ours = key.as_ref() == Some(&found)
             || record.fingerprint.as_deref() == Some(found.fingerprint().as_str());
         if ours {
             plan.secrets.push(found);
-            push_change(&mut plan, sdk_file, Role::SdkKeyFile, Some(before), None, 0o600)?;
+            // Put back the file that was there before dashkey, or remove dashkey's.
+            let after = original.as_ref().map(|bytes| bytes.to_vec());
+            push_change(&mut plan, sdk_file, Role::SdkKeyFile, Some(before), after, 0o600)?;
+            push_change(&mut plan, backup, Role::Backup, original, None, 0o600)?;
         } else {
             plan.notes.push(Note::KeptSdkKeyFile { path: sdk_file });
+            if original.is_some() {
+                plan.notes.push(Note::KeptBackup { path: backup });
+            }
         }
+    } else if let Some(original) = original {
+        // dashkey's copy is gone already: the user's original comes back.
+        push_change(&mut plan, sdk_file, Role::SdkKeyFile, None, Some(original.to_vec()), 0o600)?;
+        push_change(&mut plan, backup, Role::Backup, Some(original), None, 0o600)?;
     }
 
     let mut desktop_files: Vec<PathBuf> = desktop::session_file(platform).into_iter().collect();
@@ -809,8 +851,11 @@ pub fn plan_unset(
         let after = (!(after.is_empty() && record.created(&path))).then(|| after.into_bytes());
         push_change(&mut plan, path, Role::Hook, Some(before), after, 0o644)?;
     }
+    let sdk_backup = dir.join(SDK_KEY_BACKUP);
     for backup in record.files.iter().filter(|f| f.role == Role::Backup && f.path.exists()) {
-        plan.notes.push(Note::KeptBackup { path: backup.path.clone() });
+        if backup.path != sdk_backup {
+            plan.notes.push(Note::KeptBackup { path: backup.path.clone() });
+        }
     }
 
     // Services given the key: their copies go too, and their files come back as they were.
@@ -897,6 +942,9 @@ pub fn apply(
         for change in &plan.changes {
             fsx::remove_stale_temporaries(&change.real_path);
             match &change.after {
+                Some(content) if change.role.is_private() => {
+                    fsx::write_private(&change.path, content, 0o600)?;
+                }
                 Some(content) => {
                     fsx::write_atomic(&change.path, content, change.mode)?;
                 }

@@ -84,6 +84,23 @@ pub enum Role {
     ServiceConfig,
 }
 
+impl Role {
+    /// Files dashkey owns that hold the key (or, for the record, say where it is): always
+    /// written 0600, even over a file that had looser permissions (`dashscope auth login`
+    /// creates `~/.dashscope/api_key` world-readable).
+    pub fn is_private(self) -> bool {
+        match self {
+            Role::Owned
+            | Role::SdkKeyFile
+            | Role::Desktop
+            | Role::Backup
+            | Role::Record
+            | Role::ServiceEnv => true,
+            Role::Hook | Role::ServiceConfig => false,
+        }
+    }
+}
+
 impl Record {
     /// Current format version.
     pub const VERSION: u32 = 1;

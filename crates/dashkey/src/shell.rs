@@ -366,10 +366,12 @@ pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<St
     vec![comment.to_string(), line]
 }
 
-/// Where a new hook block goes in a startup file: the end, except in a `.bashrc` that stops
-/// early for non-interactive shells. Debian's and Ubuntu's `.bashrc` starts with such a
-/// guard, and `ssh host command` runs bash non-interactively *through* `.bashrc`: a hook
-/// after the guard would never run there, so it goes just before it.
+/// Where a new hook block goes in a startup file: the end, except in a `.bashrc` that
+/// *starts* by returning early from non-interactive shells. Debian's and Ubuntu's `.bashrc`
+/// begin that way, and `ssh host command` runs bash non-interactively *through* `.bashrc`:
+/// a hook after the guard would never run there, so it goes just before it. Only the first
+/// command of the file counts as a guard: the same words inside a function or an `if` later
+/// on are not one, and the hook is appended as usual.
 pub fn hook_offset(path: &Path, text: &str) -> usize {
     if path.file_name().and_then(|n| n.to_str()) != Some(".bashrc") {
         return text.len();
@@ -377,13 +379,14 @@ pub fn hook_offset(path: &Path, text: &str) -> usize {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let code = line.trim();
+        if code.is_empty() || code.starts_with('#') {
+            offset += line.len();
+            continue;
+        }
         let guard = code.starts_with("case $- in")
             || code.starts_with("case \"$-\" in")
             || (code.contains("return") && (code.contains("$-") || code.contains("PS1")));
-        if guard {
-            return offset;
-        }
-        offset += line.len();
+        return if guard { offset } else { text.len() };
     }
     text.len()
 }
@@ -654,6 +657,8 @@ mod tests {
         let oneliner = "[ -z \"$PS1\" ] && return\n";
         assert_eq!(hook_offset(rc, oneliner), 0);
         assert_eq!(hook_offset(rc, "alias x=y\n"), 10);
+        let function = "export P=1\nf() {\n  case $- in\n    *i*) echo i;;\n  esac\n}\n";
+        assert_eq!(hook_offset(rc, function), function.len(), "not a guard inside a function");
         assert_eq!(hook_offset(Path::new("/h/.profile"), debian), debian.len());
     }
 
