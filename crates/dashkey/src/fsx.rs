@@ -262,22 +262,24 @@ pub struct Lock {
     _file: File,
 }
 
-/// Takes the lock file at `path`, waiting for another holder to finish.
+/// Takes an exclusive lock on a directory, waiting for another holder to finish. On Unix
+/// the directory itself is locked, so no lock file is ever created (or left behind); on
+/// Windows, where a directory cannot be opened as a file, a `.dashkey.lock` file in it is.
 ///
 /// # Errors
 ///
-/// [`FsError`] when the lock file cannot be opened or locked.
-pub fn lock(path: &Path) -> Result<Lock, FsError> {
-    let file = sys::open_private(path).map_err(|e| FsError::new("open lock file", path, e))?;
-    file.lock().map_err(|e| FsError::new("lock", path, e))?;
+/// [`FsError`] when the directory cannot be opened or locked.
+pub fn lock_dir(dir: &Path) -> Result<Lock, FsError> {
+    let file = sys::open_for_lock(dir).map_err(|e| FsError::new("open for locking", dir, e))?;
+    file.lock().map_err(|e| FsError::new("lock", dir, e))?;
     Ok(Lock { _file: file })
 }
 
 #[cfg(unix)]
 mod sys {
-    use std::fs::{File, Metadata, OpenOptions, Permissions};
+    use std::fs::{File, Metadata, Permissions};
     use std::io;
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     use std::path::Path;
 
     pub fn mode(metadata: &Metadata) -> Option<u32> {
@@ -312,18 +314,12 @@ mod sys {
         }
     }
 
-    pub fn open_private(path: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-    }
-
     pub fn writable(path: &Path) -> bool {
         nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
+    }
+
+    pub fn open_for_lock(dir: &Path) -> io::Result<File> {
+        File::open(dir)
     }
 }
 
@@ -361,6 +357,10 @@ mod sys {
 
     pub fn writable(path: &Path) -> bool {
         std::fs::metadata(path).is_ok_and(|meta| !meta.permissions().readonly())
+    }
+
+    pub fn open_for_lock(dir: &Path) -> io::Result<File> {
+        open_private(&dir.join(".dashkey.lock"))
     }
 }
 

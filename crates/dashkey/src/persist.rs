@@ -23,9 +23,6 @@ use crate::region::Region;
 use crate::shell::{self, Dialect, Probes, QuoteError, Shell};
 use crate::{ApiKey, Os, Platform, vars};
 
-/// Name of the lock file in dashkey's directory.
-pub const LOCK_FILE: &str = ".lock";
-
 /// Where `set` keeps the SDK key file it found (in dashkey's directory, 0600), for `unset`.
 pub const SDK_KEY_BACKUP: &str = "api_key.before-dashkey";
 
@@ -349,9 +346,6 @@ impl Locked {
     /// Releases the lock and removes what taking it created, for a run that changed nothing.
     pub fn undo(self) {
         let Locked { lock, created_dirs } = self;
-        if let Some(dir) = created_dirs.last() {
-            let _ = std::fs::remove_file(dir.join(LOCK_FILE));
-        }
         drop(lock);
         for dir in created_dirs.iter().rev() {
             let _ = std::fs::remove_dir(dir);
@@ -359,7 +353,9 @@ impl Locked {
     }
 }
 
-/// Takes dashkey's lock, creating its directory (0700) if needed.
+/// Takes dashkey's lock, creating its directory (0700) if needed. The lock is held on the
+/// configuration directory that contains dashkey's, which `unset` never removes while
+/// another run may be waiting for it (dashkey's own directory does go away).
 ///
 /// # Errors
 ///
@@ -368,7 +364,7 @@ pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
     let created_dirs = missing_ancestors(&dir);
     fsx::create_private_dir(&dir)?;
-    let lock = fsx::lock(&dir.join(LOCK_FILE))?;
+    let lock = fsx::lock_dir(dir.parent().unwrap_or(&dir))?;
     // Temporaries of a run that was killed half-way; no other dashkey runs now.
     fsx::remove_stale_temporaries_in(&dir);
     if let Some(home) = platform.home() {
@@ -984,9 +980,6 @@ pub fn apply(
         return Err(PersistError::Applied { source: Box::new(error), restored });
     }
     for dir in &plan.remove_dirs {
-        if dir.file_name().is_some_and(|n| n == "dashkey") {
-            let _ = std::fs::remove_file(dir.join(LOCK_FILE));
-        }
         let _ = std::fs::remove_dir(dir);
     }
     applied.files = plan
