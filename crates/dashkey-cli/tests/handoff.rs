@@ -493,21 +493,26 @@ fn a_system_unit_without_root_is_refused_and_nothing_changes() {
     assert_eq!(snapshot(sandbox.root()), before);
 }
 
+/// A system unit under `root`, a user unit, and a supervisord program in `conf`.
+fn install_three_services(sandbox: &Sandbox, root: &Path, conf: &Path) {
+    let root = root.to_str().unwrap();
+    let conf = conf.to_str().unwrap();
+    for args in [
+        vec!["service", "install", "--systemd", "app", "--root", root],
+        vec!["service", "install", "--systemd", "worker", "--user"],
+        vec!["service", "install", "--supervisord", "app", "-c", conf],
+    ] {
+        sandbox.run(&args, None).expect_code(0);
+    }
+}
+
 #[test]
 fn a_new_key_reaches_every_installed_service() {
     let sandbox = stored();
     let root = sandbox.root().join("sysroot");
     let supervisor_conf = sandbox.root().join("supervisord.conf");
     fs::write(&supervisor_conf, "[program:app]\ncommand=/bin/true\n").unwrap();
-    let root_arg = root.to_str().unwrap();
-    let conf_arg = supervisor_conf.to_str().unwrap();
-    sandbox
-        .run(&["service", "install", "--systemd", "app", "--root", root_arg], None)
-        .expect_code(0);
-    sandbox.run(&["service", "install", "--systemd", "worker", "--user"], None).expect_code(0);
-    sandbox
-        .run(&["service", "install", "--supervisord", "app", "-c", conf_arg], None)
-        .expect_code(0);
+    install_three_services(&sandbox, &root, &supervisor_conf);
 
     let run = sandbox.run(&["set", "--stdin", "--offline", "--no-modify-rc"], Some(OTHER_KEY));
     run.expect_code(0);
@@ -599,15 +604,7 @@ fn unset_takes_the_key_back_from_every_installed_service() {
     fs::write(&supervisor_conf, "[program:app]\ncommand=/bin/true\nenvironment=A=\"1\"\n").unwrap();
     let before = snapshot(sandbox.root());
     sandbox.run(&["set", "--stdin", "--offline", "--no-modify-rc"], Some(KEY)).expect_code(0);
-    let root_arg = root.to_str().unwrap();
-    let conf_arg = supervisor_conf.to_str().unwrap();
-    sandbox
-        .run(&["service", "install", "--systemd", "app", "--root", root_arg], None)
-        .expect_code(0);
-    sandbox.run(&["service", "install", "--systemd", "worker", "--user"], None).expect_code(0);
-    sandbox
-        .run(&["service", "install", "--supervisord", "app", "-c", conf_arg], None)
-        .expect_code(0);
+    install_three_services(&sandbox, &root, &supervisor_conf);
     let run = sandbox.run(&["unset"], None);
     run.expect_code(0);
     assert!(run.stderr.contains("supervisorctl -c"), "{}", run.stderr);

@@ -1123,14 +1123,17 @@ mod tests {
         );
         let mut session = MemorySession::default();
         let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
-        let plan = plan_set(
-            &platform,
-            &settings(Some("ap-southeast-1")),
-            &options,
-            &Probes::default(),
-            Some(&session),
-        )
-        .unwrap();
+        let plan_for = |session: &MemorySession| {
+            plan_set(
+                &platform,
+                &settings(Some("ap-southeast-1")),
+                &options,
+                &Probes::default(),
+                Some(session),
+            )
+            .unwrap()
+        };
+        let plan = plan_for(&session);
         let names: Vec<&str> = plan.session.iter().map(|c| c.name).collect();
         assert_eq!(
             names,
@@ -1147,14 +1150,7 @@ mod tests {
         assert!(appdata.join("dashkey/env.ps1").is_file());
 
         // A second identical set changes nothing; unset removes every variable it wrote.
-        let again = plan_set(
-            &platform,
-            &settings(Some("ap-southeast-1")),
-            &options,
-            &Probes::default(),
-            Some(&session),
-        )
-        .unwrap();
+        let again = plan_for(&session);
         assert!(
             again.is_empty(),
             "{:?}",
