@@ -76,6 +76,24 @@ fn record_change(
     })
 }
 
+/// Checks, then shows (`--dry-run`) or applies a service plan. Returns whether it applied.
+fn carry_out(
+    platform: &Platform,
+    plan: &Plan,
+    dry_run: bool,
+    heading: &str,
+) -> Result<bool, Failure> {
+    check_writable(plan)?;
+    if dry_run {
+        changes::print_dry_run(platform, plan, false)?;
+        return Ok(false);
+    }
+    let applied = persist::apply(plan, None)?;
+    changes::heading(heading);
+    changes::print_applied(platform, plan, &applied);
+    Ok(true)
+}
+
 /// Every changed file must be writable by this process: checked before anything is written.
 fn check_writable(plan: &Plan) -> Result<(), Failure> {
     for change in &plan.changes {
@@ -104,26 +122,21 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
         stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let mut plan = service::plan_install(&service, &pairs).map_err(|e| failure(Exit::Io, e))?;
     plan.secrets.extend(stored.key());
-    let created_dirs = plan.create_dirs.clone();
-    let entry = InstalledService { service: service.clone(), created_dirs };
+    let created_now = plan.create_dirs.clone();
     plan.changes.push(record_change(owner, |record| {
-        let keep =
-            record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
+        // A reinstall keeps the directories the first install created.
+        let created_dirs = record
+            .services
+            .iter()
+            .find(|s| s.service == service)
+            .map_or(created_now, |s| s.created_dirs.clone());
         record.services.retain(|s| s.service != service);
-        let mut entry = entry;
-        if let Some(dirs) = keep {
-            entry.created_dirs = dirs;
-        }
-        record.services.push(entry);
+        record.services.push(InstalledService { service: service.clone(), created_dirs });
     })?);
-    check_writable(&plan)?;
-    if target.dry_run {
-        changes::print_dry_run(platform, &plan, false)?;
+    let heading = format!("Gave the DashScope API key to the {}", service.describe());
+    if !carry_out(platform, &plan, target.dry_run, &heading)? {
         return Ok(Exit::Ok);
     }
-    let applied = persist::apply(&plan, None)?;
-    changes::heading(format!("Gave the DashScope API key to the {}", service.describe()));
-    changes::print_applied(platform, &plan, &applied);
     if let Service::Supervisord { config, .. } = &service
         && let Some(mode) = std::fs::metadata(config).ok().and_then(|m| dashkey::fsx::mode(&m))
         && dashkey::fsx::readable_by_others(mode)
@@ -186,15 +199,10 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
         anstream::println!("The {} has nothing from dashkey; nothing changed.", service.describe());
         return Ok(Exit::Ok);
     }
-    check_writable(&plan)?;
-    if target.dry_run {
-        changes::print_dry_run(platform, &plan, false)?;
-        return Ok(Exit::Ok);
+    let heading = format!("Took the DashScope API key back from the {}", service.describe());
+    if carry_out(platform, &plan, target.dry_run, &heading)? {
+        activate(&service, target.root.is_some());
     }
-    let applied = persist::apply(&plan, None)?;
-    changes::heading(format!("Took the DashScope API key back from the {}", service.describe()));
-    changes::print_applied(platform, &plan, &applied);
-    activate(&service, target.root.is_some());
     Ok(Exit::Ok)
 }
 
