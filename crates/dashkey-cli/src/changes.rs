@@ -8,12 +8,16 @@ use serde::Serialize;
 
 use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
 
-/// Replaces every secret the plan knows about with its masked form.
+/// Masks the diff: every secret the plan knows about, then by shape (every value of a
+/// secret-looking variable, in any syntax, and anything shaped like a key), so that no caller
+/// can forget one and other people's secrets in the context lines are hidden too.
 fn mask(plan: &Plan, text: &str) -> String {
     let mut secrets: Vec<_> = plan.secrets.iter().filter(|k| k.len() >= 8).collect();
     // Longest first, so a key that contains another is masked whole.
     secrets.sort_by_key(|k| std::cmp::Reverse(k.len()));
-    secrets.iter().fold(text.to_string(), |text, key| text.replace(key.expose(), &key.mask()))
+    let known =
+        secrets.iter().fold(text.to_string(), |text, key| text.replace(key.expose(), &key.mask()));
+    dashkey::mask::mask_secrets(&known)
 }
 
 /// The unified diff of every change, keys masked.

@@ -29,7 +29,10 @@ fn main() -> ExitCode {
     if keyinput::key_in_arguments(std::env::args_os()) {
         return report(keyinput::refuse_argv(&keyinput::subcommand(std::env::args_os())));
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return parse_error(&error),
+    };
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(failure) => report(failure),
@@ -37,11 +40,25 @@ fn main() -> ExitCode {
 }
 
 /// Prints an error and returns its exit status. Errors name their cause in their own
-/// message, so the chain of sources is not printed again.
+/// message, so the chain of sources is not printed again. The message is scrubbed of anything
+/// key-like first, whatever it quotes.
 fn report(Failure { exit, error }: Failure) -> ExitCode {
     let label = output::paint(output::FAIL, "error:");
-    anstream::eprintln!("{label} {error}");
+    let message = keyinput::scrub(&error.to_string());
+    anstream::eprintln!("{label} {message}");
     exit.into()
+}
+
+/// Shows clap's own message (help, version, or a usage error) re-rendered without any
+/// key-like argument it would quote, with clap's exit status.
+fn parse_error(error: &clap::Error) -> ExitCode {
+    let text = keyinput::scrub(&error.render().ansi().to_string());
+    if error.use_stderr() {
+        anstream::eprint!("{text}");
+    } else {
+        anstream::print!("{text}");
+    }
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
 }
 
 fn run(cli: Cli) -> Outcome {

@@ -62,11 +62,17 @@ impl ApiKey {
         if value.is_empty() {
             return Err(KeyError::Empty);
         }
+        if let Some(line) = pasted_assignment(value) {
+            return Err(KeyError::PastedAssignment { line });
+        }
         if looks_like_variable_reference(value) {
             return Err(KeyError::UnexpandedVariable);
         }
         if is_placeholder(value) {
             return Err(KeyError::Placeholder);
+        }
+        if let Some(first) = value.chars().next().filter(|c| c.is_ascii_punctuation()) {
+            return Err(KeyError::NotAKey { first });
         }
         for (index, c) in value.char_indices() {
             let position = index + 1;
@@ -256,6 +262,22 @@ pub enum KeyError {
          create or copy a real key on the Model Studio console's API-KEY page"
     )]
     Placeholder,
+    /// A whole line of a startup file or `.env` (`DASHSCOPE_API_KEY=sk-…`,
+    /// `export DASHSCOPE_API_KEY=sk-…`) instead of the key alone.
+    #[error("you pasted the whole line `{line}`; paste only the key")]
+    PastedAssignment {
+        /// The line as pasted, with the value replaced by `…`.
+        line: String,
+    },
+    /// Starts with punctuation (`-`, `=x`, `--x`): an option or a fragment, not a key.
+    #[error(
+        "this cannot be a key: it starts with '{first}', and keys start with a letter or digit \
+         (sk-…, sk-sp-…, sk-ws-…, st-…); copy the key again from the Model Studio console"
+    )]
+    NotAKey {
+        /// The first character (always ASCII punctuation, never part of a secret).
+        first: char,
+    },
     /// Something like `$DASHSCOPE_API_KEY` that a shell was supposed to expand.
     #[error(
         "this is a variable reference, not a key: the shell did not expand it; \
@@ -432,6 +454,34 @@ fn strip_matching_quotes(value: &str) -> Option<&str> {
     })
 }
 
+/// The shape of a pasted assignment (`NAME=value`, `export NAME=value`, `set -gx NAME value`,
+/// `setenv NAME value`, `$env:NAME = 'value'`, `NAME: value`) whose name is a key's, shown
+/// with the value replaced by `…`.
+fn pasted_assignment(value: &str) -> Option<String> {
+    const COMMANDS: [&str; 8] =
+        ["export ", "set -gx ", "set -Ux ", "set -x ", "setenv ", "setx ", "set ", "$env:"];
+    let (command, rest) = COMMANDS
+        .iter()
+        .find_map(|c| value.strip_prefix(c).map(|rest| (*c, rest.trim_start())))
+        .unwrap_or(("", value));
+    let name_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    let (name, after) = rest.split_at(name_len);
+    let upper = name.to_ascii_uppercase();
+    let keyish = crate::mask::is_secret_name(name) || upper.contains("KEY");
+    if !keyish || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let separator = match after.trim_start().chars().next() {
+        Some('=') => "=",
+        Some(':') => ": ",
+        Some(_) if !command.is_empty() && after.starts_with(char::is_whitespace) => " ",
+        _ => return None,
+    };
+    let shown_command = if command == "$env:" { command } else { command.trim_end() };
+    let space = if command.is_empty() || command == "$env:" { "" } else { " " };
+    Some(format!("{shown_command}{space}{name}{separator}…"))
+}
+
 fn looks_like_variable_reference(value: &str) -> bool {
     value.starts_with('$') || (value.len() > 2 && value.starts_with('%') && value.ends_with('%'))
 }
@@ -553,6 +603,44 @@ mod tests {
                 KeyError::Placeholder,
                 "{placeholder}"
             );
+        }
+    }
+
+    #[test]
+    fn refuses_a_pasted_line_and_names_it() {
+        for (input, line) in [
+            (format!("DASHSCOPE_API_KEY={GOOD}"), "DASHSCOPE_API_KEY=…"),
+            (format!("export DASHSCOPE_API_KEY={GOOD}"), "export DASHSCOPE_API_KEY=…"),
+            (format!("export DASHSCOPE_API_KEY=\"{GOOD}\""), "export DASHSCOPE_API_KEY=…"),
+            (format!("set -gx DASHSCOPE_API_KEY {GOOD}"), "set -gx DASHSCOPE_API_KEY …"),
+            (format!("setenv DASHSCOPE_API_KEY {GOOD}"), "setenv DASHSCOPE_API_KEY …"),
+            (format!("$env:DASHSCOPE_API_KEY = '{GOOD}'"), "$env:DASHSCOPE_API_KEY=…"),
+            (format!("DASHSCOPE_API_KEY: {GOOD}"), "DASHSCOPE_API_KEY: …"),
+            (format!("api_key={GOOD}"), "api_key=…"),
+        ] {
+            let error = ApiKey::parse(&input).unwrap_err();
+            assert_eq!(error, KeyError::PastedAssignment { line: line.to_string() }, "{input}");
+            assert!(!error.to_string().contains(&GOOD[3..]), "{error}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_starts_like_an_option_or_a_fragment() {
+        for (input, first) in [("-", '-'), ("=x", '='), ("--x", '-'), (".abc0123456789", '.')] {
+            assert_eq!(ApiKey::parse(input).unwrap_err(), KeyError::NotAKey { first }, "{input}");
+        }
+    }
+
+    #[test]
+    fn still_accepts_every_documented_shape() {
+        for key in [
+            GOOD,
+            "sk-sp-0123456789abcdef0123456789abcdef",
+            "sk-ws-H.ABCDEFG.HIJK.0123456789abcdef_-ABCDEF",
+            "st-0123456789abcdef0123456789abcdef",
+            "sk-0123456789abcdef0123456789abcdef==",
+        ] {
+            assert!(ApiKey::parse(key).is_ok(), "{key}");
         }
     }
 
