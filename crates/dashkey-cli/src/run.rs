@@ -154,7 +154,8 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
         let mut out = std::io::stderr();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             refused |= line.contains("preserve the environment");
-            let _ = writeln!(out, "{line}");
+            // sudo quotes the command it cannot find: never repeat a key-like argument.
+            let _ = writeln!(out, "{}", crate::keyinput::scrub(&line));
         }
     }
     let status = child.wait().map_err(|e| Failure { exit: Exit::Io, error: e.into() })?;

@@ -48,7 +48,10 @@ impl ApiKey {
         }
         let mut notes = Vec::new();
         let mut value = trim_paste(input);
-        if value.len() != input.len() {
+        if input.contains('\u{feff}') && value.len() != input.len() {
+            notes.push(KeyNote::ByteOrderMark);
+        }
+        if trim_spaces(input).len() != input.len() {
             notes.push(KeyNote::Trimmed);
         }
         if let Some(inner) = strip_matching_quotes(value) {
@@ -224,6 +227,8 @@ pub enum KeyNote {
     Trimmed,
     /// One pair of surrounding quotes was removed.
     QuotesRemoved,
+    /// A byte-order mark (BOM) before the key was removed.
+    ByteOrderMark,
     /// The key does not start with a prefix DashScope is known to issue.
     UnknownPrefix,
 }
@@ -233,6 +238,9 @@ impl fmt::Display for KeyNote {
         f.write_str(match self {
             KeyNote::Trimmed => "removed spaces or line endings around the key",
             KeyNote::QuotesRemoved => "removed the quotes around the key",
+            KeyNote::ByteOrderMark => {
+                "removed a byte-order mark (BOM, added by some Windows editors) before the key"
+            }
             KeyNote::UnknownPrefix => {
                 "the key does not start with sk-, sk-sp-, sk-ws- or st-; \
                  check that you copied a Model Studio API key"
@@ -362,9 +370,9 @@ impl fmt::Display for ValueProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueProblem::Empty => f.write_str("the value is empty"),
-            ValueProblem::SurroundingWhitespace => {
-                f.write_str("the value has spaces or line endings around it")
-            }
+            ValueProblem::SurroundingWhitespace => f.write_str(
+                "the value has spaces, line endings or a byte-order mark (BOM) around it",
+            ),
             ValueProblem::Quoted => f.write_str("quotes are part of the value"),
             ValueProblem::Placeholder => f.write_str("the value is a documentation placeholder"),
             ValueProblem::UnexpandedVariable => {
@@ -443,6 +451,11 @@ fn mask_core(value: &str) -> String {
 /// Trims what a paste drags along: ASCII and Unicode spaces, CR/LF, and a byte-order mark.
 fn trim_paste(value: &str) -> &str {
     value.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}
+
+/// Trims spaces and line endings only (not a byte-order mark).
+fn trim_spaces(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace())
 }
 
 /// The inside of one pair of matching quotes around the whole value, if there is one.
@@ -542,6 +555,14 @@ mod tests {
         let parsed = ApiKey::parse(&format!("  {GOOD}\r\n")).unwrap();
         assert_eq!(parsed.key.expose(), GOOD);
         assert_eq!(parsed.notes, vec![KeyNote::Trimmed]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_called_by_its_name() {
+        let parsed = ApiKey::parse(&format!("\u{feff}{GOOD}")).unwrap();
+        assert_eq!(parsed.notes, vec![KeyNote::ByteOrderMark]);
+        let parsed = ApiKey::parse(&format!("\u{feff}{GOOD}\n")).unwrap();
+        assert_eq!(parsed.notes, vec![KeyNote::ByteOrderMark, KeyNote::Trimmed]);
     }
 
     #[test]

@@ -164,8 +164,15 @@ fn value_finding(
         }
         ValueProblem::Quoted => (id::QUOTED, bad, format!("quotes are part of the key in {label}")),
         ValueProblem::SurroundingWhitespace => {
-            let cr = key.expose().contains('\r');
-            let what = if cr { "a Windows line ending (CR)" } else { "spaces or line endings" };
+            let value = key.expose();
+            let rest = value.trim_start_matches('\u{feff}');
+            let what = if rest.len() != value.len() && rest.trim() == rest {
+                "a byte-order mark (BOM)"
+            } else if value.contains('\r') {
+                "a Windows line ending (CR)"
+            } else {
+                "spaces or line endings"
+            };
             (id::WHITESPACE, bad, format!("the key in {label} has {what} around it"))
         }
         ValueProblem::UnexpandedVariable => {
@@ -197,7 +204,7 @@ fn value_finding(
                 .to_string()
         }
         (Place::Variable, ValueProblem::SurroundingWhitespace) => {
-            "set it without the spaces or CR (a file saved with Windows line endings?), or store \
+            "set it without the spaces, CR or BOM (a file saved by a Windows editor?), or store \
              it cleanly: dashkey set"
                 .to_string()
         }
