@@ -59,8 +59,12 @@ fn check_home(platform: &dashkey::Platform, command: &str) -> Result<(), Failure
     let fix_home = "set HOME to your home directory (for example `export HOME=/home/you`) and run \
                     it again";
     let message = match &problem {
-        HomeProblem::Unset => format!("HOME is not set, so there is no home to write into: {fix_home}"),
-        HomeProblem::Empty => format!("HOME is empty, so there is no home to write into: {fix_home}"),
+        HomeProblem::Unset => {
+            format!("HOME is not set, so there is no home to write into: {fix_home}")
+        }
+        HomeProblem::Empty => {
+            format!("HOME is empty, so there is no home to write into: {fix_home}")
+        }
         HomeProblem::Relative { home } => format!(
             "HOME is the relative path `{}`, which would put files wherever this runs: {fix_home}",
             home.display()

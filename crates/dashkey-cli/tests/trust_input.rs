@@ -15,7 +15,10 @@ fn is_root() -> bool {
 #[test]
 fn a_pasted_line_or_a_fragment_is_refused_by_name_and_nothing_is_written() {
     let cases = [
-        (format!("DASHSCOPE_API_KEY={KEY}"), "you pasted the whole line `DASHSCOPE_API_KEY=…`; paste only the key"),
+        (
+            format!("DASHSCOPE_API_KEY={KEY}"),
+            "you pasted the whole line `DASHSCOPE_API_KEY=…`; paste only the key",
+        ),
         (
             format!("export DASHSCOPE_API_KEY={KEY}\n"),
             "you pasted the whole line `export DASHSCOPE_API_KEY=…`; paste only the key",
@@ -30,7 +33,11 @@ fn a_pasted_line_or_a_fragment_is_refused_by_name_and_nothing_is_written() {
         let run = run_bounded(&sandbox, &["set", "--offline", "--stdin"], Some(&input));
         run.expect_code(2);
         assert!(run.stderr.contains(message), "{input:?}: {}", run.stderr);
-        assert!(!run.stderr.contains(&KEY[3..]) && !run.stdout.contains(&KEY[3..]), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains(&KEY[3..]) && !run.stdout.contains(&KEY[3..]),
+            "{}",
+            run.stderr
+        );
         assert_eq!(snapshot(&sandbox.home), before, "{input:?} changed files");
     }
 }
@@ -44,7 +51,8 @@ fn every_documented_key_shape_is_still_stored() {
         "st-0123456789abcdef0123456789abcdef",
     ] {
         let sandbox = Sandbox::new();
-        let run = run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(key));
+        let run =
+            run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(key));
         run.expect_code(0);
         assert_eq!(String::from_utf8(sandbox.read(".dashscope/api_key")).unwrap().trim_end(), key);
     }
@@ -60,30 +68,54 @@ fn a_byte_order_mark_is_called_a_byte_order_mark() {
     );
     run.expect_code(0);
     assert!(
-        run.stderr.contains("note: removed a byte-order mark (BOM, added by some Windows editors) before the key"),
+        run.stderr.contains(
+            "note: removed a byte-order mark (BOM, added by some Windows editors) before the key"
+        ),
         "{}",
         run.stderr
     );
     assert!(!run.stderr.contains("spaces"), "{}", run.stderr);
     sandbox.write(".dashscope/api_key", format!("\u{feff}{KEY}"));
     let doctor = run_bounded(&sandbox, &["doctor"], None);
-    assert!(doctor.stdout.contains("has a byte-order mark (BOM) around it"), "{}", doctor.stdout);
+    assert!(
+        doctor
+            .stdout
+            .contains("the key in ~/.dashscope/api_key starts with a byte-order mark (BOM)"),
+        "{}",
+        doctor.stdout
+    );
+    let status = run_bounded(&sandbox, &["status"], None);
+    assert!(
+        status
+            .stdout
+            .contains("the value starts with a byte-order mark (BOM), which is not part of a key"),
+        "{}",
+        status.stdout
+    );
+    assert!(!status.stdout.contains("spaces"), "{}", status.stdout);
 }
 
 #[test]
 fn plain_http_goes_only_to_a_host_that_parses_as_loopback() {
-    for endpoint in ["http://127.0.0.1.evil.com", "http://localhost.evil.com:8080", "http://[::1].evil.com"] {
+    for endpoint in
+        ["http://127.0.0.1.evil.com", "http://localhost.evil.com:8080", "http://[::1].evil.com"]
+    {
         let sandbox = Sandbox::new();
-        sandbox.write(".config/dashkey/config.toml", format!("[regions.x]\nendpoint = \"{endpoint}\"\n"));
+        sandbox.write(
+            ".config/dashkey/config.toml",
+            format!("[regions.x]\nendpoint = \"{endpoint}\"\n"),
+        );
         let before = snapshot(&sandbox.home);
-        let run = run_bounded(&sandbox, &["set", "--offline", "--stdin", "--region", "x"], Some(KEY));
+        let run =
+            run_bounded(&sandbox, &["set", "--offline", "--stdin", "--region", "x"], Some(KEY));
         assert_ne!(run.code, 0, "{endpoint} was accepted:\n{}{}", run.stdout, run.stderr);
         assert!(run.stderr.contains("config.toml"), "{}", run.stderr);
         assert_eq!(snapshot(&sandbox.home), before, "{endpoint}: files changed");
     }
     // The healthy twin: a real loopback address is accepted and written.
     let sandbox = Sandbox::new();
-    sandbox.write(".config/dashkey/config.toml", "[regions.x]\nendpoint = \"http://127.0.0.2:9\"\n");
+    sandbox
+        .write(".config/dashkey/config.toml", "[regions.x]\nendpoint = \"http://127.0.0.2:9\"\n");
     let run = run_bounded(&sandbox, &["set", "--offline", "--stdin", "--region", "x"], Some(KEY));
     run.expect_code(0);
     let env = String::from_utf8(sandbox.read(".config/dashkey/env.sh")).unwrap();
@@ -94,7 +126,8 @@ fn plain_http_goes_only_to_a_host_that_parses_as_loopback() {
 fn sudo_refuses_to_hand_over_the_whole_environment() {
     let Some(_) = common::tool("sudo") else { return };
     let sandbox = Sandbox::new();
-    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY)).expect_code(0);
+    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY))
+        .expect_code(0);
     let marker = sandbox.root().join("ran");
     let touch = format!("touch {}", marker.display());
     for options in [&["-E"][..], &["-HE"], &["--preserve-env"], &["-u", "root", "-E"]] {
@@ -104,7 +137,11 @@ fn sudo_refuses_to_hand_over_the_whole_environment() {
         let run = run_bounded(&sandbox, &args, None);
         run.expect_code(2);
         assert!(run.stderr.contains("refusing sudo's"), "{options:?}: {}", run.stderr);
-        assert!(run.stderr.contains("dashkey sudo --preserve-env=NAME -- COMMAND"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("dashkey sudo --preserve-env=NAME -- COMMAND"),
+            "{}",
+            run.stderr
+        );
         assert!(!marker.exists(), "{options:?}: the command ran");
     }
     // The healthy twin, with the real sudo: a named list is kept and the command runs.
@@ -161,7 +198,8 @@ fn under_sudo_set_refuses_in_the_users_home_and_in_roots_saying_whose_it_is() {
 
     // The twin: without sudo's variables the same home is used.
     sandbox.unenv("SUDO_UID").unenv("SUDO_USER");
-    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY)).expect_code(0);
+    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY))
+        .expect_code(0);
 }
 
 #[test]
@@ -187,7 +225,11 @@ fn an_unset_empty_or_relative_home_is_refused_by_writing_commands_and_named_by_r
         if home != Some("relative/home") {
             let status = run_bounded(&sandbox, &["status"], None);
             assert!(status.stderr.contains("note: HOME is "), "{}", status.stderr);
-            assert!(status.stderr.contains("this account's home in the user database"), "{}", status.stderr);
+            assert!(
+                status.stderr.contains("this account's home in the user database"),
+                "{}",
+                status.stderr
+            );
         }
     }
 }
@@ -198,9 +240,17 @@ fn diff_headers_of_files_outside_home_have_one_slash() {
     let outside = sandbox.root().join("xdg");
     let mut sandbox = sandbox;
     sandbox.env("XDG_CONFIG_HOME", outside.display().to_string());
-    let run = run_bounded(&sandbox, &["set", "--offline", "--stdin", "--dry-run", "--no-modify-rc"], Some(KEY));
+    let run = run_bounded(
+        &sandbox,
+        &["set", "--offline", "--stdin", "--dry-run", "--no-modify-rc"],
+        Some(KEY),
+    );
     run.expect_code(0);
-    assert!(run.stdout.contains(&format!("+++ b{}/dashkey/env.sh", outside.display())), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("+++ b{}/dashkey/env.sh", outside.display())),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("a//") && !run.stdout.contains("b//"), "{}", run.stdout);
 }
 
@@ -208,7 +258,8 @@ fn diff_headers_of_files_outside_home_have_one_slash() {
 fn the_sdk_key_file_backup_is_not_called_a_migrate_backup() {
     let sandbox = Sandbox::new();
     sandbox.write(".dashscope/api_key", common::OTHER_KEY);
-    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY)).expect_code(0);
+    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY))
+        .expect_code(0);
     // Someone else rewrites the SDK file: unset keeps it, and the backup beside dashkey's files.
     sandbox.write(".dashscope/api_key", "sk-ffffffffffffffffffffffffffffffff");
     let run = run_bounded(&sandbox, &["unset"], None);

@@ -76,7 +76,7 @@ fn no_subcommand_repeats_a_key_like_argument_in_any_position() {
                 positions.push(vec![format!("-x{key}")]);
                 // After `--`, `run` and `sudo` start a command of that name: it must fail
                 // without the key in the message (sudo as non-root would ask for a password).
-                if !(command == ["sudo"] && !is_root()) {
+                if command != ["sudo"] || is_root() {
                     positions.push(vec!["--".to_string(), key.to_string()]);
                 }
                 for position in positions {
@@ -201,14 +201,21 @@ fn diffs_mask_other_peoples_secrets_in_their_context() {
         &["service", "install", "--supervisord", "b", "-c", conf, "--dry-run"],
         None,
     );
-    assert!(install.stdout.contains("QWEN_API_KEY=\"sk-…c4d5\",GITHUB_TOKEN=\"…abcd\""), "{}", install.stdout);
+    assert!(
+        install.stdout.contains("QWEN_API_KEY=\"sk-…c4d5\",GITHUB_TOKEN=\"…abcd\""),
+        "{}",
+        install.stdout
+    );
 }
 
 #[test]
 fn ordinary_commands_never_print_a_key_in_clear() {
-    let mut world = World::new(|region, builder| {
-        if region == "ap-southeast-1" { builder.valid_key(KEY) } else { builder }
-    });
+    let mut world =
+        World::new(
+            |region, builder| {
+                if region == "ap-southeast-1" { builder.valid_key(KEY) } else { builder }
+            },
+        );
     let conf = home_with_other_secrets(&world.sandbox);
     let conf = conf.to_str().unwrap().to_string();
     let sandbox = &world.sandbox;

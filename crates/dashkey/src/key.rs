@@ -74,7 +74,11 @@ impl ApiKey {
         if is_placeholder(value) {
             return Err(KeyError::Placeholder);
         }
-        if let Some(first) = value.chars().next().filter(|c| c.is_ascii_punctuation()) {
+        // Punctuation a key may contain, but never begin with; other punctuation is refused
+        // below by name.
+        if let Some(first) =
+            value.chars().next().filter(|c| c.is_ascii() && EXTRA_KEY_CHARS.contains(&(*c as u8)))
+        {
             return Err(KeyError::NotAKey { first });
         }
         for (index, c) in value.char_indices() {
@@ -169,7 +173,10 @@ impl ApiKey {
             problems.push(ValueProblem::Empty);
             return problems;
         }
-        if trim_paste(value).len() != value.len() {
+        let without_bom = value.trim_start_matches('\u{feff}');
+        if without_bom.len() != value.len() && trim_paste(value) == without_bom {
+            problems.push(ValueProblem::ByteOrderMark);
+        } else if trim_paste(value).len() != value.len() {
             problems.push(ValueProblem::SurroundingWhitespace);
         }
         if strip_matching_quotes(trim_paste(value)).is_some()
@@ -339,6 +346,8 @@ pub enum ValueProblem {
     Empty,
     /// Leading or trailing spaces, tabs, CR or LF.
     SurroundingWhitespace,
+    /// A byte-order mark before the value, and no other padding.
+    ByteOrderMark,
     /// Quotes are part of the value (Windows `set X="..."`, or a quoted `.env` line).
     Quoted,
     /// The documentation's placeholder.
@@ -357,6 +366,7 @@ impl ValueProblem {
         match self {
             ValueProblem::Empty => "empty",
             ValueProblem::SurroundingWhitespace => "whitespace",
+            ValueProblem::ByteOrderMark => "bom",
             ValueProblem::Quoted => "quoted",
             ValueProblem::Placeholder => "placeholder",
             ValueProblem::UnexpandedVariable => "unexpanded-variable",
@@ -370,8 +380,11 @@ impl fmt::Display for ValueProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueProblem::Empty => f.write_str("the value is empty"),
-            ValueProblem::SurroundingWhitespace => f.write_str(
-                "the value has spaces, line endings or a byte-order mark (BOM) around it",
+            ValueProblem::SurroundingWhitespace => {
+                f.write_str("the value has spaces or line endings around it")
+            }
+            ValueProblem::ByteOrderMark => f.write_str(
+                "the value starts with a byte-order mark (BOM), which is not part of a key",
             ),
             ValueProblem::Quoted => f.write_str("quotes are part of the value"),
             ValueProblem::Placeholder => f.write_str("the value is a documentation placeholder"),
@@ -706,6 +719,8 @@ mod tests {
         assert_eq!(ids(GOOD), Vec::<&str>::new());
         assert_eq!(ids(""), ["empty"]);
         assert_eq!(ids(&format!(" {GOOD}\r")), ["whitespace"]);
+        assert_eq!(ids(&format!("\u{feff}{GOOD}")), ["bom"]);
+        assert_eq!(ids(&format!("\u{feff}{GOOD} ")), ["whitespace"]);
         assert_eq!(ids(&format!("\"{GOOD}\"")), ["quoted"]);
         assert_eq!(ids("YOUR_DASHSCOPE_API_KEY"), ["placeholder"]);
         assert_eq!(ids("sk-abc def0123456789"), ["malformed"]);

@@ -151,7 +151,9 @@ impl Platform {
             Some(home) => PathBuf::from(home),
         };
         if let Some(uid) = self.sudo_uid() {
-            let user = self.var_non_empty("SUDO_USER").map_or_else(|| format!("uid {uid}"), str::to_string);
+            let user = self
+                .var_non_empty("SUDO_USER")
+                .map_or_else(|| format!("uid {uid}"), str::to_string);
             let problem = if sys::owner_of(&home) == Some(uid) {
                 HomeProblem::SudoInUserHome { user, uid, home }
             } else {

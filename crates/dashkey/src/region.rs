@@ -341,7 +341,9 @@ mod tests {
             assert!(!Endpoint::parse(public).unwrap().is_loopback(), "{public}");
         }
         assert_eq!(Endpoint::parse("http://[::1].evil.com").unwrap_err(), UrlError::NoHost);
-        for local in ["http://localhost:1", "http://127.0.0.2:8080", "http://[::1]:9", "http://127.255.0.1"] {
+        for local in
+            ["http://localhost:1", "http://127.0.0.2:8080", "http://[::1]:9", "http://127.255.0.1"]
+        {
             assert!(Endpoint::parse(local).unwrap().is_loopback(), "{local}");
         }
         let local = Endpoint::parse("http://127.0.0.1:18080/api/v1").unwrap();

@@ -163,16 +163,12 @@ fn value_finding(
             (id::PLACEHOLDER, bad, format!("{label} is the documentation's placeholder, not a key"))
         }
         ValueProblem::Quoted => (id::QUOTED, bad, format!("quotes are part of the key in {label}")),
+        ValueProblem::ByteOrderMark => {
+            (id::WHITESPACE, bad, format!("the key in {label} starts with a byte-order mark (BOM)"))
+        }
         ValueProblem::SurroundingWhitespace => {
-            let value = key.expose();
-            let rest = value.trim_start_matches('\u{feff}');
-            let what = if rest.len() != value.len() && rest.trim() == rest {
-                "a byte-order mark (BOM)"
-            } else if value.contains('\r') {
-                "a Windows line ending (CR)"
-            } else {
-                "spaces or line endings"
-            };
+            let cr = key.expose().contains('\r');
+            let what = if cr { "a Windows line ending (CR)" } else { "spaces or line endings" };
             (id::WHITESPACE, bad, format!("the key in {label} has {what} around it"))
         }
         ValueProblem::UnexpandedVariable => {
@@ -203,7 +199,7 @@ fn value_finding(
              --env-file keeps them literally), or store it cleanly: dashkey set"
                 .to_string()
         }
-        (Place::Variable, ValueProblem::SurroundingWhitespace) => {
+        (Place::Variable, ValueProblem::SurroundingWhitespace | ValueProblem::ByteOrderMark) => {
             "set it without the spaces, CR or BOM (a file saved by a Windows editor?), or store \
              it cleanly: dashkey set"
                 .to_string()
