@@ -246,3 +246,94 @@ fn ordinary_commands_never_print_a_key_in_clear() {
     verify.expect_code(0);
     assert_clean(&verify, "verify");
 }
+
+/// The findings of `doctor --json` with this id, as (severity, title).
+fn findings(sandbox: &Sandbox, id: &str) -> Vec<(String, String)> {
+    let run = run_bounded(sandbox, &["doctor", "--json"], None);
+    assert_clean(&run, "doctor --json");
+    run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .map(|f| (f["severity"].as_str().unwrap().into(), f["title"].as_str().unwrap().into()))
+        .collect()
+}
+
+fn git(sandbox: &Sandbox, args: &[&str]) {
+    let status = sandbox
+        .program("git")
+        .args(args)
+        .current_dir(&sandbox.home)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn doctor_flags_a_copy_of_the_key_that_git_tracks_or_would_commit() {
+    if common::tool("git").is_none() {
+        return;
+    }
+    let sandbox = stored();
+    // The healthy twin first: no repository, no finding.
+    assert_eq!(findings(&sandbox, "key-in-git"), []);
+
+    // A dotfiles repository at ~: the SDK key file is inside it and not ignored.
+    git(&sandbox, &["init", "-q"]);
+    let found = findings(&sandbox, "key-in-git");
+    assert!(
+        found.contains(&(
+            "warn".into(),
+            "~/.dashscope/api_key holds the key inside the git work tree ~ and is not ignored"
+                .into()
+        )),
+        "{found:?}"
+    );
+
+    // Staged (tracked) is a failure, whatever .gitignore says.
+    sandbox.write(".gitignore", "/.dashscope/\n/.config/dashkey/\n");
+    git(&sandbox, &["add", "-f", ".config/dashkey/env.sh"]);
+    let found = findings(&sandbox, "key-in-git");
+    assert_eq!(
+        found,
+        [(
+            "fail".to_string(),
+            "~/.config/dashkey/env.sh holds the key and is tracked by the git repository ~"
+                .to_string()
+        )]
+    );
+
+    // Ignored and untracked: healthy again.
+    git(&sandbox, &["rm", "-q", "--cached", ".config/dashkey/env.sh"]);
+    assert_eq!(findings(&sandbox, "key-in-git"), []);
+}
+
+#[test]
+fn a_git_repository_in_config_only_is_found_too() {
+    if common::tool("git").is_none() {
+        return;
+    }
+    let sandbox = stored();
+    let config = sandbox.home.join(".config");
+    let status = sandbox.program("git").args(["init", "-q"]).current_dir(&config).status().unwrap();
+    assert!(status.success());
+    let status = sandbox
+        .program("git")
+        .args(["add", "-f", "dashkey/env.sh"])
+        .current_dir(&config)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let found = findings(&sandbox, "key-in-git");
+    assert!(
+        found.contains(&(
+            "fail".into(),
+            "~/.config/dashkey/env.sh holds the key and is tracked by the git repository ~/.config"
+                .into()
+        )),
+        "{found:?}"
+    );
+    assert!(!found.iter().any(|(_, title)| title.contains(".dashscope")), "{found:?}");
+}
