@@ -273,3 +273,26 @@ fn the_sdk_key_file_backup_is_not_called_a_migrate_backup() {
     );
     assert!(!run.stderr.contains("--migrate"), "{}", run.stderr);
 }
+
+#[test]
+fn a_failed_write_names_its_path_once() {
+    let sandbox = Sandbox::new();
+    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY))
+        .expect_code(0);
+    let missing = sandbox.root().join("no-such-dir/out.env");
+    let missing = missing.to_str().unwrap();
+    let run = run_bounded(&sandbox, &["export", "--format", "dotenv", "--output", missing], None);
+    assert_ne!(run.code, 0);
+    assert!(!run.stderr.contains("at path"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("no-such-dir").count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn error_messages_keep_their_words_when_masked() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.home.join(".dashscope/api_key")).unwrap();
+    let run = run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY));
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains(".dashscope/api_key"), "{}", run.stderr);
+    assert!(!run.stderr.contains("****"), "a word of the message was masked: {}", run.stderr);
+}

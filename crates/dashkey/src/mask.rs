@@ -137,7 +137,10 @@ fn named_value_spans(text: &str) -> Vec<Range<usize>> {
             i += 1;
         }
         let name = &text[start..i];
-        if is_secret_name(name)
+        // A file name in a path (`~/.dashscope/api_key: …`) is not a variable.
+        let in_path = start > 0 && matches!(bytes[start - 1], b'/' | b'\\' | b'.');
+        if !in_path
+            && is_secret_name(name)
             && let Some(span) = value_after(text, start, i)
         {
             i = span.end;
@@ -185,9 +188,13 @@ fn value_after(text: &str, start: usize, end: usize) -> Option<Range<usize>> {
     }
     let after_name = j;
     j = skip_blanks(j);
+    let mut colon = false;
     match bytes.get(j) {
         Some(b'=') if bytes.get(j + 1) != Some(&b'=') => j += 1,
-        Some(b':') if bytes.get(j + 1) != Some(&b':') => j += 1,
+        Some(b':') if bytes.get(j + 1) != Some(&b':') => {
+            colon = true;
+            j += 1;
+        }
         Some(b',') if after_name > end => j += 1,
         Some(_) if j > after_name && after_set_command(text, start) => {}
         _ => return None,
@@ -206,6 +213,10 @@ fn value_after(text: &str, start: usize, end: usize) -> Option<Range<usize>> {
             .find(|c: char| c.is_whitespace() || "\"',;})<>`".contains(c))
             .map_or(text.len(), |n| j + n),
     };
+    // `NAME: word` in a sentence is prose; an unquoted YAML or NUON value is a long token.
+    if colon && quote.is_none() && to - j < MIN_KEY_BODY {
+        return None;
+    }
     checked(text, j..to)
 }
 
@@ -296,8 +307,14 @@ mod tests {
         assert_eq!(mask_secrets(plain), plain);
         let reference = "export OPENAI_API_KEY=\"$DASHSCOPE_API_KEY\"";
         assert_eq!(mask_secrets(reference), reference);
-        let prose = "# the DASHSCOPE_API_KEY is read by every shell";
-        assert_eq!(mask_secrets(prose), prose);
+        for prose in [
+            "# the DASHSCOPE_API_KEY is read by every shell",
+            "cannot read /home/a/.dashscope/api_key: Is a directory (os error 21)",
+            "kept ~/.config/dashkey/api_key.before-dashkey: the backup",
+            "DASHSCOPE_API_KEY: not set",
+        ] {
+            assert_eq!(mask_secrets(prose), prose);
+        }
     }
 
     #[test]
