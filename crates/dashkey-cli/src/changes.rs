@@ -8,12 +8,16 @@ use serde::Serialize;
 
 use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
 
-/// Replaces every secret the plan knows about with its masked form.
+/// Masks the diff: every secret the plan knows about, then by shape (every value of a
+/// secret-looking variable, in any syntax, and anything shaped like a key), so that no caller
+/// can forget one and other people's secrets in the context lines are hidden too.
 fn mask(plan: &Plan, text: &str) -> String {
     let mut secrets: Vec<_> = plan.secrets.iter().filter(|k| k.len() >= 8).collect();
     // Longest first, so a key that contains another is masked whole.
     secrets.sort_by_key(|k| std::cmp::Reverse(k.len()));
-    secrets.iter().fold(text.to_string(), |text, key| text.replace(key.expose(), &key.mask()))
+    let known =
+        secrets.iter().fold(text.to_string(), |text, key| text.replace(key.expose(), &key.mask()));
+    dashkey::mask::mask_secrets(&known)
 }
 
 /// The unified diff of every change, keys masked.
@@ -23,6 +27,8 @@ pub fn diff(platform: &Platform, plan: &Plan) -> String {
         let before = change.before.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
         let after = change.after.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
         let name = show_path(platform, &change.real_path);
+        // An absolute path (outside home) keeps one slash: `a/etc/…`, not `a//etc/…`.
+        let name = name.trim_start_matches('/');
         let old_name = if before.is_some() { format!("a/{name}") } else { "/dev/null".to_string() };
         let new_name = if after.is_some() { format!("b/{name}") } else { "/dev/null".to_string() };
         let before = before.unwrap_or_default();
@@ -117,10 +123,20 @@ pub fn print_notes(platform: &Platform, plan: &Plan) {
                 show_path(platform, path),
                 show_path(platform, backup)
             ),
-            Note::KeptBackup { path } => format!(
-                "kept {}: the backup from `set --migrate` (it may hold your old key; delete it when done)",
-                show_path(platform, path)
-            ),
+            Note::KeptBackup { path } => {
+                let sdk_backup = platform
+                    .dashkey_dir()
+                    .is_some_and(|dir| *path == dir.join(dashkey::persist::SDK_KEY_BACKUP));
+                let what = if sdk_backup {
+                    "the copy of the ~/.dashscope/api_key that was there before dashkey"
+                } else {
+                    "the backup from `set --migrate`"
+                };
+                format!(
+                    "kept {}: {what} (it may hold your old key; delete it when done)",
+                    show_path(platform, path)
+                )
+            }
             Note::ServiceUpdated { service, restart } => {
                 format!("{service} sees the change once restarted: {restart}")
             }

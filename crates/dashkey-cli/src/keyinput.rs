@@ -30,19 +30,42 @@ pub fn refuse_argv(command: &str) -> Failure {
     }
 }
 
-/// Whether any argument (before a `--` that starts a command to run) looks like an API key.
-/// Checked before the arguments are parsed, so that no "unexpected argument '…'" message
-/// ever repeats a key typed in the wrong place.
+/// Whether any argument looks like an API key (anything shaped like a DashScope key, alone,
+/// inside `--opt=value`, attached to a short option such as `-fsk-…`, or inside a longer
+/// argument). Checked before the arguments are parsed, so that no "unexpected argument '…'"
+/// message ever repeats a key typed in the wrong place. Only `run` and `sudo` stop at `--`:
+/// what follows is the command they start, not dashkey's arguments.
 pub fn key_in_arguments(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
-    args.skip(1).take_while(|arg| arg != "--").filter_map(|arg| arg.into_string().ok()).any(|arg| {
-        let value = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with('-') => value.to_string(),
-            _ => arg,
-        };
-        ApiKey::parse(&value).is_ok_and(|parsed| {
-            parsed.key.kind() != dashkey::KeyKind::Unknown && parsed.key.len() >= 16
-        })
+    let args: Vec<String> = args.skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let command = args.iter().find(|a| !a.starts_with('-')).map(String::as_str);
+    let stop_at_dashes = matches!(command, Some("run" | "sudo"));
+    args.iter().take_while(|arg| !(stop_at_dashes && arg.as_str() == "--")).any(|arg| {
+        let short_option = arg.starts_with('-') && !arg.starts_with("--");
+        dashkey::mask::contains_key(arg, short_option)
     })
+}
+
+/// `text` (an error message about to be shown) with every argument of this process that
+/// holds anything key-shaped replaced by its mask, and then masked by shape: no message
+/// repeats a key-like argument, whoever wrote the message (clap or dashkey).
+pub fn scrub(text: &str) -> String {
+    let mut text = text.to_string();
+    let mut args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| !dashkey::mask::key_like_spans(a, true).is_empty())
+        .collect();
+    args.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for arg in &args {
+        text = text.replace(arg.as_str(), &ApiKey::verbatim(arg.as_str()).mask());
+        // Also the value of `--opt=value`, which clap quotes alone.
+        if let Some((_, value)) = arg.split_once('=')
+            && !dashkey::mask::key_like_spans(value, true).is_empty()
+        {
+            text = text.replace(value, &ApiKey::verbatim(value).mask());
+        }
+    }
+    dashkey::mask::mask_secrets(&text)
 }
 
 /// The subcommand named on a command line (the first argument that is not an option).

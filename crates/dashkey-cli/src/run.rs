@@ -61,6 +61,37 @@ pub fn run(platform: &Platform, args: &RunArgs) -> Outcome {
     Err(launch_failure(program, process::replace(command)))
 }
 
+/// The sudo option among `options` that would keep the whole environment: `-E` (alone or
+/// in a cluster such as `-HE`), or `--preserve-env` (or an abbreviation) without a list.
+/// The value of an option that takes one (`-u Eve`, `-uEve`) is not an option.
+fn whole_environment_option(options: &[String]) -> Option<&'static str> {
+    const TAKES_VALUE: &str = "CDgpRrtTUu";
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        if let Some(long) = option.strip_prefix("--") {
+            let preserve = long.len() >= "preserve-e".len() && "preserve-env".starts_with(long);
+            let empty_list = long.strip_suffix('=').is_some_and(|l| "preserve-env".starts_with(l))
+                && long.len() > "preserve-e".len();
+            if preserve || empty_list {
+                return Some("--preserve-env without a list of names");
+            }
+        } else if let Some(cluster) = option.strip_prefix('-') {
+            for (at, letter) in cluster.char_indices() {
+                if letter == 'E' {
+                    return Some("-E");
+                }
+                if TAKES_VALUE.contains(letter) {
+                    if at + 1 == cluster.len() {
+                        options.next();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    None
+}
+
 /// A command that could not be started: 127 when it is not found, 126 when it cannot be run,
 /// as shells do.
 fn launch_failure(program: &str, error: std::io::Error) -> Failure {
@@ -91,6 +122,17 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
             error: anyhow!("no command given: dashkey sudo [OPTIONS] -- COMMAND"),
         });
     }
+    if let Some(option) = whole_environment_option(options) {
+        return Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!(
+                "refusing sudo's {option}: it hands the command your whole environment (every \
+                 token and password in it), which `dashkey sudo` exists to prevent. dashkey \
+                 already keeps the DashScope variables; to keep another one too, name it:\n  \
+                 dashkey sudo --preserve-env=NAME -- COMMAND"
+            ),
+        });
+    }
     let vars = stored_vars(platform, None)?;
     let sudo = platform.find_program("sudo").ok_or_else(|| Failure {
         exit: Exit::Io,
@@ -112,7 +154,8 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
         let mut out = std::io::stderr();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             refused |= line.contains("preserve the environment");
-            let _ = writeln!(out, "{line}");
+            // sudo quotes the command it cannot find: never repeat a key-like argument.
+            let _ = writeln!(out, "{}", crate::keyinput::scrub(&line));
         }
     }
     let status = child.wait().map_err(|e| Failure { exit: Exit::Io, error: e.into() })?;
@@ -162,5 +205,38 @@ mod process {
     /// The exit code, truncated to what a process may return here.
     pub fn status_code(status: ExitStatus) -> u8 {
         u8::try_from(status.code().unwrap_or(1) & 0xff).unwrap_or(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_environment_option;
+
+    fn check(options: &[&str]) -> Option<&'static str> {
+        whole_environment_option(&options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn keeping_the_whole_environment_is_found_in_every_spelling() {
+        for options in [
+            &["-E"][..],
+            &["-HE"],
+            &["-u", "svc", "-E"],
+            &["--preserve-env"],
+            &["--preserve-e"],
+            &["--preserve-env="],
+        ] {
+            assert!(check(options).is_some(), "{options:?}");
+        }
+        for options in [
+            &["-u", "Eve"][..],
+            &["-uEve"],
+            &["-u", "-E"],
+            &["--preserve-env=FOO"],
+            &["-H"],
+            &["--preserve-groups"],
+        ] {
+            assert_eq!(check(options), None, "{options:?}");
+        }
     }
 }

@@ -315,7 +315,14 @@ fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, F
         Ok(parsed) => {
             let padding: Vec<String> = problems
                 .iter()
-                .filter(|p| matches!(p, ValueProblem::SurroundingWhitespace | ValueProblem::Quoted))
+                .filter(|p| {
+                    matches!(
+                        p,
+                        ValueProblem::SurroundingWhitespace
+                            | ValueProblem::ByteOrderMark
+                            | ValueProblem::Quoted
+                    )
+                })
                 .map(ToString::to_string)
                 .collect();
             let cleaned = !padding.is_empty();

@@ -19,6 +19,7 @@
 //! is not broken, which is a bug here.
 
 mod environment;
+mod git;
 mod managers;
 mod processes;
 mod startup_files;
@@ -89,6 +90,8 @@ pub mod id {
     pub const CONFLICTING_ASSIGNMENTS: &str = "conflicting-assignments";
     /// A startup file holds the key in plain text.
     pub const PLAINTEXT_IN_DOTFILES: &str = "plaintext-in-dotfiles";
+    /// A file holding the key is tracked by git, or inside a work tree and not ignored.
+    pub const KEY_IN_GIT: &str = "key-in-git";
     /// Some shells of this user never read the file that sets the key.
     pub const LOGIN_VS_INTERACTIVE: &str = "login-vs-interactive";
     /// The Python, Java and Node SDKs would use different keys, or some none.
@@ -97,7 +100,7 @@ pub mod id {
     pub const NO_KEY: &str = "no-key";
 
     /// Every id, in the order the checks run.
-    pub const ALL: [&str; 26] = [
+    pub const ALL: [&str; 27] = [
         TEMPORARY,
         NOT_LOADED,
         STALE_ENV,
@@ -121,6 +124,7 @@ pub mod id {
         KEY_FILE_LINES,
         CONFLICTING_ASSIGNMENTS,
         PLAINTEXT_IN_DOTFILES,
+        KEY_IN_GIT,
         LOGIN_VS_INTERACTIVE,
         SDK_DISAGREE,
         NO_KEY,
@@ -273,6 +277,7 @@ pub fn diagnose(
     cx.check_values(&mut out);
     cx.check_key_files(&mut out);
     cx.check_startup_files(&mut out);
+    cx.check_git(&mut out);
     cx.check_sdks(&mut out);
     Ok(out)
 }

@@ -168,7 +168,12 @@ fn write_with(
         .tempfile_in(dir)
         // tempfile's error repeats the path; keep only what the OS said.
         .map_err(|e| {
-            let e = e.raw_os_error().map_or(e, std::io::Error::from_raw_os_error);
+            // (It wraps the OS error in a message ending `at path "…"`, without its code.)
+            let said = e.to_string();
+            let e = match said.split_once(" at path \"") {
+                Some((os, _)) => std::io::Error::new(e.kind(), os.to_string()),
+                None => e,
+            };
             FsError::new("create a temporary file in", dir, e)
         })?;
     temp.write_all(content).map_err(|e| FsError::new("write", temp.path(), e))?;

@@ -48,7 +48,10 @@ impl ApiKey {
         }
         let mut notes = Vec::new();
         let mut value = trim_paste(input);
-        if value.len() != input.len() {
+        if input.contains('\u{feff}') && value.len() != input.len() {
+            notes.push(KeyNote::ByteOrderMark);
+        }
+        if trim_spaces(input).len() != input.len() {
             notes.push(KeyNote::Trimmed);
         }
         if let Some(inner) = strip_matching_quotes(value) {
@@ -62,11 +65,21 @@ impl ApiKey {
         if value.is_empty() {
             return Err(KeyError::Empty);
         }
+        if let Some(line) = pasted_assignment(value) {
+            return Err(KeyError::PastedAssignment { line });
+        }
         if looks_like_variable_reference(value) {
             return Err(KeyError::UnexpandedVariable);
         }
         if is_placeholder(value) {
             return Err(KeyError::Placeholder);
+        }
+        // Punctuation a key may contain, but never begin with; other punctuation is refused
+        // below by name.
+        if let Some(first) =
+            value.chars().next().filter(|c| c.is_ascii() && EXTRA_KEY_CHARS.contains(&(*c as u8)))
+        {
+            return Err(KeyError::NotAKey { first });
         }
         for (index, c) in value.char_indices() {
             let position = index + 1;
@@ -160,7 +173,10 @@ impl ApiKey {
             problems.push(ValueProblem::Empty);
             return problems;
         }
-        if trim_paste(value).len() != value.len() {
+        let without_bom = value.trim_start_matches('\u{feff}');
+        if without_bom.len() != value.len() && trim_paste(value) == without_bom {
+            problems.push(ValueProblem::ByteOrderMark);
+        } else if trim_paste(value).len() != value.len() {
             problems.push(ValueProblem::SurroundingWhitespace);
         }
         if strip_matching_quotes(trim_paste(value)).is_some()
@@ -218,6 +234,8 @@ pub enum KeyNote {
     Trimmed,
     /// One pair of surrounding quotes was removed.
     QuotesRemoved,
+    /// A byte-order mark (BOM) before the key was removed.
+    ByteOrderMark,
     /// The key does not start with a prefix DashScope is known to issue.
     UnknownPrefix,
 }
@@ -227,6 +245,9 @@ impl fmt::Display for KeyNote {
         f.write_str(match self {
             KeyNote::Trimmed => "removed spaces or line endings around the key",
             KeyNote::QuotesRemoved => "removed the quotes around the key",
+            KeyNote::ByteOrderMark => {
+                "removed a byte-order mark (BOM, added by some Windows editors) before the key"
+            }
             KeyNote::UnknownPrefix => {
                 "the key does not start with sk-, sk-sp-, sk-ws- or st-; \
                  check that you copied a Model Studio API key"
@@ -256,6 +277,22 @@ pub enum KeyError {
          create or copy a real key on the Model Studio console's API-KEY page"
     )]
     Placeholder,
+    /// A whole line of a startup file or `.env` (`DASHSCOPE_API_KEY=sk-…`,
+    /// `export DASHSCOPE_API_KEY=sk-…`) instead of the key alone.
+    #[error("you pasted the whole line `{line}`; paste only the key")]
+    PastedAssignment {
+        /// The line as pasted, with the value replaced by `…`.
+        line: String,
+    },
+    /// Starts with punctuation (`-`, `=x`, `--x`): an option or a fragment, not a key.
+    #[error(
+        "this cannot be a key: it starts with '{first}', and keys start with a letter or digit \
+         (sk-…, sk-sp-…, sk-ws-…, st-…); copy the key again from the Model Studio console"
+    )]
+    NotAKey {
+        /// The first character (always ASCII punctuation, never part of a secret).
+        first: char,
+    },
     /// Something like `$DASHSCOPE_API_KEY` that a shell was supposed to expand.
     #[error(
         "this is a variable reference, not a key: the shell did not expand it; \
@@ -309,6 +346,8 @@ pub enum ValueProblem {
     Empty,
     /// Leading or trailing spaces, tabs, CR or LF.
     SurroundingWhitespace,
+    /// A byte-order mark before the value, and no other padding.
+    ByteOrderMark,
     /// Quotes are part of the value (Windows `set X="..."`, or a quoted `.env` line).
     Quoted,
     /// The documentation's placeholder.
@@ -327,6 +366,7 @@ impl ValueProblem {
         match self {
             ValueProblem::Empty => "empty",
             ValueProblem::SurroundingWhitespace => "whitespace",
+            ValueProblem::ByteOrderMark => "bom",
             ValueProblem::Quoted => "quoted",
             ValueProblem::Placeholder => "placeholder",
             ValueProblem::UnexpandedVariable => "unexpanded-variable",
@@ -343,6 +383,9 @@ impl fmt::Display for ValueProblem {
             ValueProblem::SurroundingWhitespace => {
                 f.write_str("the value has spaces or line endings around it")
             }
+            ValueProblem::ByteOrderMark => f.write_str(
+                "the value starts with a byte-order mark (BOM), which is not part of a key",
+            ),
             ValueProblem::Quoted => f.write_str("quotes are part of the value"),
             ValueProblem::Placeholder => f.write_str("the value is a documentation placeholder"),
             ValueProblem::UnexpandedVariable => {
@@ -423,6 +466,11 @@ fn trim_paste(value: &str) -> &str {
     value.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
+/// Trims spaces and line endings only (not a byte-order mark).
+fn trim_spaces(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace())
+}
+
 /// The inside of one pair of matching quotes around the whole value, if there is one.
 fn strip_matching_quotes(value: &str) -> Option<&str> {
     const PAIRS: [(char, char); 4] = [('"', '"'), ('\'', '\''), ('“', '”'), ('‘', '’')];
@@ -430,6 +478,34 @@ fn strip_matching_quotes(value: &str) -> Option<&str> {
         let inner = value.strip_prefix(open)?.strip_suffix(close)?;
         Some(inner)
     })
+}
+
+/// The shape of a pasted assignment (`NAME=value`, `export NAME=value`, `set -gx NAME value`,
+/// `setenv NAME value`, `$env:NAME = 'value'`, `NAME: value`) whose name is a key's, shown
+/// with the value replaced by `…`.
+fn pasted_assignment(value: &str) -> Option<String> {
+    const COMMANDS: [&str; 8] =
+        ["export ", "set -gx ", "set -Ux ", "set -x ", "setenv ", "setx ", "set ", "$env:"];
+    let (command, rest) = COMMANDS
+        .iter()
+        .find_map(|c| value.strip_prefix(c).map(|rest| (*c, rest.trim_start())))
+        .unwrap_or(("", value));
+    let name_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    let (name, after) = rest.split_at(name_len);
+    let upper = name.to_ascii_uppercase();
+    let keyish = crate::mask::is_secret_name(name) || upper.contains("KEY");
+    if !keyish || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let separator = match after.trim_start().chars().next() {
+        Some('=') => "=",
+        Some(':') => ": ",
+        Some(_) if !command.is_empty() && after.starts_with(char::is_whitespace) => " ",
+        _ => return None,
+    };
+    let shown_command = if command == "$env:" { command } else { command.trim_end() };
+    let space = if command.is_empty() || command == "$env:" { "" } else { " " };
+    Some(format!("{shown_command}{space}{name}{separator}…"))
 }
 
 fn looks_like_variable_reference(value: &str) -> bool {
@@ -495,6 +571,14 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_called_by_its_name() {
+        let parsed = ApiKey::parse(&format!("\u{feff}{GOOD}")).unwrap();
+        assert_eq!(parsed.notes, vec![KeyNote::ByteOrderMark]);
+        let parsed = ApiKey::parse(&format!("\u{feff}{GOOD}\n")).unwrap();
+        assert_eq!(parsed.notes, vec![KeyNote::ByteOrderMark, KeyNote::Trimmed]);
+    }
+
+    #[test]
     fn strips_one_pair_of_matching_quotes() {
         for quoted in [format!("'{GOOD}'"), format!("\"{GOOD}\""), format!("“{GOOD}”")] {
             let parsed = ApiKey::parse(&quoted).unwrap();
@@ -557,6 +641,44 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_pasted_line_and_names_it() {
+        for (input, line) in [
+            (format!("DASHSCOPE_API_KEY={GOOD}"), "DASHSCOPE_API_KEY=…"),
+            (format!("export DASHSCOPE_API_KEY={GOOD}"), "export DASHSCOPE_API_KEY=…"),
+            (format!("export DASHSCOPE_API_KEY=\"{GOOD}\""), "export DASHSCOPE_API_KEY=…"),
+            (format!("set -gx DASHSCOPE_API_KEY {GOOD}"), "set -gx DASHSCOPE_API_KEY …"),
+            (format!("setenv DASHSCOPE_API_KEY {GOOD}"), "setenv DASHSCOPE_API_KEY …"),
+            (format!("$env:DASHSCOPE_API_KEY = '{GOOD}'"), "$env:DASHSCOPE_API_KEY=…"),
+            (format!("DASHSCOPE_API_KEY: {GOOD}"), "DASHSCOPE_API_KEY: …"),
+            (format!("api_key={GOOD}"), "api_key=…"),
+        ] {
+            let error = ApiKey::parse(&input).unwrap_err();
+            assert_eq!(error, KeyError::PastedAssignment { line: line.to_string() }, "{input}");
+            assert!(!error.to_string().contains(&GOOD[3..]), "{error}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_starts_like_an_option_or_a_fragment() {
+        for (input, first) in [("-", '-'), ("=x", '='), ("--x", '-'), (".abc0123456789", '.')] {
+            assert_eq!(ApiKey::parse(input).unwrap_err(), KeyError::NotAKey { first }, "{input}");
+        }
+    }
+
+    #[test]
+    fn still_accepts_every_documented_shape() {
+        for key in [
+            GOOD,
+            "sk-sp-0123456789abcdef0123456789abcdef",
+            "sk-ws-H.ABCDEFG.HIJK.0123456789abcdef_-ABCDEF",
+            "st-0123456789abcdef0123456789abcdef",
+            "sk-0123456789abcdef0123456789abcdef==",
+        ] {
+            assert!(ApiKey::parse(key).is_ok(), "{key}");
+        }
+    }
+
+    #[test]
     fn warns_on_unknown_prefix_but_accepts() {
         let parsed = ApiKey::parse("ak-0123456789abcdef0123").unwrap();
         assert_eq!(parsed.notes, vec![KeyNote::UnknownPrefix]);
@@ -597,6 +719,8 @@ mod tests {
         assert_eq!(ids(GOOD), Vec::<&str>::new());
         assert_eq!(ids(""), ["empty"]);
         assert_eq!(ids(&format!(" {GOOD}\r")), ["whitespace"]);
+        assert_eq!(ids(&format!("\u{feff}{GOOD}")), ["bom"]);
+        assert_eq!(ids(&format!("\u{feff}{GOOD} ")), ["whitespace"]);
         assert_eq!(ids(&format!("\"{GOOD}\"")), ["quoted"]);
         assert_eq!(ids("YOUR_DASHSCOPE_API_KEY"), ["placeholder"]);
         assert_eq!(ids("sk-abc def0123456789"), ["malformed"]);

@@ -23,6 +23,7 @@ pub mod dotfiles;
 pub mod export;
 pub mod fsx;
 pub mod key;
+pub mod mask;
 pub mod persist;
 pub mod platform;
 pub mod procs;

@@ -126,6 +126,62 @@ impl Platform {
         Some(Platform { vars, account_home: Some(home), ..self.clone() })
     }
 
+    /// Whether the home directory is one a command may write into, and whose it is.
+    ///
+    /// On Unix, `$HOME` must be set to an absolute path (an unset or empty one would
+    /// silently fall back to the account database, a relative one would land wherever the
+    /// command runs). Under sudo (root, with `SUDO_UID` of another user), files root creates
+    /// would be owned by root: in the user's home (`sudo -E`) that breaks their own SDK and
+    /// `dashkey unset`, and in root's home (plain `sudo`) the key is stored for the wrong
+    /// person. Both are reported, with whose home it is, for the caller to refuse.
+    ///
+    /// # Errors
+    ///
+    /// A [`HomeProblem`] saying what is wrong.
+    pub fn writable_home(&self) -> Result<PathBuf, HomeProblem> {
+        if self.os == Os::Windows {
+            return self.home().ok_or(HomeProblem::Unset);
+        }
+        let home = match self.var("HOME") {
+            None => return Err(HomeProblem::Unset),
+            Some("") => return Err(HomeProblem::Empty),
+            Some(home) if !Path::new(home).is_absolute() => {
+                return Err(HomeProblem::Relative { home: PathBuf::from(home) });
+            }
+            Some(home) => PathBuf::from(home),
+        };
+        if let Some(uid) = self.sudo_uid() {
+            let user = self
+                .var_non_empty("SUDO_USER")
+                .map_or_else(|| format!("uid {uid}"), str::to_string);
+            let problem = if sys::owner_of(&home) == Some(uid) {
+                HomeProblem::SudoInUserHome { user, uid, home }
+            } else {
+                HomeProblem::SudoInOtherHome { user, uid, home }
+            };
+            return Err(problem);
+        }
+        Ok(home)
+    }
+
+    /// The home a reading command uses when `$HOME` does not say (unset or empty): the
+    /// account database's, returned so that the caller can tell the user. `None` when `$HOME`
+    /// is set, or on Windows.
+    pub fn home_fallback(&self) -> Option<PathBuf> {
+        if self.os == Os::Windows || self.var_non_empty("HOME").is_some() {
+            return None;
+        }
+        self.account_home.clone()
+    }
+
+    /// Under sudo as root, the invoking user's uid (`SUDO_UID`), unless that is root too.
+    pub fn sudo_uid(&self) -> Option<u32> {
+        if !sys::is_root() {
+            return None;
+        }
+        self.var_non_empty("SUDO_UID")?.parse::<u32>().ok().filter(|uid| *uid != 0)
+    }
+
     /// Whether this process runs with administrator rights (root).
     pub fn is_root(&self) -> bool {
         sys::is_root()
@@ -233,9 +289,51 @@ impl Platform {
     }
 }
 
+/// Why a command must not write into the home directory it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HomeProblem {
+    /// `$HOME` is not set.
+    #[error("HOME is not set")]
+    Unset,
+    /// `$HOME` is set to the empty string.
+    #[error("HOME is empty")]
+    Empty,
+    /// `$HOME` is a relative path.
+    #[error("HOME is a relative path: {}", home.display())]
+    Relative {
+        /// The value of `$HOME`.
+        home: PathBuf,
+    },
+    /// Root under sudo, with `$HOME` still the invoking user's (`sudo -E`).
+    #[error("running as root under sudo in {user}'s home {}", home.display())]
+    SudoInUserHome {
+        /// `SUDO_USER`, or `uid N`.
+        user: String,
+        /// `SUDO_UID`.
+        uid: u32,
+        /// The home directory.
+        home: PathBuf,
+    },
+    /// Root under sudo, in a home that is not the invoking user's (root's, usually).
+    #[error("running as root under sudo: {} is not {user}'s home", home.display())]
+    SudoInOtherHome {
+        /// `SUDO_USER`, or `uid N`.
+        user: String,
+        /// `SUDO_UID`.
+        uid: u32,
+        /// The home directory.
+        home: PathBuf,
+    },
+}
+
 #[cfg(unix)]
 mod sys {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
+
+    pub fn owner_of(path: &Path) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| m.uid())
+    }
 
     pub fn account_home() -> Option<PathBuf> {
         let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
@@ -253,7 +351,11 @@ mod sys {
 
 #[cfg(not(unix))]
 mod sys {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
+
+    pub fn owner_of(_path: &Path) -> Option<u32> {
+        None
+    }
 
     pub fn account_home() -> Option<PathBuf> {
         None

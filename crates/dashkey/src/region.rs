@@ -209,7 +209,13 @@ impl Endpoint {
         };
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
         let host = if host_port.starts_with('[') {
-            host_port.split_inclusive(']').next().unwrap_or(host_port)
+            let host = host_port.split_inclusive(']').next().unwrap_or(host_port);
+            // After `[v6]` comes nothing or a port: `[::1].example.com` is no host at all.
+            let after = &host_port[host.len()..];
+            if !host.ends_with(']') || !(after.is_empty() || after.starts_with(':')) {
+                return Err(UrlError::NoHost);
+            }
+            host
         } else {
             host_port.split(':').next().unwrap_or(host_port)
         };
@@ -231,12 +237,18 @@ impl Endpoint {
         })
     }
 
-    /// True when the host is a loopback address, where plain `http` is acceptable.
+    /// True when the host is a loopback address, where plain `http` is acceptable: an IP
+    /// address in 127.0.0.0/8, `[::1]`, or exactly `localhost`. The host is parsed, never
+    /// matched by prefix: `127.0.0.1.example.com` is a public name.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost"
-            || self.host.starts_with("127.")
-            || self.host == "[::1]"
-            || self.host.ends_with(".localhost")
+        if self.host == "localhost" {
+            return true;
+        }
+        let bare = self.host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+        match bare {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback()),
+            None => self.host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback()),
+        }
     }
 }
 
@@ -318,6 +330,22 @@ mod tests {
         );
         let coding = Endpoint::parse("https://coding-intl.dashscope.aliyuncs.com/v1").unwrap();
         assert_eq!(coding.region, HostRegion::Coding { international: true });
+        for public in [
+            "http://127.0.0.1.evil.com",
+            "http://127.evil.com/api/v1",
+            "http://localhost.evil.com",
+            "http://evil.localhost",
+            "http://127.0.0.1@evil.com",
+            "http://[::2]",
+        ] {
+            assert!(!Endpoint::parse(public).unwrap().is_loopback(), "{public}");
+        }
+        assert_eq!(Endpoint::parse("http://[::1].evil.com").unwrap_err(), UrlError::NoHost);
+        for local in
+            ["http://localhost:1", "http://127.0.0.2:8080", "http://[::1]:9", "http://127.255.0.1"]
+        {
+            assert!(Endpoint::parse(local).unwrap().is_loopback(), "{local}");
+        }
         let local = Endpoint::parse("http://127.0.0.1:18080/api/v1").unwrap();
         assert_eq!(local.region, HostRegion::Custom);
         assert!(local.is_loopback());

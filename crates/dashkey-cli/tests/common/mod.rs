@@ -312,3 +312,18 @@ pub fn python_sdk() -> Option<PathBuf> {
     }
     Some(candidate)
 }
+
+// ---- scope "leaks": bounded runs for the leak and bad-input tests ----
+
+/// Runs `dashkey` like [`Sandbox::run_revealing`] (no leak check: the caller greps), but
+/// killed after 60 seconds, so a regression that hangs fails instead of stalling CI.
+pub fn run_bounded(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut command = assert_cmd::Command::from_std({
+        let mut command = sandbox.command();
+        command.args(args);
+        command
+    });
+    command.timeout(std::time::Duration::from_secs(60));
+    command.write_stdin(stdin.unwrap_or_default());
+    Run::from(command.output().expect("run dashkey"))
+}

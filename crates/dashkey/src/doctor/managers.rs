@@ -51,7 +51,12 @@ impl Context<'_> {
             .fix(fix);
         }
         let unusable = key.problems().into_iter().find(|problem| {
-            !matches!(problem, ValueProblem::UnknownPrefix | ValueProblem::SurroundingWhitespace)
+            !matches!(
+                problem,
+                ValueProblem::UnknownPrefix
+                    | ValueProblem::SurroundingWhitespace
+                    | ValueProblem::ByteOrderMark
+            )
         });
         if let Some(problem) = unusable {
             return Finding::new(id, Severity::Fail, format!("{what} gives an unusable key"))

@@ -163,6 +163,9 @@ fn value_finding(
             (id::PLACEHOLDER, bad, format!("{label} is the documentation's placeholder, not a key"))
         }
         ValueProblem::Quoted => (id::QUOTED, bad, format!("quotes are part of the key in {label}")),
+        ValueProblem::ByteOrderMark => {
+            (id::WHITESPACE, bad, format!("the key in {label} starts with a byte-order mark (BOM)"))
+        }
         ValueProblem::SurroundingWhitespace => {
             let cr = key.expose().contains('\r');
             let what = if cr { "a Windows line ending (CR)" } else { "spaces or line endings" };
@@ -196,8 +199,8 @@ fn value_finding(
              --env-file keeps them literally), or store it cleanly: dashkey set"
                 .to_string()
         }
-        (Place::Variable, ValueProblem::SurroundingWhitespace) => {
-            "set it without the spaces or CR (a file saved with Windows line endings?), or store \
+        (Place::Variable, ValueProblem::SurroundingWhitespace | ValueProblem::ByteOrderMark) => {
+            "set it without the spaces, CR or BOM (a file saved by a Windows editor?), or store \
              it cleanly: dashkey set"
                 .to_string()
         }
