@@ -353,24 +353,23 @@ impl Locked {
     }
 }
 
-/// Takes dashkey's lock, creating its directory (0700) if needed. The lock is held on the
-/// configuration directory that contains dashkey's, which `unset` never removes while
-/// another run may be waiting for it (dashkey's own directory does go away).
+/// Takes dashkey's lock. It is held on the home directory itself, which no dashkey run ever
+/// creates or removes: a lock on a directory `unset` may delete (dashkey's own, or a
+/// `~/.config` that `set` created) lets a run that waited on the deleted directory and a run
+/// that created a new one both hold "the" lock. Nothing is created to take it.
 ///
 /// # Errors
 ///
 /// [`PersistError`] when there is no home or the lock cannot be taken.
 pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
-    let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-    let created_dirs = missing_ancestors(&dir);
-    fsx::create_private_dir(&dir)?;
-    let lock = fsx::lock_dir(dir.parent().unwrap_or(&dir))?;
+    let home = platform.home().ok_or(PersistError::NoHome)?;
+    let lock = fsx::lock_dir(&home)?;
     // Temporaries of a run that was killed half-way; no other dashkey runs now.
-    fsx::remove_stale_temporaries_in(&dir);
-    if let Some(home) = platform.home() {
-        fsx::remove_stale_temporaries_in(&home.join(".dashscope"));
+    if let Some(dir) = platform.dashkey_dir() {
+        fsx::remove_stale_temporaries_in(&dir);
     }
-    Ok(Locked { lock, created_dirs })
+    fsx::remove_stale_temporaries_in(&home.join(".dashscope"));
+    Ok(Locked { lock, created_dirs: Vec::new() })
 }
 
 fn now() -> u64 {
