@@ -349,8 +349,8 @@ pub fn files_containing(root: &Path, needles: &[&str]) -> Vec<(PathBuf, String)>
     found
 }
 
-/// What dashkey may leave nowhere after `unset`: its directory, the SDK key file, blocks,
-/// temporaries and backups. Returns a description of each leftover.
+/// What dashkey may leave nowhere after `unset`: its directory, a key, blocks, temporaries
+/// and backups. Returns a description of each leftover.
 pub fn dashkey_leftovers(home: &Path) -> Vec<String> {
     let mut out: Vec<String> =
         files_containing(home, &[KEY, OTHER_KEY, ">>> dashkey", "<<< dashkey"])
@@ -361,7 +361,6 @@ pub fn dashkey_leftovers(home: &Path) -> Vec<String> {
         let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let dashkey_dir = path.ends_with(".config/dashkey") || path.starts_with(".config/dashkey");
         if dashkey_dir
-            || path == Path::new(".dashscope/api_key")
             || name.contains(".dashkey-")
             || name.ends_with(".tmp")
             || name.contains("before-dashkey")
