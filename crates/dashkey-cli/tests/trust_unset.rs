@@ -119,10 +119,15 @@ fn a_broken_record_blocks_neither_status_nor_set_nor_unset() {
         sandbox.write(".bashrc", "# mine\n");
         sandbox.write(".dashscope/api_key", format!("{USER_KEY}\n"));
         let before = file_contents(&sandbox.home);
+        // supervisord's own default place: the working directory's supervisord.conf.
+        let conf = sandbox.root().join("supervisord.conf");
+        fs::write(&conf, TWO_PROGRAMS).unwrap();
         set(&sandbox, &["--shell", "bash", "--gui"]).expect_code(0);
         sandbox
             .run_bounded(&["service", "install", "--systemd", "worker", "--user"], None)
             .expect_code(0);
+        sandbox.run_bounded(&["service", "install", "--supervisord", "b"], None).expect_code(0);
+        assert!(fs::read_to_string(&conf).unwrap().contains(KEY));
         broken(&sandbox, content);
 
         let status = sandbox.run_bounded(&["status"], None);
@@ -138,6 +143,7 @@ fn a_broken_record_blocks_neither_status_nor_set_nor_unset() {
         let leftovers = dashkey_leftovers(&sandbox.home);
         assert!(leftovers.is_empty(), "{name}: {leftovers:#?}");
         assert_eq!(file_contents(&sandbox.home), before, "{name}: files back as they were");
+        assert_eq!(fs::read_to_string(&conf).unwrap(), TWO_PROGRAMS, "{name}: and the service's");
 
         // set writes a sane record over a broken one.
         set(&sandbox, &["--shell", "bash"]).expect_code(0);

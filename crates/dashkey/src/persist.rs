@@ -1033,7 +1033,11 @@ pub fn plan_unset(
         .iter()
         .map(|installed| (installed.service.clone(), installed.created_dirs.clone()))
         .collect();
-    for service in crate::service::find_user_units(platform) {
+    let mut found = crate::service::find_user_units(platform);
+    if !trusted {
+        found.extend(crate::service::find_supervisord_programs(platform));
+    }
+    for service in found {
         if !services.iter().any(|(known, _)| *known == service) {
             // Found without the record: the directories of its files go when empty.
             let dirs = match &service {
@@ -1255,7 +1259,12 @@ fn is_desktop_text(text: &str) -> bool {
 fn is_hook_line(line: &str) -> bool {
     let line = line.trim();
     let comment = shell::hook_lines(Dialect::Posix, Path::new("/"), None).remove(0);
-    line == comment || line.is_empty() || (line.starts_with("if ") && line.contains("dashkey"))
+    line == comment
+        || line.is_empty()
+        || (line.starts_with("if ")
+            && line.contains("dashkey/env.")
+            && !line.contains('`')
+            && !line.contains("$("))
 }
 
 /// Refuses a block holding a line dashkey did not write: `set` and `unset` would drop it.

@@ -193,3 +193,38 @@ impl Record {
         self.files.iter().any(|file| file.path == path && file.created)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspect(content: &[u8]) -> (Option<Record>, Option<ProblemKind>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), content).unwrap();
+        let (record, problem) = Record::inspect(dir.path());
+        (record, problem.map(|p| p.kind))
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_used_says_why_and_is_not_used() {
+        assert_eq!(inspect(b"").1, Some(ProblemKind::Empty));
+        assert_eq!(inspect(b" \n").1, Some(ProblemKind::Empty));
+        assert!(matches!(inspect(b"{\"version\": 1, \"fi").1, Some(ProblemKind::Garbage(_))));
+        assert!(matches!(inspect(b"\x00\x01").1, Some(ProblemKind::Garbage(_))));
+        assert_eq!(inspect(b"{\"version\": 9, \"files\": 3}").1, Some(ProblemKind::Newer(9)));
+        for broken in [&b""[..], b"{", b"{\"version\": 9}"] {
+            assert_eq!(inspect(broken).0, None);
+        }
+        let good = Record { version: Record::VERSION, ..Record::default() };
+        assert_eq!(inspect(&good.to_bytes()), (Some(good), None));
+    }
+
+    #[test]
+    fn no_record_is_no_problem_and_a_directory_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Record::inspect(dir.path()), (None, None));
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        let (record, problem) = Record::inspect(dir.path());
+        assert_eq!((record, problem.map(|p| p.kind)), (None, Some(ProblemKind::NotAFile)));
+    }
+}

@@ -329,6 +329,34 @@ pub fn find_user_units(platform: &Platform) -> Vec<Service> {
     found
 }
 
+/// The supervisord programs holding a block of dashkey's, in the configuration supervisord
+/// reads without `-c` and the files it includes (`unset` without a record).
+pub fn find_supervisord_programs(platform: &Platform) -> Vec<Service> {
+    let supervisord = platform.find_program("supervisord");
+    let mut found: Vec<Service> = Vec::new();
+    for main in services::supervisor_default_paths(supervisord.as_deref(), platform.cwd()) {
+        if !std::fs::symlink_metadata(&main).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let env = |name: &str| platform.var(name).map(str::to_string);
+        let Ok(parsed) = services::SupervisorConfig::read(&main, &env) else { continue };
+        for program in parsed.programs() {
+            let Ok(service) = supervisord_service(platform, program, Some(&main)) else {
+                continue;
+            };
+            let Service::Supervisord { config, .. } = &service else { continue };
+            let has_block = fsx::read_optional(config)
+                .ok()
+                .flatten()
+                .is_some_and(|bytes| String::from_utf8_lossy(&bytes).contains(">>> dashkey"));
+            if has_block && !found.contains(&service) {
+                found.push(service);
+            }
+        }
+    }
+    found
+}
+
 /// The markers of a program's block.
 fn program_markers(program: &str) -> block::Markers {
     block::Markers::named(&format!("program:{program}"))
