@@ -164,7 +164,7 @@ fn unit_name(unit: &str) -> Result<String, ServiceError> {
 
 /// The systemd environment file: `NAME=value` lines, double-quoted when needed.
 pub fn systemd_env_file(vars: &[(&str, &str)]) -> String {
-    let mut out = String::from("# Written by dashkey: the DashScope API key for one service.\n");
+    let mut out = String::from(ENV_FILE_HEADER);
     for (name, value) in vars {
         let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || "._~+/=:-@,".contains(c));
         if plain {
@@ -272,8 +272,22 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
     use crate::persist::{NotRemovedReason, Note};
     let mut plan = Plan::default();
     match service {
-        Service::Systemd { env_file, drop_in, .. } => {
-            for (path, role) in [(env_file, Role::ServiceEnv), (drop_in, Role::ServiceConfig)] {
+        Service::Systemd { unit, env_file, drop_in, .. } => {
+            let files = [
+                (env_file, Role::ServiceEnv, ENV_FILE_HEADER, format!("{unit}.env")),
+                (drop_in, Role::ServiceConfig, DROP_IN_HEADER, "50-dashkey.conf".to_string()),
+            ];
+            for (path, role, header, name) in files {
+                // Where dashkey puts them: the unit's names (a record may say anything).
+                let named = path.file_name().is_some_and(|n| *n == *name.as_str())
+                    && (role == Role::ServiceEnv
+                        || path
+                            .parent()
+                            .and_then(Path::file_name)
+                            .is_some_and(|d| *d == *format!("{unit}.d").as_str()));
+                if !named {
+                    continue;
+                }
                 let reason = match std::fs::symlink_metadata(path) {
                     Err(_) => continue,
                     Ok(meta) if meta.file_type().is_symlink() => Some(NotRemovedReason::Link),
@@ -285,8 +299,7 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
                     continue;
                 }
                 let before = fsx::read_optional(path)?;
-                if !before.as_deref().is_some_and(|b| b.starts_with(WRITTEN_BY_DASHKEY.as_bytes()))
-                {
+                if !before.as_deref().is_some_and(|b| b.starts_with(header.as_bytes())) {
                     plan.notes.push(Note::NotRemoved {
                         path: path.clone(),
                         reason: NotRemovedReason::Foreign,
@@ -306,6 +319,10 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
 
 /// How every file dashkey writes for a service begins.
 const WRITTEN_BY_DASHKEY: &str = "# Written by dashkey";
+/// The first line of a service's environment file.
+const ENV_FILE_HEADER: &str = "# Written by dashkey: the DashScope API key for one service.\n";
+/// The start of a drop-in's first line.
+const DROP_IN_HEADER: &str = "# Written by dashkey: gives ";
 
 /// The user units given the key, found by their drop-ins (`unset` without a record).
 pub fn find_user_units(platform: &Platform) -> Vec<Service> {
