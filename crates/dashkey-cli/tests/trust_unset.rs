@@ -240,11 +240,20 @@ fn the_sdk_key_file_backup_is_not_called_a_migrate_backup() {
 fn after_a_killed_set_unset_leaves_no_empty_created_files_temporaries_or_backups() {
     let Some(strace) = tool("strace") else { return };
     let mut trials = 0;
-    for syscall in ["openat", "rename", "write"] {
+    for (symlinked, syscall) in
+        [(false, "openat"), (false, "rename"), (false, "write"), (true, "openat"), (true, "rename")]
+    {
         for when in (1..=60).step_by(3) {
             let mut sandbox = Sandbox::new();
             sandbox.secret(USER_KEY);
-            sandbox.write(".bashrc", format!("# mine\nexport DASHSCOPE_API_KEY={USER_KEY}\n"));
+            let bashrc = format!("# mine\nexport DASHSCOPE_API_KEY={USER_KEY}\n");
+            if symlinked {
+                // A dotfiles repository: the startup file is a link into it.
+                sandbox.write("dotfiles/bashrc", bashrc);
+                symlink("dotfiles/bashrc", sandbox.home.join(".bashrc")).unwrap();
+            } else {
+                sandbox.write(".bashrc", bashrc);
+            }
             sandbox.write(".dashscope/api_key", format!("{USER_KEY}\n"));
             let before = file_contents(&sandbox.home);
             let mut command = sandbox.program(&strace);
@@ -265,9 +274,16 @@ fn after_a_killed_set_unset_leaves_no_empty_created_files_temporaries_or_backups
             assert_eq!(
                 after.keys().collect::<Vec<_>>(),
                 before.keys().collect::<Vec<_>>(),
-                "{syscall}@{when}: only the user's files are left"
+                "{syscall}@{when} (symlinked: {symlinked}): only the user's files are left"
             );
-            assert_eq!(after, before, "{syscall}@{when}: and they hold what they held");
+            assert_eq!(
+                after, before,
+                "{syscall}@{when} (symlinked: {symlinked}): and they hold what they held"
+            );
+            if symlinked {
+                let link = fs::symlink_metadata(sandbox.home.join(".bashrc")).unwrap();
+                assert!(link.file_type().is_symlink(), "{syscall}@{when}: the link stays");
+            }
             trials += 1;
         }
     }

@@ -432,7 +432,8 @@ pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
         fsx::remove_stale_temporaries_in(dir);
     }
     for file in shell::all_hook_candidates(platform, &Probes::default()) {
-        fsx::remove_stale_temporaries(&file);
+        // Beside the real file: a symlinked startup file is written where it points.
+        fsx::remove_stale_temporaries(&fsx::write_target(&file).unwrap_or(file));
     }
     Ok(Locked { lock, created_dirs: Vec::new() })
 }
