@@ -443,3 +443,25 @@ fn a_config_directory_tracked_by_git_never_shows_dashkeys_files() {
     sandbox.run_bounded(&["unset"], None).expect_code(0);
     assert!(!config.join("dashkey").exists(), "unset removes the .gitignore with the directory");
 }
+
+#[test]
+fn a_line_added_inside_a_programs_block_is_refused_with_its_line() {
+    let sandbox = stored();
+    let conf = sandbox.root().join("supervisord.conf");
+    fs::write(&conf, TWO_PROGRAMS).unwrap();
+    let c = conf.to_str().unwrap();
+    sandbox
+        .run_bounded(&["service", "install", "--supervisord", "a", "-c", c], None)
+        .expect_code(0);
+    let text = fs::read_to_string(&conf).unwrap();
+    let edited = text
+        .replace("# <<< dashkey program:a <<<", "autorestart=true\n# <<< dashkey program:a <<<");
+    let line = edited.lines().position(|l| l == "autorestart=true").unwrap() + 1;
+    fs::write(&conf, &edited).unwrap();
+    for verb in ["install", "uninstall"] {
+        let run = sandbox.run_bounded(&["service", verb, "--supervisord", "a", "-c", c], None);
+        assert_ne!(run.code, 0, "{verb}: {}", run.stdout);
+        assert!(run.stderr.contains(&format!("supervisord.conf:{line}")), "{verb}: {}", run.stderr);
+        assert_eq!(fs::read_to_string(&conf).unwrap(), edited, "{verb} changed nothing");
+    }
+}
