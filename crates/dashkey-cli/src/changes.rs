@@ -2,7 +2,7 @@
 //! notes. Shared by `set`, `unset` and everything else that writes through a plan.
 
 use dashkey::Platform;
-use dashkey::persist::{Applied, Note, Plan};
+use dashkey::persist::{Applied, NotRemovedReason, Note, Plan};
 use dashkey::record::Role;
 use serde::Serialize;
 
@@ -146,6 +146,40 @@ pub fn print_notes(platform: &Platform, plan: &Plan) {
             Note::NoStartupFile { shell } => {
                 format!("{shell}: no startup file to hook here (is it installed?)")
             }
+            Note::UntrustedRecord { problem } => format!(
+                "{}: {}, so dashkey does not use it; `dashkey unset` finds dashkey's files \
+                 without it, and `dashkey set` writes a new one",
+                show_path(platform, &problem.path),
+                problem.kind
+            ),
+            Note::IgnoredRecordEntry { path } => format!(
+                "ignored {} listed in dashkey's record: dashkey never writes there",
+                show_path(platform, path)
+            ),
+            Note::NotRemoved { path, reason } => {
+                let why = match reason {
+                    NotRemovedReason::Foreign => "it holds something dashkey did not write",
+                    NotRemovedReason::Link => {
+                        "it is a symbolic link, and dashkey never deletes through links"
+                    }
+                    NotRemovedReason::NotAFile => "it is not a regular file",
+                };
+                format!(
+                    "kept {}: {why}; look at it and remove it yourself if it is not yours",
+                    show_path(platform, path)
+                )
+            }
+            Note::KeptSdkKeyBackup { path } => format!(
+                "kept {}: the SDK key file dashkey replaced; ~/.dashscope/api_key holds another \
+                 key now, so it was not put back (it may hold your old key; delete it when done)",
+                show_path(platform, path)
+            ),
+            Note::MigratedNotRestored { path, backup } => format!(
+                "{} changed since `set --migrate` removed lines from it, so your changes stay and \
+                 the removed lines were not put back: they are in {}",
+                show_path(platform, path),
+                show_path(platform, backup)
+            ),
         };
         anstream::eprintln!("{} {text}", paint(WARN, "!"));
     }

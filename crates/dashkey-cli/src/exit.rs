@@ -48,7 +48,8 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 PersistError::Block { .. }
                 | PersistError::NotUtf8 { .. }
                 | PersistError::ReadOnly { .. }
-                | PersistError::ForeignOwnedFile { .. },
+                | PersistError::ForeignOwnedFile { .. }
+                | PersistError::ForeignLineInBlock { .. },
             ) => Exit::Problem,
             Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
             _ => Exit::Io,

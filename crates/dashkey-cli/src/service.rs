@@ -112,6 +112,8 @@ fn check_writable(plan: &Plan) -> Result<(), Failure> {
 
 fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
+    // The record is rewritten: take turns with `set` and `unset`.
+    let _lock = if target.dry_run { None } else { Some(persist::lock(owner)?) };
     let Some(stored) = persist::load_stored(owner)? else {
         return Err(failure(
             Exit::Problem,
@@ -184,6 +186,7 @@ fn activate(service: &Service, alternate_root: bool) {
 
 fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
+    let _lock = if target.dry_run { None } else { Some(persist::lock(owner)?) };
     let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
     let record = Record::load(&dir)?.unwrap_or_default();
     let mut plan = service::plan_uninstall(&service).map_err(|e| failure(Exit::Io, e))?;

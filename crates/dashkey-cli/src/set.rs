@@ -235,6 +235,12 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     };
     let config = Config::load(platform).map_err(usage)?;
     let target = find_target(&config.targets(), id)?;
+    // The stored key is read under the lock: an `unset` finishing just before must win.
+    let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    let previous = match locked {
+        Some(_) => Record::load(&dir)?,
+        None => previous,
+    };
     let Some(key) = persist::load_stored(platform)?.and_then(|stored| stored.key()) else {
         return Err(Failure {
             exit: Exit::Problem,
@@ -248,7 +254,6 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         .filter(|f| f.role == dashkey::record::Role::Hook)
         .filter_map(|f| hook_shell(&f.path))
         .collect();
-    let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
     let settings = Settings {
         key,
         region: Some(RegionEndpoints::of(&target)),

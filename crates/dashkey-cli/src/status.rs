@@ -19,6 +19,9 @@ const SCHEMA_VERSION: u32 = 1;
 struct Report {
     schema_version: u32,
     stored: Option<StoredReport>,
+    /// Why dashkey's record cannot be used, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_problem: Option<String>,
     copies: Vec<CopyReport>,
     sdks: Vec<SdkReport>,
     all_found: bool,
@@ -129,18 +132,32 @@ fn build(platform: &Platform, reveal: bool) -> Report {
     let sdks: Vec<SdkReport> =
         resolutions.iter().map(|resolution| sdk_report(resolution, reveal)).collect();
     let all_found = sdks.iter().all(|sdk| sdk.found);
-    let stored = platform
-        .dashkey_dir()
-        .and_then(|dir| dashkey::record::Record::load(&dir).ok().flatten())
-        .map(|record| StoredReport {
-            region: record.region,
-            openai_compatible: record.openai_compatible,
-            fingerprint: record.fingerprint,
-            written_at: record.written_at,
-            files: record.files.iter().map(|f| f.path.display().to_string()).collect(),
-            services: record.services.iter().map(|s| s.service.describe()).collect(),
-        });
-    Report { schema_version: SCHEMA_VERSION, stored, copies: copy_reports, sdks, all_found }
+    let (record, problem) =
+        platform.dashkey_dir().map_or((None, None), |dir| dashkey::record::Record::inspect(&dir));
+    let record_problem = problem.map(|problem| {
+        format!(
+            "{}: {}, so dashkey does not use it; `dashkey unset` finds dashkey's files without \
+             it, and `dashkey set` writes a new one",
+            output::show_path(platform, &problem.path),
+            problem.kind
+        )
+    });
+    let stored = record.map(|record| StoredReport {
+        region: record.region,
+        openai_compatible: record.openai_compatible,
+        fingerprint: record.fingerprint,
+        written_at: record.written_at,
+        files: record.files.iter().map(|f| f.path.display().to_string()).collect(),
+        services: record.services.iter().map(|s| s.service.describe()).collect(),
+    });
+    Report {
+        schema_version: SCHEMA_VERSION,
+        stored,
+        record_problem,
+        copies: copy_reports,
+        sdks,
+        all_found,
+    }
 }
 
 fn value_report(key: &ApiKey, reveal: bool) -> ValueReport {
@@ -298,6 +315,9 @@ fn render(platform: &Platform, report: &Report) {
         for problem in &copy.problems {
             anstream::println!("  {:<34} {} {}", "", paint(WARN, "!"), problem.message);
         }
+    }
+    if let Some(problem) = &report.record_problem {
+        anstream::println!("  {} {problem}", paint(WARN, "!"));
     }
     if let Some(stored) = &report.stored {
         let region = stored.region.as_deref().unwrap_or("SDK default (cn-beijing)");

@@ -10,8 +10,8 @@ use crate::exit::{Exit, Outcome};
 use crate::output::{DIM, paint};
 
 pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
-    let dir_exists = platform.dashkey_dir().is_some_and(|dir| dir.is_dir());
-    let _lock = if args.dry_run || !dir_exists { None } else { Some(persist::lock(platform)?) };
+    // Always locked (a dry run excepted): a `set` running now may be creating the directory.
+    let _lock = if args.dry_run { None } else { Some(persist::lock(platform)?) };
     let probes = Probes::ask(platform, &Shell::ALL);
     let mut session = dashkey::desktop::native_session();
     let plan = persist::plan_unset(platform, &probes, session.as_deref())?;

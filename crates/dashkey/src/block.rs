@@ -18,6 +18,41 @@ pub const BEGIN_JOINED: &str = "# >>> dashkey (newline added) >>>";
 /// The end marker.
 pub const END: &str = "# <<< dashkey <<<";
 
+/// The three marker lines of one kind of block: dashkey's own (unnamed) block in a startup
+/// file, or a block named after what it belongs to (`program:app` in a supervisord file
+/// holding several programs, each with its own block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Markers {
+    begin: String,
+    begin_joined: String,
+    end: String,
+}
+
+impl Markers {
+    /// The unnamed markers ([`BEGIN`], [`BEGIN_JOINED`], [`END`]).
+    pub fn unnamed() -> Markers {
+        Markers {
+            begin: BEGIN.to_string(),
+            begin_joined: BEGIN_JOINED.to_string(),
+            end: END.to_string(),
+        }
+    }
+
+    /// Markers naming what the block belongs to: `# >>> dashkey program:app >>>`.
+    pub fn named(label: &str) -> Markers {
+        Markers {
+            begin: format!("# >>> dashkey {label} >>>"),
+            begin_joined: format!("# >>> dashkey {label} (newline added) >>>"),
+            end: format!("# <<< dashkey {label} <<<"),
+        }
+    }
+
+    /// The end marker line.
+    pub fn end(&self) -> &str {
+        &self.end
+    }
+}
+
 /// Why a file's markers cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
@@ -70,17 +105,26 @@ pub struct Span {
 ///
 /// [`BlockError`] when the markers are duplicated or unbalanced.
 pub fn find(content: &str) -> Result<Option<Span>, BlockError> {
+    find_with(content, &Markers::unnamed())
+}
+
+/// Like [`find`], for the block with these markers.
+///
+/// # Errors
+///
+/// [`BlockError`] when the markers are duplicated or unbalanced.
+pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, BlockError> {
     let mut begins = Vec::new();
     let mut ends = Vec::new();
     let mut offset = 0;
     for (index, line) in content.split_inclusive('\n').enumerate() {
         let text = line.trim_end_matches(['\n', '\r']).trim();
-        if text == BEGIN || text == BEGIN_JOINED {
+        if text == markers.begin || text == markers.begin_joined {
             // A joined block's added newline is the same line ending as its own lines.
             let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
-            let added = if text == BEGIN_JOINED { eol } else { "" };
+            let added = if text == markers.begin_joined { eol } else { "" };
             begins.push((index + 1, offset, added, eol));
-        } else if text == END {
+        } else if text == markers.end {
             ends.push((index + 1, offset + line.len()));
         }
         offset += line.len();
@@ -113,15 +157,15 @@ pub fn line_ending(content: &str) -> &'static str {
     }
 }
 
-fn render(body: &[String], joined: bool, eol: &str) -> String {
+fn render(body: &[String], joined: bool, eol: &str, markers: &Markers) -> String {
     let mut block = String::new();
-    block.push_str(if joined { BEGIN_JOINED } else { BEGIN });
+    block.push_str(if joined { &markers.begin_joined } else { &markers.begin });
     block.push_str(eol);
     for line in body {
         block.push_str(line);
         block.push_str(eol);
     }
-    block.push_str(END);
+    block.push_str(&markers.end);
     block.push_str(eol);
     block
 }
@@ -143,12 +187,26 @@ pub fn upsert(content: &str, body: &[String]) -> Result<String, BlockError> {
 ///
 /// [`BlockError`] when the existing markers cannot be trusted.
 pub fn upsert_at(content: &str, offset: usize, body: &[String]) -> Result<String, BlockError> {
-    match find(content)? {
+    upsert_at_with(content, offset, body, &Markers::unnamed())
+}
+
+/// Like [`upsert_at`], for the block with these markers.
+///
+/// # Errors
+///
+/// [`BlockError`] when the existing markers cannot be trusted.
+pub fn upsert_at_with(
+    content: &str,
+    offset: usize,
+    body: &[String],
+    markers: &Markers,
+) -> Result<String, BlockError> {
+    match find_with(content, markers)? {
         Some(span) => {
             let joined = span.joined;
             let mut out = String::with_capacity(content.len());
             out.push_str(&content[..span.start]);
-            out.push_str(&render(body, joined, span.eol));
+            out.push_str(&render(body, joined, span.eol, markers));
             out.push_str(&content[span.end..]);
             Ok(out)
         }
@@ -161,7 +219,7 @@ pub fn upsert_at(content: &str, offset: usize, body: &[String]) -> Result<String
             if joined {
                 out.push_str(eol);
             }
-            out.push_str(&render(body, joined, eol));
+            out.push_str(&render(body, joined, eol, markers));
             out.push_str(after);
             Ok(out)
         }
@@ -182,7 +240,12 @@ pub fn lines_outside(text: &str) -> impl Iterator<Item = (usize, &str)> {
 
 /// The lines between the markers, without line endings.
 pub fn body(content: &str) -> Option<Vec<String>> {
-    let span = find(content).ok()??;
+    body_with(content, &Markers::unnamed())
+}
+
+/// Like [`body`], for the block with these markers.
+pub fn body_with(content: &str, markers: &Markers) -> Option<Vec<String>> {
+    let span = find_with(content, markers).ok()??;
     let lines: Vec<String> = content[span.start..span.end]
         .lines()
         .map(|line| line.trim_end_matches('\r').to_string())
@@ -196,7 +259,16 @@ pub fn body(content: &str) -> Option<Vec<String>> {
 ///
 /// [`BlockError`] when the existing markers cannot be trusted.
 pub fn remove(content: &str) -> Result<String, BlockError> {
-    Ok(match find(content)? {
+    remove_with(content, &Markers::unnamed())
+}
+
+/// Like [`remove`], for the block with these markers.
+///
+/// # Errors
+///
+/// [`BlockError`] when the existing markers cannot be trusted.
+pub fn remove_with(content: &str, markers: &Markers) -> Result<String, BlockError> {
+    Ok(match find_with(content, markers)? {
         Some(span) => format!("{}{}", &content[..span.cut_start], &content[span.end..]),
         None => content.to_string(),
     })
@@ -272,6 +344,19 @@ mod tests {
     fn error_messages_name_lines_and_the_fix() {
         let message = BlockError::Duplicated { lines: vec![3, 9] }.to_string();
         assert!(message.contains("lines 3, 9") && message.contains("by hand"));
+    }
+
+    #[test]
+    fn named_blocks_are_apart_from_each_other_and_from_the_unnamed_one() {
+        let a = Markers::named("program:a");
+        let b = Markers::named("program:b");
+        let text = upsert_at_with("x\n", 2, &["A".to_string()], &a).unwrap();
+        let text = upsert_at_with(&text, text.len(), &["B".to_string()], &b).unwrap();
+        assert_eq!(find(&text), Ok(None));
+        assert_eq!(body_with(&text, &a), Some(vec!["A".to_string()]));
+        let without_b = remove_with(&text, &b).unwrap();
+        assert_eq!(body_with(&without_b, &a), Some(vec!["A".to_string()]));
+        assert_eq!(remove_with(&without_b, &a).unwrap(), "x\n");
     }
 
     proptest! {

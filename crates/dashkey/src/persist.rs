@@ -168,6 +168,22 @@ pub enum PersistError {
         /// The first line dashkey does not recognise.
         line: usize,
     },
+    /// A line inside dashkey's block that dashkey did not write: rewriting or removing the
+    /// block would lose it.
+    #[error(
+        "{}:{line}: this line is inside dashkey's block (between `{}` and `{}`) but dashkey did \
+         not write it, so dashkey would drop it; move it above or below the block, then run \
+         dashkey again",
+        path.display(),
+        block::BEGIN,
+        block::END
+    )]
+    ForeignLineInBlock {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
     /// A write failed; the files already written were put back.
     #[error(
         "{source}; dashkey put back the {restored} file(s) it had already written, so nothing changed"
@@ -285,6 +301,49 @@ pub enum Note {
         /// The shell.
         shell: Shell,
     },
+    /// The record cannot be used; dashkey works without it (and `set` writes a new one).
+    UntrustedRecord {
+        /// What is wrong with it.
+        problem: crate::record::RecordProblem,
+    },
+    /// The record lists a path outside the places dashkey writes: it is ignored.
+    IgnoredRecordEntry {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A file in one of dashkey's places that `unset` keeps, because dashkey cannot prove
+    /// it wrote it.
+    NotRemoved {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: NotRemovedReason,
+    },
+    /// The SDK key file dashkey saved before replacing it, kept because the SDK key file
+    /// holds another key now.
+    KeptSdkKeyBackup {
+        /// The saved file.
+        path: PathBuf,
+    },
+    /// A file `set --migrate` edited was changed since, so `unset` kept the changes and
+    /// did not put back the removed lines: they are in the backup.
+    MigratedNotRestored {
+        /// The edited file.
+        path: PathBuf,
+        /// The backup holding the removed lines.
+        backup: PathBuf,
+    },
+}
+
+/// Why `unset` keeps a file in one of dashkey's places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRemovedReason {
+    /// Its content is not what dashkey writes.
+    Foreign,
+    /// It is a symbolic link, which dashkey never follows to delete.
+    Link,
+    /// It is a directory, a device, a FIFO.
+    NotAFile,
 }
 
 /// Everything one `set` or `unset` would do.
@@ -353,24 +412,30 @@ impl Locked {
     }
 }
 
-/// Takes dashkey's lock, creating its directory (0700) if needed. The lock is held on the
-/// configuration directory that contains dashkey's, which `unset` never removes while
-/// another run may be waiting for it (dashkey's own directory does go away).
+/// Takes dashkey's lock. It is held on the home directory itself, which no dashkey run ever
+/// creates or removes: a lock on a directory `unset` may delete (dashkey's own, or a
+/// `~/.config` that `set` created) lets a run that waited on the deleted directory and a run
+/// that created a new one both hold "the" lock. Nothing is created to take it.
 ///
 /// # Errors
 ///
 /// [`PersistError`] when there is no home or the lock cannot be taken.
 pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
-    let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-    let created_dirs = missing_ancestors(&dir);
-    fsx::create_private_dir(&dir)?;
-    let lock = fsx::lock_dir(dir.parent().unwrap_or(&dir))?;
+    let home = platform.home().ok_or(PersistError::NoHome)?;
+    let lock = fsx::lock_dir(&home)?;
     // Temporaries of a run that was killed half-way; no other dashkey runs now.
-    fsx::remove_stale_temporaries_in(&dir);
-    if let Some(home) = platform.home() {
-        fsx::remove_stale_temporaries_in(&home.join(".dashscope"));
+    if let Some(dir) = platform.dashkey_dir() {
+        fsx::remove_stale_temporaries_in(&dir);
     }
-    Ok(Locked { lock, created_dirs })
+    fsx::remove_stale_temporaries_in(&home.join(".dashscope"));
+    if let Some(dir) = desktop::session_file(platform).as_deref().and_then(Path::parent) {
+        fsx::remove_stale_temporaries_in(dir);
+    }
+    for file in shell::all_hook_candidates(platform, &Probes::default()) {
+        // Beside the real file: a symlinked startup file is written where it points.
+        fsx::remove_stale_temporaries(&fsx::write_target(&file).unwrap_or(file));
+    }
+    Ok(Locked { lock, created_dirs: Vec::new() })
 }
 
 fn now() -> u64 {
@@ -433,12 +498,20 @@ pub fn plan_set(
 ) -> Result<Plan, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
     let home = platform.home().ok_or(PersistError::NoHome)?;
-    let old_record = Record::load(&dir)?.unwrap_or_default();
+    let (old_record, problem) = Record::inspect(&dir);
+    let old_record = old_record.unwrap_or_default();
     let variables = settings.variables();
     let pairs: Vec<(&str, &str)> = variables.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let mut plan = Plan { secrets: vec![settings.key.clone()], ..Plan::default() };
+    let untrusted = problem.is_some();
+    if let Some(problem) = problem {
+        // Rewritten below from what this set writes.
+        plan.notes.push(Note::UntrustedRecord { problem });
+    }
     plan.secrets.extend(keys_in_startup_files(platform));
     let mut dirs = vec![dir.clone()];
+    // Every file this set writes, changed or not, for the record.
+    let mut managed: Vec<(PathBuf, Role)> = Vec::new();
 
     // dashkey's own files: the only copies in shell syntax.
     for dialect in Dialect::OWNED {
@@ -449,8 +522,18 @@ pub fn plan_set(
             plan.secrets.extend(stored_key(old));
         }
         let after = shell::owned_file(dialect, &pairs)?.into_bytes();
+        managed.push((path.clone(), Role::Owned));
         push_change(&mut plan, path, Role::Owned, before, Some(after), 0o600)?;
     }
+    // A `~/.config` tracked by git never shows dashkey's files as untracked.
+    let ignore = dir.join(GITIGNORE);
+    let before = read_text(&ignore)?;
+    if let Some(old) = before.as_deref()
+        && old != GITIGNORE_TEXT.as_bytes()
+    {
+        return Err(PersistError::ForeignOwnedFile { path: ignore, line: 1 });
+    }
+    push_change(&mut plan, ignore, Role::Owned, before, Some(GITIGNORE_TEXT.into()), 0o600)?;
 
     // The SDKs' own key file, for programs started outside any shell.
     let sdk_file = home.join(".dashscope").join("api_key");
@@ -475,6 +558,7 @@ pub fn plan_set(
         plan.secrets.push(old);
     }
     let after = format!("{}\n", settings.key.expose()).into_bytes();
+    managed.push((sdk_file.clone(), Role::SdkKeyFile));
     push_change(&mut plan, sdk_file, Role::SdkKeyFile, before, Some(after), 0o600)?;
 
     // The desktop session.
@@ -484,6 +568,7 @@ pub fn plan_set(
                 dirs.extend(path.parent().map(Path::to_path_buf));
                 let before = read_text(&path)?;
                 let after = desktop::environment_d(&pairs).into_bytes();
+                managed.push((path.clone(), Role::Desktop));
                 push_change(&mut plan, path, Role::Desktop, before, Some(after), 0o600)?;
             }
         }
@@ -495,6 +580,7 @@ pub fn plan_set(
                 let before = read_text(&path)?;
                 let after =
                     desktop::launch_agent(&owned_path(&dir, Dialect::Posix), &names).into_bytes();
+                managed.push((path.clone(), Role::Desktop));
                 push_change(&mut plan, path, Role::Desktop, before, Some(after), 0o600)?;
             }
             if let Some(session) = session {
@@ -540,9 +626,11 @@ pub fn plan_set(
         let lines = shell::hook_lines(*dialect, &owned, Some(&home));
         let before = read_text(path)?;
         let text = utf8(path, before.as_deref().map(Vec::as_slice), *dialect, &owned)?;
+        check_block_lines(path, &text)?;
         let text = migrate_lines(&mut plan, path, &text, &migrating)?;
         let after = block::upsert_at(&text, shell::hook_offset(path, &text), &lines)
             .map_err(|source| PersistError::Block { path: path.clone(), source })?;
+        managed.push((path.clone(), Role::Hook));
         push_change(&mut plan, path.clone(), Role::Hook, before, Some(after.into_bytes()), 0o644)?;
         edited.push(path.clone());
     }
@@ -648,10 +736,23 @@ pub fn plan_set(
             created: c.before.is_none() || old_record.created(&c.path),
         })
         .chain(
+            managed.iter().filter(|(path, _)| !plan.changes.iter().any(|c| c.path == *path)).map(
+                |(path, role)| RecordedFile {
+                    path: path.clone(),
+                    role: *role,
+                    // Without a usable old record, a startup file that is nothing but
+                    // dashkey's block was created by dashkey.
+                    created: old_record.created(path)
+                        || (untrusted && *role == Role::Hook && only_block(path)),
+                },
+            ),
+        )
+        .chain(
             old_record
                 .files
                 .iter()
                 .filter(|f| !plan.changes.iter().any(|c| c.path == f.path))
+                .filter(|f| !managed.iter().any(|(path, _)| *path == f.path))
                 .cloned(),
         )
         .filter(|f| f.role != Role::Record)
@@ -671,9 +772,21 @@ pub fn plan_set(
         },
     };
     if !plan.is_empty() || Record::load(&dir)?.is_none() {
+        // First, not last: a `set` killed half-way leaves a record listing every file it
+        // may have created, so that `unset` removes them (an empty `.profile` it created
+        // included). A link or a directory planted there is refused by the write.
         let path = dir.join(crate::record::FILE_NAME);
-        let before = read_text(&path)?;
-        push_change(&mut plan, path, Role::Record, before, Some(record.to_bytes()), 0o600)?;
+        let before = read_text(&path).ok().flatten();
+        let change = FileChange::new(
+            path,
+            Role::Record,
+            before.map(|b| b.to_vec()),
+            Some(record.to_bytes()),
+            0o600,
+        )?;
+        if let Some(change) = change {
+            plan.changes.insert(0, change);
+        }
     }
     Ok(plan)
 }
@@ -767,8 +880,20 @@ fn check_owned(path: &Path, text: &str) -> Result<(), PersistError> {
     }
 }
 
-/// Plans `dashkey unset`: every hook, owned file, desktop entry, and the SDK key file when
-/// it still holds the key dashkey wrote.
+/// Plans `dashkey unset`: removes only what dashkey can prove it wrote.
+///
+/// - its own files by their names in its directory and by their content (a file there that
+///   dashkey's parser does not recognise is kept, and a note says so);
+/// - the SDK key file only while it holds the key dashkey stored (putting back the one it
+///   replaced);
+/// - the desktop session file by its content, at the one place dashkey writes it;
+/// - blocks by their markers, in the startup files of every shell;
+/// - services' files by their markers and content.
+///
+/// The record is a hint, not an authority: the places above are scanned whether or not it
+/// exists, a path it lists outside them is ignored (with a note), and a record that cannot
+/// be read is reported and replaced by the scan. A symbolic link is never followed to
+/// delete its target.
 ///
 /// # Errors
 ///
@@ -780,29 +905,55 @@ pub fn plan_unset(
 ) -> Result<Plan, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
     let home = platform.home().ok_or(PersistError::NoHome)?;
-    let record = Record::load(&dir)?.unwrap_or_default();
+    let (record, problem) = Record::inspect(&dir);
+    let trusted = record.is_some();
+    let record = record.unwrap_or_default();
     let mut plan = Plan { secrets: keys_in_startup_files(platform), ..Plan::default() };
-    let stored = load_stored(platform)?;
+    if let Some(problem) = problem {
+        plan.notes.push(Note::UntrustedRecord { problem });
+    }
+    let places = Places::of(platform, &dir, &home);
+    for file in &record.files {
+        if !places.holds(file) {
+            plan.notes.push(Note::IgnoredRecordEntry { path: file.path.clone() });
+        }
+    }
+    // A foreign env.sh is kept below; it does not stop the rest.
+    let stored = load_stored(platform).ok().flatten();
     let key = stored.as_ref().and_then(Stored::key);
     plan.secrets.extend(key.clone());
 
-    let mut owned: Vec<PathBuf> = Dialect::OWNED.iter().map(|d| owned_path(&dir, *d)).collect();
-    owned.extend(record.files.iter().filter(|f| f.role == Role::Owned).map(|f| f.path.clone()));
-    for path in shell::dedup(owned) {
-        let before = read_text(&path)?;
-        if let Some(text) = before.as_deref().and_then(|b| std::str::from_utf8(b).ok()) {
-            plan.secrets.extend(stored_key(text));
+    // dashkey's own files: its names in its directory, holding what it writes.
+    for dialect in Dialect::OWNED {
+        let path = owned_path(&dir, dialect);
+        let Some(before) = own_file(&mut plan, &path)? else { continue };
+        match std::str::from_utf8(&before) {
+            Ok(text) if is_owned_text(dialect, text) => {
+                plan.secrets.extend(stored_key(text));
+                push_change(&mut plan, path, Role::Owned, Some(before), None, 0o600)?;
+            }
+            _ => plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign }),
         }
-        push_change(&mut plan, path, Role::Owned, before, None, 0o600)?;
+    }
+    let ignore = dir.join(GITIGNORE);
+    if let Some(before) = own_file(&mut plan, &ignore)? {
+        if before.as_slice() == GITIGNORE_TEXT.as_bytes() {
+            push_change(&mut plan, ignore, Role::Owned, Some(before), None, 0o600)?;
+        } else {
+            plan.notes.push(Note::NotRemoved { path: ignore, reason: NotRemovedReason::Foreign });
+        }
     }
 
+    // The SDK key file, while it holds dashkey's key; the one it replaced comes back.
     let sdk_file = home.join(".dashscope").join("api_key");
     let backup = dir.join(SDK_KEY_BACKUP);
-    let original = read_text(&backup)?;
+    let original = own_file(&mut plan, &backup)?;
     if let Some(original) = &original {
         plan.secrets.push(ApiKey::verbatim(String::from_utf8_lossy(original).trim()));
     }
-    if let Some(before) = read_text(&sdk_file)? {
+    let sdk_link = fsx_is_link(&sdk_file);
+    let current = if sdk_link { None } else { read_text(&sdk_file)? };
+    if let Some(before) = current {
         let found = ApiKey::verbatim(String::from_utf8_lossy(&before).trim());
         let ours = key.as_ref() == Some(&found)
             || record.fingerprint.as_deref() == Some(found.fingerprint().as_str());
@@ -812,11 +963,21 @@ pub fn plan_unset(
             let after = original.as_ref().map(|bytes| bytes.to_vec());
             push_change(&mut plan, sdk_file, Role::SdkKeyFile, Some(before), after, 0o600)?;
             push_change(&mut plan, backup, Role::Backup, original, None, 0o600)?;
+        } else if original.as_deref() == Some(&before) {
+            // A `set` stopped between saving the user's file and replacing it: the backup
+            // is the same bytes as the file, so it goes.
+            plan.notes.push(Note::KeptSdkKeyFile { path: sdk_file });
+            push_change(&mut plan, backup, Role::Backup, original, None, 0o600)?;
         } else {
             plan.notes.push(Note::KeptSdkKeyFile { path: sdk_file });
             if original.is_some() {
-                plan.notes.push(Note::KeptBackup { path: backup });
+                plan.notes.push(Note::KeptSdkKeyBackup { path: backup });
             }
+        }
+    } else if sdk_link {
+        plan.notes.push(Note::NotRemoved { path: sdk_file, reason: NotRemovedReason::Link });
+        if original.is_some() {
+            plan.notes.push(Note::KeptSdkKeyBackup { path: backup });
         }
     } else if let Some(original) = original {
         // dashkey's copy is gone already: the user's original comes back.
@@ -824,46 +985,96 @@ pub fn plan_unset(
         push_change(&mut plan, backup, Role::Backup, Some(original), None, 0o600)?;
     }
 
-    let mut desktop_files: Vec<PathBuf> = desktop::session_file(platform).into_iter().collect();
-    desktop_files
-        .extend(record.files.iter().filter(|f| f.role == Role::Desktop).map(|f| f.path.clone()));
-    for path in shell::dedup(desktop_files) {
-        let before = read_text(&path)?;
-        push_change(&mut plan, path, Role::Desktop, before, None, 0o600)?;
+    // The desktop session file, at the one place dashkey writes it.
+    if let Some(path) = desktop::session_file(platform)
+        && let Some(before) = own_file(&mut plan, &path)?
+    {
+        if std::str::from_utf8(&before).is_ok_and(is_desktop_text) {
+            push_change(&mut plan, path, Role::Desktop, Some(before), None, 0o600)?;
+        } else {
+            plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign });
+        }
     }
 
+    // Startup files: dashkey's block, found by its markers, in every shell's files; the
+    // lines `set --migrate` removed come back from its backup while the file is as it was.
     let mut hooks = shell::all_hook_candidates(platform, probes);
-    hooks.extend(record.files.iter().filter(|f| f.role == Role::Hook).map(|f| f.path.clone()));
+    hooks.extend(dotfiles::candidate_files(platform, probes));
+    hooks.extend(
+        record
+            .files
+            .iter()
+            .filter(|f| f.role == Role::Hook && places.holds(f))
+            .map(|f| f.path.clone()),
+    );
     for path in shell::dedup(hooks) {
         let Some(before) = read_text(&path)? else { continue };
         let Ok(text) = std::str::from_utf8(&before) else { continue };
-        let span = block::find(text)
+        let text = text.to_string();
+        let span = block::find(&text)
             .map_err(|source| PersistError::Block { path: path.clone(), source })?;
-        if span.is_none() {
-            continue;
+        if span.is_some() {
+            check_block_lines(&path, &text)?;
         }
-        let after = block::remove(text)
+        let without = block::remove(&text)
             .map_err(|source| PersistError::Block { path: path.clone(), source })?;
-        let after = (!(after.is_empty() && record.created(&path))).then(|| after.into_bytes());
+        let only_block = span.is_some() && without.is_empty();
+        let restored = restore_migrated(&mut plan, &path, without)?;
+        // Created by dashkey: as the record says, or, without a record, a file that is
+        // nothing but dashkey's block.
+        let created = record.created(&path) || (!trusted && only_block);
+        let remove = restored.is_empty() && created && !fsx_is_link(&path);
+        let after = (!remove).then(|| restored.into_bytes());
         push_change(&mut plan, path, Role::Hook, Some(before), after, 0o644)?;
     }
-    let sdk_backup = dir.join(SDK_KEY_BACKUP);
-    for backup in record.files.iter().filter(|f| f.role == Role::Backup && f.path.exists()) {
-        if backup.path != sdk_backup {
-            plan.notes.push(Note::KeptBackup { path: backup.path.clone() });
+
+    // Services given the key: the record's, and the user units found by their drop-ins.
+    let mut services: Vec<(crate::service::Service, Vec<PathBuf>)> = record
+        .services
+        .iter()
+        .map(|installed| (installed.service.clone(), installed.created_dirs.clone()))
+        .collect();
+    let mut found = crate::service::find_user_units(platform);
+    if !trusted {
+        found.extend(crate::service::find_supervisord_programs(platform));
+    }
+    for service in found {
+        if !services.iter().any(|(known, _)| *known == service) {
+            // Found without the record: the directories of its files go when empty.
+            let dirs = match &service {
+                crate::service::Service::Systemd { env_file, drop_in, .. } => [env_file, drop_in]
+                    .iter()
+                    .filter_map(|f| f.parent())
+                    .map(Path::to_path_buf)
+                    .collect(),
+                crate::service::Service::Supervisord { .. } => Vec::new(),
+            };
+            services.push((service, dirs));
         }
     }
-
-    // Services given the key: their copies go too, and their files come back as they were.
     let mut service_dirs = Vec::new();
-    for installed in &record.services {
-        let service = &installed.service;
+    for (service, created_dirs) in &services {
         match crate::service::plan_uninstall(service) {
+            Ok(service_plan) if service_plan.changes.is_empty() => {}
             Ok(service_plan)
                 if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) =>
             {
                 plan.changes.extend(service_plan.changes);
-                service_dirs.extend(installed.created_dirs.iter().rev().cloned());
+                plan.notes.extend(service_plan.notes);
+                // Only directories that hold this service's own files (rmdir of an empty one).
+                let files: Vec<PathBuf> = match service {
+                    crate::service::Service::Systemd { env_file, drop_in, .. } => {
+                        vec![env_file.clone(), drop_in.clone()]
+                    }
+                    crate::service::Service::Supervisord { .. } => Vec::new(),
+                };
+                service_dirs.extend(
+                    created_dirs
+                        .iter()
+                        .rev()
+                        .filter(|d| files.iter().any(|f| f.starts_with(d) && f != *d))
+                        .cloned(),
+                );
                 plan.notes.push(Note::ServiceUpdated {
                     service: service.describe(),
                     restart: service.restart_command(),
@@ -891,16 +1102,259 @@ pub fn plan_unset(
         }
     }
 
+    // The record, last, so that an interrupted unset can be run again.
     let record_path = dir.join(crate::record::FILE_NAME);
-    let before = read_text(&record_path)?;
-    push_change(&mut plan, record_path, Role::Record, before, None, 0o600)?;
-    let mut remove_dirs = service_dirs;
-    remove_dirs.extend(record.created_dirs.iter().rev().cloned());
+    if !fsx_is_link(&record_path)
+        && std::fs::symlink_metadata(&record_path).is_ok_and(|m| m.is_file())
+    {
+        let before = read_text(&record_path)?;
+        push_change(&mut plan, record_path, Role::Record, before, None, 0o600)?;
+    } else if fsx_is_link(&record_path) {
+        plan.notes.push(Note::NotRemoved { path: record_path, reason: NotRemovedReason::Link });
+    }
+    let mut remove_dirs: Vec<PathBuf> = record
+        .created_dirs
+        .iter()
+        .filter(|d| d.starts_with(&home) && **d != home)
+        .rev()
+        .cloned()
+        .collect();
     if !remove_dirs.contains(&dir) {
         remove_dirs.push(dir);
     }
-    plan.remove_dirs = remove_dirs;
+    if !trusted {
+        // Without a record, the directories a `set` may have created are tried too; only
+        // empty ones go.
+        remove_dirs.push(home.join(".dashscope"));
+    }
+    service_dirs.extend(remove_dirs);
+    plan.remove_dirs = service_dirs;
     Ok(plan)
+}
+
+/// Whether a file holds nothing but dashkey's block.
+fn only_block(path: &Path) -> bool {
+    let Ok(Some(bytes)) = read_text(path) else { return false };
+    std::str::from_utf8(&bytes).is_ok_and(|text| {
+        matches!(block::find(text), Ok(Some(_))) && block::remove(text).is_ok_and(|t| t.is_empty())
+    })
+}
+
+/// The places dashkey writes, against which the record's entries are checked.
+struct Places {
+    dir: PathBuf,
+    home: PathBuf,
+    sdk_file: PathBuf,
+    desktop: Option<PathBuf>,
+}
+
+impl Places {
+    fn of(platform: &Platform, dir: &Path, home: &Path) -> Places {
+        Places {
+            dir: dir.to_path_buf(),
+            home: home.to_path_buf(),
+            sdk_file: home.join(".dashscope").join("api_key"),
+            desktop: desktop::session_file(platform),
+        }
+    }
+
+    /// Whether a recorded file is where dashkey writes files of its role.
+    fn holds(&self, file: &RecordedFile) -> bool {
+        let path = &file.path;
+        let in_dir = path.parent() == Some(self.dir.as_path());
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        match file.role {
+            Role::Owned => {
+                in_dir
+                    && (name == GITIGNORE
+                        || Dialect::OWNED.iter().any(|d| d.owned_file_name() == name))
+            }
+            Role::SdkKeyFile => *path == self.sdk_file,
+            Role::Desktop => self.desktop.as_ref() == Some(path),
+            Role::Record => in_dir && name == crate::record::FILE_NAME,
+            Role::Backup => {
+                (in_dir && name == SDK_KEY_BACKUP)
+                    || (path.starts_with(&self.home) && migrate_backup_of(path).is_some())
+            }
+            Role::Hook => path.starts_with(&self.home) && !path.starts_with(&self.dir),
+            // Services are recorded apart, with their own checks.
+            Role::ServiceEnv | Role::ServiceConfig => false,
+        }
+    }
+}
+
+/// The name of a `.gitignore` in dashkey's directory, and what dashkey writes in it: a
+/// `~/.config` tracked by git never shows dashkey's files.
+pub const GITIGNORE: &str = ".gitignore";
+/// The content of dashkey's `.gitignore`.
+pub const GITIGNORE_TEXT: &str =
+    "# Written by dashkey: keeps this directory, which holds a key, out of git.\n*\n";
+
+fn fsx_is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The content of a file in one of dashkey's places, when it is a regular file; a link or
+/// anything else there is left alone, with a note.
+fn own_file(plan: &mut Plan, path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, PersistError> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(None),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            plan.notes.push(Note::NotRemoved {
+                path: path.to_path_buf(),
+                reason: NotRemovedReason::Link,
+            });
+            Ok(None)
+        }
+        Ok(meta) if !meta.is_file() => {
+            plan.notes.push(Note::NotRemoved {
+                path: path.to_path_buf(),
+                reason: NotRemovedReason::NotAFile,
+            });
+            Ok(None)
+        }
+        Ok(_) => read_text(path),
+    }
+}
+
+/// Whether an owned file holds only what dashkey writes in that dialect: its header, then
+/// one assignment of one of dashkey's variables per line (env.sh through its own parser).
+fn is_owned_text(dialect: Dialect, text: &str) -> bool {
+    if check_owned(Path::new(""), text).is_err() {
+        return false;
+    }
+    if dialect == Dialect::Posix {
+        return parse_owned_posix(text).is_ok();
+    }
+    text.lines().skip(1).all(|line| {
+        let line = line.trim();
+        let rest = match dialect {
+            Dialect::Fish => line.strip_prefix("set -gx "),
+            Dialect::Csh => line.strip_prefix("setenv "),
+            Dialect::PowerShell => line.strip_prefix("$env:"),
+            Dialect::Nu if line == "{" || line == "}" => return true,
+            Dialect::Nu => Some(line),
+            Dialect::Posix | Dialect::Cmd => None,
+        };
+        line.is_empty()
+            || rest.is_some_and(|rest| {
+                let name: String =
+                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                vars_static(&name).is_some()
+            })
+    })
+}
+
+/// Whether a desktop session file is one dashkey wrote (environment.d or LaunchAgent).
+fn is_desktop_text(text: &str) -> bool {
+    let environment_d = text.starts_with("# Written by dashkey")
+        && text.lines().skip(1).all(|line| {
+            line.is_empty() || line.split_once('=').is_some_and(|(n, _)| vars_static(n).is_some())
+        });
+    let agent = text.contains(&format!("<string>{}</string>", desktop::LAUNCH_AGENT_LABEL));
+    environment_d || agent
+}
+
+/// The lines dashkey writes in a startup file's block: its comment and a guarded source line
+/// of its own file, in any dialect.
+fn is_hook_line(line: &str) -> bool {
+    let line = line.trim();
+    let comment = shell::hook_lines(Dialect::Posix, Path::new("/"), None).remove(0);
+    line == comment
+        || line.is_empty()
+        || (line.starts_with("if ")
+            && line.contains("dashkey/env.")
+            && !line.contains('`')
+            && !line.contains("$("))
+}
+
+/// Refuses a block holding a line dashkey did not write: `set` and `unset` would drop it.
+fn check_block_lines(path: &Path, text: &str) -> Result<(), PersistError> {
+    let Ok(Some(span)) = block::find(text) else { return Ok(()) };
+    for (number, line) in (span.line + 1..).zip(text[span.start..span.end].lines().skip(1)) {
+        let line = line.trim_end_matches('\r');
+        if line.trim() == block::END {
+            break;
+        }
+        if !is_hook_line(line) {
+            return Err(PersistError::ForeignLineInBlock {
+                path: path.to_path_buf(),
+                line: number,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The startup file `path` was edited by `set --migrate` into `<name>.dashkey-backup-<time>`?
+/// Returns the file a backup path belongs to.
+fn migrate_backup_of(backup: &Path) -> Option<PathBuf> {
+    let name = backup.file_name()?.to_str()?;
+    let (file, stamp) = name.rsplit_once(".dashkey-backup-")?;
+    (!file.is_empty() && !stamp.is_empty() && stamp.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| backup.with_file_name(file))
+}
+
+/// The `set --migrate` backups of a file, newest first.
+fn migrate_backups(path: &Path) -> Vec<PathBuf> {
+    let Some(parent) = path.parent() else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(parent) else { return Vec::new() };
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|backup| migrate_backup_of(backup).as_deref() == Some(path))
+        .filter(|backup| std::fs::symlink_metadata(backup).is_ok_and(|m| m.is_file()))
+        .filter_map(|backup| {
+            let name = backup.file_name()?.to_str()?.to_string();
+            let stamp = name.rsplit_once(".dashkey-backup-")?.1.parse().ok()?;
+            Some((stamp, backup))
+        })
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    found.into_iter().map(|(_, backup)| backup).collect()
+}
+
+/// Whether `now` is `original` with only assignment lines taken out, as `--migrate` does.
+fn is_migration_of(original: &str, now: &str) -> bool {
+    let mut now_lines = now.split_inclusive('\n').peekable();
+    for line in original.split_inclusive('\n') {
+        if now_lines.peek() == Some(&line) {
+            now_lines.next();
+        } else if !dotfiles::parse_assignment(line.trim_end_matches(['\n', '\r']))
+            .is_some_and(|(name, literal)| name == vars::API_KEY || literal)
+        {
+            return false;
+        }
+    }
+    now_lines.next().is_none()
+}
+
+/// The file as it was before `set --migrate`, from its backups, while it is still as
+/// `set` left it (apart from dashkey's block); each backup used is removed. When the user
+/// changed the file since, their changes stay, the backup too, and a note says where.
+fn restore_migrated(
+    plan: &mut Plan,
+    path: &Path,
+    mut text: String,
+) -> Result<String, PersistError> {
+    for backup in migrate_backups(path) {
+        let Some(bytes) = read_text(&backup)? else { continue };
+        let original = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|saved| block::remove(saved).ok())
+            .filter(|saved| is_migration_of(saved, &text));
+        match original {
+            Some(original) => {
+                text = original;
+                push_change(plan, backup, Role::Backup, Some(bytes), None, 0o600)?;
+            }
+            None => {
+                plan.notes.push(Note::MigratedNotRestored { path: path.to_path_buf(), backup });
+                break;
+            }
+        }
+    }
+    Ok(text)
 }
 
 fn vars_static(name: &str) -> Option<&'static str> {
@@ -1029,6 +1483,15 @@ pub fn load_stored(platform: &Platform) -> Result<Option<Stored>, PersistError> 
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| PersistError::ForeignOwnedFile { path: path.clone(), line: 1 })?;
     check_owned(&path, text)?;
+    match parse_owned_posix(text) {
+        Ok(vars) => Ok(Some(Stored { vars })),
+        Err(line) => Err(PersistError::ForeignOwnedFile { path, line }),
+    }
+}
+
+/// dashkey's parser of its own `env.sh`: comments, blank lines, and `export NAME='value'`.
+/// The error is the 1-based number of the first line it does not recognise.
+fn parse_owned_posix(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, usize> {
     let mut vars = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.starts_with('#') || line.is_empty() {
@@ -1040,10 +1503,10 @@ pub fn load_stored(platform: &Platform) -> Result<Option<Stored>, PersistError> 
             .and_then(|(name, value)| Some((name.to_string(), unquote_posix(value)?)));
         match parsed {
             Some((name, value)) => vars.push((name, Zeroizing::new(value))),
-            None => return Err(PersistError::ForeignOwnedFile { path, line: index + 1 }),
+            None => return Err(index + 1),
         }
     }
-    Ok(Some(Stored { vars }))
+    Ok(vars)
 }
 
 /// The key in an owned file's text, if it has one (used to mask it in diffs).

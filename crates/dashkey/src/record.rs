@@ -13,6 +13,37 @@ use crate::fsx::{self, FsError};
 /// File name of the record inside dashkey's directory.
 pub const FILE_NAME: &str = "record.json";
 
+/// A record that exists but cannot be used. dashkey then works without it: `set` writes a
+/// new one, `unset` finds dashkey's files and blocks by scanning the places it writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {kind}", path.display())]
+pub struct RecordProblem {
+    /// The record's path.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub kind: ProblemKind,
+}
+
+/// What is wrong with a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProblemKind {
+    /// Zero bytes (or only blanks): a write that never finished.
+    #[error("the record is empty")]
+    Empty,
+    /// Not JSON, or truncated.
+    #[error("the record is damaged ({0})")]
+    Garbage(String),
+    /// Written by a newer dashkey.
+    #[error("the record was written by a newer dashkey (format {0}, this one reads {v})", v = Record::VERSION)]
+    Newer(u32),
+    /// A link, a directory, a device: not something dashkey wrote.
+    #[error("the record is not a regular file")]
+    NotAFile,
+    /// It cannot be read.
+    #[error("the record cannot be read ({0})")]
+    Unreadable(String),
+}
+
 /// What one `set` left behind.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -105,22 +136,48 @@ impl Record {
     /// Current format version.
     pub const VERSION: u32 = 1;
 
-    /// Reads the record from dashkey's directory; `None` when there is none.
+    /// Reads the record from dashkey's directory; `None` when there is none, or when it
+    /// cannot be used (see [`Record::inspect`] for why): a record is a hint, never needed.
     ///
     /// # Errors
     ///
-    /// [`FsError`] when it exists but cannot be read or parsed.
+    /// None today; the `Result` is kept for callers.
     pub fn load(dir: &Path) -> Result<Option<Record>, FsError> {
+        Ok(Record::inspect(dir).0)
+    }
+
+    /// Reads the record, and says why it cannot be used when it exists but is empty,
+    /// truncated, garbage, not a regular file, or from a newer dashkey.
+    pub fn inspect(dir: &Path) -> (Option<Record>, Option<RecordProblem>) {
         let path = dir.join(FILE_NAME);
-        match fsx::read_optional(&path)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                FsError::new(
-                    "parse",
-                    &path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            }),
+        let problem = |kind| (None, Some(RecordProblem { path: path.clone(), kind }));
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (None, None),
+            Err(e) => return problem(ProblemKind::Unreadable(e.to_string())),
+            Ok(meta) if !meta.is_file() => return problem(ProblemKind::NotAFile),
+            Ok(_) => {}
+        }
+        let bytes = match fsx::read_optional(&path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return (None, None),
+            Err(e) => return problem(ProblemKind::Unreadable(e.to_string())),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return problem(ProblemKind::Empty);
+        }
+        // The version first, so a newer format is named as such rather than as garbage.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        if let Ok(Version { version }) = serde_json::from_slice::<Version>(&bytes)
+            && version > Record::VERSION
+        {
+            return problem(ProblemKind::Newer(version));
+        }
+        match serde_json::from_slice::<Record>(&bytes) {
+            Ok(record) => (Some(record), None),
+            Err(e) => problem(ProblemKind::Garbage(e.to_string())),
         }
     }
 
@@ -134,5 +191,40 @@ impl Record {
     /// Whether dashkey created this file (so `unset` may delete it when it is empty again).
     pub fn created(&self, path: &Path) -> bool {
         self.files.iter().any(|file| file.path == path && file.created)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspect(content: &[u8]) -> (Option<Record>, Option<ProblemKind>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), content).unwrap();
+        let (record, problem) = Record::inspect(dir.path());
+        (record, problem.map(|p| p.kind))
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_used_says_why_and_is_not_used() {
+        assert_eq!(inspect(b"").1, Some(ProblemKind::Empty));
+        assert_eq!(inspect(b" \n").1, Some(ProblemKind::Empty));
+        assert!(matches!(inspect(b"{\"version\": 1, \"fi").1, Some(ProblemKind::Garbage(_))));
+        assert!(matches!(inspect(b"\x00\x01").1, Some(ProblemKind::Garbage(_))));
+        assert_eq!(inspect(b"{\"version\": 9, \"files\": 3}").1, Some(ProblemKind::Newer(9)));
+        for broken in [&b""[..], b"{", b"{\"version\": 9}"] {
+            assert_eq!(inspect(broken).0, None);
+        }
+        let good = Record { version: Record::VERSION, ..Record::default() };
+        assert_eq!(inspect(&good.to_bytes()), (Some(good), None));
+    }
+
+    #[test]
+    fn no_record_is_no_problem_and_a_directory_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Record::inspect(dir.path()), (None, None));
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        let (record, problem) = Record::inspect(dir.path());
+        assert_eq!((record, problem.map(|p| p.kind)), (None, Some(ProblemKind::NotAFile)));
     }
 }

@@ -164,7 +164,7 @@ fn unit_name(unit: &str) -> Result<String, ServiceError> {
 
 /// The systemd environment file: `NAME=value` lines, double-quoted when needed.
 pub fn systemd_env_file(vars: &[(&str, &str)]) -> String {
-    let mut out = String::from("# Written by dashkey: the DashScope API key for one service.\n");
+    let mut out = String::from(ENV_FILE_HEADER);
     for (name, value) in vars {
         let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || "._~+/=:-@,".contains(c));
         if plain {
@@ -260,32 +260,164 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
     Ok(plan)
 }
 
-/// Plans taking the variables away from a service, restoring its files byte for byte.
+/// Plans taking the variables away from a service, restoring its files byte for byte. Only
+/// what dashkey can prove it wrote goes: systemd files that are regular files beginning with
+/// dashkey's header, and the supervisord block named after this program (or, from earlier
+/// versions, the unnamed block inside this program's section).
 ///
 /// # Errors
 ///
 /// [`ServiceError`] when a file cannot be read or its markers cannot be trusted.
 pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
+    use crate::persist::{NotRemovedReason, Note};
     let mut plan = Plan::default();
     match service {
-        Service::Systemd { env_file, drop_in, .. } => {
-            for (path, role) in [(env_file, Role::ServiceEnv), (drop_in, Role::ServiceConfig)] {
+        Service::Systemd { unit, env_file, drop_in, .. } => {
+            let files = [
+                (env_file, Role::ServiceEnv, ENV_FILE_HEADER, format!("{unit}.env")),
+                (drop_in, Role::ServiceConfig, DROP_IN_HEADER, "50-dashkey.conf".to_string()),
+            ];
+            for (path, role, header, name) in files {
+                // Where dashkey puts them: the unit's names (a record may say anything).
+                let named = path.file_name().is_some_and(|n| *n == *name.as_str())
+                    && (role == Role::ServiceEnv
+                        || path
+                            .parent()
+                            .and_then(Path::file_name)
+                            .is_some_and(|d| *d == *format!("{unit}.d").as_str()));
+                if !named {
+                    continue;
+                }
+                let reason = match std::fs::symlink_metadata(path) {
+                    Err(_) => continue,
+                    Ok(meta) if meta.file_type().is_symlink() => Some(NotRemovedReason::Link),
+                    Ok(meta) if !meta.is_file() => Some(NotRemovedReason::NotAFile),
+                    Ok(_) => None,
+                };
+                if let Some(reason) = reason {
+                    plan.notes.push(Note::NotRemoved { path: path.clone(), reason });
+                    continue;
+                }
                 let before = fsx::read_optional(path)?;
+                if !before.as_deref().is_some_and(|b| b.starts_with(header.as_bytes())) {
+                    plan.notes.push(Note::NotRemoved {
+                        path: path.clone(),
+                        reason: NotRemovedReason::Foreign,
+                    });
+                    continue;
+                }
                 plan.changes.extend(FileChange::new(path.clone(), role, before, None, 0o600)?);
             }
         }
-        Service::Supervisord { config, .. } if config.exists() => {
-            edit_config(&mut plan, config, |text| supervisord_without(text, config))?;
+        Service::Supervisord { config, program } if config.is_file() => {
+            edit_config(&mut plan, config, |text| supervisord_without(text, program, config))?;
         }
         Service::Supervisord { .. } => {}
     }
     Ok(plan)
 }
 
+/// How every file dashkey writes for a service begins.
+const WRITTEN_BY_DASHKEY: &str = "# Written by dashkey";
+/// The first line of a service's environment file.
+const ENV_FILE_HEADER: &str = "# Written by dashkey: the DashScope API key for one service.\n";
+/// The start of a drop-in's first line.
+const DROP_IN_HEADER: &str = "# Written by dashkey: gives ";
+
+/// The user units given the key, found by their drop-ins (`unset` without a record).
+pub fn find_user_units(platform: &Platform) -> Vec<Service> {
+    let Some(config) = platform.config_dir() else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(config.join("systemd/user")) else { return Vec::new() };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(unit) = name.strip_suffix(".d") else { continue };
+        let drop_in = entry.path().join("50-dashkey.conf");
+        let ours = std::fs::symlink_metadata(&drop_in).is_ok_and(|m| m.is_file())
+            && fsx::read_optional(&drop_in)
+                .ok()
+                .flatten()
+                .is_some_and(|b| b.starts_with(WRITTEN_BY_DASHKEY.as_bytes()));
+        if ours && let Ok(service) = systemd_service(platform, unit, true, Path::new("/")) {
+            found.push(service);
+        }
+    }
+    found.sort_by_key(Service::describe);
+    found
+}
+
+/// The supervisord programs holding a block of dashkey's, in the configuration supervisord
+/// reads without `-c` and the files it includes (`unset` without a record).
+pub fn find_supervisord_programs(platform: &Platform) -> Vec<Service> {
+    let supervisord = platform.find_program("supervisord");
+    let mut found: Vec<Service> = Vec::new();
+    for main in services::supervisor_default_paths(supervisord.as_deref(), platform.cwd()) {
+        if !std::fs::symlink_metadata(&main).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let env = |name: &str| platform.var(name).map(str::to_string);
+        let Ok(parsed) = services::SupervisorConfig::read(&main, &env) else { continue };
+        for program in parsed.programs() {
+            let Ok(service) = supervisord_service(platform, program, Some(&main)) else {
+                continue;
+            };
+            let Service::Supervisord { config, .. } = &service else { continue };
+            let has_block = fsx::read_optional(config)
+                .ok()
+                .flatten()
+                .is_some_and(|bytes| String::from_utf8_lossy(&bytes).contains(">>> dashkey"));
+            if has_block && !found.contains(&service) {
+                found.push(service);
+            }
+        }
+    }
+    found
+}
+
+/// The markers of a program's block.
+fn program_markers(program: &str) -> block::Markers {
+    block::Markers::named(&format!("program:{program}"))
+}
+
+/// Refuses a block holding lines dashkey did not write (they would be lost).
+fn check_block(text: &str, markers: &block::Markers, path: &Path) -> Result<(), ServiceError> {
+    let Ok(Some(span)) = block::find_with(text, markers) else { return Ok(()) };
+    let body = block::body_with(text, markers).unwrap_or_default();
+    for (index, line) in body.iter().enumerate() {
+        let ours = line.starts_with("# The DashScope API key for this program")
+            || line.starts_with(ORIGINAL)
+            || line.starts_with("environment=");
+        if !ours {
+            return Err(PersistError::ForeignLineInBlock {
+                path: path.to_path_buf(),
+                line: span.line + 1 + index,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// The file with a block from an earlier version (unnamed markers) inside this program's
+/// section taken out and the line it replaced put back, so that it can be handled as the
+/// program's own named block. An unnamed block elsewhere belongs to another program.
+fn without_legacy_block(text: &str, program: &str, path: &Path) -> Result<String, ServiceError> {
+    let Some(section) = program_section(text, program) else { return Ok(text.to_string()) };
+    let inside = &text[section.start..section.end];
+    let unnamed = block::Markers::unnamed();
+    if block::find_with(inside, &unnamed).ok().flatten().is_none() {
+        return Ok(text.to_string());
+    }
+    check_block(inside, &unnamed, path)?;
+    let restored = remove_block(inside, &unnamed, path)?;
+    Ok(format!("{}{restored}{}", &text[..section.start], &text[section.end..]))
+}
+
 /// Marks the line of the user's own `environment=` that a block replaced.
 const ORIGINAL: &str = "# dashkey replaced this line: ";
 
-/// The configuration with the program's `environment=` carrying the variables.
+/// The configuration with the program's `environment=` carrying the variables, in a block
+/// named after the program (other programs' blocks in the same file are left alone).
 fn supervisord_with(
     text: &str,
     program: &str,
@@ -295,11 +427,16 @@ fn supervisord_with(
     let ours: Vec<String> =
         vars.iter().map(|(n, v)| format!("{n}={}", supervisord_value(v))).collect();
     let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
+    let markers = program_markers(program);
+    let text = &without_legacy_block(text, program, path)?;
     // A block already there (a rotation): keep the user's original line it remembers.
-    if let Some(body) = block::body(text) {
+    if let Some(body) = block::body_with(text, &markers) {
+        check_block(text, &markers, path)?;
         let original = body.iter().find_map(|line| line.strip_prefix(ORIGINAL)).map(str::to_string);
         let lines = supervisord_block(original.as_deref(), &ours);
-        return Ok(block::upsert(text, &lines).map_err(block_error)?);
+        let span = block::find_with(text, &markers).map_err(block_error)?;
+        return Ok(block::upsert_at_with(text, span.map_or(0, |s| s.start), &lines, &markers)
+            .map_err(block_error)?);
     }
     let section = program_section(text, program).ok_or_else(|| ServiceError::NoProgram {
         program: program.to_string(),
@@ -331,7 +468,9 @@ fn supervisord_with(
         insert_at = *start;
     }
     let lines = supervisord_block(original.as_ref().map(|(_, _, line)| line.as_str()), &ours);
-    block::upsert_at(&text, insert_at, &lines).map_err(block_error).map_err(Into::into)
+    block::upsert_at_with(&text, insert_at, &lines, &markers)
+        .map_err(block_error)
+        .map_err(Into::into)
 }
 
 fn supervisord_block(original: Option<&str>, ours: &[String]) -> Vec<String> {
@@ -357,15 +496,25 @@ fn supervisord_block(original: Option<&str>, ours: &[String]) -> Vec<String> {
     lines
 }
 
-/// The configuration without dashkey's block, with the user's original line put back.
-fn supervisord_without(text: &str, path: &Path) -> Result<String, ServiceError> {
+/// The configuration without the program's block, with the user's original line put back.
+fn supervisord_without(text: &str, program: &str, path: &Path) -> Result<String, ServiceError> {
+    let text = without_legacy_block(text, program, path)?;
+    let markers = program_markers(program);
+    check_block(&text, &markers, path)?;
+    remove_block(&text, &markers, path)
+}
+
+/// The text without one block, with the line it replaced put back.
+fn remove_block(text: &str, markers: &block::Markers, path: &Path) -> Result<String, ServiceError> {
     let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
-    let Some(span) = block::find(text).map_err(block_error)? else { return Ok(text.to_string()) };
-    let original = block::body(text)
+    let Some(span) = block::find_with(text, markers).map_err(block_error)? else {
+        return Ok(text.to_string());
+    };
+    let original = block::body_with(text, markers)
         .unwrap_or_default()
         .iter()
         .find_map(|line| line.strip_prefix(ORIGINAL).map(str::to_string));
-    let mut out = block::remove(text).map_err(block_error)?;
+    let mut out = block::remove_with(text, markers).map_err(block_error)?;
     if let Some(line) = original {
         out.insert_str(span.cut_start, &format!("{line}{}", span.eol));
     }
@@ -459,14 +608,14 @@ mod tests {
         let original = "[program:app]\ncommand=/bin/app\nenvironment=A=\"1\",B=\"2\"\nautostart=true\n\n[program:other]\ncommand=/bin/other\n";
         let with = supervisord_with(original, "app", path, &VARS).unwrap();
         assert!(
-            with.contains("environment=A=\"1\",B=\"2\",DASHSCOPE_API_KEY=\"sk-abc\"\n# <<< dashkey <<<\nautostart=true"),
+            with.contains("environment=A=\"1\",B=\"2\",DASHSCOPE_API_KEY=\"sk-abc\"\n# <<< dashkey program:app <<<\nautostart=true"),
             "{with}"
         );
         assert_eq!(with.matches("environment=").count(), 2, "the original is only a comment now");
         let rotated =
             supervisord_with(&with, "app", path, &[("DASHSCOPE_API_KEY", "sk-new")]).unwrap();
         assert!(rotated.contains("DASHSCOPE_API_KEY=\"sk-new\"") && !rotated.contains("sk-abc"));
-        assert_eq!(supervisord_without(&rotated, path).unwrap(), original);
+        assert_eq!(supervisord_without(&rotated, "app", path).unwrap(), original);
     }
 
     #[test]
@@ -474,8 +623,11 @@ mod tests {
         let path = Path::new("/x/s.conf");
         let original = "[program:app]\ncommand=/bin/app\n\n[program:b]\ncommand=x";
         let with = supervisord_with(original, "app", path, &VARS).unwrap();
-        assert!(with.starts_with("[program:app]\ncommand=/bin/app\n# >>> dashkey >>>\n"), "{with}");
-        assert_eq!(supervisord_without(&with, path).unwrap(), original);
+        assert!(
+            with.starts_with("[program:app]\ncommand=/bin/app\n# >>> dashkey program:app >>>\n"),
+            "{with}"
+        );
+        assert_eq!(supervisord_without(&with, "app", path).unwrap(), original);
         assert!(matches!(
             supervisord_with(original, "nope", path, &VARS),
             Err(ServiceError::NoProgram { .. })

@@ -327,3 +327,73 @@ pub fn run_bounded(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> Run
     command.write_stdin(stdin.unwrap_or_default());
     Run::from(command.output().expect("run dashkey"))
 }
+
+// ---- scope "unset": bounded runs and leftover checks --------------------------------------
+
+impl Sandbox {
+    /// Runs `dashkey` like [`Sandbox::run`], killed (and failed) after a minute, so a
+    /// regression that hangs fails instead of hanging CI.
+    pub fn run_bounded(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = assert_cmd::Command::from_std(self.command());
+        command.args(args).timeout(std::time::Duration::from_secs(60));
+        if let Some(input) = stdin {
+            command.write_stdin(input.to_string());
+        }
+        let run = Run::from(command.output().expect("run dashkey"));
+        assert_ne!(run.code, -1, "dashkey {args:?} was killed or timed out:\n{}", run.stderr);
+        self.assert_no_secret(&run, args);
+        run
+    }
+}
+
+/// Every regular file under `root` holding one of `needles`, with the needle found.
+pub fn files_containing(root: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    for (path, value) in snapshot(root) {
+        if !value.starts_with("file ") {
+            continue;
+        }
+        let bytes = fs::read(root.join(&path)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for needle in needles {
+            if text.contains(needle) {
+                found.push((path.clone(), needle.to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// What dashkey may leave nowhere after `unset`: its directory, a key, blocks, temporaries
+/// and backups. Returns a description of each leftover.
+pub fn dashkey_leftovers(home: &Path) -> Vec<String> {
+    let mut out: Vec<String> =
+        files_containing(home, &[KEY, OTHER_KEY, ">>> dashkey", "<<< dashkey"])
+            .into_iter()
+            .map(|(path, needle)| format!("{} holds {needle:?}", path.display()))
+            .collect();
+    for (path, value) in snapshot(home) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let dashkey_dir = path.ends_with(".config/dashkey") || path.starts_with(".config/dashkey");
+        if dashkey_dir
+            || name.contains(".dashkey-")
+            || name.ends_with(".tmp")
+            || name.contains("before-dashkey")
+        {
+            out.push(format!("{} is left ({})", path.display(), &value[..value.len().min(40)]));
+        }
+    }
+    out
+}
+
+/// Regular files under `root` with their bytes (directories and modes left out).
+pub fn file_contents(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(_, value)| value.starts_with("file "))
+        .map(|(path, _)| {
+            let bytes = fs::read(root.join(&path)).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
