@@ -255,26 +255,6 @@ fn diff_headers_of_files_outside_home_have_one_slash() {
 }
 
 #[test]
-fn the_sdk_key_file_backup_is_not_called_a_migrate_backup() {
-    let sandbox = Sandbox::new();
-    sandbox.write(".dashscope/api_key", common::OTHER_KEY);
-    run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY))
-        .expect_code(0);
-    // Someone else rewrites the SDK file: unset keeps it, and the backup beside dashkey's files.
-    sandbox.write(".dashscope/api_key", "sk-ffffffffffffffffffffffffffffffff");
-    let run = run_bounded(&sandbox, &["unset"], None);
-    run.expect_code(0);
-    assert!(
-        run.stderr.contains(
-            "the copy of the ~/.dashscope/api_key that was there before dashkey (it may hold your old key"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("--migrate"), "{}", run.stderr);
-}
-
-#[test]
 fn a_failed_write_names_its_path_once() {
     let sandbox = Sandbox::new();
     run_bounded(&sandbox, &["set", "--offline", "--stdin", "--no-modify-rc"], Some(KEY))
