@@ -63,6 +63,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     });
 
     let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    if let Some(locked) = &locked {
+        changes::print_note_list(platform, &locked.notes);
+    }
     let settings = Settings {
         key: parsed.key,
         region: region.as_ref().map(RegionEndpoints::of),
@@ -249,6 +252,9 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         .filter_map(|f| hook_shell(&f.path))
         .collect();
     let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    if let Some(locked) = &locked {
+        changes::print_note_list(platform, &locked.notes);
+    }
     let settings = Settings {
         key,
         region: Some(RegionEndpoints::of(&target)),

@@ -12,6 +12,9 @@ use crate::output::{DIM, paint};
 pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
     let dir_exists = platform.dashkey_dir().is_some_and(|dir| dir.is_dir());
     let _lock = if args.dry_run || !dir_exists { None } else { Some(persist::lock(platform)?) };
+    if let Some(locked) = &_lock {
+        changes::print_note_list(platform, &locked.notes);
+    }
     let probes = Probes::ask(platform, &Shell::ALL);
     let mut session = dashkey::desktop::native_session();
     let plan = persist::plan_unset(platform, &probes, session.as_deref())?;
