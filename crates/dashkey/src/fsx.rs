@@ -407,11 +407,12 @@ fn write_in_place(
     let private =
         WriteOptions { mode: 0o600, force_mode: true, follow_links: false, journal_dir: None };
     write(&journal_file, &journal, &private)?;
-    match overwrite(path, content, (dev, ino), mode) {
-        Ok(()) => {
-            let _ = remove_file(&journal_file);
-            Ok(())
-        }
+    // A journal that cannot be removed counts as a failed write: the old bytes go back, so
+    // that this file agrees with the rest of the transaction, which is rolled back too.
+    let written = overwrite(path, content, (dev, ino), mode)
+        .and_then(|()| remove_file(&journal_file).map(|_| ()));
+    match written {
+        Ok(()) => Ok(()),
         Err(error) => {
             let restored =
                 overwrite(path, &old, (dev, ino), old_mode).and_then(|()| verify(path, &old, None));
