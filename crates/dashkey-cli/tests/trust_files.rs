@@ -108,6 +108,8 @@ fn a_kill_during_an_in_place_write_is_recovered_by_the_next_command() {
             // Torn or new: a journal must say so, and status must mention it.
             let status = sandbox.run(&["status"], None);
             assert!(status.stderr.contains("pending recovery"), "{command} {syscall}: {now:?}");
+            let doctor = sandbox.run(&["doctor", "--json"], None);
+            assert!(doctor.stdout.contains("pending-recovery"), "{command} {syscall}");
         }
         // The next command that takes the lock recovers first, then does its work.
         sandbox.run(&set_args(), Some(KEY)).expect_code(0);
@@ -314,4 +316,26 @@ fn under_umask_000_nothing_dashkey_creates_is_group_or_world_writable() {
         checked += 1;
     }
     assert!(checked >= 6, "only {checked} entries were created");
+}
+
+#[test]
+fn a_dashkey_directory_owned_by_someone_else_is_refused() {
+    let Some(setpriv) = tool("setpriv") else { return };
+    let sandbox = Sandbox::new();
+    // The user is "nobody" (65534); their dashkey directory belongs to root, and is open to
+    // everyone (so writing the key there would succeed, and anyone could swap it).
+    fs::set_permissions(sandbox.root(), fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = sandbox.home.join(".config/dashkey");
+    fs::create_dir_all(&dir).unwrap();
+    for path in [sandbox.home.clone(), sandbox.home.join(".config")] {
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let wrapper = [setpriv.to_str().unwrap(), "--reuid=65534", "--regid=65534", "--clear-groups"];
+    let run = sandbox.run_wrapped(&wrapper, &set_args(), Some(KEY));
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains(".config/dashkey"), "{}", run.stderr);
+    assert!(run.stderr.contains("belongs to user id 0"), "{}", run.stderr);
+    assert!(files_containing(&sandbox.home, KEY).is_empty());
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
 }
