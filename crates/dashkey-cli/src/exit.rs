@@ -48,7 +48,12 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 PersistError::Block { .. }
                 | PersistError::NotUtf8 { .. }
                 | PersistError::ReadOnly { .. }
-                | PersistError::ForeignOwnedFile { .. },
+                | PersistError::ForeignOwnedFile { .. }
+                | PersistError::PrivateDir(
+                    dashkey::fsx::PrivateDirError::Symlink { .. }
+                    | dashkey::fsx::PrivateDirError::NotADirectory { .. }
+                    | dashkey::fsx::PrivateDirError::ForeignOwner { .. },
+                ),
             ) => Exit::Problem,
             Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
             _ => Exit::Io,

@@ -243,6 +243,12 @@ fn links_planted_in_dashkeys_own_places_are_refused_and_their_targets_survive() 
         let link = sandbox.home.join(planted);
         fs::create_dir_all(link.parent().unwrap()).unwrap();
         symlink(&victim, &link).unwrap();
+        // Not even a dry run shows what the link points to.
+        let mut dry = set_args();
+        dry.push("--dry-run");
+        let run = sandbox.run(&dry, Some(KEY));
+        assert_ne!(run.code, 0, "{planted}: {run:?}");
+        assert!(!run.stdout.contains("precious") && !run.stderr.contains("precious"), "{run:?}");
         let run = sandbox.run(&set_args(), Some(KEY));
         assert_ne!(run.code, 0, "{planted}: {run:?}");
         assert!(run.stderr.contains(planted), "{planted}: {}", run.stderr);
@@ -265,6 +271,14 @@ fn links_planted_in_dashkeys_own_places_are_refused_and_their_targets_survive() 
     symlink(&victim, &owned).unwrap();
     let run = sandbox.run(&["unset"], None);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n", "{run:?}");
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("env.fish"), "{}", run.stderr);
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    // Once the link is gone, unset completes.
+    fs::remove_file(&owned).unwrap();
+    sandbox.run(&["unset"], None).expect_code(0);
+    assert!(files_containing(&sandbox.home, KEY).is_empty());
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
 }
 
 #[test]

@@ -499,7 +499,8 @@ impl FileChange {
     }
 }
 
-/// Adds a change unless it changes nothing.
+/// Adds a change unless it changes nothing. A symlink in one of dashkey's own places is
+/// refused already here, so that `--dry-run` never shows what such a link points to.
 fn push_change(
     plan: &mut Plan,
     path: PathBuf,
@@ -508,6 +509,9 @@ fn push_change(
     after: Option<Vec<u8>>,
     mode: u32,
 ) -> Result<(), PersistError> {
+    if own_place(role) {
+        fsx::refuse_link(&path, if after.is_some() { "write" } else { "remove" })?;
+    }
     let before = before.map(|b| b.to_vec());
     plan.changes.extend(FileChange::new(path, role, before, after, mode)?);
     Ok(())
