@@ -6,8 +6,16 @@
 //! - **Symlinks are followed, never replaced**: dotfile managers (stow, chezmoi, yadm) link
 //!   `~/.bashrc` into a repository; dashkey writes the link's target and keeps the link.
 //! - **Hard links are kept**: a file with several names is rewritten in place, because a
-//!   rename would silently split it.
+//!   rename would silently split it; a write-ahead journal in dashkey's directory makes that
+//!   in-place write old-or-new too (see [`write()`] for the exact guarantee, [`recover`]).
+//! - **Only regular files** are written (or absent ones created): a device, FIFO, socket or
+//!   directory is refused by name, so `/dev/null` is never turned into a file holding the key.
+//! - **dashkey's own places trust no link**: there a symlink is refused for writing and never
+//!   followed for removal ([`refuse_link`], [`remove_own`]), and dashkey's directory must be
+//!   the user's own, 0700 ([`secure_private_dir`]).
 //! - **Owner and mode are kept** for files that already exist.
+//! - **The umask cannot widen anything**: files are created with their final mode, parent
+//!   directories 0755 at most.
 //!
 //! Modes are a Unix concept; on Windows, access is governed by the ACLs of the user's
 //! profile, so the Windows variants create files normally and report no mode.
@@ -193,7 +201,7 @@ pub struct Written {
     pub created: bool,
 }
 
-/// How [`write`] treats the path it is given and the file it finds there.
+/// How [`write()`] treats the path it is given and the file it finds there.
 #[derive(Debug, Clone, Copy)]
 pub struct WriteOptions<'a> {
     /// Mode of a new file (and of an existing one, with `force_mode`).
@@ -341,7 +349,7 @@ fn ensure_regular(path: &Path, meta: &Metadata) -> Result<(), FsError> {
 ///
 /// # Errors
 ///
-/// [`FsError`] naming the path, as [`write`] would fail.
+/// [`FsError`] naming the path, as [`write()`] would fail.
 pub fn check_write(path: &Path, follow_links: bool) -> Result<(), FsError> {
     let target = if follow_links {
         write_target(path)?
@@ -384,7 +392,7 @@ fn journal_path(journal_dir: &Path, dev: u64, ino: u64) -> PathBuf {
 }
 
 /// Rewrites a hard-linked file through its existing inode, so every name sees the change,
-/// under a journal (see [`write`]).
+/// under a journal (see [`write()`]).
 fn write_in_place(
     path: &Path,
     content: &[u8],

@@ -1043,7 +1043,7 @@ struct Done<'a> {
 ///
 /// Before the first write, every change is checked: no symlink in dashkey's own places, and
 /// nothing but regular files (or absent ones) at the end of a user's links. Each file is
-/// written by [`fsx::write`] (old or new bytes after any fault). When a write fails, every
+/// written by [`fsx::write()`] (old or new bytes after any fault). When a write fails, every
 /// change already made (files and session variables) is put back in reverse order, with its
 /// old bytes and its old mode, and each is re-read to check it.
 ///
@@ -1158,7 +1158,16 @@ pub fn apply(
             }
         }
         for dir in made_dirs.iter().rev() {
-            let _ = std::fs::remove_dir(dir);
+            if let Err(e) = std::fs::remove_dir(dir)
+                && dir.exists()
+            {
+                not_restored.push(NotRestored::File {
+                    path: dir.clone(),
+                    kept: None,
+                    was_absent: true,
+                    error: FsError::new("remove directory", dir, e),
+                });
+            }
         }
         // The failed write itself could not put its file's old bytes back either.
         if let PersistError::Fs(FsError { path, kept: Some(kept), .. }) = &error {
