@@ -237,19 +237,23 @@ fn set_refuses_a_startup_file_that_links_to_a_device_and_changes_nothing() {
 #[test]
 fn links_planted_in_dashkeys_own_places_are_refused_and_their_targets_survive() {
     // A link planted at dashkey's own file: set refuses by name and writes nothing.
-    for planted in [".config/dashkey/env.sh", ".dashscope/api_key"] {
+    for planted in
+        [".config/dashkey/env.sh", ".dashscope/api_key", ".config/environment.d/60-dashkey.conf"]
+    {
         let sandbox = Sandbox::new();
         let victim = sandbox.write("elsewhere/victim", "precious\n");
         let link = sandbox.home.join(planted);
         fs::create_dir_all(link.parent().unwrap()).unwrap();
         symlink(&victim, &link).unwrap();
         // Not even a dry run shows what the link points to.
-        let mut dry = set_args();
+        let mut args = set_args();
+        args.push("--gui");
+        let mut dry = args.clone();
         dry.push("--dry-run");
         let run = sandbox.run(&dry, Some(KEY));
         assert_ne!(run.code, 0, "{planted}: {run:?}");
         assert!(!run.stdout.contains("precious") && !run.stderr.contains("precious"), "{run:?}");
-        let run = sandbox.run(&set_args(), Some(KEY));
+        let run = sandbox.run(&args, Some(KEY));
         assert_ne!(run.code, 0, "{planted}: {run:?}");
         assert!(run.stderr.contains(planted), "{planted}: {}", run.stderr);
         // Refused as a link, or (env.sh) already at planning as a file dashkey did not write.

@@ -1024,11 +1024,13 @@ fn vars_static(name: &str) -> Option<&'static str> {
 }
 
 /// dashkey's own places, where a symlink is refused for writing and never followed for
-/// removal: its directory's files and the SDK key file.
+/// removal: its directory's files, the SDK key file, and the desktop session file that
+/// dashkey names (`60-dashkey.conf`, which holds the key: a link there, such as one a dotfiles
+/// manager adopted, would carry the key into a repository).
 fn own_place(role: Role) -> bool {
     match role {
-        Role::Owned | Role::Record | Role::Backup | Role::SdkKeyFile => true,
-        Role::Hook | Role::Desktop | Role::ServiceEnv | Role::ServiceConfig => false,
+        Role::Owned | Role::Record | Role::Backup | Role::SdkKeyFile | Role::Desktop => true,
+        Role::Hook | Role::ServiceEnv | Role::ServiceConfig => false,
     }
 }
 
