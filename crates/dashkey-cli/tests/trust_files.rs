@@ -357,3 +357,15 @@ fn a_dashkey_directory_owned_by_someone_else_is_refused() {
     assert!(files_containing(&sandbox.home, KEY).is_empty());
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
 }
+
+#[test]
+fn unset_restores_a_hard_linked_startup_file_after_dashkeys_directory_was_deleted() {
+    let sandbox = hard_linked();
+    sandbox.run(&set_args(), Some(KEY)).expect_code(0);
+    fs::remove_dir_all(sandbox.home.join(".config/dashkey")).unwrap();
+    sandbox.run(&["unset"], None).expect_code(0);
+    assert_eq!(fs::read_to_string(sandbox.home.join(".bashrc")).unwrap(), BASHRC);
+    assert_still_linked(&sandbox);
+    // The directory made again for the journal is gone again.
+    assert!(!sandbox.home.join(".config/dashkey").exists());
+}

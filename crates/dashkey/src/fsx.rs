@@ -411,6 +411,9 @@ fn write_in_place(
     journal.extend_from_slice(&header);
     journal.push(b'\n');
     journal.extend_from_slice(&old);
+    // dashkey's directory may be gone (an `unset` after the user deleted it): make it again;
+    // the `unset` that needed it removes it when done.
+    create_private_dir(journal_dir)?;
     let journal_file = journal_path(journal_dir, dev, ino);
     let private =
         WriteOptions { mode: 0o600, force_mode: true, follow_links: false, journal_dir: None };

@@ -2,8 +2,10 @@
 //!
 //! Planning reads everything and writes nothing, so `--dry-run` shows exactly what `set`
 //! would do, and every refusal (a non-UTF-8 `.bashrc`, broken markers) happens before the
-//! first byte is written. Applying writes each file atomically and, if any write fails,
-//! puts back the ones already written, so the user never ends up with half a setup.
+//! first byte is written. Applying writes each file so that it holds its old or its new
+//! bytes after any fault (see [`fsx::write()`]) and, if any write fails, puts back every
+//! change already made and re-reads each, so the user never ends up with half a setup, and
+//! is told exactly what could not be put back when that happens.
 //!
 //! Where the key goes: dashkey's own files (one per shell syntax, 0600 in a 0700
 //! directory), the SDKs' `~/.dashscope/api_key`, the desktop session, and a guarded source
