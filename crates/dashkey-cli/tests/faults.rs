@@ -15,15 +15,18 @@
 //!    write that a kill interrupted). Then **every file under HOME holds its old bytes or its
 //!    new bytes** (old: before the faulted command; new: after the same command run without
 //!    faults in an identical home), the hard link is still one inode, the symlink still a
-//!    link, and the record, when present, parses.
+//!    link, and the record, when present, parses and names the key that was set.
 //! 2. The command is run again without faults (the user's retry) and must succeed.
 //! 3. `unset` runs, and then no key is left anywhere under HOME (every file is searched) and
 //!    HOME is exactly as it was before the first dashkey command: no temporaries, journals,
 //!    empty created files, stray backups or directories.
 //!
-//! Configurations whose failures belong to another engineer's scope are listed in
-//! [`PENDING_OTHER_SCOPE`]: they run, and their failures are printed as notices instead of
-//! failing the suite, so the lead can enable them after the merge.
+//! On top of the walk, [`kills_at_random_delays`] kills each case at random moments (seed
+//! printed; `DASHKEY_FAULT_SEED` replays it), with the same checks.
+//!
+//! Failures that belong to another engineer's scope are listed in [`PENDING_OTHER_SCOPE`]:
+//! those trials run, and exactly those leftovers are printed as notices instead of failing
+//! the suite; the lead empties the list after the merge.
 
 mod common;
 
