@@ -95,7 +95,12 @@ pub fn print_applied(platform: &Platform, plan: &Plan, applied: &Applied) {
 
 /// The notes, as sentences with their fix.
 pub fn print_notes(platform: &Platform, plan: &Plan) {
-    for note in &plan.notes {
+    print_note_list(platform, &plan.notes);
+}
+
+/// Notes that do not come with a plan (what taking the lock fixed or recovered).
+pub fn print_note_list(platform: &Platform, notes: &[Note]) {
+    for note in notes {
         let text = match note {
             Note::ReplacedSdkKey { old, new } => format!(
                 "~/.dashscope/api_key held a different key (fingerprint {old}); it now holds this one ({new})"
@@ -180,8 +185,33 @@ pub fn print_notes(platform: &Platform, plan: &Plan) {
                 show_path(platform, path),
                 show_path(platform, backup)
             ),
+            Note::MadePrivate { path, was } => format!(
+                "{} was open to other users (mode {was:o}); dashkey made it private (0700)",
+                show_path(platform, path)
+            ),
+            Note::Recovered(recovery) => recovery_text(platform, recovery),
         };
         anstream::eprintln!("{} {text}", paint(WARN, "!"));
+    }
+}
+
+/// A sentence for what recovery did with a write a killed dashkey left half-done.
+pub fn recovery_text(platform: &Platform, recovery: &dashkey::fsx::Recovery) -> String {
+    use dashkey::fsx::Recovery;
+    match recovery {
+        Recovery::RestoredOld { path } => format!(
+            "{} was left half-written by a dashkey that was stopped; its old content is back",
+            show_path(platform, path)
+        ),
+        Recovery::KeptNew { path } | Recovery::Untouched { path } => format!(
+            "{} was being written by a dashkey that was stopped; it is whole",
+            show_path(platform, path)
+        ),
+        Recovery::Stuck { path, journal, reason } => format!(
+            "could not finish the recovery of {} ({reason}); its old content is kept in {}",
+            path.as_deref().map_or_else(|| "a file".to_string(), |p| show_path(platform, p)),
+            show_path(platform, journal)
+        ),
     }
 }
 

@@ -55,8 +55,9 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
         Spinner::start(format!("asking {} regions about the key…", targets.len()))
     });
     let online_ref = online.as_ref().map(|(prober, targets)| Online { prober, targets });
-    let findings = doctor::diagnose(platform, &host, &options, online_ref).map_err(usage)?;
+    let mut findings = doctor::diagnose(platform, &host, &options, online_ref).map_err(usage)?;
     drop(spinner);
+    findings.splice(0..0, pending_recovery(platform));
 
     if args.json {
         output::print_json(&Report { findings: &findings })?;
@@ -65,6 +66,28 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
     }
     let failed = findings.iter().any(|f| f.severity == Severity::Fail);
     Ok(if failed { Exit::Problem } else { Exit::Ok })
+}
+
+/// A write that a killed dashkey left half-done (its journal is still in dashkey's
+/// directory): the next `set`, `unset` or `region` completes it.
+fn pending_recovery(platform: &Platform) -> Vec<Finding> {
+    let Some(dir) = platform.dashkey_dir() else { return Vec::new() };
+    dashkey::fsx::pending_journals(&dir)
+        .into_iter()
+        .map(|(file, journal)| Finding {
+            id: "pending-recovery",
+            severity: Severity::Warn,
+            title: format!(
+                "{} was being written when a dashkey was stopped",
+                file.map_or_else(|| "a file".to_string(), |f| platform.show_path(&f))
+            ),
+            detail: format!(
+                "its old content is kept in {} until the write is completed or undone",
+                platform.show_path(&journal)
+            ),
+            fix: Some("dashkey set (or unset, or region) completes it first".to_string()),
+        })
+        .collect()
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

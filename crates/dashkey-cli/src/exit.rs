@@ -49,7 +49,12 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 | PersistError::NotUtf8 { .. }
                 | PersistError::ReadOnly { .. }
                 | PersistError::ForeignOwnedFile { .. }
-                | PersistError::ForeignLineInBlock { .. },
+                | PersistError::ForeignLineInBlock { .. }
+                | PersistError::PrivateDir(
+                    dashkey::fsx::PrivateDirError::Symlink { .. }
+                    | dashkey::fsx::PrivateDirError::NotADirectory { .. }
+                    | dashkey::fsx::PrivateDirError::ForeignOwner { .. },
+                ),
             ) => Exit::Problem,
             Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
             _ => Exit::Io,

@@ -33,7 +33,11 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
     let usage = |e: export::ExportError| Failure { exit: Exit::Usage, error: e.into() };
     let options = ExportOptions { name: args.name.clone(), namespace: args.namespace.clone() };
 
-    let Some(output) = &args.output else {
+    // `-` and `/dev/stdout` mean standard output: never replace the device with a file.
+    let output = args.output.as_ref().filter(|path| {
+        !matches!(path.to_str(), Some("-" | "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1"))
+    });
+    let Some(output) = output else {
         let text = Zeroizing::new(export::render(format, &pairs, &options).map_err(usage)?);
         if format.contains_secret() && std::io::stdout().is_terminal() && !args.reveal {
             return Err(Failure {

@@ -63,6 +63,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     });
 
     let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    if let Some(locked) = &locked {
+        changes::print_note_list(platform, &locked.notes);
+    }
     let settings = Settings {
         key: parsed.key,
         region: region.as_ref().map(RegionEndpoints::of),
@@ -237,6 +240,9 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let target = find_target(&config.targets(), id)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
     let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    if let Some(locked) = &locked {
+        changes::print_note_list(platform, &locked.notes);
+    }
     let previous = match locked {
         Some(_) => Record::load(&dir)?,
         None => previous,

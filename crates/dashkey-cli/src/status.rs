@@ -116,6 +116,18 @@ struct UrlReport {
 
 pub fn run(platform: &Platform, args: &StatusArgs) -> CommandOutcome {
     let report = build(platform, args.reveal);
+    // A write killed half-way is completed by the next command that takes the lock.
+    for (file, journal) in
+        platform.dashkey_dir().map(|d| dashkey::fsx::pending_journals(&d)).unwrap_or_default()
+    {
+        let file = file.map_or_else(|| "a file".to_string(), |f| output::show_path(platform, &f));
+        anstream::eprintln!(
+            "{} {file} has a pending recovery (a dashkey was stopped while writing it; its old \
+             content is in {}): any `dashkey set`, `unset` or `region` completes it first",
+            paint(WARN, "!"),
+            output::show_path(platform, &journal)
+        );
+    }
     if args.json {
         output::print_json(&report)?;
     } else {

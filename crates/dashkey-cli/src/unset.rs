@@ -12,6 +12,9 @@ use crate::output::{DIM, paint};
 pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
     // Always locked (a dry run excepted): a `set` running now may be creating the directory.
     let _lock = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    if let Some(locked) = &_lock {
+        changes::print_note_list(platform, &locked.notes);
+    }
     let probes = Probes::ask(platform, &Shell::ALL);
     let mut session = dashkey::desktop::native_session();
     let plan = persist::plan_unset(platform, &probes, session.as_deref())?;

@@ -20,11 +20,6 @@ use std::ops::Range;
 
 use crate::ApiKey;
 
-/// Characters a key may contain (the same set [`ApiKey::parse`] accepts).
-fn is_key_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"._~+/=:-".contains(&c)
-}
-
 /// Prefixes of DashScope keys (`sk-sp-` and `sk-ws-` start with `sk-`).
 const KEY_PREFIXES: [&str; 2] = ["sk-", "st-"];
 
@@ -47,7 +42,7 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// The byte ranges of everything in `text` shaped like a DashScope key: `sk-` or `st-`
-/// followed by at least 16 key characters. With `anywhere`, the prefix may follow a letter
+/// (and `sk-sp-`, `sk-ws-`) followed by at least 16 letters and digits. With `anywhere`, the prefix may follow a letter
 /// or digit (`xsk-…`, `-fsk-…`); without, it must start a word.
 pub fn key_like_spans(text: &str, anywhere: bool) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
@@ -57,12 +52,21 @@ pub fn key_like_spans(text: &str, anywhere: bool) -> Vec<Range<usize>> {
         let starts = KEY_PREFIXES.iter().any(|p| bytes[i..].starts_with(p.as_bytes()));
         let boundary = anywhere || i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
         if starts && boundary {
+            // Real keys are letters and digits after the prefix (`sk-sp-` too), and a
+            // workspace key `sk-ws-H.XXXXXXX.XXXX.<base64url>` adds dots, `_` and `-`; a
+            // slash always ends the shape, so a path such as `/tmp/test-Ab12/null-device`
+            // is never taken for one.
             let mut end = i + 3;
-            while end < bytes.len() && is_key_char(bytes[end]) {
+            let workspace = bytes[end..].starts_with(b"ws-");
+            if workspace || bytes[end..].starts_with(b"sp-") {
+                end += 3;
+            }
+            let body = |b: u8| b.is_ascii_alphanumeric() || (workspace && b"._-".contains(&b));
+            while end < bytes.len() && body(bytes[end]) {
                 end += 1;
             }
-            // A sentence's full stop or colon is not part of the key.
-            while end > i + 3 && matches!(bytes[end - 1], b'.' | b':' | b',') {
+            // A sentence's full stop is not part of a workspace key.
+            while end > i + 6 && bytes[end - 1] == b'.' {
                 end -= 1;
             }
             if end - (i + 3) >= MIN_KEY_BODY {

@@ -2,8 +2,10 @@
 //!
 //! Planning reads everything and writes nothing, so `--dry-run` shows exactly what `set`
 //! would do, and every refusal (a non-UTF-8 `.bashrc`, broken markers) happens before the
-//! first byte is written. Applying writes each file atomically and, if any write fails,
-//! puts back the ones already written, so the user never ends up with half a setup.
+//! first byte is written. Applying writes each file so that it holds its old or its new
+//! bytes after any fault (see [`fsx::write()`]) and, if any write fails, puts back every
+//! change already made and re-reads each, so the user never ends up with half a setup, and
+//! is told exactly what could not be put back when that happens.
 //!
 //! Where the key goes: dashkey's own files (one per shell syntax, 0600 in a 0700
 //! directory), the SDKs' `~/.dashscope/api_key`, the desktop session, and a guarded source
@@ -184,17 +186,85 @@ pub enum PersistError {
         /// 1-based line number.
         line: usize,
     },
-    /// A write failed; the files already written were put back.
+    /// dashkey's own directory cannot be trusted with the key.
+    #[error(transparent)]
+    PrivateDir(#[from] fsx::PrivateDirError),
+    /// A write failed; everything already changed was put back, and each file was re-read
+    /// and found as it was (bytes and mode).
     #[error(
-        "{source}; dashkey put back the {restored} file(s) it had already written, so nothing changed"
+        "{source}; dashkey put back the {restored} change(s) it had already made and checked \
+         them, so nothing changed"
     )]
     Applied {
         /// The failure.
         #[source]
         source: Box<PersistError>,
-        /// How many files were restored.
+        /// How many changes (files and session variables) were restored.
         restored: usize,
     },
+    /// A write failed, and putting some changes back failed too.
+    #[error(
+        "{source}; dashkey put back {restored} change(s), but could not put back: {}",
+        not_restored.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    RollbackIncomplete {
+        /// The failure.
+        #[source]
+        source: Box<PersistError>,
+        /// How many changes were restored and verified.
+        restored: usize,
+        /// Each change that was not.
+        not_restored: Vec<NotRestored>,
+    },
+}
+
+/// A change that a failed apply could not put back.
+#[derive(Debug)]
+pub enum NotRestored {
+    /// A file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Where its old content is kept (`None`: it could not be saved anywhere; it was
+        /// absent before when `was_absent`).
+        kept: Option<PathBuf>,
+        /// The file did not exist before (it should be removed).
+        was_absent: bool,
+        /// What went wrong.
+        error: FsError,
+    },
+    /// A session variable (registry, launchd).
+    Session {
+        /// The variable.
+        name: &'static str,
+        /// What went wrong.
+        error: SessionError,
+    },
+}
+
+impl std::fmt::Display for NotRestored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotRestored::File { path, was_absent: true, error, .. } => {
+                write!(
+                    f,
+                    "{} did not exist before and could not be removed ({error})",
+                    path.display()
+                )
+            }
+            NotRestored::File { path, kept: Some(kept), error, .. } => {
+                write!(f, "{} ({error}); its old content is in {}", path.display(), kept.display())
+            }
+            NotRestored::File { path, kept: None, error, .. } => write!(
+                f,
+                "{} ({error}); its old content could not be saved anywhere",
+                path.display()
+            ),
+            NotRestored::Session { name, error } => {
+                write!(f, "the session variable {name} ({error})")
+            }
+        }
+    }
 }
 
 /// One file a plan changes. Its `Debug` shows sizes, not contents, which hold the key.
@@ -333,6 +403,15 @@ pub enum Note {
         /// The backup holding the removed lines.
         backup: PathBuf,
     },
+    /// dashkey's directory was open to other users; it was made private (0700).
+    MadePrivate {
+        /// The directory.
+        path: PathBuf,
+        /// The mode it had.
+        was: u32,
+    },
+    /// An in-place write killed half-way was completed (or could not be).
+    Recovered(fsx::Recovery),
 }
 
 /// Why `unset` keeps a file in one of dashkey's places.
@@ -361,7 +440,18 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Keys that appear in the changed files, to mask in anything shown.
     pub secrets: Vec<ApiKey>,
+    /// Where journals of in-place writes go (dashkey's directory, recovered under the lock);
+    /// `None`: beside each file.
+    pub journal_dir: Option<PathBuf>,
+    /// Where the directory journal goes (in the home directory, which the lock is held on):
+    /// the directories this plan creates or removes, listed before the first is touched, so
+    /// that after a kill the next locked run removes the empty ones ([`fsx::recover_dirs`]).
+    pub dirs_journal: Option<PathBuf>,
 }
+
+/// The directory journal's name in the home directory; it exists only while a run creates or
+/// removes directories, or after such a run was killed.
+pub const DIRS_JOURNAL: &str = ".dashkey-dirs.json";
 
 impl Plan {
     /// True when applying would change nothing.
@@ -399,12 +489,14 @@ pub struct Locked {
     pub lock: fsx::Lock,
     /// Directories that did not exist before (for [`SetOptions::created_dirs`]).
     pub created_dirs: Vec<PathBuf>,
+    /// What taking the lock fixed or recovered ([`Note::MadePrivate`], [`Note::Recovered`]).
+    pub notes: Vec<Note>,
 }
 
 impl Locked {
     /// Releases the lock and removes what taking it created, for a run that changed nothing.
     pub fn undo(self) {
-        let Locked { lock, created_dirs } = self;
+        let Locked { lock, created_dirs, .. } = self;
         drop(lock);
         for dir in created_dirs.iter().rev() {
             let _ = std::fs::remove_dir(dir);
@@ -417,12 +509,25 @@ impl Locked {
 /// `~/.config` that `set` created) lets a run that waited on the deleted directory and a run
 /// that created a new one both hold "the" lock. Nothing is created to take it.
 ///
+/// Under the lock, before anything is planned: dashkey's directory must be a real directory
+/// of this user's (a wider mode is narrowed to 0700 and noted), the temporaries of a killed
+/// run are removed, and its half-done in-place writes are recovered ([`fsx::recover`]).
+///
 /// # Errors
 ///
-/// [`PersistError`] when there is no home or the lock cannot be taken.
+/// [`PersistError`] when there is no home, the directory cannot be trusted, or the lock
+/// cannot be taken.
 pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
     let home = platform.home().ok_or(PersistError::NoHome)?;
     let lock = fsx::lock_dir(&home)?;
+    let dir = platform.dashkey_dir();
+    let mut notes = Vec::new();
+    // Absent is fine (a plan creates it 0700); anything else there is checked first.
+    if let Some(dir) = dir.as_deref().filter(|d| std::fs::symlink_metadata(d).is_ok())
+        && let Some(was) = fsx::secure_private_dir(dir)?
+    {
+        notes.push(Note::MadePrivate { path: dir.to_path_buf(), was });
+    }
     // Temporaries of a run that was killed half-way; no other dashkey runs now.
     if let Some(dir) = platform.dashkey_dir() {
         fsx::remove_stale_temporaries_in(&dir);
@@ -435,7 +540,13 @@ pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
         // Beside the real file: a symlinked startup file is written where it points.
         fsx::remove_stale_temporaries(&fsx::write_target(&file).unwrap_or(file));
     }
-    Ok(Locked { lock, created_dirs: Vec::new() })
+    if let Some(dir) = &dir {
+        notes.extend(fsx::recover(dir).into_iter().map(Note::Recovered));
+    }
+    let dirs_journal = home.join(DIRS_JOURNAL);
+    fsx::remove_stale_temporaries(&dirs_journal);
+    fsx::recover_dirs(&dirs_journal, &home);
+    Ok(Locked { lock, created_dirs: Vec::new(), notes })
 }
 
 fn now() -> u64 {
@@ -469,7 +580,8 @@ impl FileChange {
     }
 }
 
-/// Adds a change unless it changes nothing.
+/// Adds a change unless it changes nothing. A symlink in one of dashkey's own places is
+/// refused already here, so that `--dry-run` never shows what such a link points to.
 fn push_change(
     plan: &mut Plan,
     path: PathBuf,
@@ -478,6 +590,9 @@ fn push_change(
     after: Option<Vec<u8>>,
     mode: u32,
 ) -> Result<(), PersistError> {
+    if own_place(role) {
+        fsx::refuse_link(&path, if after.is_some() { "write" } else { "remove" })?;
+    }
     let before = before.map(|b| b.to_vec());
     plan.changes.extend(FileChange::new(path, role, before, after, mode)?);
     Ok(())
@@ -502,7 +617,12 @@ pub fn plan_set(
     let old_record = old_record.unwrap_or_default();
     let variables = settings.variables();
     let pairs: Vec<(&str, &str)> = variables.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let mut plan = Plan { secrets: vec![settings.key.clone()], ..Plan::default() };
+    let mut plan = Plan {
+        secrets: vec![settings.key.clone()],
+        journal_dir: Some(dir.clone()),
+        dirs_journal: Some(home.join(DIRS_JOURNAL)),
+        ..Plan::default()
+    };
     let untrusted = problem.is_some();
     if let Some(problem) = problem {
         // Rewritten below from what this set writes.
@@ -908,7 +1028,12 @@ pub fn plan_unset(
     let (record, problem) = Record::inspect(&dir);
     let trusted = record.is_some();
     let record = record.unwrap_or_default();
-    let mut plan = Plan { secrets: keys_in_startup_files(platform), ..Plan::default() };
+    let mut plan = Plan {
+        secrets: keys_in_startup_files(platform),
+        journal_dir: Some(dir.clone()),
+        dirs_journal: Some(home.join(DIRS_JOURNAL)),
+        ..Plan::default()
+    };
     if let Some(problem) = problem {
         plan.notes.push(Note::UntrustedRecord { problem });
     }
@@ -1370,18 +1495,65 @@ fn vars_static(name: &str) -> Option<&'static str> {
     .find(|v| *v == name)
 }
 
-/// Applies a plan: all of it, or (after restoring what was written) none of it.
+/// dashkey's own places, where a symlink is refused for writing and never followed for
+/// removal: its directory's files, the SDK key file, and the desktop session file that
+/// dashkey names (`60-dashkey.conf`, which holds the key: a link there, such as one a dotfiles
+/// manager adopted, would carry the key into a repository).
+fn own_place(role: Role) -> bool {
+    match role {
+        Role::Owned | Role::Record | Role::Backup | Role::SdkKeyFile | Role::Desktop => true,
+        Role::Hook | Role::ServiceEnv | Role::ServiceConfig => false,
+    }
+}
+
+/// A change already made, with what is needed to undo it.
+struct Done<'a> {
+    change: &'a FileChange,
+    /// The mode the file had before (absent files have none).
+    mode: Option<u32>,
+}
+
+/// Applies a plan: all of it, or (after restoring what was changed) none of it.
+///
+/// Before the first write, every change is checked: no symlink in dashkey's own places, and
+/// nothing but regular files (or absent ones) at the end of a user's links. Each file is
+/// written by [`fsx::write()`] (old or new bytes after any fault). When a write fails, every
+/// change already made (files and session variables) is put back in reverse order, with its
+/// old bytes and its old mode, and each is re-read to check it.
 ///
 /// # Errors
 ///
-/// [`PersistError::Applied`] naming the failure; every file is as it was before.
+/// [`PersistError::Applied`] naming the failure when everything was put back and verified;
+/// [`PersistError::RollbackIncomplete`] listing each change that was not, and where each
+/// file's old content is kept.
 pub fn apply(
     plan: &Plan,
     mut session: Option<&mut (dyn SessionEnv + 'static)>,
 ) -> Result<Applied, PersistError> {
+    for change in &plan.changes {
+        let own = own_place(change.role);
+        if own {
+            fsx::refuse_link(
+                &change.path,
+                if change.after.is_some() { "write" } else { "remove" },
+            )?;
+        }
+        if change.after.is_some() {
+            fsx::check_write(&change.path, !own)?;
+        }
+    }
+    let journal_dir = plan.journal_dir.as_deref();
     let mut made_dirs = Vec::new();
-    let mut done: Vec<&FileChange> = Vec::new();
+    let mut done: Vec<Done> = Vec::new();
+    let mut done_session: Vec<(&'static str, Option<Zeroizing<String>>)> = Vec::new();
     let mut applied = Applied::default();
+    let mut journaled: Vec<PathBuf> =
+        plan.create_dirs.iter().filter(|dir| !dir.exists()).cloned().collect();
+    journaled.extend(plan.remove_dirs.iter().cloned());
+    let dirs_journal = plan.dirs_journal.as_deref().filter(|_| !journaled.is_empty());
+    if let Some(journal) = dirs_journal {
+        fsx::write_dirs_journal(journal, &journaled)?;
+    }
     let result = (|| -> Result<(), PersistError> {
         for dir in &plan.create_dirs {
             if !dir.exists() {
@@ -1391,25 +1563,36 @@ pub fn apply(
         }
         for change in &plan.changes {
             fsx::remove_stale_temporaries(&change.real_path);
+            let own = own_place(change.role);
+            let mode = std::fs::metadata(&change.real_path).ok().and_then(|m| fsx::mode(&m));
             match &change.after {
-                Some(content) if change.role.is_private() => {
-                    fsx::write_private(&change.path, content, 0o600)?;
-                }
                 Some(content) => {
-                    fsx::write_atomic(&change.path, content, change.mode)?;
+                    let options = fsx::WriteOptions {
+                        mode: if change.role.is_private() { 0o600 } else { change.mode },
+                        force_mode: change.role.is_private(),
+                        follow_links: !own,
+                        journal_dir,
+                    };
+                    // A failed write leaves the old bytes: nothing to undo for this change.
+                    fsx::write(&change.path, content, &options)?;
+                }
+                None if own => {
+                    fsx::remove_own(&change.path)?;
                 }
                 None => {
                     fsx::remove_file(&change.real_path)?;
                 }
             }
-            done.push(change);
+            done.push(Done { change, mode });
         }
         if let Some(session) = session.as_deref_mut() {
             for change in &plan.session {
+                let before = session.get(change.name)?.map(Zeroizing::new);
                 match &change.after {
                     Some(value) => session.set(change.name, value)?,
                     None => session.remove(change.name)?,
                 }
+                done_session.push((change.name, before));
                 applied.session.push(change.name);
             }
             if !plan.session.is_empty() {
@@ -1419,22 +1602,82 @@ pub fn apply(
         Ok(())
     })();
     if let Err(error) = result {
-        let restored = done.len();
-        for change in done.iter().rev() {
-            let _ = match &change.before {
-                Some(content) => {
-                    fsx::write_atomic(&change.real_path, content, change.mode).map(|_| ())
+        let mut not_restored = Vec::new();
+        let mut restored = 0;
+        if let Some(session) = session {
+            for (name, before) in done_session.iter().rev() {
+                let put_back = match before {
+                    Some(value) => session.set(name, value),
+                    None => session.remove(name),
+                };
+                let checked = put_back.and_then(|()| {
+                    let now = session.get(name)?.map(Zeroizing::new);
+                    if now.as_deref() == before.as_deref() {
+                        Ok(())
+                    } else {
+                        Err(SessionError {
+                            op: "verify",
+                            name: (*name).to_string(),
+                            store: "session",
+                            detail: "it holds another value than before".to_string(),
+                        })
+                    }
+                });
+                match checked {
+                    Ok(()) => restored += 1,
+                    Err(error) => not_restored.push(NotRestored::Session { name, error }),
                 }
-                None => fsx::remove_file(&change.real_path).map(|_| ()),
-            };
+            }
+            if !done_session.is_empty() {
+                session.announce();
+            }
+        }
+        for done in done.iter().rev() {
+            match restore(done, journal_dir) {
+                Ok(()) => restored += 1,
+                Err(failure) => not_restored.push(failure),
+            }
         }
         for dir in made_dirs.iter().rev() {
-            let _ = std::fs::remove_dir(dir);
+            if let Err(e) = std::fs::remove_dir(dir)
+                && dir.exists()
+            {
+                not_restored.push(NotRestored::File {
+                    path: dir.clone(),
+                    kept: None,
+                    was_absent: true,
+                    error: FsError::new("remove directory", dir, e),
+                });
+            }
         }
-        return Err(PersistError::Applied { source: Box::new(error), restored });
+        // The failed write itself could not put its file's old bytes back either.
+        if let PersistError::Fs(FsError { path, kept: Some(kept), .. }) = &error {
+            not_restored.push(NotRestored::File {
+                path: path.clone(),
+                kept: Some(kept.clone()),
+                was_absent: false,
+                error: FsError::new(
+                    "restore",
+                    path,
+                    std::io::Error::other("writing its old bytes back failed too"),
+                ),
+            });
+        }
+        if let Some(journal) = dirs_journal {
+            let _ = fsx::remove_own(journal);
+        }
+        let source = Box::new(error);
+        if not_restored.is_empty() {
+            return Err(PersistError::Applied { source, restored });
+        }
+        return Err(PersistError::RollbackIncomplete { source, restored, not_restored });
     }
     for dir in &plan.remove_dirs {
         let _ = std::fs::remove_dir(dir);
+    }
+    if let Some(journal) = dirs_journal {
+        // Everything it listed is done: created dirs hold the record, removed ones are gone.
+        let _ = fsx::remove_own(journal);
     }
     applied.files = plan
         .changes
@@ -1442,6 +1685,48 @@ pub fn apply(
         .map(|c| (c.path.clone(), c.real_path.clone(), c.role, c.after.is_none()))
         .collect();
     Ok(applied)
+}
+
+/// Puts one change back: old bytes and old mode (or absence), then re-reads it.
+fn restore(done: &Done, journal_dir: Option<&Path>) -> Result<(), NotRestored> {
+    let change = done.change;
+    let own = own_place(change.role);
+    // dashkey's own places are written by name (never through a link); a user's file is
+    // restored where it really is.
+    let path = if own { &change.path } else { &change.real_path };
+    match &change.before {
+        Some(content) => {
+            let mode = done.mode.unwrap_or(change.mode);
+            let options =
+                fsx::WriteOptions { mode, force_mode: true, follow_links: !own, journal_dir };
+            let result = fsx::write(path, content, &options)
+                .and_then(|_| fsx::verify(path, content, done.mode));
+            result.map_err(|error| {
+                let kept = error.kept.clone().or_else(|| {
+                    let dir = journal_dir.or_else(|| path.parent()).unwrap_or(Path::new("."));
+                    fsx::save_rescue(dir, path, content)
+                });
+                NotRestored::File { path: path.clone(), kept, was_absent: false, error }
+            })
+        }
+        None => {
+            let removed = if own { fsx::remove_own(path) } else { fsx::remove_file(path) };
+            let result = removed.and_then(|_| match std::fs::symlink_metadata(path) {
+                Err(_) => Ok(()),
+                Ok(_) => Err(FsError::new(
+                    "verify the removal of",
+                    path,
+                    std::io::Error::other("it is still there"),
+                )),
+            });
+            result.map_err(|error| NotRestored::File {
+                path: path.clone(),
+                kept: None,
+                was_absent: true,
+                error,
+            })
+        }
+    }
 }
 
 /// The variables dashkey stored, read back from its `env.sh`. Its `Debug` shows names only.
@@ -1639,6 +1924,65 @@ mod tests {
         let text = String::from_utf8(agent.after.as_deref().unwrap().to_vec()).unwrap();
         assert!(!text.contains(KEY));
         assert_eq!(agent.mode, 0o600);
+    }
+
+    /// A session that refuses to set one variable, standing in for a registry that fails.
+    struct FailingSession {
+        inner: MemorySession,
+        refuse: &'static str,
+    }
+
+    impl SessionEnv for FailingSession {
+        fn get(&self, name: &str) -> Result<Option<String>, SessionError> {
+            self.inner.get(name)
+        }
+        fn set(&mut self, name: &str, value: &str) -> Result<(), SessionError> {
+            if name == self.refuse {
+                return Err(SessionError {
+                    op: "set",
+                    name: name.to_string(),
+                    store: "test session",
+                    detail: "refused".to_string(),
+                });
+            }
+            self.inner.set(name, value)
+        }
+        fn remove(&mut self, name: &str) -> Result<(), SessionError> {
+            self.inner.remove(name)
+        }
+    }
+
+    #[test]
+    fn a_failed_session_change_puts_back_the_session_and_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("ana");
+        let appdata = home.join("AppData/Roaming");
+        let platform = Platform::simulated(
+            Os::Windows,
+            [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
+        );
+        let mut inner = MemorySession::default();
+        inner.set(vars::API_KEY, "sk-the-old-one-0123456789abcdef").unwrap();
+        let mut session = FailingSession { inner, refuse: vars::COMPATIBLE_BASE_URL };
+        let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+        let plan = plan_set(
+            &platform,
+            &settings(Some("ap-southeast-1")),
+            &options,
+            &Probes::default(),
+            Some(&session),
+        )
+        .unwrap();
+        let error = apply(&plan, Some(&mut session)).unwrap_err();
+        assert!(matches!(error, PersistError::Applied { .. }), "{error}");
+        assert!(error.to_string().contains("nothing changed"), "{error}");
+        // The key set before the failure is back to the old one; the new base URLs are gone.
+        assert_eq!(
+            session.inner.vars.get(vars::API_KEY).map(String::as_str),
+            Some("sk-the-old-one-0123456789abcdef")
+        );
+        assert_eq!(session.inner.vars.len(), 1, "{:?}", session.inner);
+        assert!(!appdata.join("dashkey").exists());
     }
 
     #[test]

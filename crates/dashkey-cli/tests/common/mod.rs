@@ -364,6 +364,63 @@ pub fn files_containing(root: &Path, needles: &[&str]) -> Vec<(PathBuf, String)>
     found
 }
 
+// ---- scope "files": fault injection, special files, modes ----
+
+/// The `dashkey` binary under test.
+pub fn dashkey_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("dashkey")
+}
+
+impl Sandbox {
+    /// Runs `dashkey ARGS` behind a wrapper program (`strace …`, `sh -c …`): the wrapper's
+    /// arguments come first, then the binary, then `args`. Bounded by a timeout, so a hang
+    /// fails the test instead of CI; a killed run has code -1.
+    pub fn run_wrapped(&self, wrapper: &[&str], args: &[&str], stdin: Option<&str>) -> Run {
+        let (program, rest) = wrapper.split_first().expect("a wrapper program");
+        let mut command = self.program(program);
+        command.args(rest).arg(dashkey_bin()).args(args);
+        let mut command = assert_cmd::Command::from_std(command);
+        command.timeout(std::time::Duration::from_secs(60));
+        command.write_stdin(stdin.unwrap_or("").as_bytes().to_vec());
+        let run = Run::from(command.output().expect("run wrapped dashkey"));
+        self.assert_no_secret(&run, args);
+        run
+    }
+
+    /// Runs `dashkey ARGS` bounded by a timeout (for commands that must not block).
+    pub fn run_limited(&self, args: &[&str], stdin: Option<&str>, reveal: bool) -> Run {
+        let mut command = assert_cmd::Command::from_std(self.command());
+        command.args(args).timeout(std::time::Duration::from_secs(30));
+        command.write_stdin(stdin.unwrap_or("").as_bytes().to_vec());
+        let run = Run::from(command.output().expect("run dashkey"));
+        if !reveal {
+            self.assert_no_secret(&run, args);
+        }
+        run
+    }
+}
+
+/// Every path under `root` (files, links, directories) whose content holds `needle`.
+pub fn paths_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file()
+                && fs::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// What dashkey may leave nowhere after `unset`: its directory, a key, blocks, temporaries
 /// and backups. Returns a description of each leftover.
 pub fn dashkey_leftovers(home: &Path) -> Vec<String> {
@@ -396,4 +453,14 @@ pub fn file_contents(root: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>
             (path, bytes)
         })
         .collect()
+}
+
+/// Makes a character device like /dev/null (1:3) inside the sandbox (tests run as root).
+pub fn mknod_null(path: &Path) -> bool {
+    Command::new("mknod").arg(path).args(["c", "1", "3"]).status().is_ok_and(|s| s.success())
+}
+
+/// Makes a FIFO.
+pub fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success(), "mkfifo");
 }
