@@ -53,6 +53,9 @@ pub mod id {
     pub const STORES_DISAGREE: &str = "stores-disagree";
     /// A running program started before the key was stored, or without it (scenario 2).
     pub const STALE_PROCESS: &str = "stale-process";
+    /// A startup file was not read: it is not a regular file (a FIFO, a device), or it is
+    /// too large.
+    pub const SKIPPED_FILE: &str = "skipped-file";
     /// A systemd unit does not give its processes the key (scenario 3).
     pub const SERVICE_SYSTEMD: &str = "service-systemd";
     /// A supervisord program does not get the key (scenario 3).

@@ -26,6 +26,7 @@ pub mod key;
 pub mod persist;
 pub mod platform;
 pub mod procs;
+pub mod read;
 pub mod record;
 pub mod region;
 pub mod resolve;

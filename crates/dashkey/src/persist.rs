@@ -377,8 +377,11 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// The current bytes of a file about to be edited (through its symlinks; an error names the
+/// path as given, `~/.bashrc`, not the link's target).
 fn read_text(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, PersistError> {
-    Ok(fsx::read_optional(&fsx::write_target(path)?)?.map(Zeroizing::new))
+    fsx::write_target(path)?;
+    Ok(fsx::read_optional(path)?.map(Zeroizing::new))
 }
 
 impl FileChange {

@@ -17,6 +17,7 @@ use crate::block;
 use crate::dotfiles;
 use crate::key::ApiKey;
 use crate::platform::Platform;
+use crate::read::{self, Cap, ReadError};
 use crate::shell::{self, Probes, Shell};
 
 /// One kind of shell session, which reads its own set of startup files.
@@ -162,11 +163,15 @@ pub struct Startup {
     /// The files interactive ksh and mksh read.
     env_files: Option<(PathBuf, PathBuf)>,
     config: Option<PathBuf>,
+    /// Files a shell may read that were refused (not regular files, too large).
+    unread: Vec<ReadError>,
 }
 
 impl Startup {
     /// Reads every startup file a shell of this user may read (missing, unreadable and
-    /// non-UTF-8 files are left out).
+    /// non-UTF-8 files are left out; files that are not regular or too large are left out
+    /// and listed by [`Startup::unread`]). Each file is read at most once, through
+    /// [`crate::read`], so a FIFO or a device never blocks or floods the read.
     pub fn read(platform: &Platform) -> Startup {
         Startup::read_planned(platform, &[])
     }
@@ -188,17 +193,30 @@ impl Startup {
         }
         candidates.extend(env_files.iter().flat_map(|(ksh, mksh)| [ksh.clone(), mksh.clone()]));
         candidates.extend(planned.iter().map(|(path, _)| path.clone()));
-        let files = shell::dedup(candidates)
-            .into_iter()
-            .filter_map(|path| {
-                let text = match planned.iter().find(|(p, _)| *p == path) {
-                    Some((_, text)) => text.clone(),
-                    None => std::fs::read_to_string(&path).ok()?,
-                };
-                Some(parse_file(path, &text, home.as_deref()))
-            })
-            .collect();
-        Startup { files, home, zdotdir, env_files, config: platform.config_dir() }
+        let mut files = Vec::new();
+        let mut unread = Vec::new();
+        for path in shell::dedup(candidates) {
+            let text = match planned.iter().find(|(p, _)| *p == path) {
+                Some((_, text)) => text.clone(),
+                None => match read::read_text(&path, Cap::STARTUP) {
+                    Ok(text) => text,
+                    Err(error) => {
+                        if error.refusal().is_some() {
+                            unread.push(error);
+                        }
+                        continue;
+                    }
+                },
+            };
+            files.push(parse_file(path, &text, home.as_deref()));
+        }
+        Startup { files, home, zdotdir, env_files, config: platform.config_dir(), unread }
+    }
+
+    /// The startup files that were not read because they are not regular files (a FIFO, a
+    /// device) or are too large; a report says so instead of hanging on them.
+    pub fn unread(&self) -> &[ReadError] {
+        &self.unread
     }
 
     /// The files that exist.

@@ -312,3 +312,50 @@ pub fn python_sdk() -> Option<PathBuf> {
     }
     Some(candidate)
 }
+
+// ---------------------------------------------------------------------------------------
+// reads: runs bounded by a hang guard, and special files made inside the sandbox.
+
+/// How long a run may take before it counts as hung: far above any normal run, so it never
+/// decides a passing test, only turns a hang into a failure.
+pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(90);
+
+impl Sandbox {
+    /// Runs `dashkey` like [`Sandbox::run`], killed and failed after [`HANG_GUARD`].
+    #[track_caller]
+    pub fn run_bounded(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut std_command = self.command();
+        std_command.stdin(std::process::Stdio::null());
+        let mut command = assert_cmd::Command::from_std(std_command);
+        command.args(args).timeout(HANG_GUARD);
+        if let Some(input) = stdin {
+            command.write_stdin(input.to_string());
+        }
+        let output = command.output().unwrap_or_else(|e| {
+            panic!("dashkey {args:?} did not finish within {HANG_GUARD:?} ({e})")
+        });
+        assert!(
+            output.status.code().is_some(),
+            "dashkey {args:?} was killed (hung past {HANG_GUARD:?}?): {:?}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let run = Run::from(output);
+        self.assert_no_secret(&run, args);
+        run
+    }
+
+    /// Makes a FIFO at `relative` under HOME (creating parents).
+    pub fn fifo(&self, relative: &str) -> PathBuf {
+        let path = self.home.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        make_fifo(&path);
+        path
+    }
+}
+
+/// Makes a FIFO with `mkfifo`.
+pub fn make_fifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
