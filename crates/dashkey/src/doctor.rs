@@ -332,7 +332,7 @@ impl<'a> Context<'a> {
             Some(Shell::Sh) => Session::ShLogin,
             _ => Session::BashInteractive,
         };
-        let winning = startup.events(login_session, vars::API_KEY).pop();
+        let winning = startup.events(login_session, vars::API_KEY).last().cloned();
         let written_at = match (&owned_file, &winning) {
             (Some(path), _) => mtime(path),
             (None, Some(event)) => mtime(event.location().0),
@@ -429,7 +429,7 @@ impl<'a> Context<'a> {
         {
             return command;
         }
-        let winning = self.startup.events(self.login_session, vars::API_KEY).pop();
+        let winning = self.startup.events(self.login_session, vars::API_KEY).last().cloned();
         match winning {
             Some(event) => {
                 let path = event.location().0;

@@ -130,7 +130,8 @@ impl Context<'_> {
         let mut wins: Vec<(String, Vec<&str>)> = Vec::new();
         let mut overridden = false;
         for &session in &self.sessions {
-            let Some(last) = self.startup.events(session, vars::API_KEY).pop() else { continue };
+            let events = self.startup.events(session, vars::API_KEY);
+            let Some(last) = events.last() else { continue };
             let winner = match &last {
                 Event::Hook { .. } => "dashkey's hook".to_string(),
                 Event::Assignment { path, assignment } => {
@@ -227,11 +228,12 @@ impl Context<'_> {
             return out.push(finding);
         }
         let mut files: Vec<String> = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for &session in &with {
-            for event in self.startup.events(session, vars::API_KEY) {
+            for event in self.startup.events(session, vars::API_KEY).iter() {
                 let (path, line) = event.location();
                 let text = format!("{}:{line}", self.show(path));
-                if !files.contains(&text) {
+                if listed.insert(text.clone()) {
                     files.push(text);
                 }
             }
