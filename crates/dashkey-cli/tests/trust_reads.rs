@@ -269,3 +269,22 @@ fn ten_megabytes_of_ordinary_lines_are_handled() {
     assert!(after.starts_with(&text), "the 10 MB before the hook are kept byte for byte");
     assert!(after.contains("# >>> dashkey >>>"));
 }
+
+/// Files larger than their kind's cap are refused by size, before any byte is read: a sparse
+/// 300 MiB `.bashrc` (no disk used) and a sparse 2 MiB key file.
+#[test]
+fn files_far_larger_than_their_kind_are_skipped_by_size() {
+    let sandbox = Sandbox::new();
+    let bashrc = sandbox.write(".bashrc", "");
+    fs::File::options().write(true).open(&bashrc).unwrap().set_len(300 << 20).unwrap();
+    let key_file = sandbox.write(".dashscope/api_key", "");
+    fs::File::options().write(true).open(&key_file).unwrap().set_len(2 << 20).unwrap();
+    let doctor = sandbox.run_bounded(&["doctor"], None);
+    let text = said(&doctor);
+    assert!(text.contains("~/.bashrc was not read: it is larger than 256 MiB"), "{text}");
+    let status = sandbox.run_bounded(&["status"], None);
+    assert!(said(&status).contains("too large for a key file; not read"), "{}", said(&status));
+    let set = sandbox.run_bounded(&["set", "--stdin", "--offline", "--dry-run"], Some(KEY));
+    assert_ne!(set.code, 0, "{}", said(&set));
+    assert!(said(&set).contains(".bashrc: it is larger than 256 MiB"), "{}", said(&set));
+}
