@@ -123,12 +123,14 @@ impl Config {
     ///
     /// [`ConfigError`] when the file exists but cannot be read or used.
     pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
+        match crate::read::read_text(path, crate::read::Cap::CONFIG) {
             Ok(text) => Config::parse(path, &text),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 Ok(Config { path: None, ..Config::default() })
             }
-            Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
+            Err(error) => {
+                Err(ConfigError::Read { path: path.to_path_buf(), source: error.into_io() })
+            }
         }
     }
 

@@ -54,6 +54,9 @@ pub mod id {
     pub const STORES_DISAGREE: &str = "stores-disagree";
     /// A running program started before the key was stored, or without it (scenario 2).
     pub const STALE_PROCESS: &str = "stale-process";
+    /// A startup file was not read: it is not a regular file (a FIFO, a device), or it is
+    /// too large.
+    pub const SKIPPED_FILE: &str = "skipped-file";
     /// A systemd unit does not give its processes the key (scenario 3).
     pub const SERVICE_SYSTEMD: &str = "service-systemd";
     /// A supervisord program does not get the key (scenario 3).
@@ -334,7 +337,7 @@ impl<'a> Context<'a> {
             Some(Shell::Sh) => Session::ShLogin,
             _ => Session::BashInteractive,
         };
-        let winning = startup.events(login_session, vars::API_KEY).pop();
+        let winning = startup.events(login_session, vars::API_KEY).last().cloned();
         let written_at = match (&owned_file, &winning) {
             (Some(path), _) => mtime(path),
             (None, Some(event)) => mtime(event.location().0),
@@ -431,7 +434,7 @@ impl<'a> Context<'a> {
         {
             return command;
         }
-        let winning = self.startup.events(self.login_session, vars::API_KEY).pop();
+        let winning = self.startup.events(self.login_session, vars::API_KEY).last().cloned();
         match winning {
             Some(event) => {
                 let path = event.location().0;

@@ -62,19 +62,15 @@ pub fn readable_by_others(mode: u32) -> bool {
     mode & 0o044 != 0
 }
 
-/// Reads a file, or `None` when it does not exist.
+/// Reads a file, or `None` when it does not exist, through [`crate::read`]: never blocks,
+/// refuses what is not a regular file, and reads at most [`crate::read::Cap::STARTUP`].
 ///
 /// # Errors
 ///
 /// [`FsError`] for any failure other than absence.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
-            Ok(None)
-        }
-        Err(e) => Err(FsError::new("read", path, e)),
-    }
+    crate::read::read_optional(path, crate::read::Cap::STARTUP)
+        .map_err(|e| FsError::new("read", path, e.into_io()))
 }
 
 /// The file a write to `path` must change: the final target of a chain of symlinks (which

@@ -27,6 +27,7 @@ pub mod mask;
 pub mod persist;
 pub mod platform;
 pub mod procs;
+pub mod read;
 pub mod record;
 pub mod region;
 pub mod resolve;

@@ -553,8 +553,11 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// The current bytes of a file about to be edited (through its symlinks; an error names the
+/// path as given, `~/.bashrc`, not the link's target).
 fn read_text(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, PersistError> {
-    Ok(fsx::read_optional(&fsx::write_target(path)?)?.map(Zeroizing::new))
+    fsx::write_target(path)?;
+    Ok(fsx::read_optional(path)?.map(Zeroizing::new))
 }
 
 impl FileChange {
@@ -1550,7 +1553,11 @@ pub fn apply(
     let mut journaled: Vec<PathBuf> =
         plan.create_dirs.iter().filter(|dir| !dir.exists()).cloned().collect();
     journaled.extend(plan.remove_dirs.iter().cloned());
-    let dirs_journal = plan.dirs_journal.as_deref().filter(|_| !journaled.is_empty());
+    // A home that does not exist yet (a simulated one) has nothing a journal could protect.
+    let dirs_journal = plan
+        .dirs_journal
+        .as_deref()
+        .filter(|journal| !journaled.is_empty() && journal.parent().is_some_and(Path::is_dir));
     if let Some(journal) = dirs_journal {
         fsx::write_dirs_journal(journal, &journaled)?;
     }

@@ -24,6 +24,7 @@ use crate::key::ApiKey;
 use crate::platform::{Os, Platform};
 use crate::region::{Endpoint, HostRegion, Region, WORKSPACE_REGIONS};
 use crate::vars;
+use zeroize::Zeroizing;
 
 /// The official SDKs whose lookup dashkey models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -152,6 +153,11 @@ pub enum ReadFailure {
     NotUtf8,
     /// The file has no first line (Java reads only the first line, and fails on an empty file).
     NoFirstLine,
+    /// The path is not a regular file (a FIFO, a device, a socket): not read, since a FIFO
+    /// blocks a reader forever and a device may never end.
+    NotRegular(crate::read::NotRegular),
+    /// The file is far larger than a key file can be: not read.
+    TooLarge,
     /// Any other I/O error.
     Other,
 }
@@ -164,6 +170,10 @@ impl fmt::Display for ReadFailure {
             ReadFailure::PermissionDenied => "permission denied",
             ReadFailure::NotUtf8 => "not UTF-8 text",
             ReadFailure::NoFirstLine => "empty file (no first line)",
+            ReadFailure::NotRegular(kind) => {
+                return write!(f, "{}, not a regular file; not read", kind.describe());
+            }
+            ReadFailure::TooLarge => "too large for a key file; not read",
             ReadFailure::Other => "cannot be read",
         })
     }
@@ -567,15 +577,15 @@ impl Steps {
             return self.push(source, Verdict::NotReached);
         }
         let path = source.path().expect("file source").to_path_buf();
-        match std::fs::read(&path) {
+        match crate::read::read(&path, crate::read::Cap::KEY).map(Zeroizing::new) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && !missing_is_error => {
                 self.push(source, Verdict::Skipped(Skip::NoFile));
             }
-            Err(e) => self.fail(source, classify_io(&e, &path)),
-            Ok(bytes) => match String::from_utf8(bytes) {
+            Err(e) => self.fail(source, classify_read(&e)),
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
                 Err(_) => self.fail(source, ReadFailure::NotUtf8),
                 Ok(text) => {
-                    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+                    let text = Zeroizing::new(text.replace("\r\n", "\n").replace('\r', "\n"));
                     let key = ApiKey::verbatim(text.trim_matches(is_python_whitespace));
                     self.choose(source, key);
                 }
@@ -589,8 +599,8 @@ impl Steps {
             return self.push(source, Verdict::NotReached);
         }
         let path = source.path().expect("file source").to_path_buf();
-        match std::fs::read(&path) {
-            Err(e) => self.fail(source, classify_io(&e, &path)),
+        match crate::read::read(&path, crate::read::Cap::KEY).map(Zeroizing::new) {
+            Err(e) => self.fail(source, classify_read(&e)),
             Ok(bytes) if bytes.is_empty() => self.fail(source, ReadFailure::NoFirstLine),
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
@@ -611,6 +621,18 @@ impl Steps {
 }
 
 /// How an SDK experiences an I/O error on a key file.
+/// How an SDK would experience a failed [`crate::read`] of a key file.
+pub(crate) fn classify_read(error: &crate::read::ReadError) -> ReadFailure {
+    use crate::read::{NotRegular, Problem, Refusal};
+    match &error.problem {
+        Problem::Refused(Refusal::NotRegular(NotRegular::Directory)) => ReadFailure::IsDirectory,
+        Problem::Refused(Refusal::NotRegular(kind)) => ReadFailure::NotRegular(*kind),
+        Problem::Refused(Refusal::TooLarge(_)) => ReadFailure::TooLarge,
+        Problem::NotUtf8 => ReadFailure::NotUtf8,
+        Problem::Io(e) => classify_io(e, &error.path),
+    }
+}
+
 pub(crate) fn classify_io(error: &io::Error, path: &Path) -> ReadFailure {
     match error.kind() {
         io::ErrorKind::NotFound => ReadFailure::NotFound,

@@ -69,8 +69,8 @@ impl std::fmt::Display for Location {
 
 /// Reads a file, naming it in the error.
 fn read_text(path: &Path) -> Result<String, ServiceError> {
-    let bytes =
-        std::fs::read(path).map_err(|source| ServiceError::Read { path: path.into(), source })?;
+    let bytes = crate::read::read(path, crate::read::Cap::CONFIG)
+        .map_err(|e| ServiceError::Read { path: path.into(), source: e.into_io() })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -157,6 +157,8 @@ pub enum EnvFileState {
     Missing,
     /// The file exists but cannot be read (by this user).
     Unreadable(io::ErrorKind),
+    /// The file was not read: not a regular file (a FIFO would block), or too large.
+    Refused(crate::read::Refusal),
 }
 
 /// An `EnvironmentFile=` that is in force.
@@ -479,8 +481,9 @@ fn read_env_file(path: &Path, name: &str) -> EnvFileState {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return EnvFileState::Missing,
         Err(e) => return EnvFileState::Unreadable(e.kind()),
     };
-    match std::fs::read(path) {
+    match crate::read::read(path, crate::read::Cap::CONFIG) {
         Ok(bytes) => {
+            let bytes = zeroize::Zeroizing::new(bytes);
             let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
             let value = parse_env_file(&text)
                 .into_iter()
@@ -489,6 +492,7 @@ fn read_env_file(path: &Path, name: &str) -> EnvFileState {
                 .next_back();
             EnvFileState::Read { value, mode: crate::fsx::mode(&metadata) }
         }
+        Err(e) if let Some(refusal) = e.refusal() => EnvFileState::Refused(refusal),
         Err(e) => EnvFileState::Unreadable(e.kind()),
     }
 }
@@ -936,8 +940,8 @@ fn strip_inline_comment(value: &str) -> &str {
 }
 
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
+    crate::read::read_proc(Path::new("/proc/sys/kernel/hostname"))
+        .map(|h| String::from_utf8_lossy(&h).trim().to_string())
         .unwrap_or_default()
 }
 

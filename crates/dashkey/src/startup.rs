@@ -11,12 +11,16 @@
 //! a variable and every dashkey hook, in the order the shell meets them, following `.` and
 //! `source` lines into other startup files. The last one met is the one that wins.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::block;
 use crate::dotfiles;
 use crate::key::ApiKey;
 use crate::platform::Platform;
+use crate::read::{self, Cap, ReadError};
 use crate::shell::{self, Probes, Shell};
 
 /// One kind of shell session, which reads its own set of startup files.
@@ -162,11 +166,17 @@ pub struct Startup {
     /// The files interactive ksh and mksh read.
     env_files: Option<(PathBuf, PathBuf)>,
     config: Option<PathBuf>,
+    /// Files a shell may read that were refused (not regular files, too large).
+    unread: Vec<ReadError>,
+    /// Replays already computed, by session and variable.
+    replays: RefCell<HashMap<(Session, String), Arc<Replay>>>,
 }
 
 impl Startup {
     /// Reads every startup file a shell of this user may read (missing, unreadable and
-    /// non-UTF-8 files are left out).
+    /// non-UTF-8 files are left out; files that are not regular or too large are left out
+    /// and listed by [`Startup::unread`]). Each file is read at most once, through
+    /// [`crate::read`], so a FIFO or a device never blocks or floods the read.
     pub fn read(platform: &Platform) -> Startup {
         Startup::read_planned(platform, &[])
     }
@@ -188,17 +198,38 @@ impl Startup {
         }
         candidates.extend(env_files.iter().flat_map(|(ksh, mksh)| [ksh.clone(), mksh.clone()]));
         candidates.extend(planned.iter().map(|(path, _)| path.clone()));
-        let files = shell::dedup(candidates)
-            .into_iter()
-            .filter_map(|path| {
-                let text = match planned.iter().find(|(p, _)| *p == path) {
-                    Some((_, text)) => text.clone(),
-                    None => std::fs::read_to_string(&path).ok()?,
-                };
-                Some(parse_file(path, &text, home.as_deref()))
-            })
-            .collect();
-        Startup { files, home, zdotdir, env_files, config: platform.config_dir() }
+        let mut files = Vec::new();
+        let mut unread = Vec::new();
+        for path in shell::dedup(candidates) {
+            let text = match planned.iter().find(|(p, _)| *p == path) {
+                Some((_, text)) => text.clone(),
+                None => match read::read_text(&path, Cap::STARTUP) {
+                    Ok(text) => text,
+                    Err(error) => {
+                        if error.refusal().is_some() {
+                            unread.push(error);
+                        }
+                        continue;
+                    }
+                },
+            };
+            files.push(parse_file(path, &text, home.as_deref()));
+        }
+        Startup {
+            files,
+            home,
+            zdotdir,
+            env_files,
+            config: platform.config_dir(),
+            unread,
+            replays: RefCell::default(),
+        }
+    }
+
+    /// The startup files that were not read because they are not regular files (a FIFO, a
+    /// device) or are too large; a report says so instead of hanging on them.
+    pub fn unread(&self) -> &[ReadError] {
+        &self.unread
     }
 
     /// The files that exist.
@@ -254,30 +285,66 @@ impl Startup {
     /// some shell, so that its value replaces dashkey's there.
     pub fn overrides_hook(&self, path: &Path, line: usize, name: &str) -> bool {
         Shell::ALL.iter().flat_map(|shell| Session::of(*shell)).any(|session| {
-            let events = self.events(*session, name);
-            let hook = events.iter().position(|e| matches!(e, Event::Hook { .. }));
-            let this = events.iter().position(|e| e.location() == (path, line));
-            matches!((hook, this), (Some(hook), Some(this)) if this > hook)
+            let replay = self.replay(*session, name);
+            let this = replay.position.get(&(path.to_path_buf(), line));
+            matches!((replay.first_hook, this), (Some(hook), Some(&this)) if this > hook)
         })
     }
 
     /// Every assignment of `name` and every dashkey hook a session meets, in order. The last
     /// one is what the session ends up with.
-    pub fn events(&self, session: Session, name: &str) -> Vec<Event> {
-        let mut events = Vec::new();
-        let mut stack = Vec::new();
-        for path in self.top_level(session) {
-            self.replay(&path, name, &mut events, &mut stack);
-        }
-        events
+    ///
+    /// A file sourced several times counts where it is sourced last (what it sets then is
+    /// what stays), so each event appears once, at its last place. This keeps the replay
+    /// linear in the size of the files: 1,000 `. ~/.profile` lines walk `.profile` once,
+    /// not 1,000 times (and a thousand times more for each file it sources in turn).
+    pub fn events(&self, session: Session, name: &str) -> Events {
+        Events(self.replay(session, name))
     }
 
-    fn replay(&self, path: &Path, name: &str, events: &mut Vec<Event>, stack: &mut Vec<PathBuf>) {
-        let Some(file) = self.file(path) else { return };
-        if stack.iter().any(|p| p == path) || stack.len() > 4 {
+    /// The replay of one session for one variable, computed once and remembered.
+    fn replay(&self, session: Session, name: &str) -> Arc<Replay> {
+        let key = (session, name.to_string());
+        if let Some(replay) = self.replays.borrow().get(&key) {
+            return Arc::clone(replay);
+        }
+        // Walked backwards: the first time a file is met is its last sourcing, and a file
+        // already walked (or being walked: a loop) is not walked again.
+        let mut events = Vec::new();
+        let mut walked = HashSet::new();
+        for path in self.top_level(session).iter().rev() {
+            self.walk_back(path, name, &mut events, &mut walked, 0);
+        }
+        events.reverse();
+        let first_hook = events.iter().position(|e| matches!(e, Event::Hook { .. }));
+        let position = events
+            .iter()
+            .enumerate()
+            .map(|(index, event)| {
+                let (path, line) = event.location();
+                ((path.to_path_buf(), line), index)
+            })
+            .collect();
+        let replay = Arc::new(Replay { events, first_hook, position });
+        self.replays.borrow_mut().insert(key, Arc::clone(&replay));
+        replay
+    }
+
+    /// Pushes the events of `path` in reverse order, following `source` lines at most five
+    /// files deep.
+    fn walk_back(
+        &self,
+        path: &Path,
+        name: &str,
+        events: &mut Vec<Event>,
+        walked: &mut HashSet<PathBuf>,
+        depth: usize,
+    ) {
+        if depth > 4 || walked.contains(path) {
             return;
         }
-        stack.push(path.to_path_buf());
+        let Some(file) = self.file(path) else { return };
+        walked.insert(path.to_path_buf());
         let mut items: Vec<(usize, Option<&Assignment>, Option<&Path>)> = file
             .assignments
             .iter()
@@ -287,18 +354,39 @@ impl Startup {
             .chain(file.hook_line.map(|line| (line, None, None)))
             .collect();
         items.sort_by_key(|item| item.0);
-        for (line, assignment, source) in items {
+        for (line, assignment, source) in items.into_iter().rev() {
             match (assignment, source) {
                 (Some(assignment), _) => events.push(Event::Assignment {
                     path: path.to_path_buf(),
                     assignment: assignment.clone(),
                 }),
-                (None, Some(target)) => self.replay(target, name, events, stack),
+                (None, Some(target)) => self.walk_back(target, name, events, walked, depth + 1),
                 (None, None) => events.push(Event::Hook { path: path.to_path_buf(), line }),
             }
         }
-        stack.pop();
     }
+}
+
+/// The events of [`Startup::events`], in order (a shared, remembered list).
+#[derive(Debug, Clone)]
+pub struct Events(Arc<Replay>);
+
+impl std::ops::Deref for Events {
+    type Target = [Event];
+
+    fn deref(&self) -> &[Event] {
+        &self.0.events
+    }
+}
+
+/// One session's events for one variable, with what the questions about them need.
+#[derive(Debug)]
+struct Replay {
+    events: Vec<Event>,
+    /// The index of the first dashkey hook.
+    first_hook: Option<usize>,
+    /// The index of each event, by file and line.
+    position: HashMap<(PathBuf, usize), usize>,
 }
 
 fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
@@ -405,6 +493,23 @@ mod tests {
         assert_eq!(
             lines(&startup.events(Session::BashInteractive, vars::API_KEY)),
             ["set .bashrc:2"]
+        );
+    }
+
+    #[test]
+    fn a_file_sourced_twice_counts_where_it_is_sourced_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        fs::write(
+            home.join(".bashrc"),
+            ". ~/.profile\nDASHSCOPE_API_KEY=sk-2\n. ~/.profile\nDASHSCOPE_API_KEY=sk-4\n",
+        )
+        .unwrap();
+        fs::write(home.join(".profile"), "DASHSCOPE_API_KEY=sk-1\n").unwrap();
+        let startup = Startup::read(&platform(home));
+        assert_eq!(
+            lines(&startup.events(Session::BashInteractive, vars::API_KEY)),
+            ["set .bashrc:2", "set .profile:1", "set .bashrc:4"]
         );
     }
 }

@@ -258,9 +258,9 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
         copy.path = Some(path);
         return copy;
     }
-    match std::fs::read(&path) {
-        Err(e) => copy.state = CopyState::Unreadable(resolve::classify_io(&e, &path)),
-        Ok(bytes) => match String::from_utf8(bytes) {
+    match crate::read::read(&path, crate::read::Cap::KEY).map(zeroize::Zeroizing::new) {
+        Err(e) => copy.state = CopyState::Unreadable(resolve::classify_read(&e)),
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
             Err(_) => copy.state = CopyState::Unreadable(ReadFailure::NotUtf8),
             Ok(text) => {
                 let value = text.trim();

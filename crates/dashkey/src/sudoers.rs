@@ -7,8 +7,11 @@
 //! reads the `Defaults` lines that decide it. The file is usually readable by root only, so
 //! an unreadable policy is a normal answer, not an error to stop on.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::read::{self, Cap, ReadError};
 
 /// sudo's environment policy, as far as the `Defaults` lines say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +42,10 @@ impl EnvPolicy {
     /// Included files that cannot be read are skipped.
     pub fn read(path: &Path) -> io::Result<EnvPolicy> {
         let mut policy = EnvPolicy::default();
-        let text = std::fs::read_to_string(path)?;
-        policy.apply(path, &text, 0);
+        let text = read_policy(path).map_err(ReadError::into_io)?;
+        let mut seen = HashSet::new();
+        seen.insert(identity(path));
+        policy.apply(path, &text, 0, &mut seen);
         Ok(policy)
     }
 
@@ -53,7 +58,10 @@ impl EnvPolicy {
             })
     }
 
-    fn apply(&mut self, path: &Path, text: &str, depth: usize) {
+    /// Applies one file. `seen` holds every file already read (by canonical path), so an
+    /// include loop (`@includedir .`, two files including each other) reads each file once
+    /// instead of until the depth limit, which could mean millions of reads.
+    fn apply(&mut self, path: &Path, text: &str, depth: usize, seen: &mut HashSet<PathBuf>) {
         self.files.push(path.to_path_buf());
         let dir = path.parent().unwrap_or(Path::new("/"));
         for line in logical_lines(text) {
@@ -80,12 +88,10 @@ impl EnvPolicy {
                         .collect();
                     files.sort();
                     for file in files {
-                        if let Ok(text) = std::fs::read_to_string(&file) {
-                            self.apply(&file, &text, depth + 1);
-                        }
+                        self.include(&file, depth + 1, seen);
                     }
-                } else if let Ok(text) = std::fs::read_to_string(&target) {
-                    self.apply(&target, &text, depth + 1);
+                } else {
+                    self.include(&target, depth + 1, seen);
                 }
                 continue;
             }
@@ -102,6 +108,17 @@ impl EnvPolicy {
             for param in split_params(rest) {
                 self.apply_param(param.trim());
             }
+        }
+    }
+
+    /// Reads and applies an included file, unless it was read before; unreadable files
+    /// (and FIFOs, devices, huge files) are skipped.
+    fn include(&mut self, path: &Path, depth: usize, seen: &mut HashSet<PathBuf>) {
+        if !seen.insert(identity(path)) {
+            return;
+        }
+        if let Ok(text) = read_policy(path) {
+            self.apply(path, &text, depth, seen);
         }
     }
 
@@ -133,6 +150,16 @@ impl EnvPolicy {
             _ => self.env_keep = names,
         }
     }
+}
+
+/// A policy file's text, read through [`crate::read`] (never blocking on a FIFO).
+fn read_policy(path: &Path) -> Result<String, ReadError> {
+    read::read_text(path, Cap::CONFIG)
+}
+
+/// What makes two paths the same file: the canonical path (links and `..` resolved).
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Lines with `\` continuations joined.
@@ -215,5 +242,26 @@ mod tests {
         let mut off = EnvPolicy::default();
         off.apply_param("!env_reset");
         assert!(off.keeps("ANYTHING"));
+    }
+
+    #[test]
+    fn an_include_loop_reads_each_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("sudoers");
+        fs::write(&main, "Defaults env_reset\n@includedir d\n@include sudoers\n").unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        // Before each file was remembered, this read ~20,000 files (3 includes per file, to
+        // the depth limit); with six files per directory it was millions.
+        for name in ["a", "b"] {
+            // Each file includes its own directory and the main file again.
+            fs::write(
+                dir.path().join("d").join(name),
+                format!("@includedir .\n@include ../sudoers\nDefaults env_keep += \"K_{name}\"\n"),
+            )
+            .unwrap();
+        }
+        let policy = EnvPolicy::read(&main).unwrap();
+        assert_eq!(policy.files.len(), 3, "{:?}", policy.files);
+        assert!(policy.keeps("K_a") && policy.keeps("K_b"));
     }
 }

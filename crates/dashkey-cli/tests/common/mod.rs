@@ -331,20 +331,43 @@ pub fn run_bounded(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> Run
 // ---- scope "unset": bounded runs and leftover checks --------------------------------------
 
 impl Sandbox {
-    /// Runs `dashkey` like [`Sandbox::run`], killed (and failed) after a minute, so a
+    /// Runs `dashkey` like [`Sandbox::run`], killed and failed after [`HANG_GUARD`], so a
     /// regression that hangs fails instead of hanging CI.
+    #[track_caller]
     pub fn run_bounded(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = assert_cmd::Command::from_std(self.command());
-        command.args(args).timeout(std::time::Duration::from_secs(60));
+        let mut std_command = self.command();
+        std_command.stdin(std::process::Stdio::null());
+        let mut command = assert_cmd::Command::from_std(std_command);
+        command.args(args).timeout(HANG_GUARD);
         if let Some(input) = stdin {
             command.write_stdin(input.to_string());
         }
-        let run = Run::from(command.output().expect("run dashkey"));
-        assert_ne!(run.code, -1, "dashkey {args:?} was killed or timed out:\n{}", run.stderr);
+        let output = command.output().unwrap_or_else(|e| {
+            panic!("dashkey {args:?} did not finish within {HANG_GUARD:?} ({e})")
+        });
+        assert!(
+            output.status.code().is_some(),
+            "dashkey {args:?} was killed (hung past {HANG_GUARD:?}?): {:?}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let run = Run::from(output);
         self.assert_no_secret(&run, args);
         run
     }
+
+    /// Makes a FIFO at `relative` under HOME (creating parents).
+    pub fn fifo(&self, relative: &str) -> PathBuf {
+        let path = self.home.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        mkfifo(&path);
+        path
+    }
 }
+
+/// How long a run may take before it counts as hung: far above any normal run, so it never
+/// decides a passing test, only turns a hang into a failure.
+pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// Every regular file under `root` holding one of `needles`, with the needle found.
 pub fn files_containing(root: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {

@@ -476,6 +476,18 @@ fn env_file_finding(
             .detail(format!("{}: {kind}; the key may be in it.", file.at))
             .fix("run dashkey doctor as root to read it"),
         ),
+        EnvFileState::Refused(refusal) => Some(
+            Finding::new(
+                id::SERVICE_SYSTEMD,
+                Severity::Warn,
+                format!("did not read {}, an environment file of {name}", file.path.display()),
+            )
+            .detail(format!(
+                "{}: {refusal}, so dashkey did not open it; the key may be in it.",
+                file.at
+            ))
+            .fix(format!("make {} a regular file (or remove the line)", file.path.display())),
+        ),
         EnvFileState::Read { value: Some((value, _)), mode: Some(mode) }
             if fsx::readable_by_others(*mode) && !value.is_empty() =>
         {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fsx;
 use crate::key::{ApiKey, ValueProblem};
+use crate::read::Refusal;
 use crate::startup::{Assignment, Event, Session};
 use crate::vars;
 
@@ -19,10 +20,35 @@ const MIGRATE: &str =
 
 impl Context<'_> {
     pub(super) fn check_startup_files(&self, out: &mut Vec<Finding>) {
+        self.check_unread(out);
         let assignments = self.key_assignments();
         self.check_plaintext(&assignments, out);
         self.check_conflicts(&assignments, out);
         self.check_coverage(&assignments, out);
+    }
+
+    /// `skipped-file`: a startup file that is a FIFO, a device or huge was not read.
+    fn check_unread(&self, out: &mut Vec<Finding>) {
+        for error in self.startup.unread() {
+            let Some(refusal) = error.refusal() else { continue };
+            out.push(
+                Finding::new(
+                    id::SKIPPED_FILE,
+                    Severity::Warn,
+                    format!("{} was not read: {refusal}", self.show(&error.path)),
+                )
+                .detail(match refusal {
+                    Refusal::NotRegular(_) => {
+                        "A shell that reads it blocks on it (a FIFO) or reads without end (a \
+                         device); dashkey skipped it, so what it sets is not counted here."
+                    }
+                    Refusal::TooLarge(_) => {
+                        "dashkey skipped it, so what it sets is not counted here."
+                    }
+                })
+                .fix(format!("make {} a regular file, or remove it", self.show(&error.path))),
+            );
+        }
     }
 
     /// `plaintext-in-dotfiles`.
@@ -104,7 +130,8 @@ impl Context<'_> {
         let mut wins: Vec<(String, Vec<&str>)> = Vec::new();
         let mut overridden = false;
         for &session in &self.sessions {
-            let Some(last) = self.startup.events(session, vars::API_KEY).pop() else { continue };
+            let events = self.startup.events(session, vars::API_KEY);
+            let Some(last) = events.last() else { continue };
             let winner = match &last {
                 Event::Hook { .. } => "dashkey's hook".to_string(),
                 Event::Assignment { path, assignment } => {
@@ -201,11 +228,12 @@ impl Context<'_> {
             return out.push(finding);
         }
         let mut files: Vec<String> = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for &session in &with {
-            for event in self.startup.events(session, vars::API_KEY) {
+            for event in self.startup.events(session, vars::API_KEY).iter() {
                 let (path, line) = event.location();
                 let text = format!("{}:{line}", self.show(path));
-                if !files.contains(&text) {
+                if listed.insert(text.clone()) {
                     files.push(text);
                 }
             }

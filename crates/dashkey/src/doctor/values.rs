@@ -45,8 +45,8 @@ impl Context<'_> {
         for (path, assignment) in self.key_assignments() {
             let Some(key) = &assignment.value else { continue };
             let wins = self.sessions.iter().any(|&session| {
-                let last = self.startup.events(session, vars::API_KEY).pop();
-                last.is_some_and(|event| event.location() == (path, assignment.line))
+                let events = self.startup.events(session, vars::API_KEY);
+                events.last().is_some_and(|event| event.location() == (path, assignment.line))
             });
             let label = format!("{}:{}", self.show(path), assignment.line);
             for problem in key.problems() {
