@@ -12,9 +12,18 @@ use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
 /// secret-looking variable, in any syntax, and anything shaped like a key), so that no caller
 /// can forget one and other people's secrets in the context lines are hidden too.
 fn mask(plan: &Plan, text: &str) -> String {
-    let mut secrets: Vec<_> = plan.secrets.iter().filter(|k| k.len() >= 8).collect();
+    // Keys shaped like DashScope keys are masked by shape below, wherever they are; only the
+    // odd ones need a search of their own (once each: a big startup file may repeat a key
+    // thousands of times, and one search per copy would make a dry run quadratic).
+    let mut secrets: Vec<_> = plan
+        .secrets
+        .iter()
+        .filter(|k| k.len() >= 8)
+        .filter(|k| dashkey::mask::key_like_spans(k.expose(), false) != [0..k.len()])
+        .collect();
     // Longest first, so a key that contains another is masked whole.
     secrets.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    secrets.dedup_by(|a, b| a.expose() == b.expose());
     let known =
         secrets.iter().fold(text.to_string(), |text, key| text.replace(key.expose(), &key.mask()));
     dashkey::mask::mask_secrets(&known)
@@ -124,7 +133,7 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             ),
             Note::Migrated { path, backup, lines } => format!(
                 "removed line(s) {} from {} (original saved in {}, readable only by you)",
-                lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+                line_ranges(lines),
                 show_path(platform, path),
                 show_path(platform, backup)
             ),
@@ -266,4 +275,36 @@ pub fn print_dry_run(platform: &Platform, plan: &Plan, json: bool) -> anyhow::Re
     print_notes(platform, plan);
     anstream::eprintln!("{}", paint(DIM, "dry run: nothing was changed"));
     Ok(())
+}
+
+/// Line numbers as runs (`3, 7-9, 12`), so thousands of removed lines stay one short line.
+fn line_ranges(lines: &[usize]) -> String {
+    let mut sorted = lines.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        while i + 1 < sorted.len() && sorted[i + 1] == sorted[i] + 1 {
+            i += 1;
+        }
+        runs.push(if sorted[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", sorted[i])
+        });
+        i += 1;
+    }
+    runs.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn line_numbers_are_shown_as_runs() {
+        assert_eq!(super::line_ranges(&[12, 3, 7, 8, 9]), "3, 7-9, 12");
+        assert_eq!(super::line_ranges(&(1..=20_000).collect::<Vec<_>>()), "1-20000");
+        assert_eq!(super::line_ranges(&[]), "");
+    }
 }

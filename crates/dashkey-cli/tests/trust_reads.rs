@@ -242,6 +242,15 @@ fn twenty_thousand_assignments_finish_with_the_last_line_winning() {
     let set = sandbox.run_bounded(&["set", "--stdin", "--offline", "--dry-run"], Some(KEY));
     set.expect_code(0);
     assert!(said(&set).contains("~/.bashrc:20000 also sets"), "{}", said(&set));
+    // Migrating them all: the diff masks 20,000 keys in one pass, the note is one line.
+    let migrate =
+        sandbox.run_bounded(&["set", "--stdin", "--offline", "--migrate", "--dry-run"], Some(KEY));
+    migrate.expect_code(0);
+    assert!(
+        said(&migrate).contains("removed line(s) 1-20000 from ~/.bashrc"),
+        "{}",
+        said(&migrate)
+    );
 }
 
 /// 10 MB of ordinary lines and one assignment at the end: read, judged and edited.
