@@ -52,7 +52,9 @@ pub fn candidate_files(platform: &Platform, probes: &Probes) -> Vec<PathBuf> {
 pub fn find(files: &[PathBuf]) -> Vec<Assignment> {
     let mut found = Vec::new();
     for path in files {
-        let Ok(text) = crate::read::read_text(path, crate::read::Cap::STARTUP) else { continue };
+        let Ok(text) = crate::world::read::read_text(path, crate::world::read::Cap::STARTUP) else {
+            continue;
+        };
         for (number, line) in block::lines_outside(&text) {
             if let Some((name, literal)) = parse_assignment(line) {
                 found.push(Assignment { path: path.clone(), line: number, name, literal });

@@ -214,6 +214,16 @@ pub fn read_text(path: &Path, cap: Cap) -> Result<String, ReadError> {
     String::from_utf8(read(path, cap)?).map_err(|_| ReadError::new(path, Problem::NotUtf8))
 }
 
+/// Like [`read`], for a configuration file whose invalid UTF-8 is replaced, as the programs
+/// that read those files do.
+///
+/// # Errors
+///
+/// As [`read`].
+pub fn read_lossy(path: &Path, cap: Cap) -> Result<String, ReadError> {
+    Ok(String::from_utf8_lossy(&read(path, cap)?).into_owned())
+}
+
 /// Reads a file under `/proc` (or a test's copy of it), at most [`Cap::PROC`] bytes.
 ///
 /// # Errors

@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::block;
-use crate::dotfiles;
 use crate::key::ApiKey;
 use crate::platform::Platform;
-use crate::read::{self, Cap, ReadError};
 use crate::shell::{self, Probes, Shell};
+use crate::world::dotfiles;
+use crate::world::read::{self, Cap, ReadError};
 
 /// One kind of shell session, which reads its own set of startup files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,9 +102,11 @@ impl Session {
     }
 }
 
-/// A line that assigns one of the watched variables, outside dashkey's block.
+/// A line of a startup file, outside dashkey's block, that gives one of the watched
+/// variables a value, and that value when it is literal. (`dotfiles::Assignment` is the same
+/// line as a report names it, without the value.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
+pub struct ValueLine {
     /// 1-based line number.
     pub line: usize,
     /// The variable.
@@ -123,7 +125,7 @@ pub struct StartupFile {
     /// The line of dashkey's begin marker, when the file has a hook.
     pub hook_line: Option<usize>,
     /// Assignments outside the block.
-    pub assignments: Vec<Assignment>,
+    pub assignments: Vec<ValueLine>,
     /// Lines that source another file: (line, path as the shell would resolve it).
     sources: Vec<(usize, PathBuf)>,
 }
@@ -136,7 +138,7 @@ pub enum Event {
         /// The file.
         path: PathBuf,
         /// The assignment.
-        assignment: Assignment,
+        assignment: ValueLine,
     },
     /// dashkey's hook, which loads dashkey's own file.
     Hook {
@@ -176,7 +178,7 @@ impl Startup {
     /// Reads every startup file a shell of this user may read (missing, unreadable and
     /// non-UTF-8 files are left out; files that are not regular or too large are left out
     /// and listed by [`Startup::unread`]). Each file is read at most once, through
-    /// [`crate::read`], so a FIFO or a device never blocks or floods the read.
+    /// [`crate::world::read`], so a FIFO or a device never blocks or floods the read.
     pub fn read(platform: &Platform) -> Startup {
         Startup::read_planned(platform, &[])
     }
@@ -345,7 +347,7 @@ impl Startup {
         }
         let Some(file) = self.file(path) else { return };
         walked.insert(path.to_path_buf());
-        let mut items: Vec<(usize, Option<&Assignment>, Option<&Path>)> = file
+        let mut items: Vec<(usize, Option<&ValueLine>, Option<&Path>)> = file
             .assignments
             .iter()
             .filter(|a| a.name == name)
@@ -397,7 +399,7 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
         if let Some((name, literal)) = dotfiles::parse_assignment(line) {
             let value =
                 if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
-            assignments.push(Assignment { line: number, name, literal, value });
+            assignments.push(ValueLine { line: number, name, literal, value });
         } else if let Some(target) = sourced_file(line, home) {
             sources.push((number, target));
         }
