@@ -19,6 +19,10 @@ use std::sync::Arc;
 use crate::block;
 use crate::key::ApiKey;
 use crate::platform::Platform;
+use crate::shell::names::{
+    BASH_LOGIN_FILES, BASHRC, FISH_CONFIG, FISH_HOOK, KSHRC, LOGIN, MKSHRC, PROFILE, TCSH_FILES,
+    ZSH_FILES, ZSHENV, ZSHRC,
+};
 use crate::shell::{self, Probes, Shell};
 use crate::world::dotfiles;
 use crate::world::read::{self, Cap, ReadError};
@@ -190,11 +194,11 @@ impl Startup {
         let zdotdir = platform.var_non_empty("ZDOTDIR").map(PathBuf::from).or_else(|| home.clone());
         // What interactive ksh and mksh read: `$ENV`, else their own default.
         let env_files = home.as_ref().map(|home| {
-            (shell::env_file(platform, home, ".kshrc"), shell::env_file(platform, home, ".mkshrc"))
+            (shell::env_file(platform, home, KSHRC), shell::env_file(platform, home, MKSHRC))
         });
         let mut candidates = dotfiles::candidate_files(platform, &Probes::default());
         if let Some(zdot) = &zdotdir {
-            for name in [".zshenv", ".zprofile", ".zshrc", ".zlogin"] {
+            for name in ZSH_FILES {
                 candidates.push(zdot.join(name));
             }
         }
@@ -249,34 +253,31 @@ impl Startup {
         let Some(home) = &self.home else { return Vec::new() };
         let zdot = self.zdotdir.clone().unwrap_or_else(|| home.clone());
         let (ksh_env, mksh_env) =
-            self.env_files.clone().unwrap_or_else(|| (home.join(".kshrc"), home.join(".mkshrc")));
+            self.env_files.clone().unwrap_or_else(|| (home.join(KSHRC), home.join(MKSHRC)));
         let first_existing = |names: &[&str]| -> Vec<PathBuf> {
             names.iter().map(|name| home.join(name)).find(|p| p.exists()).into_iter().collect()
         };
         match session {
-            Session::BashLogin => first_existing(&[".bash_profile", ".bash_login", ".profile"]),
-            Session::BashInteractive => vec![home.join(".bashrc")],
-            Session::ZshScript => vec![zdot.join(".zshenv")],
-            Session::ZshInteractive => vec![zdot.join(".zshenv"), zdot.join(".zshrc")],
-            Session::ZshLogin => [".zshenv", ".zprofile", ".zshrc", ".zlogin"]
-                .iter()
-                .map(|name| zdot.join(name))
-                .collect(),
-            Session::ShLogin => vec![home.join(".profile")],
-            Session::KshLogin => vec![home.join(".profile"), ksh_env],
+            Session::BashLogin => first_existing(&BASH_LOGIN_FILES),
+            Session::BashInteractive => vec![home.join(BASHRC)],
+            Session::ZshScript => vec![zdot.join(ZSHENV)],
+            Session::ZshInteractive => vec![zdot.join(ZSHENV), zdot.join(ZSHRC)],
+            Session::ZshLogin => ZSH_FILES.iter().map(|name| zdot.join(name)).collect(),
+            Session::ShLogin => vec![home.join(PROFILE)],
+            Session::KshLogin => vec![home.join(PROFILE), ksh_env],
             Session::KshInteractive => vec![ksh_env],
-            Session::MkshLogin => vec![home.join(".profile"), mksh_env],
+            Session::MkshLogin => vec![home.join(PROFILE), mksh_env],
             Session::MkshInteractive => vec![mksh_env],
             Session::Fish => match &self.config {
                 Some(config) => {
-                    vec![config.join("fish/conf.d/dashkey.fish"), config.join("fish/config.fish")]
+                    vec![config.join(FISH_HOOK), config.join(FISH_CONFIG)]
                 }
                 None => Vec::new(),
             },
             Session::Tcsh | Session::TcshLogin => {
-                let mut files = first_existing(&[".tcshrc", ".cshrc"]);
+                let mut files = first_existing(&TCSH_FILES);
                 if session == Session::TcshLogin {
-                    files.push(home.join(".login"));
+                    files.push(home.join(LOGIN));
                 }
                 files
             }
