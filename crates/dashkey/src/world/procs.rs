@@ -196,43 +196,11 @@ pub fn current_uid() -> Option<u32> {
 }
 
 #[cfg(unix)]
-mod sys {
-    use std::os::unix::fs::MetadataExt;
-    use std::path::Path;
-
-    pub fn clock_ticks() -> u64 {
-        nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .ok()
-            .flatten()
-            .and_then(|ticks| u64::try_from(ticks).ok())
-            .unwrap_or(100)
-    }
-
-    pub fn owner(dir: &Path) -> Option<u32> {
-        std::fs::metadata(dir).ok().map(|meta| meta.uid())
-    }
-
-    pub fn current_uid() -> Option<u32> {
-        Some(nix::unistd::geteuid().as_raw())
-    }
-}
-
+#[path = "procs/unix.rs"]
+mod sys;
 #[cfg(not(unix))]
-mod sys {
-    use std::path::Path;
-
-    pub fn clock_ticks() -> u64 {
-        100
-    }
-
-    pub fn owner(_dir: &Path) -> Option<u32> {
-        None
-    }
-
-    pub fn current_uid() -> Option<u32> {
-        None
-    }
-}
+#[path = "procs/windows.rs"]
+mod sys;
 
 #[cfg(test)]
 mod tests {

@@ -248,50 +248,11 @@ fn regular(metadata: &Metadata, cap: Cap) -> Result<(), Problem> {
 }
 
 #[cfg(unix)]
-mod sys {
-    use super::NotRegular;
-    use std::fs::{File, FileType, OpenOptions};
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    use std::path::Path;
-
-    /// Opens for reading without blocking (a FIFO with no writer) and without taking a
-    /// controlling terminal.
-    pub fn open(path: &Path) -> std::io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC)
-            .open(path)
-    }
-
-    pub fn special(file_type: &FileType) -> NotRegular {
-        if file_type.is_fifo() {
-            NotRegular::Fifo
-        } else if file_type.is_socket() {
-            NotRegular::Socket
-        } else if file_type.is_char_device() {
-            NotRegular::CharDevice
-        } else if file_type.is_block_device() {
-            NotRegular::BlockDevice
-        } else {
-            NotRegular::Other
-        }
-    }
-}
-
+#[path = "read/unix.rs"]
+mod sys;
 #[cfg(windows)]
-mod sys {
-    use super::NotRegular;
-    use std::fs::{File, FileType};
-    use std::path::Path;
-
-    pub fn open(path: &Path) -> std::io::Result<File> {
-        File::open(path)
-    }
-
-    pub fn special(_: &FileType) -> NotRegular {
-        NotRegular::Other
-    }
-}
+#[path = "read/windows.rs"]
+mod sys;
 
 #[cfg(test)]
 mod tests {
