@@ -168,6 +168,12 @@ fn size(bytes: u64) -> String {
     if bytes >= 1 << 20 { format!("{} MiB", bytes >> 20) } else { format!("{} KiB", bytes >> 10) }
 }
 
+/// The permission bits of a file that was read (`None` where the OS has none), so that a
+/// reader can say "readable by others" without depending on the writers.
+pub fn mode(metadata: &Metadata) -> Option<u32> {
+    sys::mode(metadata)
+}
+
 /// Reads a regular file of at most `cap` bytes.
 ///
 /// # Errors

@@ -1,9 +1,9 @@
 //! The unix half of [`super`]: open without blocking on a FIFO or taking a terminal, and
-//! name what a path is when it is not a regular file.
+//! name what a path is when it is not a regular file, and its permission bits.
 
 use super::NotRegular;
-use std::fs::{File, FileType, OpenOptions};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::fs::{File, FileType, Metadata, OpenOptions};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Opens for reading without blocking (a FIFO with no writer) and without taking a
@@ -27,4 +27,8 @@ pub fn special(file_type: &FileType) -> NotRegular {
     } else {
         NotRegular::Other
     }
+}
+
+pub fn mode(metadata: &Metadata) -> Option<u32> {
+    Some(metadata.permissions().mode() & 0o7777)
 }

@@ -1,7 +1,7 @@
-//! The Windows half of [`super`]: a plain open, and no special files to name.
+//! The Windows half of [`super`]: a plain open, no special files to name, no mode bits.
 
 use super::NotRegular;
-use std::fs::{File, FileType};
+use std::fs::{File, FileType, Metadata};
 use std::path::Path;
 
 pub fn open(path: &Path) -> std::io::Result<File> {
@@ -10,4 +10,8 @@ pub fn open(path: &Path) -> std::io::Result<File> {
 
 pub fn special(_: &FileType) -> NotRegular {
     NotRegular::Other
+}
+
+pub fn mode(_: &Metadata) -> Option<u32> {
+    None
 }
