@@ -39,6 +39,15 @@ pub mod world;
 // the same redesign that still import them merge cleanly; removed with those imports.
 #[doc(hidden)]
 pub use world::{dotfiles, procs, read, startup, sudoers};
+/// The old `services` module, now `world::units` and `world::supervisord` (merge shim, as above).
+#[doc(hidden)]
+pub mod services {
+    pub use crate::world::Location;
+    pub use crate::world::supervisord::*;
+    pub use crate::world::units::*;
+    /// The old name of the supervisord reader's error.
+    pub type ServiceError = crate::world::supervisord::SupervisorConfigError;
+}
 
 pub use config::Config;
 pub use key::{ApiKey, KeyError, KeyKind, ParsedKey};

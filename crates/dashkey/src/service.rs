@@ -23,7 +23,7 @@ use crate::export::{supervisord_value, systemd_escape};
 use crate::fsx;
 use crate::persist::{FileChange, PersistError, Plan};
 use crate::record::Role;
-use crate::world::{supervisord, units};
+use crate::services;
 
 /// A service dashkey gave the key to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ pub enum ServiceError {
     MultiLineEnvironment(String),
     /// The configuration cannot be read as its manager reads it.
     #[error(transparent)]
-    Config(#[from] supervisord::SupervisorConfigError),
+    Config(#[from] services::ServiceError),
     /// Something else in the plan.
     #[error(transparent)]
     Persist(#[from] PersistError),
@@ -159,7 +159,7 @@ fn unit_name(unit: &str) -> Result<String, ServiceError> {
     if !valid {
         return Err(ServiceError::BadUnit(unit.to_string()));
     }
-    Ok(units::unit_name(unit))
+    Ok(services::unit_name(unit))
 }
 
 /// The systemd environment file: `NAME=value` lines, double-quoted when needed.
@@ -351,12 +351,12 @@ pub fn find_user_units(platform: &Platform) -> Vec<Service> {
 pub fn find_supervisord_programs(platform: &Platform) -> Vec<Service> {
     let supervisord = platform.find_program("supervisord");
     let mut found: Vec<Service> = Vec::new();
-    for main in supervisord::supervisor_default_paths(supervisord.as_deref(), platform.cwd()) {
+    for main in services::supervisor_default_paths(supervisord.as_deref(), platform.cwd()) {
         if !std::fs::symlink_metadata(&main).is_ok_and(|m| m.is_file()) {
             continue;
         }
         let env = |name: &str| platform.var(name).map(str::to_string);
-        let Ok(parsed) = supervisord::SupervisorConfig::read(&main, &env) else { continue };
+        let Ok(parsed) = services::SupervisorConfig::read(&main, &env) else { continue };
         for program in parsed.programs() {
             let Ok(service) = supervisord_service(platform, program, Some(&main)) else {
                 continue;
@@ -568,14 +568,14 @@ pub fn supervisord_service(
         None => {
             let supervisord = platform.find_program("supervisord");
             let candidates =
-                supervisord::supervisor_default_paths(supervisord.as_deref(), platform.cwd());
+                services::supervisor_default_paths(supervisord.as_deref(), platform.cwd());
             let list =
                 candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
             candidates.into_iter().find(|p| p.is_file()).ok_or(ServiceError::NoConfig(list))?
         }
     };
     let parsed =
-        supervisord::SupervisorConfig::read(&main, &|name| platform.var(name).map(str::to_string))?;
+        services::SupervisorConfig::read(&main, &|name| platform.var(name).map(str::to_string))?;
     let no_program = || ServiceError::NoProgram {
         program: program.to_string(),
         config: main.display().to_string(),
