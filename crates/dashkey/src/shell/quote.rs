@@ -95,12 +95,23 @@ pub fn path_expression(dialect: Dialect, path: &Path, home: Option<&Path>) -> St
 /// value (`$`, a backquote, `(`). The one reader of quoted values: it reverses
 /// [`quote_posix`] and reads the literal assignments users write.
 pub fn unquote_word(word: &str) -> Option<String> {
-    let mut chars = word.chars().peekable();
+    read_word(word).map(|(value, _)| value)
+}
+
+/// Like [`unquote_word`], for text that must be exactly one word, as in the files dashkey
+/// writes itself: `None` when anything follows the word.
+pub fn unquote_whole(text: &str) -> Option<String> {
+    read_word(text).filter(|(_, rest)| rest.is_empty()).map(|(value, _)| value)
+}
+
+/// The value of the word at the start of `text`, and what follows it.
+fn read_word(text: &str) -> Option<(String, &str)> {
+    let mut chars = text.char_indices();
     let mut value = String::new();
-    while let Some(c) = chars.next() {
+    while let Some((at, c)) = chars.next() {
         match c {
             '\'' => {
-                for c in chars.by_ref() {
+                for (_, c) in chars.by_ref() {
                     if c == '\'' {
                         break;
                     }
@@ -108,22 +119,22 @@ pub fn unquote_word(word: &str) -> Option<String> {
                 }
             }
             '"' => {
-                while let Some(c) = chars.next() {
+                while let Some((_, c)) = chars.next() {
                     match c {
                         '"' => break,
-                        '\\' => value.extend(chars.next()),
+                        '\\' => value.extend(chars.next().map(|(_, c)| c)),
                         '$' | '`' => return None,
                         c => value.push(c),
                     }
                 }
             }
-            '\\' => value.extend(chars.next()),
+            '\\' => value.extend(chars.next().map(|(_, c)| c)),
             '$' | '`' | '(' => return None,
-            c if c.is_whitespace() || c == ';' => break,
+            c if c.is_whitespace() || c == ';' => return Some((value, &text[at..])),
             c => value.push(c),
         }
     }
-    Some(value)
+    Some((value, ""))
 }
 
 #[cfg(test)]
@@ -145,6 +156,10 @@ mod tests {
     fn unquote_reverses_quote() {
         for value in ["plain", "it's", "''", "a'b'c", "", "two words", "a\\b\"c"] {
             assert_eq!(unquote_word(&quote_posix(value)).as_deref(), Some(value));
+            assert_eq!(unquote_whole(&quote_posix(value)).as_deref(), Some(value));
         }
+        assert_eq!(unquote_word("'a' # old").as_deref(), Some("a"));
+        assert_eq!(unquote_whole("'a' # old"), None);
+        assert_eq!(unquote_whole("\"$KEY\""), None);
     }
 }
