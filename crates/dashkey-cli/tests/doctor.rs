@@ -8,6 +8,9 @@
 //! Parallel-safe: every test has its own HOME, its own processes (found by the doctor only
 //! through that HOME, or by pid), its own supervisord socket and uniquely named programs.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

@@ -29,6 +29,9 @@
 //! those trials run, and exactly those leftovers are printed as notices instead of failing
 //! the suite; the lead empties the list after the merge.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeMap;

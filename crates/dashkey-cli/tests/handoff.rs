@@ -1,6 +1,9 @@
 //! Handing the key to what shells never reach — `run`, `sudo`, `export`, `service` — each
 //! consumed by its real consumer: shells, sudo, supervisord, systemd-analyze, a YAML parser.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

@@ -1,5 +1,8 @@
 //! `dashkey set`, `unset` and `env` against real files in a temporary HOME and real shells.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

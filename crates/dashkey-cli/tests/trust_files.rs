@@ -4,6 +4,9 @@
 //! Faults are injected for real with strace (`-P` restricts them to one file); special files
 //! are made with `mknod`/`mkfifo` inside the sandbox, never in `/dev`.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

@@ -3,6 +3,9 @@
 //! host; `dashkey sudo` never hands over the whole environment; a writing command never runs
 //! in a home it would break; messages say exactly what is wrong.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use common::{KEY, Sandbox, run_bounded, snapshot};

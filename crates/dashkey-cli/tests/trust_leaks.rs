@@ -4,6 +4,9 @@
 //! commands (set, status, doctor, verify, export, service and unset dry runs) must never print
 //! a key in clear, neither the stored one nor other people's secrets in the files they show.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use common::world::World;

@@ -4,6 +4,9 @@
 //! Every run here is bounded by a hang guard (`Sandbox::run_bounded`), so a regression fails
 //! instead of hanging CI. FIFOs and devices are made inside the sandbox, never under `/dev`.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

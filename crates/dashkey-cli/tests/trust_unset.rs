@@ -2,6 +2,9 @@
 //! blocks keep what users add; `--migrate` is undone; hand-off blocks name their program;
 //! dashkey's directory stays out of git.
 
+// Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

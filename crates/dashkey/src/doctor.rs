@@ -33,13 +33,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::key::ApiKey;
 use crate::persist::{self, Stored};
 use crate::platform::Platform;
-use crate::procs::ProcTable;
 use crate::resolve::{self, Resolution, Sdk};
 use crate::shell::{self, Dialect, Shell};
-use crate::startup::{Assignment, Event, Session, Startup};
 use crate::store::{self, Copy, PlaceKind};
 use crate::vars;
 use crate::verify::{Prober, Target};
+use crate::world::procs::ProcTable;
+use crate::world::startup::{Event, Session, Startup, ValueLine};
 
 /// The stable identifiers of findings. Scripts and tests rely on them; they never change
 /// meaning.
@@ -208,7 +208,7 @@ impl Host {
         Host {
             procs: ProcTable::system(),
             sudoers: PathBuf::from("/etc/sudoers"),
-            uid: crate::procs::current_uid(),
+            uid: crate::world::procs::current_uid(),
         }
     }
 }
@@ -393,7 +393,7 @@ impl<'a> Context<'a> {
     }
 
     /// Every assignment of the key in a startup file: file, assignment.
-    fn key_assignments(&self) -> Vec<(&Path, &Assignment)> {
+    fn key_assignments(&self) -> Vec<(&Path, &ValueLine)> {
         self.startup
             .files()
             .iter()
@@ -564,7 +564,7 @@ mod tests {
             let host = Host {
                 procs: ProcTable::at(self.dir.path().join("proc"), 100),
                 sudoers: self.dir.path().join("sudoers"),
-                uid: crate::procs::current_uid(),
+                uid: crate::world::procs::current_uid(),
             };
             diagnose(&self.platform, &host, options, None).unwrap()
         }

@@ -13,7 +13,6 @@ pub mod world;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -219,14 +218,14 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, String> {
             let path = entry.unwrap().path();
             let meta = fs::symlink_metadata(&path).unwrap();
             let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            let mode = meta.permissions().mode() & 0o7777;
+            let (mode, nlink) = sys::mode_and_links(&meta);
             let value = if meta.file_type().is_symlink() {
                 format!("link -> {}", fs::read_link(&path).unwrap().display())
             } else if meta.is_dir() {
                 stack.push(path.clone());
                 format!("dir {mode:o}")
             } else {
-                format!("file {mode:o} nlink={} {:?}", meta.nlink(), fs::read(&path).unwrap())
+                format!("file {mode:o} nlink={nlink} {:?}", fs::read(&path).unwrap())
             };
             out.insert(rel, value);
         }
@@ -486,4 +485,22 @@ pub fn mknod_null(path: &Path) -> bool {
 /// Makes a FIFO.
 pub fn mkfifo(path: &Path) {
     assert!(Command::new("mkfifo").arg(path).status().unwrap().success(), "mkfifo");
+}
+
+/// What a snapshot records of a file that only unix has: permission bits and link count.
+#[cfg(unix)]
+mod sys {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    pub fn mode_and_links(meta: &std::fs::Metadata) -> (u32, u64) {
+        (meta.permissions().mode() & 0o7777, meta.nlink())
+    }
+}
+
+/// Elsewhere a snapshot records contents and links only.
+#[cfg(not(unix))]
+mod sys {
+    pub fn mode_and_links(_meta: &std::fs::Metadata) -> (u32, u64) {
+        (0, 1)
+    }
 }

@@ -1,6 +1,6 @@
 //! FAQ scenario 3: a program started by systemd or supervisord never reads a shell startup
 //! file, so it has the key only if the manager's configuration gives it. The configuration is
-//! read the way the manager reads it (see `crate::services`), and the verdict names the line
+//! read the way the manager reads it (see `crate::world::units` and `crate::world::supervisord`), and the verdict names the line
 //! that provides the key, or the command that adds it: `dashkey service install`.
 
 use std::collections::BTreeMap;
@@ -8,14 +8,13 @@ use std::path::{Path, PathBuf};
 
 use crate::fsx;
 use crate::key::{ApiKey, ValueProblem};
-use crate::procs::Process;
-use crate::services::{
-    self, EnvFileState, EnvironmentError, ExpandError, Location, SupervisorConfig, SystemdUnit,
-    UnitOrigin,
-};
 use crate::shell;
 use crate::store::{Copy, PlaceKind};
 use crate::vars;
+use crate::world::Location;
+use crate::world::procs::Process;
+use crate::world::supervisord::{self, EnvironmentError, ExpandError, SupervisorConfig};
+use crate::world::units::{self, EnvFileState, SystemdUnit, UnitOrigin};
 
 use super::{Context, Finding, Severity, id};
 
@@ -85,8 +84,8 @@ impl Context<'_> {
 
     pub(super) fn check_systemd(&self, requested: &str, out: &mut Vec<Finding>) {
         let scope = if self.options.systemd_user { Some(true) } else { None };
-        let name = services::unit_name(requested);
-        let unit = match services::find_unit(self.platform, &name, scope) {
+        let name = units::unit_name(requested);
+        let unit = match units::find_unit(self.platform, &name, scope) {
             Ok(Some(unit)) => unit,
             Ok(None) => return out.push(self.no_such_unit(&name)),
             Err(error) => {
@@ -149,8 +148,8 @@ impl Context<'_> {
     }
 
     fn no_such_unit(&self, name: &str) -> Finding {
-        let mut dirs = services::unit_search_path(self.platform, false);
-        dirs.extend(services::unit_search_path(self.platform, true));
+        let mut dirs = units::unit_search_path(self.platform, false);
+        dirs.extend(units::unit_search_path(self.platform, true));
         let dirs: Vec<String> =
             shell::dedup(dirs).iter().filter(|d| d.is_dir()).map(|d| self.show(d)).collect();
         let looked =
@@ -409,12 +408,12 @@ impl Context<'_> {
                     return None;
                 }
                 let cwd = procs.cwd(process.pid).unwrap_or_else(|| PathBuf::from("/"));
-                let config = match services::supervisor_config_argument(&args) {
+                let config = match supervisord::supervisor_config_argument(&args) {
                     Some(path) => cwd.join(path),
                     None => {
                         let exe =
                             args.iter().find(|a| a.ends_with("supervisord")).map(PathBuf::from);
-                        services::supervisor_default_paths(exe.as_deref(), &cwd)
+                        supervisord::supervisor_default_paths(exe.as_deref(), &cwd)
                             .into_iter()
                             .find(|p| p.exists())?
                     }
@@ -438,7 +437,7 @@ impl Context<'_> {
                 return Some((config.clone(), Some(process.clone())));
             }
         }
-        services::supervisor_default_paths(None, self.platform.cwd())
+        supervisord::supervisor_default_paths(None, self.platform.cwd())
             .into_iter()
             .find(|p| p.is_file())
             .map(|p| (p, None))
@@ -446,12 +445,7 @@ impl Context<'_> {
 }
 
 /// What is wrong with one `EnvironmentFile=` of a unit, if anything.
-fn env_file_finding(
-    name: &str,
-    what: &str,
-    file: &services::EnvFile,
-    fix: &str,
-) -> Option<Finding> {
+fn env_file_finding(name: &str, what: &str, file: &units::EnvFile, fix: &str) -> Option<Finding> {
     match &file.state {
         EnvFileState::Missing if !file.optional => Some(
             Finding::new(

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::key::ApiKey;
-use crate::procs::{EnvironError, Process};
 use crate::vars;
+use crate::world::procs::{EnvironError, Process};
 
 use super::{Context, Finding, Severity, id, span, utc};
 

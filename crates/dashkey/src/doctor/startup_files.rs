@@ -2,16 +2,16 @@
 //! published (worse, inside a git repository), the key assigned in several places with a
 //! different winner per kind of shell, and an assignment that some of the user's shells never
 //! read (`.bashrc` only, for a login shell that does not source it; `.zshrc` only, which zsh
-//! scripts skip). Which shell reads what comes from `crate::startup`, which replays each kind
+//! scripts skip). Which shell reads what comes from `crate::world::startup`, which replays each kind
 //! of session over the real files.
 
 use std::path::{Path, PathBuf};
 
 use crate::fsx;
 use crate::key::{ApiKey, ValueProblem};
-use crate::read::Refusal;
-use crate::startup::{Assignment, Event, Session};
 use crate::vars;
+use crate::world::read::Refusal;
+use crate::world::startup::{Event, Session, ValueLine};
 
 use super::{Context, Finding, Severity, id};
 
@@ -52,7 +52,7 @@ impl Context<'_> {
     }
 
     /// `plaintext-in-dotfiles`.
-    fn check_plaintext(&self, assignments: &[(&Path, &Assignment)], out: &mut Vec<Finding>) {
+    fn check_plaintext(&self, assignments: &[(&Path, &ValueLine)], out: &mut Vec<Finding>) {
         for (path, assignment) in assignments {
             let Some(key) = &assignment.value else { continue };
             let not_a_key = key.problems().iter().any(|p| {
@@ -104,7 +104,7 @@ impl Context<'_> {
     }
 
     /// `conflicting-assignments`: several places set the key; which one wins where.
-    fn check_conflicts(&self, assignments: &[(&Path, &Assignment)], out: &mut Vec<Finding>) {
+    fn check_conflicts(&self, assignments: &[(&Path, &ValueLine)], out: &mut Vec<Finding>) {
         let hooks = self.startup.files().iter().filter(|f| f.hook_line.is_some()).count();
         let has_dashkey = self.stored_key.is_some() && hooks > 0;
         if assignments.len() + usize::from(has_dashkey) < 2 {
@@ -187,7 +187,7 @@ impl Context<'_> {
     }
 
     /// `login-vs-interactive`: some of the user's shells never read what sets the key.
-    fn check_coverage(&self, assignments: &[(&Path, &Assignment)], out: &mut Vec<Finding>) {
+    fn check_coverage(&self, assignments: &[(&Path, &ValueLine)], out: &mut Vec<Finding>) {
         if self.sessions.is_empty() || (assignments.is_empty() && self.stored_key.is_none()) {
             return;
         }

@@ -5,8 +5,8 @@
 //! and programs write.
 
 use crate::resolve::Sdk;
-use crate::sudoers::EnvPolicy;
 use crate::vars;
+use crate::world::sudoers::EnvPolicy;
 
 use super::{Context, Finding, Severity, id};
 

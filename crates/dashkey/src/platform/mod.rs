@@ -25,13 +25,7 @@ pub enum Os {
 impl Os {
     /// The OS this binary was built for.
     pub fn host() -> Os {
-        if cfg!(windows) {
-            Os::Windows
-        } else if cfg!(target_os = "macos") {
-            Os::MacOs
-        } else {
-            Os::Linux
-        }
+        sys::host_os()
     }
 }
 
@@ -327,48 +321,11 @@ pub enum HomeProblem {
 }
 
 #[cfg(unix)]
-mod sys {
-    use std::path::{Path, PathBuf};
-
-    pub fn owner_of(path: &Path) -> Option<u32> {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path).ok().map(|m| m.uid())
-    }
-
-    pub fn account_home() -> Option<PathBuf> {
-        let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok()??;
-        Some(user.dir)
-    }
-
-    pub fn home_of(name: &str) -> Option<PathBuf> {
-        Some(nix::unistd::User::from_name(name).ok()??.dir)
-    }
-
-    pub fn is_root() -> bool {
-        nix::unistd::geteuid().is_root()
-    }
-}
-
+#[path = "unix.rs"]
+mod sys;
 #[cfg(not(unix))]
-mod sys {
-    use std::path::{Path, PathBuf};
-
-    pub fn owner_of(_path: &Path) -> Option<u32> {
-        None
-    }
-
-    pub fn account_home() -> Option<PathBuf> {
-        None
-    }
-
-    pub fn home_of(_name: &str) -> Option<PathBuf> {
-        None
-    }
-
-    pub fn is_root() -> bool {
-        false
-    }
-}
+#[path = "windows.rs"]
+mod sys;
 
 #[cfg(test)]
 mod tests {

@@ -168,6 +168,12 @@ fn size(bytes: u64) -> String {
     if bytes >= 1 << 20 { format!("{} MiB", bytes >> 20) } else { format!("{} KiB", bytes >> 10) }
 }
 
+/// The permission bits of a file that was read (`None` where the OS has none), so that a
+/// reader can say "readable by others" without depending on the writers.
+pub fn mode(metadata: &Metadata) -> Option<u32> {
+    sys::mode(metadata)
+}
+
 /// Reads a regular file of at most `cap` bytes.
 ///
 /// # Errors
@@ -214,6 +220,16 @@ pub fn read_text(path: &Path, cap: Cap) -> Result<String, ReadError> {
     String::from_utf8(read(path, cap)?).map_err(|_| ReadError::new(path, Problem::NotUtf8))
 }
 
+/// Like [`read`], for a configuration file whose invalid UTF-8 is replaced, as the programs
+/// that read those files do.
+///
+/// # Errors
+///
+/// As [`read`].
+pub fn read_lossy(path: &Path, cap: Cap) -> Result<String, ReadError> {
+    Ok(String::from_utf8_lossy(&read(path, cap)?).into_owned())
+}
+
 /// Reads a file under `/proc` (or a test's copy of it), at most [`Cap::PROC`] bytes.
 ///
 /// # Errors
@@ -238,50 +254,11 @@ fn regular(metadata: &Metadata, cap: Cap) -> Result<(), Problem> {
 }
 
 #[cfg(unix)]
-mod sys {
-    use super::NotRegular;
-    use std::fs::{File, FileType, OpenOptions};
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    use std::path::Path;
-
-    /// Opens for reading without blocking (a FIFO with no writer) and without taking a
-    /// controlling terminal.
-    pub fn open(path: &Path) -> std::io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC)
-            .open(path)
-    }
-
-    pub fn special(file_type: &FileType) -> NotRegular {
-        if file_type.is_fifo() {
-            NotRegular::Fifo
-        } else if file_type.is_socket() {
-            NotRegular::Socket
-        } else if file_type.is_char_device() {
-            NotRegular::CharDevice
-        } else if file_type.is_block_device() {
-            NotRegular::BlockDevice
-        } else {
-            NotRegular::Other
-        }
-    }
-}
-
+#[path = "read/unix.rs"]
+mod sys;
 #[cfg(windows)]
-mod sys {
-    use super::NotRegular;
-    use std::fs::{File, FileType};
-    use std::path::Path;
-
-    pub fn open(path: &Path) -> std::io::Result<File> {
-        File::open(path)
-    }
-
-    pub fn special(_: &FileType) -> NotRegular {
-        NotRegular::Other
-    }
-}
+#[path = "read/windows.rs"]
+mod sys;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::read::{self, Cap, ReadError};
+use crate::world::read::{self, Cap, ReadError};
 
 /// sudo's environment policy, as far as the `Defaults` lines say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,7 +152,7 @@ impl EnvPolicy {
     }
 }
 
-/// A policy file's text, read through [`crate::read`] (never blocking on a FIFO).
+/// A policy file's text, read through [`crate::world::read`] (never blocking on a FIFO).
 fn read_policy(path: &Path) -> Result<String, ReadError> {
     read::read_text(path, Cap::CONFIG)
 }

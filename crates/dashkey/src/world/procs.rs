@@ -91,14 +91,15 @@ impl ProcTable {
 
     /// One process, or `None` when there is no such process.
     pub fn process(&self, pid: u32) -> Option<Process> {
-        let stat = crate::read::read_proc(&self.root.join(pid.to_string()).join("stat")).ok()?;
+        let stat =
+            crate::world::read::read_proc(&self.root.join(pid.to_string()).join("stat")).ok()?;
         parse_stat(pid, &String::from_utf8_lossy(&stat))
     }
 
     /// The command line: the program as started and its arguments (empty for kernel threads).
     pub fn cmdline(&self, pid: u32) -> Option<Vec<String>> {
         let bytes =
-            crate::read::read_proc(&self.root.join(pid.to_string()).join("cmdline")).ok()?;
+            crate::world::read::read_proc(&self.root.join(pid.to_string()).join("cmdline")).ok()?;
         Some(
             bytes
                 .split(|&b| b == 0)
@@ -131,11 +132,12 @@ impl ProcTable {
         keep: impl Fn(&str) -> bool,
     ) -> Result<BTreeMap<String, String>, EnvironError> {
         let path = self.root.join(pid.to_string()).join("environ");
-        let bytes = Zeroizing::new(crate::read::read_proc(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => EnvironError::Gone,
-            io::ErrorKind::PermissionDenied => EnvironError::Denied,
-            _ => EnvironError::Unreadable,
-        })?);
+        let bytes =
+            Zeroizing::new(crate::world::read::read_proc(&path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => EnvironError::Gone,
+                io::ErrorKind::PermissionDenied => EnvironError::Denied,
+                _ => EnvironError::Unreadable,
+            })?);
         Ok(bytes
             .split(|&b| b == 0)
             .filter_map(|entry| {
@@ -157,16 +159,17 @@ impl ProcTable {
     /// is too coarse to order a process against a file written in the same second; when
     /// `/proc/uptime` agrees with it, "now minus uptime" gives the fraction as well.
     fn read_boot_time(&self) -> Option<f64> {
-        let stat = crate::read::read_proc(&self.root.join("stat")).ok()?;
+        let stat = crate::world::read::read_proc(&self.root.join("stat")).ok()?;
         let stat = String::from_utf8_lossy(&stat);
         let btime: f64 =
             stat.lines().find_map(|line| line.strip_prefix("btime "))?.trim().parse().ok()?;
-        let precise = crate::read::read_proc(&self.root.join("uptime")).ok().and_then(|text| {
-            let text = String::from_utf8_lossy(&text);
-            let uptime: f64 = text.split_whitespace().next()?.parse().ok()?;
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
-            Some(now - uptime)
-        });
+        let precise =
+            crate::world::read::read_proc(&self.root.join("uptime")).ok().and_then(|text| {
+                let text = String::from_utf8_lossy(&text);
+                let uptime: f64 = text.split_whitespace().next()?.parse().ok()?;
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+                Some(now - uptime)
+            });
         Some(match precise {
             Some(precise) if (precise - btime).abs() < 1.5 => precise,
             _ => btime,
@@ -193,43 +196,11 @@ pub fn current_uid() -> Option<u32> {
 }
 
 #[cfg(unix)]
-mod sys {
-    use std::os::unix::fs::MetadataExt;
-    use std::path::Path;
-
-    pub fn clock_ticks() -> u64 {
-        nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .ok()
-            .flatten()
-            .and_then(|ticks| u64::try_from(ticks).ok())
-            .unwrap_or(100)
-    }
-
-    pub fn owner(dir: &Path) -> Option<u32> {
-        std::fs::metadata(dir).ok().map(|meta| meta.uid())
-    }
-
-    pub fn current_uid() -> Option<u32> {
-        Some(nix::unistd::geteuid().as_raw())
-    }
-}
-
+#[path = "procs/unix.rs"]
+mod sys;
 #[cfg(not(unix))]
-mod sys {
-    use std::path::Path;
-
-    pub fn clock_ticks() -> u64 {
-        100
-    }
-
-    pub fn owner(_dir: &Path) -> Option<u32> {
-        None
-    }
-
-    pub fn current_uid() -> Option<u32> {
-        None
-    }
-}
+#[path = "procs/windows.rs"]
+mod sys;
 
 #[cfg(test)]
 mod tests {

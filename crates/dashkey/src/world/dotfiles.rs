@@ -42,7 +42,7 @@ const WATCHED_PART: &str = "DASHSCOPE_";
 pub fn candidate_files(platform: &Platform, probes: &Probes) -> Vec<PathBuf> {
     let mut files = shell::all_hook_candidates(platform, probes);
     if let Some(config) = platform.config_dir() {
-        files.push(config.join("fish/config.fish"));
+        files.push(config.join(shell::names::FISH_CONFIG));
     }
     shell::dedup(files)
 }
@@ -52,7 +52,9 @@ pub fn candidate_files(platform: &Platform, probes: &Probes) -> Vec<PathBuf> {
 pub fn find(files: &[PathBuf]) -> Vec<Assignment> {
     let mut found = Vec::new();
     for path in files {
-        let Ok(text) = crate::read::read_text(path, crate::read::Cap::STARTUP) else { continue };
+        let Ok(text) = crate::world::read::read_text(path, crate::world::read::Cap::STARTUP) else {
+            continue;
+        };
         for (number, line) in block::lines_outside(&text) {
             if let Some((name, literal)) = parse_assignment(line) {
                 found.push(Assignment { path: path.clone(), line: number, name, literal });
@@ -70,41 +72,12 @@ pub fn parse_assignment(line: &str) -> Option<(&'static str, bool)> {
     Some((name, literal))
 }
 
-/// The value a literal assignment gives its variable, unquoted as the shell would: single
-/// quotes keep everything, double quotes take `\` escapes, a bare word ends at whitespace or
-/// `;`. `None` for lines that are not assignments or whose value is computed (`$(…)`,
+/// The value a literal assignment gives its variable, unquoted as the shell would
+/// ([`shell::unquote_word`]). `None` for lines that are not assignments or whose value is computed (`$(…)`,
 /// `$OTHER`).
 pub fn literal_value(line: &str) -> Option<String> {
     let (_, rest) = split_assignment(line)?;
-    let mut chars = rest.trim_start().chars().peekable();
-    let mut value = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                for c in chars.by_ref() {
-                    if c == '\'' {
-                        break;
-                    }
-                    value.push(c);
-                }
-            }
-            '"' => {
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => value.extend(chars.next()),
-                        '$' | '`' => return None,
-                        c => value.push(c),
-                    }
-                }
-            }
-            '\\' => value.extend(chars.next()),
-            '$' | '`' | '(' => return None,
-            c if c.is_whitespace() || c == ';' => break,
-            c => value.push(c),
-        }
-    }
-    Some(value)
+    shell::unquote_word(rest.trim_start())
 }
 
 /// The variable an assignment line sets, and the text after the assignment operator.

@@ -17,11 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::block;
-use crate::dotfiles;
 use crate::key::ApiKey;
 use crate::platform::Platform;
-use crate::read::{self, Cap, ReadError};
+use crate::shell::names::{
+    BASH_LOGIN_FILES, BASHRC, FISH_CONFIG, FISH_HOOK, KSHRC, LOGIN, MKSHRC, PROFILE, TCSH_FILES,
+    ZSH_FILES, ZSHENV, ZSHRC,
+};
 use crate::shell::{self, Probes, Shell};
+use crate::world::dotfiles;
+use crate::world::read::{self, Cap, ReadError};
 
 /// One kind of shell session, which reads its own set of startup files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,9 +106,11 @@ impl Session {
     }
 }
 
-/// A line that assigns one of the watched variables, outside dashkey's block.
+/// A line of a startup file, outside dashkey's block, that gives one of the watched
+/// variables a value, and that value when it is literal. (`dotfiles::Assignment` is the same
+/// line as a report names it, without the value.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
+pub struct ValueLine {
     /// 1-based line number.
     pub line: usize,
     /// The variable.
@@ -123,7 +129,7 @@ pub struct StartupFile {
     /// The line of dashkey's begin marker, when the file has a hook.
     pub hook_line: Option<usize>,
     /// Assignments outside the block.
-    pub assignments: Vec<Assignment>,
+    pub assignments: Vec<ValueLine>,
     /// Lines that source another file: (line, path as the shell would resolve it).
     sources: Vec<(usize, PathBuf)>,
 }
@@ -136,7 +142,7 @@ pub enum Event {
         /// The file.
         path: PathBuf,
         /// The assignment.
-        assignment: Assignment,
+        assignment: ValueLine,
     },
     /// dashkey's hook, which loads dashkey's own file.
     Hook {
@@ -176,7 +182,7 @@ impl Startup {
     /// Reads every startup file a shell of this user may read (missing, unreadable and
     /// non-UTF-8 files are left out; files that are not regular or too large are left out
     /// and listed by [`Startup::unread`]). Each file is read at most once, through
-    /// [`crate::read`], so a FIFO or a device never blocks or floods the read.
+    /// [`crate::world::read`], so a FIFO or a device never blocks or floods the read.
     pub fn read(platform: &Platform) -> Startup {
         Startup::read_planned(platform, &[])
     }
@@ -188,11 +194,11 @@ impl Startup {
         let zdotdir = platform.var_non_empty("ZDOTDIR").map(PathBuf::from).or_else(|| home.clone());
         // What interactive ksh and mksh read: `$ENV`, else their own default.
         let env_files = home.as_ref().map(|home| {
-            (shell::env_file(platform, home, ".kshrc"), shell::env_file(platform, home, ".mkshrc"))
+            (shell::env_file(platform, home, KSHRC), shell::env_file(platform, home, MKSHRC))
         });
         let mut candidates = dotfiles::candidate_files(platform, &Probes::default());
         if let Some(zdot) = &zdotdir {
-            for name in [".zshenv", ".zprofile", ".zshrc", ".zlogin"] {
+            for name in ZSH_FILES {
                 candidates.push(zdot.join(name));
             }
         }
@@ -247,34 +253,31 @@ impl Startup {
         let Some(home) = &self.home else { return Vec::new() };
         let zdot = self.zdotdir.clone().unwrap_or_else(|| home.clone());
         let (ksh_env, mksh_env) =
-            self.env_files.clone().unwrap_or_else(|| (home.join(".kshrc"), home.join(".mkshrc")));
+            self.env_files.clone().unwrap_or_else(|| (home.join(KSHRC), home.join(MKSHRC)));
         let first_existing = |names: &[&str]| -> Vec<PathBuf> {
             names.iter().map(|name| home.join(name)).find(|p| p.exists()).into_iter().collect()
         };
         match session {
-            Session::BashLogin => first_existing(&[".bash_profile", ".bash_login", ".profile"]),
-            Session::BashInteractive => vec![home.join(".bashrc")],
-            Session::ZshScript => vec![zdot.join(".zshenv")],
-            Session::ZshInteractive => vec![zdot.join(".zshenv"), zdot.join(".zshrc")],
-            Session::ZshLogin => [".zshenv", ".zprofile", ".zshrc", ".zlogin"]
-                .iter()
-                .map(|name| zdot.join(name))
-                .collect(),
-            Session::ShLogin => vec![home.join(".profile")],
-            Session::KshLogin => vec![home.join(".profile"), ksh_env],
+            Session::BashLogin => first_existing(&BASH_LOGIN_FILES),
+            Session::BashInteractive => vec![home.join(BASHRC)],
+            Session::ZshScript => vec![zdot.join(ZSHENV)],
+            Session::ZshInteractive => vec![zdot.join(ZSHENV), zdot.join(ZSHRC)],
+            Session::ZshLogin => ZSH_FILES.iter().map(|name| zdot.join(name)).collect(),
+            Session::ShLogin => vec![home.join(PROFILE)],
+            Session::KshLogin => vec![home.join(PROFILE), ksh_env],
             Session::KshInteractive => vec![ksh_env],
-            Session::MkshLogin => vec![home.join(".profile"), mksh_env],
+            Session::MkshLogin => vec![home.join(PROFILE), mksh_env],
             Session::MkshInteractive => vec![mksh_env],
             Session::Fish => match &self.config {
                 Some(config) => {
-                    vec![config.join("fish/conf.d/dashkey.fish"), config.join("fish/config.fish")]
+                    vec![config.join(FISH_HOOK), config.join(FISH_CONFIG)]
                 }
                 None => Vec::new(),
             },
             Session::Tcsh | Session::TcshLogin => {
-                let mut files = first_existing(&[".tcshrc", ".cshrc"]);
+                let mut files = first_existing(&TCSH_FILES);
                 if session == Session::TcshLogin {
-                    files.push(home.join(".login"));
+                    files.push(home.join(LOGIN));
                 }
                 files
             }
@@ -345,7 +348,7 @@ impl Startup {
         }
         let Some(file) = self.file(path) else { return };
         walked.insert(path.to_path_buf());
-        let mut items: Vec<(usize, Option<&Assignment>, Option<&Path>)> = file
+        let mut items: Vec<(usize, Option<&ValueLine>, Option<&Path>)> = file
             .assignments
             .iter()
             .filter(|a| a.name == name)
@@ -397,7 +400,7 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
         if let Some((name, literal)) = dotfiles::parse_assignment(line) {
             let value =
                 if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
-            assignments.push(Assignment { line: number, name, literal, value });
+            assignments.push(ValueLine { line: number, name, literal, value });
         } else if let Some(target) = sourced_file(line, home) {
             sources.push((number, target));
         }

@@ -1,0 +1,129 @@
+//! The text dashkey writes for shells: its owned files (one per dialect, holding the
+//! variables) and the hook block that loads one from a startup file, guarded so that a
+//! deleted owned file never makes a new shell print an error.
+
+use std::path::Path;
+
+use super::{Dialect, QuoteError, names, path_expression, quote_nuon};
+
+/// The header every owned file starts with: what it is and how to change it.
+const OWNED_HEADER: &str =
+    "Written by dashkey. Change with `dashkey set`, remove with `dashkey unset`.";
+
+/// The full text of the owned file in a dialect, holding these variables.
+///
+/// # Errors
+///
+/// [`QuoteError`] when a value cannot be represented in the dialect.
+pub fn owned_file(dialect: Dialect, vars: &[(&str, &str)]) -> Result<String, QuoteError> {
+    let mut out = String::new();
+    if dialect == Dialect::Nu {
+        // A NUON record: the hook loads it at run time with `load-env`, because nushell's
+        // `source` is resolved at parse time and cannot be guarded against a missing file.
+        out.push_str(&format!("# {OWNED_HEADER}\n{{\n"));
+        for (name, value) in vars {
+            out.push_str(&format!("  {name}: {}\n", quote_nuon(value)));
+        }
+        out.push_str("}\n");
+        return Ok(out);
+    }
+    let comment = if dialect == Dialect::Cmd { "rem" } else { "#" };
+    out.push_str(&format!("{comment} {OWNED_HEADER}\n"));
+    for (name, value) in vars {
+        out.push_str(&dialect.assignment(name, value)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The lines of the hook block that loads `owned` (an owned file) in `dialect`, guarded so
+/// that a deleted owned file never makes a new shell print an error.
+pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<String> {
+    let path = path_expression(dialect, owned, home);
+    let comment =
+        "# Loads the DashScope API key from a file dashkey owns; the key is not in this file.";
+    let line = match dialect {
+        Dialect::Posix => format!("if [ -f {path} ]; then . {path}; fi"),
+        Dialect::Fish => format!("if test -f {path}; source {path}; end"),
+        Dialect::Csh => format!("if ( -f {path} ) source {path}"),
+        Dialect::Nu => {
+            format!("if ({path} | path exists) {{ open --raw {path} | from nuon | load-env }}")
+        }
+        Dialect::PowerShell => format!("if (Test-Path {path}) {{ . {path} }}"),
+        Dialect::Cmd => format!("if exist {path} call {path}"),
+    };
+    vec![comment.to_string(), line]
+}
+
+/// Where a new hook block goes in a startup file: the end, except in a `.bashrc` that
+/// *starts* by returning early from non-interactive shells. Debian's and Ubuntu's `.bashrc`
+/// begin that way, and `ssh host command` runs bash non-interactively *through* `.bashrc`:
+/// a hook after the guard would never run there, so it goes just before it. Only the first
+/// command of the file counts as a guard: the same words inside a function or an `if` later
+/// on are not one, and the hook is appended as usual.
+pub fn hook_offset(path: &Path, text: &str) -> usize {
+    if path.file_name().and_then(|n| n.to_str()) != Some(names::BASHRC) {
+        return text.len();
+    }
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = line.trim();
+        if code.is_empty() || code.starts_with('#') {
+            offset += line.len();
+            continue;
+        }
+        let guard = code.starts_with("case $- in")
+            || code.starts_with("case \"$-\" in")
+            || (code.contains("return") && (code.contains("$-") || code.contains("PS1")));
+        return if guard { offset } else { text.len() };
+    }
+    text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bashrc_hooks_go_before_the_non_interactive_guard() {
+        let rc = Path::new("/h/.bashrc");
+        let debian = "# comment\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nalias x=y\n";
+        assert_eq!(hook_offset(rc, debian), "# comment\n".len());
+        let oneliner = "[ -z \"$PS1\" ] && return\n";
+        assert_eq!(hook_offset(rc, oneliner), 0);
+        assert_eq!(hook_offset(rc, "alias x=y\n"), 10);
+        let function = "export P=1\nf() {\n  case $- in\n    *i*) echo i;;\n  esac\n}\n";
+        assert_eq!(hook_offset(rc, function), function.len(), "not a guard inside a function");
+        assert_eq!(hook_offset(Path::new("/h/.profile"), debian), debian.len());
+    }
+
+    #[test]
+    fn hooks_are_guarded_and_home_relative() {
+        let home = Path::new("/home/ana");
+        let owned = home.join(".config/dashkey/env.sh");
+        let lines = hook_lines(Dialect::Posix, &owned, Some(home));
+        assert_eq!(
+            lines[1],
+            "if [ -f \"$HOME/.config/dashkey/env.sh\" ]; then . \"$HOME/.config/dashkey/env.sh\"; fi"
+        );
+        let elsewhere = hook_lines(Dialect::Posix, Path::new("/etc/dk/env.sh"), Some(home));
+        assert!(elsewhere[1].contains("'/etc/dk/env.sh'"));
+        let ps =
+            hook_lines(Dialect::PowerShell, Path::new("C:\\Users\\ana\\AppData\\env.ps1"), None);
+        assert!(ps[1].starts_with("if (Test-Path 'C:\\Users\\ana\\AppData\\env.ps1')"));
+    }
+
+    #[test]
+    fn owned_files_hold_every_variable() {
+        let vars = [("DASHSCOPE_API_KEY", "sk-1"), ("DASHSCOPE_HTTP_BASE_URL", "https://h/api/v1")];
+        for dialect in Dialect::OWNED {
+            let text = owned_file(dialect, &vars).unwrap();
+            assert!(text.contains("sk-1") && text.contains("https://h/api/v1"), "{dialect}");
+            assert!(text.starts_with('#'));
+        }
+        assert_eq!(
+            owned_file(Dialect::Nu, &vars).unwrap().lines().nth(2).unwrap(),
+            "  DASHSCOPE_API_KEY: \"sk-1\""
+        );
+    }
+}
