@@ -2,8 +2,8 @@
 //! notes. Shared by `set`, `unset` and everything else that writes through a plan.
 
 use dashkey::Platform;
-use dashkey::persist::{Applied, NotRemovedReason, Note, Plan};
-use dashkey::record::Role;
+use dashkey::edit::record::Role;
+use dashkey::store::{Applied, NotRemovedReason, Note, Plan};
 use serde::Serialize;
 
 use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
@@ -131,7 +131,7 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             Note::KeptBackup { path } => {
                 let sdk_backup = platform
                     .dashkey_dir()
-                    .is_some_and(|dir| *path == dir.join(dashkey::persist::SDK_KEY_BACKUP));
+                    .is_some_and(|dir| *path == dir.join(dashkey::store::SDK_KEY_BACKUP));
                 let what = if sdk_backup {
                     "the copy of the ~/.dashscope/api_key that was there before dashkey"
                 } else {
@@ -196,8 +196,8 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
 }
 
 /// A sentence for what recovery did with a write a killed dashkey left half-done.
-pub fn recovery_text(platform: &Platform, recovery: &dashkey::fsx::Recovery) -> String {
-    use dashkey::fsx::Recovery;
+pub fn recovery_text(platform: &Platform, recovery: &dashkey::edit::fsx::Recovery) -> String {
+    use dashkey::edit::fsx::Recovery;
     match recovery {
         Recovery::RestoredOld { path } => format!(
             "{} was left half-written by a dashkey that was stopped; its old content is back",

@@ -41,7 +41,7 @@ pub struct Failure {
 /// it never claims that the user's key or input is wrong.
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(error: E) -> Failure {
-        use dashkey::persist::PersistError;
+        use dashkey::store::PersistError;
         let error = error.into();
         let exit = match error.downcast_ref::<PersistError>() {
             Some(
@@ -51,9 +51,9 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 | PersistError::ForeignOwnedFile { .. }
                 | PersistError::ForeignLineInBlock { .. }
                 | PersistError::PrivateDir(
-                    dashkey::fsx::PrivateDirError::Symlink { .. }
-                    | dashkey::fsx::PrivateDirError::NotADirectory { .. }
-                    | dashkey::fsx::PrivateDirError::ForeignOwner { .. },
+                    dashkey::edit::fsx::PrivateDirError::Symlink { .. }
+                    | dashkey::edit::fsx::PrivateDirError::NotADirectory { .. }
+                    | dashkey::edit::fsx::PrivateDirError::ForeignOwner { .. },
                 ),
             ) => Exit::Problem,
             Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,

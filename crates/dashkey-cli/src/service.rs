@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use dashkey::Platform;
-use dashkey::persist::{self, FileChange, Plan};
-use dashkey::record::{InstalledService, Record, Role};
-use dashkey::service::{self, Service};
+use dashkey::edit::record::{InstalledService, Record, Role};
+use dashkey::store::handoff::{self, Service};
+use dashkey::store::{self, FileChange, Plan};
 use zeroize::Zeroizing;
 
 use crate::changes;
@@ -40,14 +40,14 @@ fn resolve(
         (Some(unit), None) => {
             let root = target.root.clone().unwrap_or_else(|| PathBuf::from("/"));
             if !target.user && target.root.is_none() && !platform.is_root() {
-                return Err(failure(Exit::Io, service::ServiceError::NeedsRoot(unit.clone())));
+                return Err(failure(Exit::Io, handoff::ServiceError::NeedsRoot(unit.clone())));
             }
             let base = if target.user { platform } else { owner };
-            service::systemd_service(base, unit, target.user, &root)
+            handoff::systemd_service(base, unit, target.user, &root)
                 .map_err(|e| failure(Exit::Usage, e))
         }
         (None, Some(program)) => {
-            service::supervisord_service(platform, program, target.config.as_deref())
+            handoff::supervisord_service(platform, program, target.config.as_deref())
                 .map_err(|e| failure(Exit::Io, e))
         }
         _ => Err(failure(
@@ -62,12 +62,12 @@ fn record_change(
     update: impl FnOnce(&mut Record),
 ) -> Result<FileChange, Failure> {
     let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
-    let path = dir.join(dashkey::record::FILE_NAME);
-    let before = dashkey::fsx::read_optional(&path)?;
+    let path = dir.join(dashkey::edit::record::FILE_NAME);
+    let before = dashkey::edit::fsx::read_optional(&path)?;
     let mut record = Record::load(&dir)?.unwrap_or_default();
     update(&mut record);
     Ok(FileChange {
-        real_path: dashkey::fsx::write_target(&path)?,
+        real_path: dashkey::edit::fsx::write_target(&path)?,
         path,
         role: Role::Record,
         before: before.map(Zeroizing::new),
@@ -88,7 +88,7 @@ fn carry_out(
         changes::print_dry_run(platform, plan, false)?;
         return Ok(false);
     }
-    let applied = persist::apply(plan, None)?;
+    let applied = store::apply(plan, None)?;
     changes::heading(heading);
     changes::print_applied(platform, plan, &applied);
     Ok(true)
@@ -97,7 +97,7 @@ fn carry_out(
 /// Every changed file must be writable by this process: checked before anything is written.
 fn check_writable(plan: &Plan) -> Result<(), Failure> {
     for change in &plan.changes {
-        if !dashkey::fsx::writable(&change.real_path) {
+        if !dashkey::edit::fsx::writable(&change.real_path) {
             return Err(failure(
                 Exit::Io,
                 anyhow!(
@@ -113,8 +113,8 @@ fn check_writable(plan: &Plan) -> Result<(), Failure> {
 fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
     // The record is rewritten: take turns with `set` and `unset`.
-    let _lock = if target.dry_run { None } else { Some(persist::lock(owner)?) };
-    let Some(stored) = persist::load_stored(owner)? else {
+    let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
+    let Some(stored) = store::load_stored(owner)? else {
         return Err(failure(
             Exit::Problem,
             anyhow!("no key is stored for this user: run `dashkey set` first"),
@@ -122,7 +122,7 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
     };
     let pairs: Vec<(&str, &str)> =
         stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let mut plan = service::plan_install(&service, &pairs).map_err(|e| failure(Exit::Io, e))?;
+    let mut plan = handoff::plan_install(&service, &pairs).map_err(|e| failure(Exit::Io, e))?;
     plan.secrets.extend(stored.key());
     let created_now = plan.create_dirs.clone();
     plan.changes.push(record_change(owner, |record| {
@@ -140,8 +140,9 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
         return Ok(Exit::Ok);
     }
     if let Service::Supervisord { config, .. } = &service
-        && let Some(mode) = std::fs::metadata(config).ok().and_then(|m| dashkey::fsx::mode(&m))
-        && dashkey::fsx::readable_by_others(mode)
+        && let Some(mode) =
+            std::fs::metadata(config).ok().and_then(|m| dashkey::edit::fsx::mode(&m))
+        && dashkey::edit::fsx::readable_by_others(mode)
     {
         anstream::eprintln!(
             "{} the key is now in {} (mode {mode:04o}), which other users can read: chmod 600 it",
@@ -186,10 +187,10 @@ fn activate(service: &Service, alternate_root: bool) {
 
 fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
-    let _lock = if target.dry_run { None } else { Some(persist::lock(owner)?) };
+    let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
     let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
     let record = Record::load(&dir)?.unwrap_or_default();
-    let mut plan = service::plan_uninstall(&service).map_err(|e| failure(Exit::Io, e))?;
+    let mut plan = handoff::plan_uninstall(&service).map_err(|e| failure(Exit::Io, e))?;
     // Only directories dashkey created for this service go away.
     let created =
         record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());

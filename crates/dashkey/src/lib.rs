@@ -15,23 +15,18 @@
 //! # Ok::<(), dashkey::resolve::ResolveError>(())
 //! ```
 
-pub mod block;
 pub mod config;
-pub mod desktop;
 pub mod doctor;
 pub mod dotfiles;
+pub mod edit;
 pub mod export;
-pub mod fsx;
 pub mod key;
 pub mod mask;
-pub mod persist;
 pub mod platform;
 pub mod procs;
 pub mod read;
-pub mod record;
 pub mod region;
 pub mod resolve;
-pub mod service;
 pub mod services;
 pub mod shell;
 pub mod startup;

@@ -490,7 +490,7 @@ fn read_env_file(path: &Path, name: &str) -> EnvFileState {
                 .filter(|(n, _, _)| n == name)
                 .map(|(_, value, line)| (value, line))
                 .next_back();
-            EnvFileState::Read { value, mode: crate::fsx::mode(&metadata) }
+            EnvFileState::Read { value, mode: crate::edit::fsx::mode(&metadata) }
         }
         Err(e) if let Some(refusal) = e.refusal() => EnvFileState::Refused(refusal),
         Err(e) => EnvFileState::Unreadable(e.kind()),

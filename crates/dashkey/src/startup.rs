@@ -16,8 +16,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::block;
 use crate::dotfiles;
+use crate::edit::block;
 use crate::key::ApiKey;
 use crate::platform::Platform;
 use crate::read::{self, Cap, ReadError};

@@ -10,47 +10,20 @@
 //!   `environment=` line, inside a marker block that remembers the line it replaced, so that
 //!   uninstalling restores the configuration byte for byte.
 //!
-//! Both are plans (see [`crate::persist`]), applied all-or-nothing, and recorded so that
+//! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded so that
 //! `dashkey set` with a new key rewrites them.
 
-use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 use crate::Platform;
-use crate::block;
+use crate::edit::block;
+use crate::edit::fsx;
+use crate::edit::record::Role;
 use crate::export::{supervisord_value, systemd_escape};
-use crate::fsx;
-use crate::persist::{FileChange, PersistError, Plan};
-use crate::record::Role;
 use crate::services;
+use crate::store::{FileChange, PersistError, Plan};
 
-/// A service dashkey gave the key to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "manager", rename_all = "kebab-case")]
-pub enum Service {
-    /// A systemd unit.
-    Systemd {
-        /// The unit name (`app.service`).
-        unit: String,
-        /// A user unit (`systemctl --user`) rather than a system one.
-        user: bool,
-        /// The environment file holding the key.
-        env_file: PathBuf,
-        /// The same file as the unit names it: differs from `env_file` when the files are
-        /// written under another root directory (an image being built, a test).
-        unit_env_file: PathBuf,
-        /// The drop-in pointing the unit at it.
-        drop_in: PathBuf,
-    },
-    /// A supervisord program.
-    Supervisord {
-        /// The program name (`[program:NAME]`).
-        program: String,
-        /// The configuration file that holds the program's section.
-        config: PathBuf,
-    },
-}
+pub use crate::edit::record::Service;
 
 impl Service {
     /// A short human name (`systemd unit app.service`).
@@ -190,7 +163,7 @@ fn drop_in_text(service_unit: &str, env_file: &Path) -> String {
 }
 
 fn missing_dirs(dir: &Path, plan: &mut Plan) {
-    for path in crate::persist::missing_ancestors(dir) {
+    for path in crate::store::missing_ancestors(dir) {
         if !plan.create_dirs.contains(&path) {
             plan.create_dirs.push(path);
         }
@@ -269,7 +242,7 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
 ///
 /// [`ServiceError`] when a file cannot be read or its markers cannot be trusted.
 pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
-    use crate::persist::{NotRemovedReason, Note};
+    use crate::store::{NotRemovedReason, Note};
     let mut plan = Plan::default();
     match service {
         Service::Systemd { unit, env_file, drop_in, .. } => {

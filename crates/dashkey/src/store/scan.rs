@@ -9,7 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::fsx;
+use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
 use crate::platform::Platform;
 use crate::resolve::{self, ReadFailure, Source};
@@ -49,7 +49,7 @@ impl PlaceKind {
 
 /// A place and what it holds.
 #[derive(Debug, Clone)]
-pub struct Copy {
+pub struct KeyCopy {
     /// What kind of place.
     pub kind: PlaceKind,
     /// The file, for file places.
@@ -73,7 +73,7 @@ pub enum CopyState {
     Unreadable(ReadFailure),
 }
 
-impl Copy {
+impl KeyCopy {
     /// The value, when there is one.
     pub fn value(&self) -> Option<&ApiKey> {
         match &self.state {
@@ -151,7 +151,7 @@ impl std::fmt::Display for PlaceProblem {
 }
 
 /// Lists every place the key can be for this platform, in the order the SDKs look.
-pub fn scan(platform: &Platform) -> Vec<Copy> {
+pub fn scan(platform: &Platform) -> Vec<KeyCopy> {
     let mut copies = vec![variable_copy(platform)];
     if let Some(copy) = path_variable_copy(platform) {
         copies.push(copy);
@@ -167,10 +167,10 @@ pub fn scan(platform: &Platform) -> Vec<Copy> {
         }
     }
     if let Some(dir) = platform.dashkey_dir() {
-        let path = crate::persist::owned_path(&dir, crate::shell::Dialect::Posix);
+        let path = crate::store::owned_path(&dir, crate::shell::Dialect::Posix);
         copies.push(assignment_file_copy(PlaceKind::Dashkey, path, "export DASHSCOPE_API_KEY="));
     }
-    if let Some(path) = crate::desktop::session_file(platform)
+    if let Some(path) = crate::store::desktop::session_file(platform)
         .filter(|p| p.extension().is_some_and(|e| e == "conf"))
     {
         copies.push(assignment_file_copy(PlaceKind::DesktopSession, path, "DASHSCOPE_API_KEY="));
@@ -179,7 +179,7 @@ pub fn scan(platform: &Platform) -> Vec<Copy> {
 }
 
 /// A file of assignments written by dashkey: the key is the value on the line with `prefix`.
-fn assignment_file_copy(kind: PlaceKind, path: PathBuf, prefix: &str) -> Copy {
+fn assignment_file_copy(kind: PlaceKind, path: PathBuf, prefix: &str) -> KeyCopy {
     let mut copy = file_copy(kind, path);
     if let CopyState::Present(text) = &copy.state {
         let value = text.expose().lines().find_map(|line| line.strip_prefix(prefix)).map(|raw| {
@@ -208,7 +208,7 @@ pub fn sdk_key_file(platform: &Platform) -> Option<PathBuf> {
     platform.home().map(|home| home.join(".dashscope").join("api_key"))
 }
 
-fn variable_copy(platform: &Platform) -> Copy {
+fn variable_copy(platform: &Platform) -> KeyCopy {
     let (state, problems) = match platform.var(vars::API_KEY) {
         None => (CopyState::Absent, Vec::new()),
         Some(value) => {
@@ -221,10 +221,10 @@ fn variable_copy(platform: &Platform) -> Copy {
             (CopyState::Present(key), problems)
         }
     };
-    Copy { kind: PlaceKind::Variable, path: None, state, mode: None, problems }
+    KeyCopy { kind: PlaceKind::Variable, path: None, state, mode: None, problems }
 }
 
-fn path_variable_copy(platform: &Platform) -> Option<Copy> {
+fn path_variable_copy(platform: &Platform) -> Option<KeyCopy> {
     let raw = platform.var_non_empty(vars::API_KEY_FILE_PATH)?;
     let path = platform.resolve_path(raw);
     let mut copy = file_copy(PlaceKind::FilePathVariable, path);
@@ -237,9 +237,9 @@ fn path_variable_copy(platform: &Platform) -> Option<Copy> {
     Some(copy)
 }
 
-fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
+fn file_copy(kind: PlaceKind, path: PathBuf) -> KeyCopy {
     let mut copy =
-        Copy { kind, path: None, state: CopyState::Absent, mode: None, problems: vec![] };
+        KeyCopy { kind, path: None, state: CopyState::Absent, mode: None, problems: vec![] };
     let metadata = match std::fs::metadata(&path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
