@@ -17,8 +17,20 @@
 
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
+use crate::ApiKey;
+use crate::edit::record::{Record, Role};
 pub use crate::edit::session::{MemorySession, SessionEnv, SessionError};
+use crate::edit::transaction::SessionChange;
 use crate::platform::{Os, Platform};
+use crate::shell::Dialect;
+use crate::store::owned::owned_path;
+use crate::store::plan::{
+    NotRemovedReason, Note, PersistError, SetRun, UnsetRun, WRITTEN_VARS, own_file, pairs,
+    push_change, read_text, vars_static,
+};
+use crate::store::scan::{CopyState, KeyCopy, PlaceKind, PlaceProblem, file_copy};
 
 /// Name of the Linux environment.d drop-in.
 pub const ENVIRONMENT_D_NAME: &str = "60-dashkey.conf";
@@ -102,6 +114,121 @@ pub fn launch_agent(env_sh: &Path, names: &[&str]) -> String {
 /// writes (Windows registry, macOS launchd). Linux uses the environment.d file instead.
 pub fn native_session() -> Option<Box<dyn SessionEnv>> {
     sys::native_session()
+}
+
+/// `set`: the session file (environment.d on Linux when a desktop session is there or
+/// `--gui` asks; the LaunchAgent on macOS), and the session variables (registry, launchd).
+pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
+    let pairs = pairs(&run.variables);
+    match run.platform.os() {
+        Os::Linux if run.options.gui || linux_session_present(run.platform) => {
+            if let Some(path) = session_file(run.platform) {
+                run.dirs.extend(path.parent().map(Path::to_path_buf));
+                let before = read_text(&path)?;
+                let after = environment_d(&pairs).into_bytes();
+                run.managed.push((path.clone(), Role::Desktop));
+                push_change(&mut run.plan, path, Role::Desktop, before, Some(after), 0o600)?;
+            }
+        }
+        Os::Linux => {}
+        Os::MacOs | Os::Windows => {
+            if let Some(path) = session_file(run.platform) {
+                run.dirs.extend(path.parent().map(Path::to_path_buf));
+                let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
+                let before = read_text(&path)?;
+                let env_sh = owned_path(&run.dir, Dialect::Posix);
+                let after = launch_agent(&env_sh, &names).into_bytes();
+                run.managed.push((path.clone(), Role::Desktop));
+                push_change(&mut run.plan, path, Role::Desktop, before, Some(after), 0o600)?;
+            }
+            if let Some(session) = run.session {
+                for (name, value) in &run.variables {
+                    if session.get(name)?.as_deref() != Some(value.as_str()) {
+                        run.plan.session.push(SessionChange { name, after: Some(value.clone()) });
+                    }
+                }
+                for name in stale_session_vars(&run.old_record, &run.variables) {
+                    run.plan.session.push(SessionChange { name, after: None });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `unset`: the session file by its content, at the one place dashkey writes it, and the
+/// session variables the record lists.
+pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
+    if let Some(path) = session_file(run.platform)
+        && let Some(before) = own_file(&mut run.plan, &path)?
+    {
+        if std::str::from_utf8(&before).is_ok_and(is_desktop_text) {
+            push_change(&mut run.plan, path, Role::Desktop, Some(before), None, 0o600)?;
+        } else {
+            run.plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign });
+        }
+    }
+    if let Some(session) = run.session {
+        for name in &run.record.session_vars {
+            if let Some(name) = vars_static(name)
+                && session.get(name)?.is_some()
+            {
+                run.plan.session.push(SessionChange { name, after: None });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What is there now: the key in the environment.d file (the LaunchAgent holds none).
+pub(super) fn found(platform: &Platform) -> Vec<KeyCopy> {
+    let Some(path) = session_file(platform).filter(|p| p.extension().is_some_and(|e| e == "conf"))
+    else {
+        return Vec::new();
+    };
+    let mut copy = file_copy(PlaceKind::DesktopSession, path);
+    if let CopyState::Present(text) = &copy.state {
+        let value = text
+            .expose()
+            .lines()
+            .find_map(|line| line.strip_prefix("DASHSCOPE_API_KEY="))
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).unwrap_or(raw).to_string()
+            });
+        copy.problems.retain(|p| matches!(p, PlaceProblem::ReadableByOthers { .. }));
+        copy.state = match value {
+            Some(value) => {
+                let key = ApiKey::verbatim(value);
+                copy.problems.extend(key.problems().into_iter().map(PlaceProblem::Value));
+                CopyState::Present(key)
+            }
+            None => CopyState::Absent,
+        };
+    }
+    vec![copy]
+}
+
+/// Session variables written last time that this `set` no longer writes.
+fn stale_session_vars(
+    record: &Record,
+    variables: &[(&'static str, Zeroizing<String>)],
+) -> Vec<&'static str> {
+    WRITTEN_VARS
+        .into_iter()
+        .filter(|name| record.session_vars.iter().any(|v| v == name))
+        .filter(|name| !variables.iter().any(|(n, _)| n == name))
+        .collect()
+}
+
+/// Whether a desktop session file is one dashkey wrote (environment.d or LaunchAgent).
+fn is_desktop_text(text: &str) -> bool {
+    let environment_d = text.starts_with("# Written by dashkey")
+        && text.lines().skip(1).all(|line| {
+            line.is_empty() || line.split_once('=').is_some_and(|(n, _)| vars_static(n).is_some())
+        });
+    let agent = text.contains(&format!("<string>{}</string>", LAUNCH_AGENT_LABEL));
+    environment_d || agent
 }
 
 #[cfg(windows)]

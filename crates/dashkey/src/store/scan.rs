@@ -13,10 +13,12 @@ use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
 use crate::platform::Platform;
 use crate::resolve::{self, ReadFailure, Source};
+use crate::store::Store;
 use crate::vars;
 
 /// Which kind of place a copy lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+/// Ordered as the SDKs look, which is the order [`scan`] lists them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlaceKind {
     /// `DASHSCOPE_API_KEY` in this process's environment.
@@ -150,57 +152,19 @@ impl std::fmt::Display for PlaceProblem {
     }
 }
 
-/// Lists every place the key can be for this platform, in the order the SDKs look.
+/// Lists every place the key can be for this platform, in the order the SDKs look: the
+/// environment, then each store's copies ([`Store::found`]).
 pub fn scan(platform: &Platform) -> Vec<KeyCopy> {
     let mut copies = vec![variable_copy(platform)];
     if let Some(copy) = path_variable_copy(platform) {
         copies.push(copy);
     }
-    let sdk_file = sdk_key_file(platform);
-    if let Some(path) = &sdk_file {
-        copies.push(file_copy(PlaceKind::SdkKeyFile, path.clone()));
+    for store in Store::ALL {
+        copies.extend(store.found(platform));
     }
-    if let Some(home) = resolve::java_user_home(platform) {
-        let path = home.join(".dashscope").join("api_key");
-        if sdk_file.as_ref() != Some(&path) {
-            copies.push(file_copy(PlaceKind::JavaKeyFile, path));
-        }
-    }
-    if let Some(dir) = platform.dashkey_dir() {
-        let path = crate::store::owned_path(&dir, crate::shell::Dialect::Posix);
-        copies.push(assignment_file_copy(PlaceKind::Dashkey, path, "export DASHSCOPE_API_KEY="));
-    }
-    if let Some(path) = crate::store::desktop::session_file(platform)
-        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-    {
-        copies.push(assignment_file_copy(PlaceKind::DesktopSession, path, "DASHSCOPE_API_KEY="));
-    }
+    // The stores are in the order they are written; a report lists them as the SDKs look.
+    copies.sort_by_key(|copy| copy.kind);
     copies
-}
-
-/// A file of assignments written by dashkey: the key is the value on the line with `prefix`.
-fn assignment_file_copy(kind: PlaceKind, path: PathBuf, prefix: &str) -> KeyCopy {
-    let mut copy = file_copy(kind, path);
-    if let CopyState::Present(text) = &copy.state {
-        let value = text.expose().lines().find_map(|line| line.strip_prefix(prefix)).map(|raw| {
-            let raw = raw.trim();
-            raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).unwrap_or(raw).to_string()
-        });
-        copy.problems.retain(|p| matches!(p, PlaceProblem::ReadableByOthers { .. }));
-        copy.state = match value {
-            Some(value) => {
-                copy.problems.extend(
-                    ApiKey::verbatim(value.as_str())
-                        .problems()
-                        .into_iter()
-                        .map(PlaceProblem::Value),
-                );
-                CopyState::Present(ApiKey::verbatim(value))
-            }
-            None => CopyState::Absent,
-        };
-    }
-    copy
 }
 
 /// The SDK's default key file under the home the user's programs see.
@@ -237,7 +201,7 @@ fn path_variable_copy(platform: &Platform) -> Option<KeyCopy> {
     Some(copy)
 }
 
-fn file_copy(kind: PlaceKind, path: PathBuf) -> KeyCopy {
+pub(super) fn file_copy(kind: PlaceKind, path: PathBuf) -> KeyCopy {
     let mut copy =
         KeyCopy { kind, path: None, state: CopyState::Absent, mode: None, problems: vec![] };
     let metadata = match std::fs::metadata(&path) {

@@ -13,7 +13,7 @@
 //! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded so that
 //! `dashkey set` with a new key rewrites them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::Platform;
 use crate::edit::block;
@@ -21,7 +21,8 @@ use crate::edit::fsx;
 use crate::edit::record::Role;
 use crate::export::{supervisord_value, systemd_escape};
 use crate::services;
-use crate::store::{FileChange, PersistError, Plan};
+use crate::store::FileChange;
+use crate::store::plan::{Note, PersistError, Plan, SetRun, UnsetRun, pairs};
 
 pub use crate::edit::record::Service;
 
@@ -606,4 +607,106 @@ mod tests {
             Err(ServiceError::NoProgram { .. })
         ));
     }
+}
+
+/// `set`: every service given the key earlier gets the new value too, when this user can
+/// write its files.
+pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
+    let pairs = pairs(&run.variables);
+    for installed in &run.old_record.services {
+        let service = &installed.service;
+        match plan_install(service, &pairs) {
+            Ok(service_plan) if service_plan.changes.is_empty() => {}
+            Ok(service_plan) => {
+                if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) {
+                    run.plan.notes.push(Note::ServiceUpdated {
+                        service: service.describe(),
+                        restart: service.restart_command(),
+                    });
+                    run.plan.create_dirs.extend(service_plan.create_dirs);
+                    run.plan.changes.extend(service_plan.changes);
+                } else {
+                    run.plan.notes.push(Note::ServiceNotUpdated {
+                        service: service.describe(),
+                        reason:
+                            "its files need root: run `sudo dashkey service install` for it again"
+                                .to_string(),
+                    });
+                }
+            }
+            Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// The files dashkey writes for a service (the directories of these go when empty).
+fn own_files(service: &Service) -> Vec<PathBuf> {
+    match service {
+        Service::Systemd { env_file, drop_in, .. } => vec![env_file.clone(), drop_in.clone()],
+        Service::Supervisord { .. } => Vec::new(),
+    }
+}
+
+/// `unset`: the record's services, and the user units found by their drop-ins (and, without
+/// a record, the supervisord programs holding a block of dashkey's).
+pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
+    let mut services: Vec<(Service, Vec<PathBuf>)> = run
+        .record
+        .services
+        .iter()
+        .map(|installed| (installed.service.clone(), installed.created_dirs.clone()))
+        .collect();
+    let mut found = find_user_units(run.platform);
+    if !run.trusted {
+        found.extend(find_supervisord_programs(run.platform));
+    }
+    for service in found {
+        if !services.iter().any(|(known, _)| *known == service) {
+            // Found without the record: the directories of its files go when empty.
+            let dirs = own_files(&service)
+                .iter()
+                .filter_map(|f| f.parent())
+                .map(Path::to_path_buf)
+                .collect();
+            services.push((service, dirs));
+        }
+    }
+    for (service, created_dirs) in &services {
+        match plan_uninstall(service) {
+            Ok(service_plan) if service_plan.changes.is_empty() => {}
+            Ok(service_plan)
+                if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) =>
+            {
+                run.plan.changes.extend(service_plan.changes);
+                run.plan.notes.extend(service_plan.notes);
+                // Only directories that hold this service's own files (rmdir of an empty one).
+                let files = own_files(service);
+                run.service_dirs.extend(
+                    created_dirs
+                        .iter()
+                        .rev()
+                        .filter(|d| files.iter().any(|f| f.starts_with(d) && f != *d))
+                        .cloned(),
+                );
+                run.plan.notes.push(Note::ServiceUpdated {
+                    service: service.describe(),
+                    restart: service.restart_command(),
+                });
+            }
+            Ok(_) => run.plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: "its files need root: run `sudo dashkey service uninstall` for it"
+                    .to_string(),
+            }),
+            Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+    Ok(())
 }
