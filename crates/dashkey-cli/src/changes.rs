@@ -3,7 +3,7 @@
 
 use dashkey::Platform;
 use dashkey::edit::record::Role;
-use dashkey::store::{Applied, NotRemovedReason, Note, Plan};
+use dashkey::store::{Applied, NotRemovedReason, NotUpdated, Note, Plan};
 use serde::Serialize;
 
 use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
@@ -146,6 +146,17 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                 format!("{service} sees the change once restarted: {restart}")
             }
             Note::ServiceNotUpdated { service, reason } => {
+                let reason = match reason {
+                    NotUpdated::NeedsRoot { install: true } => {
+                        "its files need root: run `sudo dashkey service install` for it again"
+                            .to_string()
+                    }
+                    NotUpdated::NeedsRoot { install: false } => {
+                        "its files need root: run `sudo dashkey service uninstall` for it"
+                            .to_string()
+                    }
+                    NotUpdated::Failed(error) => error.clone(),
+                };
                 format!("{service} was not changed: {reason}")
             }
             Note::NoStartupFile { shell } => {

@@ -37,7 +37,7 @@ pub use crate::edit::transaction::{
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    NotRemovedReason, Note, PersistError, Plan, RegionEndpoints, SetOptions, Settings,
+    NotRemovedReason, NotUpdated, Note, PersistError, Plan, RegionEndpoints, SetOptions, Settings,
     missing_ancestors,
 };
 pub use scan::{CopyState, KeyCopy, PlaceKind, PlaceProblem, scan, sdk_key_file};

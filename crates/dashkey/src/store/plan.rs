@@ -131,11 +131,7 @@ pub enum PersistError {
         source: BlockError,
     },
     /// A startup file is not UTF-8; dashkey does not edit what it cannot read.
-    #[error(
-        "{} is not UTF-8 text, so dashkey will not edit it; skip it with --shell or --no-modify-rc, \
-         or add the line yourself: {hint}",
-        path.display()
-    )]
+    #[error("{} is not UTF-8 text, so dashkey will not edit it", path.display())]
     NotUtf8 {
         /// The file.
         path: PathBuf,
@@ -143,11 +139,7 @@ pub enum PersistError {
         hint: String,
     },
     /// A startup file is read-only; its owner does not want it edited.
-    #[error(
-        "{} is read-only, so dashkey will not edit it; make it writable (chmod u+w) or skip it \
-         with --shell or --no-modify-rc",
-        path.display()
-    )]
+    #[error("{} is read-only, so dashkey will not edit it", path.display())]
     ReadOnly {
         /// The file.
         path: PathBuf,
@@ -234,8 +226,8 @@ pub enum Note {
     ServiceNotUpdated {
         /// The service.
         service: String,
-        /// Why, and what to run instead.
-        reason: String,
+        /// Why.
+        reason: NotUpdated,
     },
     /// A shell was requested but has no startup file to hook here.
     NoStartupFile {
@@ -283,6 +275,18 @@ pub enum Note {
     },
     /// An in-place write killed half-way was completed (or could not be).
     Recovered(fsx::Recovery),
+}
+
+/// Why a service given the key was left as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotUpdated {
+    /// Its files need root: `set` (`install`) or `unset` cannot rewrite them as this user.
+    NeedsRoot {
+        /// `set` (the service would get the new key) rather than `unset`.
+        install: bool,
+    },
+    /// Its plan failed (what the error says, which names no command).
+    Failed(String),
 }
 
 /// Why `unset` keeps a file in one of dashkey's places.

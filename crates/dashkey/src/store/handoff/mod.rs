@@ -1,28 +1,34 @@
 //! Handing the key to services: systemd units and supervisord programs, which never read a
 //! shell's startup files (FAQ scenario 3).
 //!
-//! - **systemd**: the key goes into its own 0600 environment file, and a drop-in
-//!   `<unit>.d/50-dashkey.conf` points the unit at it with `EnvironmentFile=`. The unit file
-//!   itself is never edited, and the drop-in holds no secret. systemd reads environment
-//!   files as root before starting a system service, so the file stays root's; a user
-//!   unit's file belongs to the user.
-//! - **supervisord** has no environment files: the variables go into the program's
-//!   `environment=` line, inside a marker block that remembers the line it replaced, so that
-//!   uninstalling restores the configuration byte for byte.
+//! - [`systemd`]: an environment file of its own and a drop-in pointing the unit at it;
+//! - [`supervisord`]: a marker block in the program's `environment=` line.
 //!
-//! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded so that
-//! `dashkey set` with a new key rewrites them.
+//! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded (by
+//! [`record_install`] and [`record_uninstall`], beside the plan) so that `dashkey set` with a
+//! new key rewrites them and `unset` takes them back. The writers are here, in the stores;
+//! reading how a manager sees its configuration is [`crate::services`]'s.
 
 use std::path::{Path, PathBuf};
 
+mod supervisord;
+mod systemd;
+
+use zeroize::Zeroizing;
+
 use crate::Platform;
-use crate::edit::block;
 use crate::edit::fsx;
 use crate::edit::record::Role;
-use crate::export::{supervisord_value, systemd_escape};
+use crate::edit::record::{InstalledService, Record};
 use crate::services;
 use crate::store::FileChange;
-use crate::store::plan::{Note, PersistError, Plan, SetRun, UnsetRun, pairs};
+use crate::store::owned::Stored;
+use crate::store::plan::{NotUpdated, Note, PersistError, Plan, SetRun, UnsetRun, pairs};
+
+use supervisord::{edit_config, supervisord_with, supervisord_without};
+pub use supervisord::{find_supervisord_programs, supervisord_service};
+use systemd::{DROP_IN_HEADER, ENV_FILE_HEADER, drop_in_text, missing_dirs};
+pub use systemd::{find_user_units, systemd_env_file, systemd_service};
 
 pub use crate::edit::record::Service;
 
@@ -57,19 +63,22 @@ impl Service {
 
 /// Why a service cannot be handed the key.
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub enum HandoffError {
     /// Not a unit name systemd accepts.
     #[error("'{0}' is not a valid systemd unit name")]
     BadUnit(String),
-    /// System units need root.
-    #[error(
-        "writing a system unit's files needs root: run `sudo dashkey service install --systemd {0}` \
-         (dashkey reads the key of the user who ran sudo), or use --user for a user unit"
-    )]
+    /// System units need root (the unit).
+    #[error("writing the files of the system unit {0} needs root")]
     NeedsRoot(String),
-    /// No supervisord configuration was found.
-    #[error("no supervisord configuration found (looked in {0}); give it with -c")]
+    /// No supervisord configuration was found (where dashkey looked).
+    #[error("no supervisord configuration found (looked in {0})")]
     NoConfig(String),
+    /// A file the plan changes cannot be written by this process: nothing was changed.
+    #[error("cannot write {}: permission denied", path.display())]
+    NotWritable {
+        /// The file (where it really is, through links).
+        path: PathBuf,
+    },
     /// The program has no section.
     #[error("no [program:{program}] section in {config} or the files it includes")]
     NoProgram {
@@ -94,112 +103,12 @@ pub enum ServiceError {
     Fs(#[from] fsx::FsError),
 }
 
-/// Where systemd files go: the system directories (under `root`, `/` normally; another
-/// directory in tests, like `systemctl --root`) or the user's.
-pub fn systemd_service(
-    platform: &Platform,
-    unit: &str,
-    user: bool,
-    root: &Path,
-) -> Result<Service, ServiceError> {
-    let unit = unit_name(unit)?;
-    let (unit_dir, env_dir) = if user {
-        let config = platform.config_dir().ok_or(PersistError::NoHome)?;
-        let dashkey = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-        (config.join("systemd/user"), dashkey.join("services"))
-    } else {
-        (root.join("etc/systemd/system"), root.join("etc/dashkey"))
-    };
-    let env_file = env_dir.join(format!("{unit}.env"));
-    let unit_env_file = match env_file.strip_prefix(root) {
-        Ok(inside) if !user && root != Path::new("/") => Path::new("/").join(inside),
-        _ => env_file.clone(),
-    };
-    Ok(Service::Systemd {
-        env_file,
-        unit_env_file,
-        drop_in: unit_dir.join(format!("{unit}.d")).join("50-dashkey.conf"),
-        unit,
-        user,
-    })
-}
-
-/// A unit name, with `.service` added when no type is given.
-fn unit_name(unit: &str) -> Result<String, ServiceError> {
-    let valid = !unit.is_empty()
-        && unit.len() < 250
-        && unit.chars().all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
-        && !unit.starts_with('.');
-    if !valid {
-        return Err(ServiceError::BadUnit(unit.to_string()));
-    }
-    Ok(services::unit_name(unit))
-}
-
-/// The systemd environment file: `NAME=value` lines, double-quoted when needed.
-pub fn systemd_env_file(vars: &[(&str, &str)]) -> String {
-    let mut out = String::from(ENV_FILE_HEADER);
-    for (name, value) in vars {
-        let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || "._~+/=:-@,".contains(c));
-        if plain {
-            out.push_str(&format!("{name}={value}\n"));
-        } else {
-            out.push_str(&format!(
-                "{name}=\"{}\"\n",
-                value.replace('\\', "\\\\").replace('"', "\\\"")
-            ));
-        }
-    }
-    out
-}
-
-fn drop_in_text(service_unit: &str, env_file: &Path) -> String {
-    format!(
-        "# Written by dashkey: gives {service_unit} the DashScope API key.\n\
-         # Remove with `dashkey service uninstall --systemd {service_unit}`.\n\
-         [Service]\n\
-         EnvironmentFile={}\n",
-        systemd_escape(&env_file.display().to_string())
-    )
-}
-
-fn missing_dirs(dir: &Path, plan: &mut Plan) {
-    for path in crate::store::missing_ancestors(dir) {
-        if !plan.create_dirs.contains(&path) {
-            plan.create_dirs.push(path);
-        }
-    }
-}
-
-/// Plans an edit of a supervisord configuration file as a whole.
-fn edit_config(
-    plan: &mut Plan,
-    config: &Path,
-    edit: impl FnOnce(&str) -> Result<String, ServiceError>,
-) -> Result<(), ServiceError> {
-    let Some(before) = fsx::read_optional(config)? else {
-        return Err(ServiceError::NoConfig(config.display().to_string()));
-    };
-    let text = String::from_utf8(before.clone())
-        .map_err(|_| PersistError::NotUtf8 { path: config.to_path_buf(), hint: String::new() })?;
-    let after = edit(&text)?.into_bytes();
-    let change = FileChange::new(
-        config.to_path_buf(),
-        Role::ServiceConfig,
-        Some(before),
-        Some(after),
-        0o644,
-    )?;
-    plan.changes.extend(change);
-    Ok(())
-}
-
 /// Plans giving a service the variables (also used to rewrite it with a new key).
 ///
 /// # Errors
 ///
-/// [`ServiceError`] when the service cannot be found or edited safely.
-pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, ServiceError> {
+/// [`HandoffError`] when the service cannot be found or edited safely.
+pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, HandoffError> {
     let mut plan = Plan::default();
     match service {
         Service::Systemd { unit, env_file, unit_env_file, drop_in, .. } => {
@@ -231,7 +140,17 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
             edit_config(&mut plan, config, |text| supervisord_with(text, program, config, vars))?;
         }
     }
+    require_writable(&plan)?;
     Ok(plan)
+}
+
+/// Every file a plan changes must be writable by this process: checked before anything is
+/// written, so that a service's files are all changed or none is.
+fn require_writable(plan: &Plan) -> Result<(), HandoffError> {
+    match plan.changes.iter().find(|c| !fsx::writable(&c.real_path)) {
+        Some(change) => Err(HandoffError::NotWritable { path: change.real_path.clone() }),
+        None => Ok(()),
+    }
 }
 
 /// Plans taking the variables away from a service, restoring its files byte for byte. Only
@@ -241,8 +160,8 @@ pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, Se
 ///
 /// # Errors
 ///
-/// [`ServiceError`] when a file cannot be read or its markers cannot be trusted.
-pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
+/// [`HandoffError`] when a file cannot be read or its markers cannot be trusted.
+pub fn plan_uninstall(service: &Service) -> Result<Plan, HandoffError> {
     use crate::store::{NotRemovedReason, Note};
     let mut plan = Plan::default();
     match service {
@@ -288,325 +207,8 @@ pub fn plan_uninstall(service: &Service) -> Result<Plan, ServiceError> {
         }
         Service::Supervisord { .. } => {}
     }
+    require_writable(&plan)?;
     Ok(plan)
-}
-
-/// How every file dashkey writes for a service begins.
-const WRITTEN_BY_DASHKEY: &str = "# Written by dashkey";
-/// The first line of a service's environment file.
-const ENV_FILE_HEADER: &str = "# Written by dashkey: the DashScope API key for one service.\n";
-/// The start of a drop-in's first line.
-const DROP_IN_HEADER: &str = "# Written by dashkey: gives ";
-
-/// The user units given the key, found by their drop-ins (`unset` without a record).
-pub fn find_user_units(platform: &Platform) -> Vec<Service> {
-    let Some(config) = platform.config_dir() else { return Vec::new() };
-    let Ok(entries) = std::fs::read_dir(config.join("systemd/user")) else { return Vec::new() };
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(unit) = name.strip_suffix(".d") else { continue };
-        let drop_in = entry.path().join("50-dashkey.conf");
-        let ours = std::fs::symlink_metadata(&drop_in).is_ok_and(|m| m.is_file())
-            && fsx::read_optional(&drop_in)
-                .ok()
-                .flatten()
-                .is_some_and(|b| b.starts_with(WRITTEN_BY_DASHKEY.as_bytes()));
-        if ours && let Ok(service) = systemd_service(platform, unit, true, Path::new("/")) {
-            found.push(service);
-        }
-    }
-    found.sort_by_key(Service::describe);
-    found
-}
-
-/// The supervisord programs holding a block of dashkey's, in the configuration supervisord
-/// reads without `-c` and the files it includes (`unset` without a record).
-pub fn find_supervisord_programs(platform: &Platform) -> Vec<Service> {
-    let supervisord = platform.find_program("supervisord");
-    let mut found: Vec<Service> = Vec::new();
-    for main in services::supervisor_default_paths(supervisord.as_deref(), platform.cwd()) {
-        if !std::fs::symlink_metadata(&main).is_ok_and(|m| m.is_file()) {
-            continue;
-        }
-        let env = |name: &str| platform.var(name).map(str::to_string);
-        let Ok(parsed) = services::SupervisorConfig::read(&main, &env) else { continue };
-        for program in parsed.programs() {
-            let Ok(service) = supervisord_service(platform, program, Some(&main)) else {
-                continue;
-            };
-            let Service::Supervisord { config, .. } = &service else { continue };
-            let has_block = fsx::read_optional(config)
-                .ok()
-                .flatten()
-                .is_some_and(|bytes| String::from_utf8_lossy(&bytes).contains(">>> dashkey"));
-            if has_block && !found.contains(&service) {
-                found.push(service);
-            }
-        }
-    }
-    found
-}
-
-/// The markers of a program's block.
-fn program_markers(program: &str) -> block::Markers {
-    block::Markers::named(&format!("program:{program}"))
-}
-
-/// Refuses a block holding lines dashkey did not write (they would be lost).
-fn check_block(text: &str, markers: &block::Markers, path: &Path) -> Result<(), ServiceError> {
-    let Ok(Some(span)) = block::find_with(text, markers) else { return Ok(()) };
-    let body = block::body_with(text, markers).unwrap_or_default();
-    for (index, line) in body.iter().enumerate() {
-        let ours = line.starts_with("# The DashScope API key for this program")
-            || line.starts_with(ORIGINAL)
-            || line.starts_with("environment=");
-        if !ours {
-            return Err(PersistError::ForeignLineInBlock {
-                path: path.to_path_buf(),
-                line: span.line + 1 + index,
-            }
-            .into());
-        }
-    }
-    Ok(())
-}
-
-/// The file with a block from an earlier version (unnamed markers) inside this program's
-/// section taken out and the line it replaced put back, so that it can be handled as the
-/// program's own named block. An unnamed block elsewhere belongs to another program.
-fn without_legacy_block(text: &str, program: &str, path: &Path) -> Result<String, ServiceError> {
-    let Some(section) = program_section(text, program) else { return Ok(text.to_string()) };
-    let inside = &text[section.start..section.end];
-    let unnamed = block::Markers::unnamed();
-    if block::find_with(inside, &unnamed).ok().flatten().is_none() {
-        return Ok(text.to_string());
-    }
-    check_block(inside, &unnamed, path)?;
-    let restored = remove_block(inside, &unnamed, path)?;
-    Ok(format!("{}{restored}{}", &text[..section.start], &text[section.end..]))
-}
-
-/// Marks the line of the user's own `environment=` that a block replaced.
-const ORIGINAL: &str = "# dashkey replaced this line: ";
-
-/// The configuration with the program's `environment=` carrying the variables, in a block
-/// named after the program (other programs' blocks in the same file are left alone).
-fn supervisord_with(
-    text: &str,
-    program: &str,
-    path: &Path,
-    vars: &[(&str, &str)],
-) -> Result<String, ServiceError> {
-    let ours: Vec<String> =
-        vars.iter().map(|(n, v)| format!("{n}={}", supervisord_value(v))).collect();
-    let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
-    let markers = program_markers(program);
-    let text = &without_legacy_block(text, program, path)?;
-    // A block already there (a rotation): keep the user's original line it remembers.
-    if let Some(body) = block::body_with(text, &markers) {
-        check_block(text, &markers, path)?;
-        let original = body.iter().find_map(|line| line.strip_prefix(ORIGINAL)).map(str::to_string);
-        let lines = supervisord_block(original.as_deref(), &ours);
-        let span = block::find_with(text, &markers).map_err(block_error)?;
-        return Ok(block::upsert_at_with(text, span.map_or(0, |s| s.start), &lines, &markers)
-            .map_err(block_error)?);
-    }
-    let section = program_section(text, program).ok_or_else(|| ServiceError::NoProgram {
-        program: program.to_string(),
-        config: path.display().to_string(),
-    })?;
-    let mut offset = section.start;
-    let mut insert_at = section.end_of_content;
-    let mut original: Option<(usize, usize, String)> = None;
-    for line in text[section.start..section.end].split_inclusive('\n') {
-        let key = line.split(['=', ':']).next().unwrap_or("").trim();
-        if key.eq_ignore_ascii_case("environment") && !line.starts_with([' ', '\t']) {
-            let next = &text[offset + line.len()..section.end];
-            if next.starts_with([' ', '\t'])
-                && !next.trim_start_matches([' ', '\t']).starts_with(['\n', '\r'])
-            {
-                return Err(ServiceError::MultiLineEnvironment(path.display().to_string()));
-            }
-            original = Some((
-                offset,
-                offset + line.len(),
-                line.trim_end_matches(['\n', '\r']).to_string(),
-            ));
-        }
-        offset += line.len();
-    }
-    let mut text = text.to_string();
-    if let Some((start, end, _)) = &original {
-        text.replace_range(*start..*end, "");
-        insert_at = *start;
-    }
-    let lines = supervisord_block(original.as_ref().map(|(_, _, line)| line.as_str()), &ours);
-    block::upsert_at_with(&text, insert_at, &lines, &markers)
-        .map_err(block_error)
-        .map_err(Into::into)
-}
-
-fn supervisord_block(original: Option<&str>, ours: &[String]) -> Vec<String> {
-    let mut lines = vec![
-        "# The DashScope API key for this program; remove with `dashkey service uninstall`."
-            .to_string(),
-    ];
-    let mut pairs: Vec<String> = Vec::new();
-    if let Some(line) = original {
-        lines.push(format!("{ORIGINAL}{line}"));
-        let value = line.split_once(['=', ':']).map_or("", |(_, v)| v).trim();
-        pairs.extend(
-            value
-                .split(',')
-                .map(str::trim)
-                .filter(|pair| !pair.is_empty())
-                .filter(|pair| !ours.iter().any(|o| o.split('=').next() == pair.split('=').next()))
-                .map(str::to_string),
-        );
-    }
-    pairs.extend(ours.iter().cloned());
-    lines.push(format!("environment={}", pairs.join(",")));
-    lines
-}
-
-/// The configuration without the program's block, with the user's original line put back.
-fn supervisord_without(text: &str, program: &str, path: &Path) -> Result<String, ServiceError> {
-    let text = without_legacy_block(text, program, path)?;
-    let markers = program_markers(program);
-    check_block(&text, &markers, path)?;
-    remove_block(&text, &markers, path)
-}
-
-/// The text without one block, with the line it replaced put back.
-fn remove_block(text: &str, markers: &block::Markers, path: &Path) -> Result<String, ServiceError> {
-    let block_error = |source| PersistError::Block { path: path.to_path_buf(), source };
-    let Some(span) = block::find_with(text, markers).map_err(block_error)? else {
-        return Ok(text.to_string());
-    };
-    let original = block::body_with(text, markers)
-        .unwrap_or_default()
-        .iter()
-        .find_map(|line| line.strip_prefix(ORIGINAL).map(str::to_string));
-    let mut out = block::remove_with(text, markers).map_err(block_error)?;
-    if let Some(line) = original {
-        out.insert_str(span.cut_start, &format!("{line}{}", span.eol));
-    }
-    Ok(out)
-}
-
-/// A program's section: from its header line to the next section (or the end).
-struct Section {
-    start: usize,
-    end: usize,
-    /// Just after the last non-blank line of the section: where a new line belongs.
-    end_of_content: usize,
-}
-
-fn program_section(text: &str, program: &str) -> Option<Section> {
-    let header = format!("[program:{program}]");
-    let mut offset = 0;
-    let mut start = None;
-    let mut end_of_content = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if let Some(s) = start {
-            if trimmed.starts_with('[') {
-                return Some(Section { start: s, end: offset, end_of_content });
-            }
-            if !trimmed.is_empty() && !trimmed.starts_with(['#', ';']) {
-                end_of_content = offset + line.len();
-            }
-        } else if trimmed == header {
-            start = Some(offset + line.len());
-            end_of_content = offset + line.len();
-        }
-        offset += line.len();
-    }
-    start.map(|s| Section { start: s, end: text.len(), end_of_content })
-}
-
-/// The file holding `[program:NAME]`: the main configuration (`-c`, else where supervisord
-/// looks) or one it includes, found by reading the configuration as supervisord does.
-///
-/// # Errors
-///
-/// [`ServiceError`] when there is no configuration or no such program.
-pub fn supervisord_service(
-    platform: &Platform,
-    program: &str,
-    config: Option<&Path>,
-) -> Result<Service, ServiceError> {
-    let main = match config {
-        Some(path) => platform.resolve_path(&path.display().to_string()),
-        None => {
-            let supervisord = platform.find_program("supervisord");
-            let candidates =
-                services::supervisor_default_paths(supervisord.as_deref(), platform.cwd());
-            let list =
-                candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-            candidates.into_iter().find(|p| p.is_file()).ok_or(ServiceError::NoConfig(list))?
-        }
-    };
-    let parsed =
-        services::SupervisorConfig::read(&main, &|name| platform.var(name).map(str::to_string))?;
-    let no_program = || ServiceError::NoProgram {
-        program: program.to_string(),
-        config: main.display().to_string(),
-    };
-    let section = parsed.program_section(program).ok_or_else(no_program)?;
-    if !section.starts_with("program:") {
-        return Err(no_program());
-    }
-    let file = parsed.value(section, "command").map_or_else(|| main.clone(), |v| v.at.file.clone());
-    Ok(Service::Supervisord { program: program.to_string(), config: file })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const VARS: [(&str, &str); 1] = [("DASHSCOPE_API_KEY", "sk-abc")];
-
-    #[test]
-    fn unit_names_get_a_type_and_bad_ones_are_refused() {
-        assert_eq!(unit_name("app").unwrap(), "app.service");
-        assert_eq!(unit_name("app@1.service").unwrap(), "app@1.service");
-        assert!(unit_name("../etc/passwd").is_err());
-        assert!(unit_name("a b").is_err());
-    }
-
-    #[test]
-    fn supervisord_environment_is_merged_and_restored_byte_for_byte() {
-        let path = Path::new("/x/supervisord.conf");
-        let original = "[program:app]\ncommand=/bin/app\nenvironment=A=\"1\",B=\"2\"\nautostart=true\n\n[program:other]\ncommand=/bin/other\n";
-        let with = supervisord_with(original, "app", path, &VARS).unwrap();
-        assert!(
-            with.contains("environment=A=\"1\",B=\"2\",DASHSCOPE_API_KEY=\"sk-abc\"\n# <<< dashkey program:app <<<\nautostart=true"),
-            "{with}"
-        );
-        assert_eq!(with.matches("environment=").count(), 2, "the original is only a comment now");
-        let rotated =
-            supervisord_with(&with, "app", path, &[("DASHSCOPE_API_KEY", "sk-new")]).unwrap();
-        assert!(rotated.contains("DASHSCOPE_API_KEY=\"sk-new\"") && !rotated.contains("sk-abc"));
-        assert_eq!(supervisord_without(&rotated, "app", path).unwrap(), original);
-    }
-
-    #[test]
-    fn supervisord_without_environment_gets_one_at_the_end_of_the_section() {
-        let path = Path::new("/x/s.conf");
-        let original = "[program:app]\ncommand=/bin/app\n\n[program:b]\ncommand=x";
-        let with = supervisord_with(original, "app", path, &VARS).unwrap();
-        assert!(
-            with.starts_with("[program:app]\ncommand=/bin/app\n# >>> dashkey program:app >>>\n"),
-            "{with}"
-        );
-        assert_eq!(supervisord_without(&with, "app", path).unwrap(), original);
-        assert!(matches!(
-            supervisord_with(original, "nope", path, &VARS),
-            Err(ServiceError::NoProgram { .. })
-        ));
-    }
 }
 
 /// `set`: every service given the key earlier gets the new value too, when this user can
@@ -618,25 +220,16 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
         match plan_install(service, &pairs) {
             Ok(service_plan) if service_plan.changes.is_empty() => {}
             Ok(service_plan) => {
-                if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) {
-                    run.plan.notes.push(Note::ServiceUpdated {
-                        service: service.describe(),
-                        restart: service.restart_command(),
-                    });
-                    run.plan.create_dirs.extend(service_plan.create_dirs);
-                    run.plan.changes.extend(service_plan.changes);
-                } else {
-                    run.plan.notes.push(Note::ServiceNotUpdated {
-                        service: service.describe(),
-                        reason:
-                            "its files need root: run `sudo dashkey service install` for it again"
-                                .to_string(),
-                    });
-                }
+                run.plan.notes.push(Note::ServiceUpdated {
+                    service: service.describe(),
+                    restart: service.restart_command(),
+                });
+                run.plan.create_dirs.extend(service_plan.create_dirs);
+                run.plan.changes.extend(service_plan.changes);
             }
             Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
                 service: service.describe(),
-                reason: error.to_string(),
+                reason: NotUpdated::of(&error, true),
             }),
         }
     }
@@ -678,9 +271,7 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
     for (service, created_dirs) in &services {
         match plan_uninstall(service) {
             Ok(service_plan) if service_plan.changes.is_empty() => {}
-            Ok(service_plan)
-                if service_plan.changes.iter().all(|c| fsx::writable(&c.real_path)) =>
-            {
+            Ok(service_plan) => {
                 run.plan.changes.extend(service_plan.changes);
                 run.plan.notes.extend(service_plan.notes);
                 // Only directories that hold this service's own files (rmdir of an empty one).
@@ -697,16 +288,107 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
                     restart: service.restart_command(),
                 });
             }
-            Ok(_) => run.plan.notes.push(Note::ServiceNotUpdated {
-                service: service.describe(),
-                reason: "its files need root: run `sudo dashkey service uninstall` for it"
-                    .to_string(),
-            }),
             Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
                 service: service.describe(),
-                reason: error.to_string(),
+                reason: NotUpdated::of(&error, false),
             }),
         }
     }
     Ok(())
+}
+
+impl NotUpdated {
+    /// Why a service's plan was not taken into a `set` (`install`) or an `unset`.
+    fn of(error: &HandoffError, install: bool) -> NotUpdated {
+        match error {
+            HandoffError::NotWritable { .. } => NotUpdated::NeedsRoot { install },
+            error => NotUpdated::Failed(error.to_string()),
+        }
+    }
+}
+
+/// Plans `dashkey service install`: the service gets the variables `stored` holds, and the
+/// record lists it (with the directories this install creates; a reinstall keeps the ones
+/// the first install created), so that every later `set` rewrites it.
+///
+/// # Errors
+///
+/// [`HandoffError`] when the service cannot be edited safely, or a file it changes (the
+/// record included) cannot be written by this process.
+pub fn install(owner: &Platform, service: &Service, stored: &Stored) -> Result<Plan, HandoffError> {
+    let pairs: Vec<(&str, &str)> =
+        stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let mut plan = plan_install(service, &pairs)?;
+    plan.secrets.extend(stored.key());
+    let created_now = plan.create_dirs.clone();
+    plan.changes.push(record_change(owner, |record| {
+        let created_dirs = record
+            .services
+            .iter()
+            .find(|s| s.service == *service)
+            .map_or(created_now, |s| s.created_dirs.clone());
+        record.services.retain(|s| s.service != *service);
+        record.services.push(InstalledService { service: service.clone(), created_dirs });
+    })?);
+    require_writable(&plan)?;
+    Ok(plan)
+}
+
+/// Plans `dashkey service uninstall`: the service's files as they were, the directories
+/// dashkey created for it (when empty), and the record without it.
+///
+/// # Errors
+///
+/// [`HandoffError`] when a file cannot be read, its markers cannot be trusted, or a file it
+/// changes cannot be written by this process.
+pub fn uninstall(owner: &Platform, service: &Service) -> Result<Plan, HandoffError> {
+    let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let record = Record::inspect(&dir).0.unwrap_or_default();
+    let mut plan = plan_uninstall(service)?;
+    let installed = record.services.iter().find(|s| s.service == *service);
+    // Only directories dashkey created for this service go away.
+    plan.remove_dirs =
+        installed.map(|s| s.created_dirs.iter().rev().cloned().collect()).unwrap_or_default();
+    if installed.is_some() {
+        plan.changes.push(record_change(owner, |record| {
+            record.services.retain(|s| s.service != *service);
+        })?);
+    }
+    require_writable(&plan)?;
+    Ok(plan)
+}
+
+/// The services the record lists as given the key.
+pub fn installed(owner: &Platform) -> Vec<Service> {
+    let Some(dir) = owner.dashkey_dir() else { return Vec::new() };
+    let record = Record::inspect(&dir).0.unwrap_or_default();
+    record.services.into_iter().map(|s| s.service).collect()
+}
+
+/// The file a service's variables are in (its environment file; supervisord's configuration).
+pub fn key_file(service: &Service) -> &Path {
+    match service {
+        Service::Systemd { env_file, .. } => env_file,
+        Service::Supervisord { config, .. } => config,
+    }
+}
+
+/// The record's change: the record as it is now, updated.
+fn record_change(
+    owner: &Platform,
+    update: impl FnOnce(&mut Record),
+) -> Result<FileChange, HandoffError> {
+    let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let path = dir.join(crate::edit::record::FILE_NAME);
+    let before = fsx::read_optional(&path)?;
+    let mut record = Record::inspect(&dir).0.unwrap_or_default();
+    update(&mut record);
+    Ok(FileChange {
+        real_path: fsx::write_target(&path)?,
+        path,
+        role: Role::Record,
+        before: before.map(Zeroizing::new),
+        after: Some(Zeroizing::new(record.to_bytes())),
+        mode: 0o600,
+    })
 }
