@@ -25,12 +25,12 @@ pub use crate::edit::session::{MemorySession, SessionEnv, SessionError};
 use crate::edit::transaction::SessionChange;
 use crate::platform::{Os, Platform};
 use crate::shell::Dialect;
+use crate::store::copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, file_copy};
 use crate::store::owned::owned_path;
 use crate::store::plan::{
     NotRemovedReason, Note, PersistError, SetRun, UnsetRun, WRITTEN_VARS, own_file, pairs,
     push_change, read_text, vars_static,
 };
-use crate::store::scan::{CopyState, KeyCopy, PlaceKind, PlaceProblem, file_copy};
 
 /// Name of the Linux environment.d drop-in.
 pub const ENVIRONMENT_D_NAME: &str = "60-dashkey.conf";

@@ -17,30 +17,30 @@
 //! - [`hooks`]: startup-file hooks, and `--migrate`;
 //! - [`handoff`]: services given the key (systemd, supervisord).
 //!
-//! [`plan`] holds what they share (settings, errors, notes, the run); [`scan`] what a copy
+//! [`plan`] holds what they share (settings, errors, notes, the run); [`copies`] what a copy
 //! found looks like. The writing itself is [`crate::edit`]'s.
 
 use std::path::{Path, PathBuf};
 
+pub mod copies;
 pub mod desktop;
 pub mod gitignore;
 pub mod handoff;
 pub mod hooks;
 pub mod owned;
 pub mod plan;
-pub mod scan;
 pub mod sdk_key;
 
 pub use crate::edit::transaction::{
     Applied, ApplyError, DIRS_JOURNAL, FileChange, NotRestored, SessionChange, apply,
 };
+pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
     NotRemovedReason, NotUpdated, Note, PersistError, Plan, RegionEndpoints, SetOptions, Settings,
     missing_ancestors,
 };
-pub use scan::{CopyState, KeyCopy, PlaceKind, PlaceProblem, scan, sdk_key_file};
 pub use sdk_key::SDK_KEY_BACKUP;
 
 use crate::edit::fsx;
@@ -127,6 +127,21 @@ impl Store {
     }
 }
 
+/// Lists every place the key can be for this platform, in the order the SDKs look: the
+/// environment, then each store's copies ([`Store::found`]).
+pub fn scan(platform: &Platform) -> Vec<KeyCopy> {
+    let mut copies = vec![copies::variable_copy(platform)];
+    if let Some(copy) = copies::path_variable_copy(platform) {
+        copies.push(copy);
+    }
+    for store in Store::ALL {
+        copies.extend(store.found(platform));
+    }
+    // The stores are in the order they are written; a report lists them as the SDKs look.
+    copies.sort_by_key(|copy| copy.kind);
+    copies
+}
+
 /// Plans `dashkey set`: each store plans its changes, in order; then the directories they
 /// need and the record.
 ///
@@ -171,6 +186,22 @@ pub fn plan_unset(
     finish_unset(run)
 }
 
+/// What every run starts from: dashkey's directory, the home, the record (read once; a
+/// record that cannot be used is noted), and a plan whose journals go where the lock
+/// protects them.
+fn begin(platform: &Platform) -> Result<(PathBuf, PathBuf, Option<Record>, Plan), PersistError> {
+    let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let home = platform.home().ok_or(PersistError::NoHome)?;
+    let (record, problem) = Record::inspect(&dir);
+    let mut plan = Plan {
+        journal_dir: Some(dir.clone()),
+        dirs_journal: Some(home.join(DIRS_JOURNAL)),
+        ..Plan::default()
+    };
+    plan.notes.extend(problem.map(|problem| Note::UntrustedRecord { problem }));
+    Ok((dir, home, record, plan))
+}
+
 impl<'a> SetRun<'a> {
     /// Reads what every store of one `set` shares: the record (once), the variables.
     fn read(
@@ -180,20 +211,10 @@ impl<'a> SetRun<'a> {
         probes: &'a Probes,
         session: Option<&'a dyn SessionEnv>,
     ) -> Result<SetRun<'a>, PersistError> {
-        let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-        let home = platform.home().ok_or(PersistError::NoHome)?;
-        let (old_record, problem) = Record::inspect(&dir);
-        let mut plan = Plan {
-            secrets: vec![settings.key.clone()],
-            journal_dir: Some(dir.clone()),
-            dirs_journal: Some(home.join(DIRS_JOURNAL)),
-            ..Plan::default()
-        };
-        let untrusted = problem.is_some();
-        if let Some(problem) = problem {
-            // Rewritten at the end from what this set writes.
-            plan.notes.push(Note::UntrustedRecord { problem });
-        }
+        let (dir, home, old_record, mut plan) = begin(platform)?;
+        plan.secrets.push(settings.key.clone());
+        // An untrusted record is rewritten at the end from what this set writes.
+        let untrusted = !plan.notes.is_empty();
         Ok(SetRun {
             platform,
             settings,
@@ -221,21 +242,11 @@ impl<'a> UnsetRun<'a> {
         probes: &'a Probes,
         session: Option<&'a dyn SessionEnv>,
     ) -> Result<UnsetRun<'a>, PersistError> {
-        let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-        let home = platform.home().ok_or(PersistError::NoHome)?;
-        let (record, problem) = Record::inspect(&dir);
+        let (dir, home, record, mut plan) = begin(platform)?;
         let trusted = record.is_some();
         let record = record.unwrap_or_default();
         let startup = crate::startup::Startup::read(platform);
-        let mut plan = Plan {
-            secrets: hooks::keys_in_startup_files(&startup),
-            journal_dir: Some(dir.clone()),
-            dirs_journal: Some(home.join(DIRS_JOURNAL)),
-            ..Plan::default()
-        };
-        if let Some(problem) = problem {
-            plan.notes.push(Note::UntrustedRecord { problem });
-        }
+        plan.secrets.extend(hooks::keys_in_startup_files(&startup));
         let places = Places::of(platform, &dir, &home);
         for file in &record.files {
             if !places.holds(file) {

@@ -12,11 +12,11 @@ use zeroize::Zeroizing;
 use crate::edit::fsx;
 use crate::edit::record::Role;
 use crate::shell::{self, Dialect};
+use crate::store::copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, file_copy};
 use crate::store::plan::{
     NotRemovedReason, Note, PersistError, SetRun, UnsetRun, own_file, pairs, push_change,
     read_text, vars_static,
 };
-use crate::store::scan::{CopyState, KeyCopy, PlaceKind, PlaceProblem, file_copy};
 use crate::{ApiKey, Platform, vars};
 
 /// `set`: every dialect's file holds the variables; a file there that dashkey did not write

@@ -8,11 +8,11 @@
 use crate::ApiKey;
 use crate::Platform;
 use crate::edit::record::Role;
+use crate::store::copies::{KeyCopy, PlaceKind, file_copy, sdk_key_file};
 use crate::store::plan::{
     NotRemovedReason, Note, PersistError, SetRun, UnsetRun, fsx_is_link, own_file, push_change,
     read_text,
 };
-use crate::store::scan::{KeyCopy, PlaceKind, file_copy, sdk_key_file};
 
 /// Where `set` keeps the SDK key file it found (in dashkey's directory, 0600), for `unset`.
 pub const SDK_KEY_BACKUP: &str = "api_key.before-dashkey";

@@ -1,5 +1,5 @@
 //! The running launchd session, through `launchctl`.
-use super::{SessionEnv, SessionError};
+use crate::edit::session::{SessionEnv, SessionError};
 use std::process::Command;
 
 const STORE: &str = "launchd session";

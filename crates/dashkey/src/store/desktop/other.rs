@@ -1,6 +1,6 @@
 //! Every other OS: no session store outside files (Linux uses environment.d).
 
-use super::SessionEnv;
+use crate::edit::session::SessionEnv;
 
 pub fn native_session() -> Option<Box<dyn SessionEnv>> {
     None

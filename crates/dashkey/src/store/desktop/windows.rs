@@ -1,7 +1,7 @@
 //! `HKCU\Environment` through the `windows-registry` crate, and the settings broadcast.
 #![allow(unsafe_code)]
 
-use super::{SessionEnv, SessionError};
+use crate::edit::session::{SessionEnv, SessionError};
 
 const STORE: &str = "Windows registry (HKCU\\Environment)";
 

@@ -8,12 +8,12 @@ use crate::Platform;
 use crate::edit::block;
 use crate::edit::fsx;
 use crate::edit::record::Role;
+use crate::edit::transaction::FileChange;
 use crate::export::supervisord_value;
 use crate::services;
-use crate::store::FileChange;
 use crate::store::plan::{PersistError, Plan};
 
-use super::{HandoffError, Service};
+use super::service::{HandoffError, Service};
 
 /// Plans an edit of a supervisord configuration file as a whole.
 pub(super) fn edit_config(

@@ -11,7 +11,7 @@ use crate::edit::fsx;
 use crate::services;
 use crate::store::plan::{PersistError, Plan};
 
-use super::{HandoffError, Service};
+use super::service::{HandoffError, Service};
 use crate::export::systemd_escape;
 
 /// Where systemd files go: the system directories (under `root`, `/` normally; another
@@ -84,7 +84,7 @@ pub(super) fn drop_in_text(service_unit: &str, env_file: &Path) -> String {
 }
 
 pub(super) fn missing_dirs(dir: &Path, plan: &mut Plan) {
-    for path in crate::store::missing_ancestors(dir) {
+    for path in crate::store::plan::missing_ancestors(dir) {
         if !plan.create_dirs.contains(&path) {
             plan.create_dirs.push(path);
         }

@@ -1,10 +1,12 @@
 //! Every place a key can live, and what is in each.
 //!
 //! "I have five copies of the key and don't know which one wins" is a problem of inventory.
-//! [`scan`] lists each place an SDK or a shell may take the key from, reads what is there
-//! without changing anything, and attaches the problems that make a copy dangerous or
-//! useless: a key file other users can read, an empty value that shadows a good file, a
-//! `~` that no SDK expands.
+//! [`crate::store::scan`] lists each place an SDK or a shell may take the key from, reads
+//! what is there without changing anything, and attaches the problems that make a copy
+//! dangerous or useless: a key file other users can read, an empty value that shadows a good
+//! file, a `~` that no SDK expands. This file holds what a copy found looks like, how a key
+//! file is read for it ([`file_copy`]), and the copies in this process's environment; each
+//! store reads its own place ([`crate::store::Store::found`]).
 
 use std::io;
 use std::path::PathBuf;
@@ -13,7 +15,6 @@ use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
 use crate::platform::Platform;
 use crate::resolve::{self, ReadFailure, Source};
-use crate::store::Store;
 use crate::vars;
 
 /// Which kind of place a copy lives in.
@@ -152,27 +153,12 @@ impl std::fmt::Display for PlaceProblem {
     }
 }
 
-/// Lists every place the key can be for this platform, in the order the SDKs look: the
-/// environment, then each store's copies ([`Store::found`]).
-pub fn scan(platform: &Platform) -> Vec<KeyCopy> {
-    let mut copies = vec![variable_copy(platform)];
-    if let Some(copy) = path_variable_copy(platform) {
-        copies.push(copy);
-    }
-    for store in Store::ALL {
-        copies.extend(store.found(platform));
-    }
-    // The stores are in the order they are written; a report lists them as the SDKs look.
-    copies.sort_by_key(|copy| copy.kind);
-    copies
-}
-
 /// The SDK's default key file under the home the user's programs see.
 pub fn sdk_key_file(platform: &Platform) -> Option<PathBuf> {
     platform.home().map(|home| home.join(".dashscope").join("api_key"))
 }
 
-fn variable_copy(platform: &Platform) -> KeyCopy {
+pub(super) fn variable_copy(platform: &Platform) -> KeyCopy {
     let (state, problems) = match platform.var(vars::API_KEY) {
         None => (CopyState::Absent, Vec::new()),
         Some(value) => {
@@ -188,7 +174,7 @@ fn variable_copy(platform: &Platform) -> KeyCopy {
     KeyCopy { kind: PlaceKind::Variable, path: None, state, mode: None, problems }
 }
 
-fn path_variable_copy(platform: &Platform) -> Option<KeyCopy> {
+pub(super) fn path_variable_copy(platform: &Platform) -> Option<KeyCopy> {
     let raw = platform.var_non_empty(vars::API_KEY_FILE_PATH)?;
     let path = platform.resolve_path(raw);
     let mut copy = file_copy(PlaceKind::FilePathVariable, path);
@@ -252,6 +238,7 @@ pub(super) fn file_copy(kind: PlaceKind, path: PathBuf) -> KeyCopy {
 mod tests {
     use super::*;
     use crate::platform::Os;
+    use crate::store::scan;
     use std::fs;
 
     #[cfg(unix)]
