@@ -165,3 +165,23 @@ fn a_failed_write_restores_everything() {
     assert_eq!(std::fs::read_to_string(home.join(".bashrc")).unwrap(), "original\n");
     assert!(!home.join(".config/dashkey").exists());
 }
+
+#[test]
+fn status_reads_env_sh_with_the_parser_that_set_and_unset_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::simulated(Os::Linux, [("HOME", dir.path().to_str().unwrap())]);
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+    apply(&plan, None).unwrap();
+    let dashkey = |platform: &Platform| {
+        scan(platform).into_iter().find(|c| c.kind == PlaceKind::Dashkey).unwrap()
+    };
+    assert_eq!(dashkey(&platform).value().unwrap().expose(), KEY);
+    assert_eq!(load_stored(&platform).unwrap().unwrap().key().unwrap().expose(), KEY);
+
+    // A hand-edited line: status shows what a shell would load; set and unset refuse it.
+    let env_sh = owned_path(&platform.dashkey_dir().unwrap(), shell::Dialect::Posix);
+    std::fs::write(&env_sh, "# Written by dashkey\nexport DASHSCOPE_API_KEY=sk-plain\n").unwrap();
+    assert_eq!(dashkey(&platform).value().unwrap().expose(), "sk-plain");
+    assert!(matches!(load_stored(&platform), Err(PersistError::ForeignOwnedFile { line: 2, .. })));
+}
