@@ -5,7 +5,7 @@
 //! what is there without changing anything, and attaches the problems that make a copy
 //! dangerous or useless: a key file other users can read, an empty value that shadows a good
 //! file, a `~` that no SDK expands. This file holds what a copy found looks like, how a key
-//! file is read for it ([`file_copy`]), and the copies in this process's environment; each
+//! file is read for it (`file_copy`), and the copies in this process's environment; each
 //! store reads its own place ([`crate::store::Store::found`]).
 
 use std::io;
@@ -18,7 +18,7 @@ use crate::resolve::{self, ReadFailure, Source};
 use crate::vars;
 
 /// Which kind of place a copy lives in.
-/// Ordered as the SDKs look, which is the order [`scan`] lists them in.
+/// Ordered as the SDKs look, which is the order [`crate::store::scan`] lists them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlaceKind {

@@ -11,9 +11,12 @@
 //! - **Windows**: `HKCU\Environment`, the per-user environment every new program inherits,
 //!   followed by the `WM_SETTINGCHANGE` broadcast that tells Explorer to reload it.
 //!
-//! The file contents are computed here for every OS and unit-tested on Linux. The calls that
-//! only exist on one OS (registry, broadcast, launchctl) sit behind [`SessionEnv`], with
-//! one `cfg` module per OS exporting the same function.
+//! As a store: `set` writes the session file and the session variables; `unset` removes
+//! the file only at the one place dashkey writes it and only while its content is dashkey's,
+//! and the variables the record lists. The file contents are computed here for every OS and
+//! unit-tested on Linux. The calls that only exist on one OS (registry, broadcast,
+//! launchctl) sit behind [`SessionEnv`], in one file per OS (`desktop/windows.rs`,
+//! `desktop/macos.rs`, `desktop/other.rs`) exporting the same function.
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! dashkey's own env files, one per shell syntax (`env.sh`, `env.fish`, `env.csh`, `env.nu`,
 //! `env.ps1`, 0600 in a 0700 directory): the only copies of the key in shell syntax, which
-//! each shell's startup hook sources. Their one parser ([`load_stored`], [`is_owned_text`])
+//! each shell's startup hook sources. Their one parser ([`load_stored`], `is_owned_text`)
 //! sits here beside the one renderer ([`crate::shell::owned_file`]'s caller), so that what
 //! `set` writes, what `unset` recognises as dashkey's, and what `status` shows are read the
 //! same way.

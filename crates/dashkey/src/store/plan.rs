@@ -2,7 +2,7 @@
 //! readings of one run that every store shares, and the small helpers every store uses to
 //! add a change. It depends on no store, so that every store can depend on it.
 //!
-//! A run ([`SetRun`], [`UnsetRun`]) is read once, before the first store plans: the record
+//! A run (`SetRun`, `UnsetRun`) is read once, before the first store plans: the record
 //! (one read), the variables, the home and dashkey's directory. Each store then adds its
 //! changes and notes to the run's one [`Plan`].
 

@@ -1,12 +1,14 @@
 //! Handing the key to services: systemd units and supervisord programs, which never read a
 //! shell's startup files (FAQ scenario 3).
 //!
-//! - [`systemd`]: an environment file of its own and a drop-in pointing the unit at it;
-//! - [`supervisord`]: a marker block in the program's `environment=` line.
+//! - `systemd.rs`: an environment file of its own and a drop-in pointing the unit at it;
+//! - `supervisord.rs`: a marker block in the program's `environment=` line;
+//! - `service.rs`: what a hand-off is called, how it restarts, why it fails.
 //!
 //! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded (by
-//! [`record_install`] and [`record_uninstall`], beside the plan) so that `dashkey set` with a
-//! new key rewrites them and `unset` takes them back. The writers are here, in the stores;
+//! [`install`] and [`uninstall`], with the plan's own changes) so that `dashkey set` with a
+//! new key rewrites them and `unset` takes them back. Whether this user may write a
+//! service's files is decided here, before anything is written. The writers are here, in the stores;
 //! reading how a manager sees its configuration is [`crate::services`]'s.
 
 use std::path::{Path, PathBuf};
