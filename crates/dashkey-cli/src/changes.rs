@@ -2,8 +2,8 @@
 //! notes. Shared by `set`, `unset` and everything else that writes through a plan.
 
 use dashkey::Platform;
-use dashkey::persist::{Applied, NotRemovedReason, Note, Plan};
-use dashkey::record::Role;
+use dashkey::edit::record::Role;
+use dashkey::store::{Applied, NotRemovedReason, NotUpdated, Note, Plan};
 use serde::Serialize;
 
 use crate::output::{BOLD, DIM, OK, WARN, paint, show_path};
@@ -143,7 +143,7 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             Note::KeptBackup { path } => {
                 let sdk_backup = platform
                     .dashkey_dir()
-                    .is_some_and(|dir| *path == dir.join(dashkey::persist::SDK_KEY_BACKUP));
+                    .is_some_and(|dir| *path == dir.join(dashkey::store::SDK_KEY_BACKUP));
                 let what = if sdk_backup {
                     "the copy of the ~/.dashscope/api_key that was there before dashkey"
                 } else {
@@ -158,6 +158,17 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                 format!("{service} sees the change once restarted: {restart}")
             }
             Note::ServiceNotUpdated { service, reason } => {
+                let reason = match reason {
+                    NotUpdated::NeedsRoot { install: true } => {
+                        "its files need root: run `sudo dashkey service install` for it again"
+                            .to_string()
+                    }
+                    NotUpdated::NeedsRoot { install: false } => {
+                        "its files need root: run `sudo dashkey service uninstall` for it"
+                            .to_string()
+                    }
+                    NotUpdated::Failed(error) => error.clone(),
+                };
                 format!("{service} was not changed: {reason}")
             }
             Note::NoStartupFile { shell } => {
@@ -208,8 +219,8 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
 }
 
 /// A sentence for what recovery did with a write a killed dashkey left half-done.
-pub fn recovery_text(platform: &Platform, recovery: &dashkey::fsx::Recovery) -> String {
-    use dashkey::fsx::Recovery;
+pub fn recovery_text(platform: &Platform, recovery: &dashkey::edit::fsx::Recovery) -> String {
+    use dashkey::edit::fsx::Recovery;
     match recovery {
         Recovery::RestoredOld { path } => format!(
             "{} was left half-written by a dashkey that was stopped; its old content is back",

@@ -72,7 +72,7 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
 /// directory): the next `set`, `unset` or `region` completes it.
 fn pending_recovery(platform: &Platform) -> Vec<Finding> {
     let Some(dir) = platform.dashkey_dir() else { return Vec::new() };
-    dashkey::fsx::pending_journals(&dir)
+    dashkey::edit::fsx::pending_journals(&dir)
         .into_iter()
         .map(|(file, journal)| Finding {
             id: "pending-recovery",

@@ -41,7 +41,7 @@ pub struct Failure {
 /// it never claims that the user's key or input is wrong.
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(error: E) -> Failure {
-        use dashkey::persist::PersistError;
+        use dashkey::store::PersistError;
         let error = error.into();
         let exit = match error.downcast_ref::<PersistError>() {
             Some(
@@ -51,15 +51,59 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 | PersistError::ForeignOwnedFile { .. }
                 | PersistError::ForeignLineInBlock { .. }
                 | PersistError::PrivateDir(
-                    dashkey::fsx::PrivateDirError::Symlink { .. }
-                    | dashkey::fsx::PrivateDirError::NotADirectory { .. }
-                    | dashkey::fsx::PrivateDirError::ForeignOwner { .. },
+                    dashkey::edit::fsx::PrivateDirError::Symlink { .. }
+                    | dashkey::edit::fsx::PrivateDirError::NotADirectory { .. }
+                    | dashkey::edit::fsx::PrivateDirError::ForeignOwner { .. },
                 ),
             ) => Exit::Problem,
             Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
             _ => Exit::Io,
         };
-        Failure { exit, error }
+        Failure { exit, error: sentence(error) }
+    }
+}
+
+/// The library's errors carry data (the file, the unit); the commands and flags that get
+/// past them are the binary's, added here.
+pub fn sentence(error: anyhow::Error) -> anyhow::Error {
+    use dashkey::store::PersistError;
+    use dashkey::store::handoff::HandoffError;
+    let text = match (error.downcast_ref::<PersistError>(), error.downcast_ref::<HandoffError>()) {
+        (Some(persist), _) => persist_sentence(persist),
+        (None, Some(HandoffError::Persist(persist))) => persist_sentence(persist),
+        (None, Some(HandoffError::NeedsRoot(unit))) => Some(format!(
+            "writing a system unit's files needs root: run `sudo dashkey service install --systemd \
+             {unit}` (dashkey reads the key of the user who ran sudo), or use --user for a user unit"
+        )),
+        (None, Some(HandoffError::NoConfig(looked))) => Some(format!(
+            "no supervisord configuration found (looked in {looked}); give it with -c"
+        )),
+        (None, Some(HandoffError::NotWritable { path })) => Some(format!(
+            "cannot write {}: permission denied; nothing was changed (run with sudo?)",
+            path.display()
+        )),
+        _ => None,
+    };
+    match text {
+        Some(text) => anyhow::anyhow!(text),
+        None => error,
+    }
+}
+
+fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
+    use dashkey::store::PersistError;
+    match error {
+        PersistError::NotUtf8 { path, hint } => Some(format!(
+            "{} is not UTF-8 text, so dashkey will not edit it; skip it with --shell or \
+             --no-modify-rc, or add the line yourself: {hint}",
+            path.display()
+        )),
+        PersistError::ReadOnly { path } => Some(format!(
+            "{} is read-only, so dashkey will not edit it; make it writable (chmod u+w) or skip it \
+             with --shell or --no-modify-rc",
+            path.display()
+        )),
+        _ => None,
     }
 }
 

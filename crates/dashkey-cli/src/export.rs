@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 
 use anyhow::anyhow;
 use dashkey::Platform;
+use dashkey::edit::fsx;
 use dashkey::export::{self, ExportOptions, Format};
-use dashkey::fsx;
 use zeroize::Zeroizing;
 
 use crate::cli::ExportArgs;
@@ -22,7 +22,7 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
             Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
         ),
     })?;
-    let Some(stored) = dashkey::persist::load_stored(platform)? else {
+    let Some(stored) = dashkey::store::load_stored(platform)? else {
         return Err(Failure {
             exit: Exit::Problem,
             error: anyhow!("no key is stored for this user: run `dashkey set` first"),

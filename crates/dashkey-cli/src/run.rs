@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use anyhow::anyhow;
 use dashkey::Platform;
 use dashkey::config::Config;
-use dashkey::persist::{self, RegionEndpoints};
+use dashkey::store::{self, RegionEndpoints};
 use dashkey::vars;
 use zeroize::Zeroizing;
 
@@ -24,7 +24,7 @@ fn stored_vars(
     platform: &Platform,
     region: Option<&str>,
 ) -> Result<Vec<(String, Zeroizing<String>)>, Failure> {
-    let Some(stored) = persist::load_stored(platform)? else {
+    let Some(stored) = store::load_stored(platform)? else {
         return Err(Failure {
             exit: Exit::Problem,
             error: anyhow!("no key is stored for this user: run `dashkey set` first"),

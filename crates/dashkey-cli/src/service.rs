@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use dashkey::Platform;
-use dashkey::persist::{self, FileChange, Plan};
-use dashkey::record::{InstalledService, Record, Role};
-use dashkey::service::{self, Service};
-use zeroize::Zeroizing;
+use dashkey::store::handoff::{self, Service};
+use dashkey::store::{self, Plan};
 
 use crate::changes;
 use crate::cli::{ServiceArgs, ServiceCommand, ServiceTarget};
@@ -26,7 +24,7 @@ pub fn run(platform: &Platform, args: &ServiceArgs) -> Outcome {
 }
 
 fn failure(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
-    Failure { exit, error: error.into() }
+    Failure { exit, error: crate::exit::sentence(error.into()) }
 }
 
 /// The service a command line names, refusing a system unit without root before anything
@@ -40,14 +38,14 @@ fn resolve(
         (Some(unit), None) => {
             let root = target.root.clone().unwrap_or_else(|| PathBuf::from("/"));
             if !target.user && target.root.is_none() && !platform.is_root() {
-                return Err(failure(Exit::Io, service::ServiceError::NeedsRoot(unit.clone())));
+                return Err(failure(Exit::Io, handoff::HandoffError::NeedsRoot(unit.clone())));
             }
             let base = if target.user { platform } else { owner };
-            service::systemd_service(base, unit, target.user, &root)
+            handoff::systemd_service(base, unit, target.user, &root)
                 .map_err(|e| failure(Exit::Usage, e))
         }
         (None, Some(program)) => {
-            service::supervisord_service(platform, program, target.config.as_deref())
+            handoff::supervisord_service(platform, program, target.config.as_deref())
                 .map_err(|e| failure(Exit::Io, e))
         }
         _ => Err(failure(
@@ -57,91 +55,42 @@ fn resolve(
     }
 }
 
-fn record_change(
-    owner: &Platform,
-    update: impl FnOnce(&mut Record),
-) -> Result<FileChange, Failure> {
-    let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
-    let path = dir.join(dashkey::record::FILE_NAME);
-    let before = dashkey::fsx::read_optional(&path)?;
-    let mut record = Record::load(&dir)?.unwrap_or_default();
-    update(&mut record);
-    Ok(FileChange {
-        real_path: dashkey::fsx::write_target(&path)?,
-        path,
-        role: Role::Record,
-        before: before.map(Zeroizing::new),
-        after: Some(Zeroizing::new(record.to_bytes())),
-        mode: 0o600,
-    })
-}
-
-/// Checks, then shows (`--dry-run`) or applies a service plan. Returns whether it applied.
+/// Shows (`--dry-run`) or applies a service plan. Returns whether it applied.
 fn carry_out(
     platform: &Platform,
     plan: &Plan,
     dry_run: bool,
     heading: &str,
 ) -> Result<bool, Failure> {
-    check_writable(plan)?;
     if dry_run {
         changes::print_dry_run(platform, plan, false)?;
         return Ok(false);
     }
-    let applied = persist::apply(plan, None)?;
+    let applied = store::apply(plan, None)?;
     changes::heading(heading);
     changes::print_applied(platform, plan, &applied);
     Ok(true)
 }
 
-/// Every changed file must be writable by this process: checked before anything is written.
-fn check_writable(plan: &Plan) -> Result<(), Failure> {
-    for change in &plan.changes {
-        if !dashkey::fsx::writable(&change.real_path) {
-            return Err(failure(
-                Exit::Io,
-                anyhow!(
-                    "cannot write {}: permission denied; nothing was changed (run with sudo?)",
-                    change.real_path.display()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
     // The record is rewritten: take turns with `set` and `unset`.
-    let _lock = if target.dry_run { None } else { Some(persist::lock(owner)?) };
-    let Some(stored) = persist::load_stored(owner)? else {
+    let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
+    let Some(stored) = store::load_stored(owner)? else {
         return Err(failure(
             Exit::Problem,
             anyhow!("no key is stored for this user: run `dashkey set` first"),
         ));
     };
-    let pairs: Vec<(&str, &str)> =
-        stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let mut plan = service::plan_install(&service, &pairs).map_err(|e| failure(Exit::Io, e))?;
-    plan.secrets.extend(stored.key());
-    let created_now = plan.create_dirs.clone();
-    plan.changes.push(record_change(owner, |record| {
-        // A reinstall keeps the directories the first install created.
-        let created_dirs = record
-            .services
-            .iter()
-            .find(|s| s.service == service)
-            .map_or(created_now, |s| s.created_dirs.clone());
-        record.services.retain(|s| s.service != service);
-        record.services.push(InstalledService { service: service.clone(), created_dirs });
-    })?);
+    let plan = handoff::install(owner, &service, &stored).map_err(|e| failure(Exit::Io, e))?;
     let heading = format!("Gave the DashScope API key to the {}", service.describe());
     if !carry_out(platform, &plan, target.dry_run, &heading)? {
         return Ok(Exit::Ok);
     }
     if let Service::Supervisord { config, .. } = &service
-        && let Some(mode) = std::fs::metadata(config).ok().and_then(|m| dashkey::fsx::mode(&m))
-        && dashkey::fsx::readable_by_others(mode)
+        && let Some(mode) =
+            std::fs::metadata(config).ok().and_then(|m| dashkey::edit::fsx::mode(&m))
+        && dashkey::edit::fsx::readable_by_others(mode)
     {
         anstream::eprintln!(
             "{} the key is now in {} (mode {mode:04o}), which other users can read: chmod 600 it",
@@ -186,18 +135,8 @@ fn activate(service: &Service, alternate_root: bool) {
 
 fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
-    let _lock = if target.dry_run { None } else { Some(persist::lock(owner)?) };
-    let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
-    let record = Record::load(&dir)?.unwrap_or_default();
-    let mut plan = service::plan_uninstall(&service).map_err(|e| failure(Exit::Io, e))?;
-    // Only directories dashkey created for this service go away.
-    let created =
-        record.services.iter().find(|s| s.service == service).map(|s| s.created_dirs.clone());
-    plan.remove_dirs = created.unwrap_or_default().into_iter().rev().collect();
-    if record.services.iter().any(|s| s.service == service) {
-        plan.changes
-            .push(record_change(owner, |record| record.services.retain(|s| s.service != service))?);
-    }
+    let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
+    let plan = handoff::uninstall(owner, &service).map_err(|e| failure(Exit::Io, e))?;
     if plan.changes.is_empty() {
         anstream::println!("The {} has nothing from dashkey; nothing changed.", service.describe());
         return Ok(Exit::Ok);
@@ -210,25 +149,20 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
 }
 
 fn list(owner: &Platform, json: bool) -> Outcome {
-    let dir = owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
-    let record = Record::load(&dir)?.unwrap_or_default();
+    owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
+    let services = handoff::installed(owner);
     if json {
-        let services: Vec<&Service> = record.services.iter().map(|s| &s.service).collect();
         crate::output::print_json(&serde_json::json!({ "services": services }))?;
         return Ok(Exit::Ok);
     }
-    if record.services.is_empty() {
+    if services.is_empty() {
         anstream::println!("No service has the key from dashkey.");
     }
-    for installed in &record.services {
-        let file = match &installed.service {
-            Service::Systemd { env_file, .. } => env_file.clone(),
-            Service::Supervisord { config, .. } => config.clone(),
-        };
+    for service in &services {
         anstream::println!(
             "{}  {}",
-            installed.service.describe(),
-            paint(DIM, show_path(owner, &file))
+            service.describe(),
+            paint(DIM, show_path(owner, handoff::key_file(service)))
         );
     }
     Ok(Exit::Ok)

@@ -7,9 +7,9 @@
 
 use anyhow::anyhow;
 use dashkey::config::Config;
-use dashkey::persist::{self, RegionEndpoints, SetOptions, Settings};
-use dashkey::record::Record;
+use dashkey::edit::record::Record;
 use dashkey::shell::{Dialect, Probes, Shell};
+use dashkey::store::{self, RegionEndpoints, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, Target, Verdict};
 use dashkey::{ApiKey, Platform};
 
@@ -62,7 +62,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         targets.iter().find(|target| target.region == id).cloned()
     });
 
-    let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
         changes::print_note_list(platform, &locked.notes);
     }
@@ -99,13 +99,13 @@ fn write(
     let asked: Vec<Shell> =
         options.shells.clone().unwrap_or_else(|| dashkey::shell::detect(platform));
     let probes = Probes::ask(platform, &asked);
-    let mut session = dashkey::desktop::native_session();
-    let plan = persist::plan_set(platform, settings, options, &probes, session.as_deref())?;
+    let mut session = dashkey::store::desktop::native_session();
+    let plan = store::plan_set(platform, settings, options, &probes, session.as_deref())?;
     if dry_run {
         changes::print_dry_run(platform, &plan, json)?;
         return Ok(Exit::Ok);
     }
-    let applied = persist::apply(&plan, session.as_deref_mut())?;
+    let applied = store::apply(&plan, session.as_deref_mut())?;
     if json {
         changes::print_report(&plan, false)?;
         changes::print_notes(platform, &plan);
@@ -239,7 +239,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let config = Config::load(platform).map_err(usage)?;
     let target = find_target(&config.targets(), id)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
-    let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
+    let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
         changes::print_note_list(platform, &locked.notes);
     }
@@ -247,7 +247,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         Some(_) => Record::load(&dir)?,
         None => previous,
     };
-    let Some(key) = persist::load_stored(platform)?.and_then(|stored| stored.key()) else {
+    let Some(key) = store::load_stored(platform)?.and_then(|stored| stored.key()) else {
         return Err(Failure {
             exit: Exit::Problem,
             error: anyhow!("no key is stored: run `dashkey set --region {id}` first"),
@@ -257,7 +257,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let shells: Vec<Shell> = record
         .files
         .iter()
-        .filter(|f| f.role == dashkey::record::Role::Hook)
+        .filter(|f| f.role == dashkey::edit::record::Role::Hook)
         .filter_map(|f| hook_shell(&f.path))
         .collect();
     let settings = Settings {
@@ -269,7 +269,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let options = SetOptions {
         shells: Some(shells.clone()),
         no_modify_rc: shells.is_empty(),
-        gui: record.files.iter().any(|f| f.role == dashkey::record::Role::Desktop),
+        gui: record.files.iter().any(|f| f.role == dashkey::edit::record::Role::Desktop),
         migrate: false,
         created_dirs: Vec::new(),
     };
@@ -337,7 +337,7 @@ fn parse_shells(names: &[String]) -> Result<Option<Vec<Shell>>, Failure> {
 
 /// The command that loads dashkey's file into the current shell.
 pub fn load_command(platform: &Platform) -> String {
-    persist::load_command(platform).unwrap_or_else(|| "eval \"$(dashkey env)\"".to_string())
+    store::load_command(platform).unwrap_or_else(|| "eval \"$(dashkey env)\"".to_string())
 }
 
 /// The syntax of the shell this command runs in, from `$SHELL` (POSIX when unknown).

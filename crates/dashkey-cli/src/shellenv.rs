@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 
 use anyhow::anyhow;
 use dashkey::Platform;
-use dashkey::persist;
 use dashkey::shell::Dialect;
+use dashkey::store;
 
 use crate::cli::EnvArgs;
 use crate::exit::{Exit, Failure, Outcome};
@@ -30,7 +30,7 @@ pub fn run(platform: &Platform, args: &EnvArgs) -> Outcome {
             ),
         });
     }
-    let Some(stored) = persist::load_stored(platform)? else {
+    let Some(stored) = store::load_stored(platform)? else {
         anstream::eprintln!("no key is stored: run `dashkey set` first");
         return Ok(Exit::Problem);
     };

@@ -4,7 +4,7 @@
 //! text output is a rendering of it, so the two can never disagree.
 
 use dashkey::resolve::{self, BaseUrl, Candidate, Outcome, Resolution, Sdk, Source, Verdict};
-use dashkey::store::{self, Copy, CopyState, PlaceKind};
+use dashkey::store::{self, CopyState, KeyCopy, PlaceKind};
 use dashkey::{ApiKey, Endpoint, Platform, vars};
 use serde::Serialize;
 
@@ -118,7 +118,7 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> CommandOutcome {
     let report = build(platform, args.reveal);
     // A write killed half-way is completed by the next command that takes the lock.
     for (file, journal) in
-        platform.dashkey_dir().map(|d| dashkey::fsx::pending_journals(&d)).unwrap_or_default()
+        platform.dashkey_dir().map(|d| dashkey::edit::fsx::pending_journals(&d)).unwrap_or_default()
     {
         let file = file.map_or_else(|| "a file".to_string(), |f| output::show_path(platform, &f));
         anstream::eprintln!(
@@ -144,8 +144,9 @@ fn build(platform: &Platform, reveal: bool) -> Report {
     let sdks: Vec<SdkReport> =
         resolutions.iter().map(|resolution| sdk_report(resolution, reveal)).collect();
     let all_found = sdks.iter().all(|sdk| sdk.found);
-    let (record, problem) =
-        platform.dashkey_dir().map_or((None, None), |dir| dashkey::record::Record::inspect(&dir));
+    let (record, problem) = platform
+        .dashkey_dir()
+        .map_or((None, None), |dir| dashkey::edit::record::Record::inspect(&dir));
     let record_problem = problem.map(|problem| {
         format!(
             "{}: {}, so dashkey does not use it; `dashkey unset` finds dashkey's files without \
@@ -190,7 +191,7 @@ fn place_of(source: &Source) -> &'static str {
     }
 }
 
-fn copy_report(copy: &Copy, resolutions: &[Resolution], reveal: bool) -> CopyReport {
+fn copy_report(copy: &KeyCopy, resolutions: &[Resolution], reveal: bool) -> CopyReport {
     let used_by = resolutions
         .iter()
         .filter(|r| matches!(&r.outcome, Outcome::Found { source, .. } if copy.is_source(source)))

@@ -180,7 +180,7 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
     // terminals and programs will use: that is the configuration to compare with.
     let stored = platform
         .dashkey_dir()
-        .and_then(|dir| dashkey::record::Record::load(&dir).ok().flatten())
+        .and_then(|dir| dashkey::edit::record::Record::load(&dir).ok().flatten())
         .and_then(|record| record.region)
         .filter(|_| resolution.urls.http.origin == UrlOrigin::Default);
     let configured = stored.clone().or_else(|| verify::configured_region(&resolution.urls, &all));

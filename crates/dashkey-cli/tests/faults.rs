@@ -11,7 +11,7 @@
 //!
 //! After each trial, in this order:
 //! 1. Recovery, exactly as the next dashkey command that takes the lock runs it first
-//!    (`dashkey::persist::lock`: it completes or undoes an in-place write that a kill
+//!    (`dashkey::store::lock`: it completes or undoes an in-place write that a kill
 //!    interrupted, removes temporaries, and the empty directories a killed run's directory
 //!    journal lists). Then **every file under HOME holds its old bytes or its
 //!    new bytes** (old: before the faulted command; new: after the same command run without
@@ -273,7 +273,7 @@ fn trial(
         dashkey::Os::Linux,
         [("HOME", home.to_str().expect("a UTF-8 sandbox path"))],
     );
-    drop(dashkey::persist::lock(&platform).expect("the next command takes the lock"));
+    drop(dashkey::store::lock(&platform).expect("the next command takes the lock"));
     let now = contents(home);
     for path in old.keys().chain(new.keys()).chain(now.keys()) {
         let current = now.get(path);
@@ -304,7 +304,7 @@ fn trial(
     // whole and names the key that was set.
     let record = home.join(".config/dashkey/record.json");
     if let Ok(bytes) = fs::read(&record) {
-        match serde_json::from_slice::<dashkey::record::Record>(&bytes) {
+        match serde_json::from_slice::<dashkey::edit::record::Record>(&bytes) {
             Ok(record) if record.fingerprint == Some(ApiKey::verbatim(KEY).fingerprint()) => {}
             Ok(_) => failures.push("record.json names another key".to_string()),
             Err(e) => failures.push(format!("record.json does not parse: {e}")),

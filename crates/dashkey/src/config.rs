@@ -123,7 +123,7 @@ impl Config {
     ///
     /// [`ConfigError`] when the file exists but cannot be read or used.
     pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
-        match crate::read::read_text(path, crate::read::Cap::CONFIG) {
+        match crate::world::read::read_text(path, crate::world::read::Cap::CONFIG) {
             Ok(text) => Config::parse(path, &text),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 Ok(Config { path: None, ..Config::default() })

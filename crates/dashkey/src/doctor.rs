@@ -31,11 +31,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::key::ApiKey;
-use crate::persist::{self, Stored};
 use crate::platform::Platform;
 use crate::resolve::{self, Resolution, Sdk};
 use crate::shell::{self, Dialect, Shell};
-use crate::store::{self, Copy, PlaceKind};
+use crate::store::Stored;
+use crate::store::{self, KeyCopy, PlaceKind};
 use crate::vars;
 use crate::verify::{Prober, Target};
 use crate::world::procs::ProcTable;
@@ -299,7 +299,7 @@ struct Context<'a> {
     owned_file: Option<PathBuf>,
     /// When the key new shells load was last written.
     written_at: Option<SystemTime>,
-    copies: Vec<Copy>,
+    copies: Vec<KeyCopy>,
     resolutions: Vec<Resolution>,
     startup: Startup,
     /// The sessions of the shells this user has.
@@ -318,11 +318,11 @@ struct Context<'a> {
 impl<'a> Context<'a> {
     fn new(platform: &'a Platform, host: &'a Host, options: &'a Options) -> Context<'a> {
         let env_key = platform.var(vars::API_KEY).map(ApiKey::verbatim);
-        let stored = persist::load_stored(platform).ok().flatten();
+        let stored = store::load_stored(platform).ok().flatten();
         let stored_key = stored.as_ref().and_then(Stored::key).filter(|k| !k.is_empty());
         let owned_file = platform
             .dashkey_dir()
-            .map(|dir| persist::owned_path(&dir, Dialect::Posix))
+            .map(|dir| store::owned_path(&dir, Dialect::Posix))
             .filter(|path| path.is_file());
         let startup = Startup::read(platform);
         let shells = relevant_shells(platform, &startup);
@@ -419,7 +419,7 @@ impl<'a> Context<'a> {
         places
     }
 
-    fn copy(&self, kind: PlaceKind) -> Option<&Copy> {
+    fn copy(&self, kind: PlaceKind) -> Option<&KeyCopy> {
         self.copies.iter().find(|copy| copy.kind == kind)
     }
 
@@ -430,7 +430,7 @@ impl<'a> Context<'a> {
     /// The line that loads the stored key into the user's shell.
     fn load_line(&self) -> String {
         if self.stored_key.is_some()
-            && let Some(command) = persist::load_command(self.platform)
+            && let Some(command) = store::load_command(self.platform)
         {
             return command;
         }

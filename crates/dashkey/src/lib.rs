@@ -15,39 +15,20 @@
 //! # Ok::<(), dashkey::resolve::ResolveError>(())
 //! ```
 
-pub mod block;
 pub mod config;
-pub mod desktop;
 pub mod doctor;
+pub mod edit;
 pub mod export;
-pub mod fsx;
 pub mod key;
 pub mod mask;
-pub mod persist;
 pub mod platform;
-pub mod record;
 pub mod region;
 pub mod resolve;
-pub mod service;
 pub mod shell;
 pub mod store;
 pub mod vars;
 pub mod verify;
 pub mod world;
-
-// The old paths of the readers that moved into `world/`, kept only so that the branches of
-// the same redesign that still import them merge cleanly; removed with those imports.
-#[doc(hidden)]
-pub use world::{dotfiles, procs, read, startup, sudoers};
-/// The old `services` module, now `world::units` and `world::supervisord` (merge shim, as above).
-#[doc(hidden)]
-pub mod services {
-    pub use crate::world::Location;
-    pub use crate::world::supervisord::*;
-    pub use crate::world::units::*;
-    /// The old name of the supervisord reader's error.
-    pub type ServiceError = crate::world::supervisord::SupervisorConfigError;
-}
 
 pub use config::Config;
 pub use key::{ApiKey, KeyError, KeyKind, ParsedKey};

@@ -155,7 +155,7 @@ pub enum ReadFailure {
     NoFirstLine,
     /// The path is not a regular file (a FIFO, a device, a socket): not read, since a FIFO
     /// blocks a reader forever and a device may never end.
-    NotRegular(crate::read::NotRegular),
+    NotRegular(crate::world::read::NotRegular),
     /// The file is far larger than a key file can be: not read.
     TooLarge,
     /// Any other I/O error.
@@ -577,7 +577,7 @@ impl Steps {
             return self.push(source, Verdict::NotReached);
         }
         let path = source.path().expect("file source").to_path_buf();
-        match crate::read::read(&path, crate::read::Cap::KEY).map(Zeroizing::new) {
+        match crate::world::read::read(&path, crate::world::read::Cap::KEY).map(Zeroizing::new) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && !missing_is_error => {
                 self.push(source, Verdict::Skipped(Skip::NoFile));
             }
@@ -599,7 +599,7 @@ impl Steps {
             return self.push(source, Verdict::NotReached);
         }
         let path = source.path().expect("file source").to_path_buf();
-        match crate::read::read(&path, crate::read::Cap::KEY).map(Zeroizing::new) {
+        match crate::world::read::read(&path, crate::world::read::Cap::KEY).map(Zeroizing::new) {
             Err(e) => self.fail(source, classify_read(&e)),
             Ok(bytes) if bytes.is_empty() => self.fail(source, ReadFailure::NoFirstLine),
             Ok(bytes) => {
@@ -621,9 +621,9 @@ impl Steps {
 }
 
 /// How an SDK experiences an I/O error on a key file.
-/// How an SDK would experience a failed [`crate::read`] of a key file.
-pub(crate) fn classify_read(error: &crate::read::ReadError) -> ReadFailure {
-    use crate::read::{NotRegular, Problem, Refusal};
+/// How an SDK would experience a failed [`crate::world::read`] of a key file.
+pub(crate) fn classify_read(error: &crate::world::read::ReadError) -> ReadFailure {
+    use crate::world::read::{NotRegular, Problem, Refusal};
     match &error.problem {
         Problem::Refused(Refusal::NotRegular(NotRegular::Directory)) => ReadFailure::IsDirectory,
         Problem::Refused(Refusal::NotRegular(kind)) => ReadFailure::NotRegular(*kind),

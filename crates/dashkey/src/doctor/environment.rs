@@ -6,7 +6,7 @@
 use crate::key::ApiKey;
 use crate::region::Endpoint;
 use crate::resolve::{Outcome, Resolution, Sdk, Source};
-use crate::store::{Copy, PlaceKind};
+use crate::store::{KeyCopy, PlaceKind};
 use crate::vars;
 
 use super::{Context, Finding, Severity, id, utc};
@@ -41,7 +41,7 @@ impl Context<'_> {
             (Some(key), true) => {
                 let in_sdk_file = self
                     .copy(PlaceKind::SdkKeyFile)
-                    .and_then(Copy::value)
+                    .and_then(KeyCopy::value)
                     .is_some_and(|file| file.fingerprint() == key.fingerprint());
                 let (severity, also) = if in_sdk_file {
                     (

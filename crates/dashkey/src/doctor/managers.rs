@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::fsx;
+use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
 use crate::shell;
-use crate::store::{Copy, PlaceKind};
+use crate::store::{KeyCopy, PlaceKind};
 use crate::vars;
 use crate::world::Location;
 use crate::world::procs::Process;
@@ -165,7 +165,7 @@ impl Context<'_> {
     /// A unit that sets nothing: a user unit may still get the key from the user manager,
     /// which reads the desktop session file at login.
     fn unit_without_key(&self, unit: &SystemdUnit, what: &str, fix: String) -> Finding {
-        let session = self.copy(PlaceKind::DesktopSession).and_then(Copy::value);
+        let session = self.copy(PlaceKind::DesktopSession).and_then(KeyCopy::value);
         match session {
             Some(key) if unit.user && !key.is_empty() => Finding::new(
                 id::SERVICE_SYSTEMD,

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::fsx;
+use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
 use crate::vars;
 use crate::world::read::Refusal;

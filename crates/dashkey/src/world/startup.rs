@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::block;
+use crate::edit::block;
 use crate::key::ApiKey;
 use crate::platform::Platform;
 use crate::shell::names::{

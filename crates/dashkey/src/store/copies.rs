@@ -1,22 +1,25 @@
 //! Every place a key can live, and what is in each.
 //!
 //! "I have five copies of the key and don't know which one wins" is a problem of inventory.
-//! [`scan`] lists each place an SDK or a shell may take the key from, reads what is there
-//! without changing anything, and attaches the problems that make a copy dangerous or
-//! useless: a key file other users can read, an empty value that shadows a good file, a
-//! `~` that no SDK expands.
+//! [`crate::store::scan`] lists each place an SDK or a shell may take the key from, reads
+//! what is there without changing anything, and attaches the problems that make a copy
+//! dangerous or useless: a key file other users can read, an empty value that shadows a good
+//! file, a `~` that no SDK expands. This file holds what a copy found looks like, how a key
+//! file is read for it (`file_copy`), and the copies in this process's environment; each
+//! store reads its own place ([`crate::store::Store::found`]).
 
 use std::io;
 use std::path::PathBuf;
 
-use crate::fsx;
+use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
 use crate::platform::Platform;
 use crate::resolve::{self, ReadFailure, Source};
 use crate::vars;
 
 /// Which kind of place a copy lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+/// Ordered as the SDKs look, which is the order [`crate::store::scan`] lists them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlaceKind {
     /// `DASHSCOPE_API_KEY` in this process's environment.
@@ -49,7 +52,7 @@ impl PlaceKind {
 
 /// A place and what it holds.
 #[derive(Debug, Clone)]
-pub struct Copy {
+pub struct KeyCopy {
     /// What kind of place.
     pub kind: PlaceKind,
     /// The file, for file places.
@@ -73,7 +76,7 @@ pub enum CopyState {
     Unreadable(ReadFailure),
 }
 
-impl Copy {
+impl KeyCopy {
     /// The value, when there is one.
     pub fn value(&self) -> Option<&ApiKey> {
         match &self.state {
@@ -150,65 +153,12 @@ impl std::fmt::Display for PlaceProblem {
     }
 }
 
-/// Lists every place the key can be for this platform, in the order the SDKs look.
-pub fn scan(platform: &Platform) -> Vec<Copy> {
-    let mut copies = vec![variable_copy(platform)];
-    if let Some(copy) = path_variable_copy(platform) {
-        copies.push(copy);
-    }
-    let sdk_file = sdk_key_file(platform);
-    if let Some(path) = &sdk_file {
-        copies.push(file_copy(PlaceKind::SdkKeyFile, path.clone()));
-    }
-    if let Some(home) = resolve::java_user_home(platform) {
-        let path = home.join(".dashscope").join("api_key");
-        if sdk_file.as_ref() != Some(&path) {
-            copies.push(file_copy(PlaceKind::JavaKeyFile, path));
-        }
-    }
-    if let Some(dir) = platform.dashkey_dir() {
-        let path = crate::persist::owned_path(&dir, crate::shell::Dialect::Posix);
-        copies.push(assignment_file_copy(PlaceKind::Dashkey, path, "export DASHSCOPE_API_KEY="));
-    }
-    if let Some(path) = crate::desktop::session_file(platform)
-        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-    {
-        copies.push(assignment_file_copy(PlaceKind::DesktopSession, path, "DASHSCOPE_API_KEY="));
-    }
-    copies
-}
-
-/// A file of assignments written by dashkey: the key is the value on the line with `prefix`.
-fn assignment_file_copy(kind: PlaceKind, path: PathBuf, prefix: &str) -> Copy {
-    let mut copy = file_copy(kind, path);
-    if let CopyState::Present(text) = &copy.state {
-        let value = text.expose().lines().find_map(|line| line.strip_prefix(prefix)).map(|raw| {
-            let raw = raw.trim();
-            raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).unwrap_or(raw).to_string()
-        });
-        copy.problems.retain(|p| matches!(p, PlaceProblem::ReadableByOthers { .. }));
-        copy.state = match value {
-            Some(value) => {
-                copy.problems.extend(
-                    ApiKey::verbatim(value.as_str())
-                        .problems()
-                        .into_iter()
-                        .map(PlaceProblem::Value),
-                );
-                CopyState::Present(ApiKey::verbatim(value))
-            }
-            None => CopyState::Absent,
-        };
-    }
-    copy
-}
-
 /// The SDK's default key file under the home the user's programs see.
 pub fn sdk_key_file(platform: &Platform) -> Option<PathBuf> {
     platform.home().map(|home| home.join(".dashscope").join("api_key"))
 }
 
-fn variable_copy(platform: &Platform) -> Copy {
+pub(super) fn variable_copy(platform: &Platform) -> KeyCopy {
     let (state, problems) = match platform.var(vars::API_KEY) {
         None => (CopyState::Absent, Vec::new()),
         Some(value) => {
@@ -221,10 +171,10 @@ fn variable_copy(platform: &Platform) -> Copy {
             (CopyState::Present(key), problems)
         }
     };
-    Copy { kind: PlaceKind::Variable, path: None, state, mode: None, problems }
+    KeyCopy { kind: PlaceKind::Variable, path: None, state, mode: None, problems }
 }
 
-fn path_variable_copy(platform: &Platform) -> Option<Copy> {
+pub(super) fn path_variable_copy(platform: &Platform) -> Option<KeyCopy> {
     let raw = platform.var_non_empty(vars::API_KEY_FILE_PATH)?;
     let path = platform.resolve_path(raw);
     let mut copy = file_copy(PlaceKind::FilePathVariable, path);
@@ -237,9 +187,9 @@ fn path_variable_copy(platform: &Platform) -> Option<Copy> {
     Some(copy)
 }
 
-fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
+pub(super) fn file_copy(kind: PlaceKind, path: PathBuf) -> KeyCopy {
     let mut copy =
-        Copy { kind, path: None, state: CopyState::Absent, mode: None, problems: vec![] };
+        KeyCopy { kind, path: None, state: CopyState::Absent, mode: None, problems: vec![] };
     let metadata = match std::fs::metadata(&path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -258,7 +208,8 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
         copy.path = Some(path);
         return copy;
     }
-    match crate::read::read(&path, crate::read::Cap::KEY).map(zeroize::Zeroizing::new) {
+    match crate::world::read::read(&path, crate::world::read::Cap::KEY).map(zeroize::Zeroizing::new)
+    {
         Err(e) => copy.state = CopyState::Unreadable(resolve::classify_read(&e)),
         Ok(bytes) => match std::str::from_utf8(&bytes) {
             Err(_) => copy.state = CopyState::Unreadable(ReadFailure::NotUtf8),
@@ -288,6 +239,7 @@ fn file_copy(kind: PlaceKind, path: PathBuf) -> Copy {
 mod tests {
     use super::*;
     use crate::platform::Os;
+    use crate::store::scan;
     use std::fs;
 
     #[cfg(unix)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsx::{self, FsError};
+use crate::edit::fsx::{self, FsError};
 
 /// File name of the record inside dashkey's directory.
 pub const FILE_NAME: &str = "record.json";
@@ -72,11 +72,39 @@ pub struct Record {
     pub services: Vec<InstalledService>,
 }
 
+/// A service dashkey gave the key to: the data the record keeps (how it is written and
+/// described is `store::handoff`'s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "manager", rename_all = "kebab-case")]
+pub enum Service {
+    /// A systemd unit.
+    Systemd {
+        /// The unit name (`app.service`).
+        unit: String,
+        /// A user unit (`systemctl --user`) rather than a system one.
+        user: bool,
+        /// The environment file holding the key.
+        env_file: PathBuf,
+        /// The same file as the unit names it: differs from `env_file` when the files are
+        /// written under another root directory (an image being built, a test).
+        unit_env_file: PathBuf,
+        /// The drop-in pointing the unit at it.
+        drop_in: PathBuf,
+    },
+    /// A supervisord program.
+    Supervisord {
+        /// The program name (`[program:NAME]`).
+        program: String,
+        /// The configuration file that holds the program's section.
+        config: PathBuf,
+    },
+}
+
 /// A service dashkey gave the key to, and the directories it created for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstalledService {
     /// The service.
-    pub service: crate::service::Service,
+    pub service: Service,
     /// Directories created for its files, removed again on uninstall when empty.
     #[serde(default)]
     pub created_dirs: Vec<PathBuf>,

@@ -1,0 +1,19 @@
+//! The leaves every store writes through, depending on nothing above them.
+//!
+//! A store decides *what* a place should hold; these modules decide *how* a change reaches
+//! the disk so that it can never leave a half-written secret or a half-edited dotfile:
+//!
+//! - [`block`]: the pure marker-block editor (text in, text out, no I/O);
+//! - [`fsx`]: atomic, link-safe writes of regular files, modes, journals, the lock;
+//! - [`transaction`]: a [`transaction::Plan`] of file and session changes, applied all
+//!   together or rolled back with every failure reported;
+//! - [`session`]: the session variables (registry, launchd) a transaction may change;
+//! - [`lock`]: dashkey's lock and what taking it repairs;
+//! - [`record`]: what dashkey wrote, a hint for `unset`, never an authority.
+
+pub mod block;
+pub mod fsx;
+pub mod lock;
+pub mod record;
+pub mod session;
+pub mod transaction;

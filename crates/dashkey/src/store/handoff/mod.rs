@@ -1,0 +1,326 @@
+//! Handing the key to services: systemd units and supervisord programs, which never read a
+//! shell's startup files (FAQ scenario 3).
+//!
+//! - `systemd.rs`: an environment file of its own and a drop-in pointing the unit at it;
+//! - `supervisord.rs`: a marker block in the program's `environment=` line;
+//! - `service.rs`: what a hand-off is called, how it restarts, why it fails.
+//!
+//! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded (by
+//! [`install`] and [`uninstall`], with the plan's own changes) so that `dashkey set` with a
+//! new key rewrites them and `unset` takes them back. Whether this user may write a
+//! service's files is decided here, before anything is written. The writers are here, in the stores;
+//! reading how a manager sees its configuration is [`crate::world`]'s.
+
+use std::path::{Path, PathBuf};
+
+mod supervisord;
+mod systemd;
+
+use zeroize::Zeroizing;
+
+use crate::Platform;
+use crate::edit::fsx;
+use crate::edit::record::Role;
+use crate::edit::record::{InstalledService, Record};
+use crate::edit::transaction::FileChange;
+use crate::store::owned::Stored;
+use crate::store::plan::{NotUpdated, Note, PersistError, Plan, SetRun, UnsetRun, pairs};
+
+use supervisord::{edit_config, supervisord_with, supervisord_without};
+pub use supervisord::{find_supervisord_programs, supervisord_service};
+use systemd::{DROP_IN_HEADER, ENV_FILE_HEADER, drop_in_text, missing_dirs};
+pub use systemd::{find_user_units, systemd_env_file, systemd_service};
+
+mod service;
+
+pub use service::{HandoffError, Service};
+
+/// Plans giving a service the variables (also used to rewrite it with a new key).
+///
+/// # Errors
+///
+/// [`HandoffError`] when the service cannot be found or edited safely.
+pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, HandoffError> {
+    let mut plan = Plan::default();
+    match service {
+        Service::Systemd { unit, env_file, unit_env_file, drop_in, .. } => {
+            for path in [env_file, drop_in] {
+                if let Some(dir) = path.parent() {
+                    missing_dirs(dir, &mut plan);
+                }
+            }
+            let before = fsx::read_optional(env_file)?;
+            let after = systemd_env_file(vars).into_bytes();
+            plan.changes.extend(FileChange::new(
+                env_file.clone(),
+                Role::ServiceEnv,
+                before,
+                Some(after),
+                0o600,
+            )?);
+            let before = fsx::read_optional(drop_in)?;
+            let after = drop_in_text(unit, unit_env_file).into_bytes();
+            plan.changes.extend(FileChange::new(
+                drop_in.clone(),
+                Role::ServiceConfig,
+                before,
+                Some(after),
+                0o644,
+            )?);
+        }
+        Service::Supervisord { program, config } => {
+            edit_config(&mut plan, config, |text| supervisord_with(text, program, config, vars))?;
+        }
+    }
+    require_writable(&plan)?;
+    Ok(plan)
+}
+
+/// Every file a plan changes must be writable by this process: checked before anything is
+/// written, so that a service's files are all changed or none is.
+fn require_writable(plan: &Plan) -> Result<(), HandoffError> {
+    match plan.changes.iter().find(|c| !fsx::writable(&c.real_path)) {
+        Some(change) => Err(HandoffError::NotWritable { path: change.real_path.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// Plans taking the variables away from a service, restoring its files byte for byte. Only
+/// what dashkey can prove it wrote goes: systemd files that are regular files beginning with
+/// dashkey's header, and the supervisord block named after this program (or, from earlier
+/// versions, the unnamed block inside this program's section).
+///
+/// # Errors
+///
+/// [`HandoffError`] when a file cannot be read or its markers cannot be trusted.
+pub fn plan_uninstall(service: &Service) -> Result<Plan, HandoffError> {
+    use crate::store::{NotRemovedReason, Note};
+    let mut plan = Plan::default();
+    match service {
+        Service::Systemd { unit, env_file, drop_in, .. } => {
+            let files = [
+                (env_file, Role::ServiceEnv, ENV_FILE_HEADER, format!("{unit}.env")),
+                (drop_in, Role::ServiceConfig, DROP_IN_HEADER, "50-dashkey.conf".to_string()),
+            ];
+            for (path, role, header, name) in files {
+                // Where dashkey puts them: the unit's names (a record may say anything).
+                let named = path.file_name().is_some_and(|n| *n == *name.as_str())
+                    && (role == Role::ServiceEnv
+                        || path
+                            .parent()
+                            .and_then(Path::file_name)
+                            .is_some_and(|d| *d == *format!("{unit}.d").as_str()));
+                if !named {
+                    continue;
+                }
+                let reason = match std::fs::symlink_metadata(path) {
+                    Err(_) => continue,
+                    Ok(meta) if meta.file_type().is_symlink() => Some(NotRemovedReason::Link),
+                    Ok(meta) if !meta.is_file() => Some(NotRemovedReason::NotAFile),
+                    Ok(_) => None,
+                };
+                if let Some(reason) = reason {
+                    plan.notes.push(Note::NotRemoved { path: path.clone(), reason });
+                    continue;
+                }
+                let before = fsx::read_optional(path)?;
+                if !before.as_deref().is_some_and(|b| b.starts_with(header.as_bytes())) {
+                    plan.notes.push(Note::NotRemoved {
+                        path: path.clone(),
+                        reason: NotRemovedReason::Foreign,
+                    });
+                    continue;
+                }
+                plan.changes.extend(FileChange::new(path.clone(), role, before, None, 0o600)?);
+            }
+        }
+        Service::Supervisord { config, program } if config.is_file() => {
+            edit_config(&mut plan, config, |text| supervisord_without(text, program, config))?;
+        }
+        Service::Supervisord { .. } => {}
+    }
+    require_writable(&plan)?;
+    Ok(plan)
+}
+
+/// `set`: every service given the key earlier gets the new value too, when this user can
+/// write its files.
+pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
+    let pairs = pairs(&run.variables);
+    for installed in &run.old_record.services {
+        let service = &installed.service;
+        match plan_install(service, &pairs) {
+            Ok(service_plan) if service_plan.changes.is_empty() => {}
+            Ok(service_plan) => {
+                run.plan.notes.push(Note::ServiceUpdated {
+                    service: service.describe(),
+                    restart: service.restart_command(),
+                });
+                run.plan.create_dirs.extend(service_plan.create_dirs);
+                run.plan.changes.extend(service_plan.changes);
+            }
+            Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: NotUpdated::of(&error, true),
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// The files dashkey writes for a service (the directories of these go when empty).
+fn own_files(service: &Service) -> Vec<PathBuf> {
+    match service {
+        Service::Systemd { env_file, drop_in, .. } => vec![env_file.clone(), drop_in.clone()],
+        Service::Supervisord { .. } => Vec::new(),
+    }
+}
+
+/// `unset`: the record's services, and the user units found by their drop-ins (and, without
+/// a record, the supervisord programs holding a block of dashkey's).
+pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
+    let mut services: Vec<(Service, Vec<PathBuf>)> = run
+        .record
+        .services
+        .iter()
+        .map(|installed| (installed.service.clone(), installed.created_dirs.clone()))
+        .collect();
+    let mut found = find_user_units(run.platform);
+    if !run.trusted {
+        found.extend(find_supervisord_programs(run.platform));
+    }
+    for service in found {
+        if !services.iter().any(|(known, _)| *known == service) {
+            // Found without the record: the directories of its files go when empty.
+            let dirs = own_files(&service)
+                .iter()
+                .filter_map(|f| f.parent())
+                .map(Path::to_path_buf)
+                .collect();
+            services.push((service, dirs));
+        }
+    }
+    for (service, created_dirs) in &services {
+        match plan_uninstall(service) {
+            Ok(service_plan) if service_plan.changes.is_empty() => {}
+            Ok(service_plan) => {
+                run.plan.changes.extend(service_plan.changes);
+                run.plan.notes.extend(service_plan.notes);
+                // Only directories that hold this service's own files (rmdir of an empty one).
+                let files = own_files(service);
+                run.service_dirs.extend(
+                    created_dirs
+                        .iter()
+                        .rev()
+                        .filter(|d| files.iter().any(|f| f.starts_with(d) && f != *d))
+                        .cloned(),
+                );
+                run.plan.notes.push(Note::ServiceUpdated {
+                    service: service.describe(),
+                    restart: service.restart_command(),
+                });
+            }
+            Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
+                service: service.describe(),
+                reason: NotUpdated::of(&error, false),
+            }),
+        }
+    }
+    Ok(())
+}
+
+impl NotUpdated {
+    /// Why a service's plan was not taken into a `set` (`install`) or an `unset`.
+    fn of(error: &HandoffError, install: bool) -> NotUpdated {
+        match error {
+            HandoffError::NotWritable { .. } => NotUpdated::NeedsRoot { install },
+            error => NotUpdated::Failed(error.to_string()),
+        }
+    }
+}
+
+/// Plans `dashkey service install`: the service gets the variables `stored` holds, and the
+/// record lists it (with the directories this install creates; a reinstall keeps the ones
+/// the first install created), so that every later `set` rewrites it.
+///
+/// # Errors
+///
+/// [`HandoffError`] when the service cannot be edited safely, or a file it changes (the
+/// record included) cannot be written by this process.
+pub fn install(owner: &Platform, service: &Service, stored: &Stored) -> Result<Plan, HandoffError> {
+    let pairs: Vec<(&str, &str)> =
+        stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let mut plan = plan_install(service, &pairs)?;
+    plan.secrets.extend(stored.key());
+    let created_now = plan.create_dirs.clone();
+    plan.changes.push(record_change(owner, |record| {
+        let created_dirs = record
+            .services
+            .iter()
+            .find(|s| s.service == *service)
+            .map_or(created_now, |s| s.created_dirs.clone());
+        record.services.retain(|s| s.service != *service);
+        record.services.push(InstalledService { service: service.clone(), created_dirs });
+    })?);
+    require_writable(&plan)?;
+    Ok(plan)
+}
+
+/// Plans `dashkey service uninstall`: the service's files as they were, the directories
+/// dashkey created for it (when empty), and the record without it.
+///
+/// # Errors
+///
+/// [`HandoffError`] when a file cannot be read, its markers cannot be trusted, or a file it
+/// changes cannot be written by this process.
+pub fn uninstall(owner: &Platform, service: &Service) -> Result<Plan, HandoffError> {
+    let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let record = Record::inspect(&dir).0.unwrap_or_default();
+    let mut plan = plan_uninstall(service)?;
+    let installed = record.services.iter().find(|s| s.service == *service);
+    // Only directories dashkey created for this service go away.
+    plan.remove_dirs =
+        installed.map(|s| s.created_dirs.iter().rev().cloned().collect()).unwrap_or_default();
+    if installed.is_some() {
+        plan.changes.push(record_change(owner, |record| {
+            record.services.retain(|s| s.service != *service);
+        })?);
+    }
+    require_writable(&plan)?;
+    Ok(plan)
+}
+
+/// The services the record lists as given the key.
+pub fn installed(owner: &Platform) -> Vec<Service> {
+    let Some(dir) = owner.dashkey_dir() else { return Vec::new() };
+    let record = Record::inspect(&dir).0.unwrap_or_default();
+    record.services.into_iter().map(|s| s.service).collect()
+}
+
+/// The file a service's variables are in (its environment file; supervisord's configuration).
+pub fn key_file(service: &Service) -> &Path {
+    match service {
+        Service::Systemd { env_file, .. } => env_file,
+        Service::Supervisord { config, .. } => config,
+    }
+}
+
+/// The record's change: the record as it is now, updated.
+fn record_change(
+    owner: &Platform,
+    update: impl FnOnce(&mut Record),
+) -> Result<FileChange, HandoffError> {
+    let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let path = dir.join(crate::edit::record::FILE_NAME);
+    let before = fsx::read_optional(&path)?;
+    let mut record = Record::inspect(&dir).0.unwrap_or_default();
+    update(&mut record);
+    Ok(FileChange {
+        real_path: fsx::write_target(&path)?,
+        path,
+        role: Role::Record,
+        before: before.map(Zeroizing::new),
+        after: Some(Zeroizing::new(record.to_bytes())),
+        mode: 0o600,
+    })
+}

@@ -1,0 +1,437 @@
+//! What the stores plan with: the settings `set` stores, the errors and notes of a plan, the
+//! readings of one run that every store shares, and the small helpers every store uses to
+//! add a change. It depends on no store, so that every store can depend on it.
+//!
+//! A run (`SetRun`, `UnsetRun`) is read once, before the first store plans: the record
+//! (one read), the variables, the home and dashkey's directory. Each store then adds its
+//! changes and notes to the run's one [`Plan`].
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use zeroize::Zeroizing;
+
+use crate::edit::block::{self, BlockError};
+use crate::edit::fsx::{self, FsError};
+use crate::edit::record::{Record, Role};
+use crate::edit::session::{SessionEnv, SessionError};
+use crate::edit::transaction::{FileChange, own_place};
+use crate::region::Region;
+use crate::shell::{Probes, QuoteError, Shell};
+use crate::world::dotfiles::Assignment;
+use crate::{ApiKey, Platform, vars};
+
+/// Everything one `set` or `unset` would do, with what to tell the user about it.
+pub type Plan = crate::edit::transaction::Plan<Note>;
+
+/// What `set` stores.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The key.
+    pub key: ApiKey,
+    /// The region whose base URLs are written beside the key (none: the SDK defaults).
+    pub region: Option<RegionEndpoints>,
+    /// Also write `OPENAI_API_KEY` and `OPENAI_BASE_URL` for OpenAI-SDK users.
+    pub openai_compatible: bool,
+}
+
+/// A region and the three base URLs written for it: the public host of a built-in region,
+/// or the endpoint `config.toml` gives it (a gateway, a private endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEndpoints {
+    /// Region id.
+    pub id: String,
+    /// `DASHSCOPE_HTTP_BASE_URL`.
+    pub native: String,
+    /// `DASHSCOPE_WEBSOCKET_BASE_URL`.
+    pub websocket: String,
+    /// `DASHSCOPE_COMPATIBLE_BASE_URL` (and `OPENAI_BASE_URL`).
+    pub compatible: String,
+}
+
+impl RegionEndpoints {
+    /// The endpoints of a verification target (built-in or from `config.toml`).
+    pub fn of(target: &crate::verify::Target) -> RegionEndpoints {
+        use crate::region::ApiShape;
+        RegionEndpoints {
+            id: target.region.clone(),
+            native: target.url(ApiShape::Native),
+            websocket: target.url(ApiShape::WebSocket),
+            compatible: target.url(ApiShape::Compatible),
+        }
+    }
+
+    /// A built-in region on its public host.
+    ///
+    /// # Errors
+    ///
+    /// [`PersistError::UnknownRegion`] for an id that is not built in.
+    pub fn builtin(id: &str) -> Result<RegionEndpoints, PersistError> {
+        let region = Region::find(id).ok_or_else(|| PersistError::UnknownRegion(id.to_string()))?;
+        Ok(RegionEndpoints::of(&crate::verify::Target::builtin(region)))
+    }
+}
+
+impl Settings {
+    /// The variables, in the order they are written.
+    pub fn variables(&self) -> Vec<(&'static str, Zeroizing<String>)> {
+        let mut out = vec![(vars::API_KEY, Zeroizing::new(self.key.expose().to_string()))];
+        if let Some(region) = &self.region {
+            out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native.clone())));
+            out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket.clone())));
+            out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible.clone())));
+        }
+        if self.openai_compatible {
+            let base = match &self.region {
+                Some(region) => region.compatible.clone(),
+                None => Region::default_region().compatible_url(),
+            };
+            out.push((vars::OPENAI_API_KEY, Zeroizing::new(self.key.expose().to_string())));
+            out.push((vars::OPENAI_BASE_URL, Zeroizing::new(base)));
+        }
+        out
+    }
+}
+
+/// How `set` reaches the shells and the desktop.
+#[derive(Debug, Clone, Default)]
+pub struct SetOptions {
+    /// Only these shells (none: every shell the user has).
+    pub shells: Option<Vec<Shell>>,
+    /// Leave startup files alone.
+    pub no_modify_rc: bool,
+    /// Write the desktop session file even when no desktop session is detected.
+    pub gui: bool,
+    /// Remove existing assignments from startup files, after a backup.
+    pub migrate: bool,
+    /// Directories this run already created before planning (for the lock), so that the
+    /// record lists them and `unset` removes them again.
+    pub created_dirs: Vec<PathBuf>,
+}
+
+/// Why a plan cannot be made or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// No home directory is known.
+    #[error("no home directory: set HOME (or USERPROFILE on Windows)")]
+    NoHome,
+    /// `--region` names an unknown region.
+    #[error("unknown region '{0}': use one of cn-beijing, ap-southeast-1, us-east-1, cn-hongkong")]
+    UnknownRegion(String),
+    /// A file operation failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// A startup file's markers cannot be trusted.
+    #[error("{}: {source}", path.display())]
+    Block {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: BlockError,
+    },
+    /// A startup file is not UTF-8; dashkey does not edit what it cannot read.
+    #[error("{} is not UTF-8 text, so dashkey will not edit it", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The line to add by hand.
+        hint: String,
+    },
+    /// A startup file is read-only; its owner does not want it edited.
+    #[error("{} is read-only, so dashkey will not edit it", path.display())]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A value cannot be written in a shell syntax.
+    #[error(transparent)]
+    Quote(#[from] QuoteError),
+    /// The desktop session refused a variable.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Dashkey's own file holds something it did not write.
+    #[error("{} was not written by dashkey (line {line}); move it away and run dashkey again", path.display())]
+    ForeignOwnedFile {
+        /// The file.
+        path: PathBuf,
+        /// The first line dashkey does not recognise.
+        line: usize,
+    },
+    /// A line inside dashkey's block that dashkey did not write: rewriting or removing the
+    /// block would lose it.
+    #[error(
+        "{}:{line}: this line is inside dashkey's block (between `{}` and `{}`) but dashkey did \
+         not write it, so dashkey would drop it; move it above or below the block, then run \
+         dashkey again",
+        path.display(),
+        block::BEGIN,
+        block::END
+    )]
+    ForeignLineInBlock {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+    /// dashkey's own directory cannot be trusted with the key.
+    #[error(transparent)]
+    PrivateDir(#[from] fsx::PrivateDirError),
+}
+
+/// Something the user should know about a plan.
+#[derive(Debug, Clone)]
+pub enum Note {
+    /// The SDK key file held another key, which is replaced.
+    ReplacedSdkKey {
+        /// Fingerprint of the key being replaced.
+        old: String,
+        /// Fingerprint of the new key.
+        new: String,
+    },
+    /// The SDK key file holds a key dashkey did not write; `unset` keeps it.
+    KeptSdkKeyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An assignment outside dashkey's blocks.
+    Assignment {
+        /// Where, and what it sets.
+        assignment: Assignment,
+        /// Whether some shell session reads it after dashkey's hook, so its value wins.
+        overrides_dashkey: bool,
+    },
+    /// `--migrate` removed assignments after backing the file up.
+    Migrated {
+        /// The edited file.
+        path: PathBuf,
+        /// The 0600 backup holding the original.
+        backup: PathBuf,
+        /// The removed lines (1-based).
+        lines: Vec<usize>,
+    },
+    /// A backup made by an earlier `--migrate`, kept by `unset`.
+    KeptBackup {
+        /// The backup.
+        path: PathBuf,
+    },
+    /// An installed service gets the new value; it must be restarted to use it.
+    ServiceUpdated {
+        /// The service.
+        service: String,
+        /// The command that restarts it.
+        restart: String,
+    },
+    /// An installed service could not be updated by this user.
+    ServiceNotUpdated {
+        /// The service.
+        service: String,
+        /// Why.
+        reason: NotUpdated,
+    },
+    /// A shell was requested but has no startup file to hook here.
+    NoStartupFile {
+        /// The shell.
+        shell: Shell,
+    },
+    /// The record cannot be used; dashkey works without it (and `set` writes a new one).
+    UntrustedRecord {
+        /// What is wrong with it.
+        problem: crate::edit::record::RecordProblem,
+    },
+    /// The record lists a path outside the places dashkey writes: it is ignored.
+    IgnoredRecordEntry {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A file in one of dashkey's places that `unset` keeps, because dashkey cannot prove
+    /// it wrote it.
+    NotRemoved {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: NotRemovedReason,
+    },
+    /// The SDK key file dashkey saved before replacing it, kept because the SDK key file
+    /// holds another key now.
+    KeptSdkKeyBackup {
+        /// The saved file.
+        path: PathBuf,
+    },
+    /// A file `set --migrate` edited was changed since, so `unset` kept the changes and
+    /// did not put back the removed lines: they are in the backup.
+    MigratedNotRestored {
+        /// The edited file.
+        path: PathBuf,
+        /// The backup holding the removed lines.
+        backup: PathBuf,
+    },
+    /// dashkey's directory was open to other users; it was made private (0700).
+    MadePrivate {
+        /// The directory.
+        path: PathBuf,
+        /// The mode it had.
+        was: u32,
+    },
+    /// An in-place write killed half-way was completed (or could not be).
+    Recovered(fsx::Recovery),
+}
+
+/// Why a service given the key was left as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotUpdated {
+    /// Its files need root: `set` (`install`) or `unset` cannot rewrite them as this user.
+    NeedsRoot {
+        /// `set` (the service would get the new key) rather than `unset`.
+        install: bool,
+    },
+    /// Its plan failed (what the error says, which names no command).
+    Failed(String),
+}
+
+/// Why `unset` keeps a file in one of dashkey's places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRemovedReason {
+    /// Its content is not what dashkey writes.
+    Foreign,
+    /// It is a symbolic link, which dashkey never follows to delete.
+    Link,
+    /// It is a directory, a device, a FIFO.
+    NotAFile,
+}
+
+pub(super) fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The current bytes of a file about to be edited (through its symlinks; an error names the
+/// path as given, `~/.bashrc`, not the link's target).
+pub(super) fn read_text(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, PersistError> {
+    fsx::write_target(path)?;
+    Ok(fsx::read_optional(path)?.map(Zeroizing::new))
+}
+
+/// Adds a change unless it changes nothing. A symlink in one of dashkey's own places is
+/// refused already here, so that `--dry-run` never shows what such a link points to.
+pub(super) fn push_change(
+    plan: &mut Plan,
+    path: PathBuf,
+    role: Role,
+    before: Option<Zeroizing<Vec<u8>>>,
+    after: Option<Vec<u8>>,
+    mode: u32,
+) -> Result<(), PersistError> {
+    if own_place(role) {
+        fsx::refuse_link(&path, if after.is_some() { "write" } else { "remove" })?;
+    }
+    let before = before.map(|b| b.to_vec());
+    plan.changes.extend(FileChange::new(path, role, before, after, mode)?);
+    Ok(())
+}
+
+/// The directories of `dir`'s path that do not exist yet, outermost first.
+pub fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    let mut missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
+    missing
+}
+
+pub(super) fn fsx_is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The content of a file in one of dashkey's places, when it is a regular file; a link or
+/// anything else there is left alone, with a note.
+pub(super) fn own_file(
+    plan: &mut Plan,
+    path: &Path,
+) -> Result<Option<Zeroizing<Vec<u8>>>, PersistError> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(None),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            plan.notes.push(Note::NotRemoved {
+                path: path.to_path_buf(),
+                reason: NotRemovedReason::Link,
+            });
+            Ok(None)
+        }
+        Ok(meta) if !meta.is_file() => {
+            plan.notes.push(Note::NotRemoved {
+                path: path.to_path_buf(),
+                reason: NotRemovedReason::NotAFile,
+            });
+            Ok(None)
+        }
+        Ok(_) => read_text(path),
+    }
+}
+
+pub(super) fn vars_static(name: &str) -> Option<&'static str> {
+    WRITTEN_VARS.into_iter().find(|v| *v == name)
+}
+
+/// Every variable dashkey writes.
+pub(super) const WRITTEN_VARS: [&str; 6] = [
+    vars::API_KEY,
+    vars::HTTP_BASE_URL,
+    vars::WEBSOCKET_BASE_URL,
+    vars::COMPATIBLE_BASE_URL,
+    vars::OPENAI_API_KEY,
+    vars::OPENAI_BASE_URL,
+];
+
+/// The variables as (name, value) pairs, the shape the renderers take.
+pub(super) fn pairs<'v>(
+    variables: &'v [(&'static str, Zeroizing<String>)],
+) -> Vec<(&'static str, &'v str)> {
+    variables.iter().map(|(n, v)| (*n, v.as_str())).collect()
+}
+
+/// One `set`, read once and planned into by every store in turn.
+pub(super) struct SetRun<'a> {
+    pub(super) platform: &'a Platform,
+    pub(super) settings: &'a Settings,
+    pub(super) options: &'a SetOptions,
+    pub(super) probes: &'a Probes,
+    pub(super) session: Option<&'a dyn SessionEnv>,
+    /// dashkey's directory.
+    pub(super) dir: PathBuf,
+    pub(super) home: PathBuf,
+    /// The record of the last `set` (empty when there is none or it cannot be used).
+    pub(super) old_record: Record,
+    /// The record exists and can be used.
+    pub(super) record_usable: bool,
+    /// The record exists but cannot be used.
+    pub(super) untrusted: bool,
+    /// What is written, in order ([`Settings::variables`]).
+    pub(super) variables: Vec<(&'static str, Zeroizing<String>)>,
+    pub(super) plan: Plan,
+    /// Directories the written files go in (created when missing).
+    pub(super) dirs: Vec<PathBuf>,
+    /// Every file this set writes, changed or not, for the record.
+    pub(super) managed: Vec<(PathBuf, Role)>,
+}
+
+/// One `unset`, read once and planned into by every store in turn.
+pub(super) struct UnsetRun<'a> {
+    pub(super) platform: &'a Platform,
+    pub(super) probes: &'a Probes,
+    pub(super) session: Option<&'a dyn SessionEnv>,
+    pub(super) dir: PathBuf,
+    pub(super) home: PathBuf,
+    /// The record (empty when there is none or it cannot be used).
+    pub(super) record: Record,
+    /// The record exists and can be used.
+    pub(super) trusted: bool,
+    /// The startup files the record lists where dashkey writes hooks.
+    pub(super) recorded_hooks: Vec<PathBuf>,
+    /// The key dashkey stored, when its `env.sh` can be read.
+    pub(super) key: Option<ApiKey>,
+    pub(super) plan: Plan,
+    /// Directories of services' files to remove when empty, innermost first.
+    pub(super) service_dirs: Vec<PathBuf>,
+}

@@ -1,0 +1,109 @@
+//! The SDKs' own key file, `~/.dashscope/api_key` (0600), which the Python and Java SDKs read
+//! when the variable is absent: programs started outside any shell still find the key.
+//!
+//! A file dashkey did not write (from `dashscope auth login`, say) is saved first, 0600 in
+//! dashkey's directory ([`SDK_KEY_BACKUP`]), so that `unset` puts it back as it was; `unset`
+//! removes the file only while it holds the key dashkey stored.
+
+use crate::ApiKey;
+use crate::Platform;
+use crate::edit::record::Role;
+use crate::store::copies::{KeyCopy, PlaceKind, file_copy, sdk_key_file};
+use crate::store::plan::{
+    NotRemovedReason, Note, PersistError, SetRun, UnsetRun, fsx_is_link, own_file, push_change,
+    read_text,
+};
+
+/// Where `set` keeps the SDK key file it found (in dashkey's directory, 0600), for `unset`.
+pub const SDK_KEY_BACKUP: &str = "api_key.before-dashkey";
+
+/// `set`: the key, after saving a file dashkey did not write.
+pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
+    let key = &run.settings.key;
+    let sdk_file = run.home.join(".dashscope").join("api_key");
+    run.dirs.push(run.home.join(".dashscope"));
+    let before = read_text(&sdk_file)?;
+    if let Some(old_bytes) = before.as_deref() {
+        let old = ApiKey::verbatim(String::from_utf8_lossy(old_bytes).trim());
+        if !old.is_empty() && old != *key {
+            run.plan
+                .notes
+                .push(Note::ReplacedSdkKey { old: old.fingerprint(), new: key.fingerprint() });
+        }
+        // A file dashkey did not write (from `dashscope auth login`, say) is kept, so that
+        // `unset` can put it back as it was.
+        let written_by_dashkey =
+            run.old_record.fingerprint.as_deref() == Some(old.fingerprint().as_str());
+        let backup = run.dir.join(SDK_KEY_BACKUP);
+        if !written_by_dashkey && !backup.exists() {
+            let saved = Some(old_bytes.to_vec());
+            push_change(&mut run.plan, backup, Role::Backup, None, saved, 0o600)?;
+        }
+        run.plan.secrets.push(old);
+    }
+    let after = format!("{}\n", key.expose()).into_bytes();
+    run.managed.push((sdk_file.clone(), Role::SdkKeyFile));
+    push_change(&mut run.plan, sdk_file, Role::SdkKeyFile, before, Some(after), 0o600)
+}
+
+/// `unset`: the file while it holds dashkey's key; the one it replaced comes back.
+pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
+    let plan = &mut run.plan;
+    let sdk_file = run.home.join(".dashscope").join("api_key");
+    let backup = run.dir.join(SDK_KEY_BACKUP);
+    let original = own_file(plan, &backup)?;
+    if let Some(original) = &original {
+        plan.secrets.push(ApiKey::verbatim(String::from_utf8_lossy(original).trim()));
+    }
+    let sdk_link = fsx_is_link(&sdk_file);
+    let current = if sdk_link { None } else { read_text(&sdk_file)? };
+    if let Some(before) = current {
+        let found = ApiKey::verbatim(String::from_utf8_lossy(&before).trim());
+        let ours = run.key.as_ref() == Some(&found)
+            || run.record.fingerprint.as_deref() == Some(found.fingerprint().as_str());
+        if ours {
+            plan.secrets.push(found);
+            // Put back the file that was there before dashkey, or remove dashkey's.
+            let after = original.as_ref().map(|bytes| bytes.to_vec());
+            push_change(plan, sdk_file, Role::SdkKeyFile, Some(before), after, 0o600)?;
+            push_change(plan, backup, Role::Backup, original, None, 0o600)?;
+        } else if original.as_deref() == Some(&before) {
+            // A `set` stopped between saving the user's file and replacing it: the backup
+            // is the same bytes as the file, so it goes.
+            plan.notes.push(Note::KeptSdkKeyFile { path: sdk_file });
+            push_change(plan, backup, Role::Backup, original, None, 0o600)?;
+        } else {
+            plan.notes.push(Note::KeptSdkKeyFile { path: sdk_file });
+            if original.is_some() {
+                plan.notes.push(Note::KeptSdkKeyBackup { path: backup });
+            }
+        }
+    } else if sdk_link {
+        plan.notes.push(Note::NotRemoved { path: sdk_file, reason: NotRemovedReason::Link });
+        if original.is_some() {
+            plan.notes.push(Note::KeptSdkKeyBackup { path: backup });
+        }
+    } else if let Some(original) = original {
+        // dashkey's copy is gone already: the user's original comes back.
+        push_change(plan, sdk_file, Role::SdkKeyFile, None, Some(original.to_vec()), 0o600)?;
+        push_change(plan, backup, Role::Backup, Some(original), None, 0o600)?;
+    }
+    Ok(())
+}
+
+/// What is there now: the file under `$HOME`, and under the JVM's `user.home` when that is
+/// another directory.
+pub(super) fn found(platform: &Platform) -> Vec<KeyCopy> {
+    let mut copies = Vec::new();
+    let sdk_file = sdk_key_file(platform);
+    if let Some(path) = &sdk_file {
+        copies.push(file_copy(PlaceKind::SdkKeyFile, path.clone()));
+    }
+    if let Some(home) = crate::resolve::java_user_home(platform) {
+        let path = home.join(".dashscope").join("api_key");
+        if sdk_file.as_ref() != Some(&path) {
+            copies.push(file_copy(PlaceKind::JavaKeyFile, path));
+        }
+    }
+    copies
+}

@@ -1,0 +1,187 @@
+use super::*;
+use crate::edit::session::SessionError;
+use crate::shell::Shell;
+use crate::store::desktop::MemorySession;
+use crate::store::owned::unquote_posix;
+use crate::{ApiKey, Os, vars};
+
+const KEY: &str = "sk-0123456789abcdef0123456789abcdef";
+
+fn settings(region: Option<&str>) -> Settings {
+    Settings {
+        key: ApiKey::verbatim(KEY),
+        region: region.map(|id| RegionEndpoints::builtin(id).unwrap()),
+        openai_compatible: false,
+    }
+}
+
+#[test]
+fn debug_of_plans_and_stored_values_never_shows_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::simulated(Os::Linux, [("HOME", dir.path().to_str().unwrap())]);
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+    assert!(!format!("{plan:?}").contains(KEY));
+    apply(&plan, None).unwrap();
+    let stored = load_stored(&platform).unwrap().unwrap();
+    assert!(!format!("{stored:?}").contains(KEY));
+    assert_eq!(stored.key().unwrap().expose(), KEY);
+}
+
+#[test]
+fn unquote_reverses_quote() {
+    for value in ["plain", "it's", "''", "a'b'c", ""] {
+        assert_eq!(unquote_posix(&shell::quote_posix(value)).as_deref(), Some(value));
+    }
+}
+
+#[test]
+fn windows_set_writes_the_registry_through_the_session_abstraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("ana");
+    let appdata = home.join("AppData/Roaming");
+    let platform = Platform::simulated(
+        Os::Windows,
+        [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
+    );
+    let mut session = MemorySession::default();
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan_for = |session: &MemorySession| {
+        plan_set(
+            &platform,
+            &settings(Some("ap-southeast-1")),
+            &options,
+            &Probes::default(),
+            Some(session),
+        )
+        .unwrap()
+    };
+    let plan = plan_for(&session);
+    let names: Vec<&str> = plan.session.iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        [vars::API_KEY, vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
+    );
+    apply(&plan, Some(&mut session)).unwrap();
+    assert_eq!(session.vars.get(vars::API_KEY).map(String::as_str), Some(KEY));
+    assert_eq!(session.announcements, 1);
+    assert!(appdata.join("dashkey/env.ps1").is_file());
+
+    // A second identical set changes nothing; unset removes every variable it wrote.
+    let again = plan_for(&session);
+    assert!(again.is_empty(), "{:?}", again.changes.iter().map(|c| &c.path).collect::<Vec<_>>());
+    let unset = plan_unset(&platform, &Probes::default(), Some(&session)).unwrap();
+    apply(&unset, Some(&mut session)).unwrap();
+    assert!(session.vars.is_empty());
+    assert!(!appdata.join("dashkey").exists());
+}
+
+#[test]
+fn macos_set_writes_a_launch_agent_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::simulated(Os::MacOs, [("HOME", dir.path().to_str().unwrap())]);
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let session = MemorySession::default();
+    let plan =
+        plan_set(&platform, &settings(None), &options, &Probes::default(), Some(&session)).unwrap();
+    let agent = plan.changes.iter().find(|c| c.role == Role::Desktop).unwrap();
+    assert!(agent.path.ends_with("Library/LaunchAgents/io.dashkey.environment.plist"));
+    let text = String::from_utf8(agent.after.as_deref().unwrap().to_vec()).unwrap();
+    assert!(!text.contains(KEY));
+    assert_eq!(agent.mode, 0o600);
+}
+
+/// A session that refuses to set one variable, standing in for a registry that fails.
+struct FailingSession {
+    inner: MemorySession,
+    refuse: &'static str,
+}
+
+impl SessionEnv for FailingSession {
+    fn get(&self, name: &str) -> Result<Option<String>, SessionError> {
+        self.inner.get(name)
+    }
+    fn set(&mut self, name: &str, value: &str) -> Result<(), SessionError> {
+        if name == self.refuse {
+            return Err(SessionError {
+                op: "set",
+                name: name.to_string(),
+                store: "test session",
+                detail: "refused".to_string(),
+            });
+        }
+        self.inner.set(name, value)
+    }
+    fn remove(&mut self, name: &str) -> Result<(), SessionError> {
+        self.inner.remove(name)
+    }
+}
+
+#[test]
+fn a_failed_session_change_puts_back_the_session_and_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("ana");
+    let appdata = home.join("AppData/Roaming");
+    let platform = Platform::simulated(
+        Os::Windows,
+        [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
+    );
+    let mut inner = MemorySession::default();
+    inner.set(vars::API_KEY, "sk-the-old-one-0123456789abcdef").unwrap();
+    let mut session = FailingSession { inner, refuse: vars::COMPATIBLE_BASE_URL };
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan = plan_set(
+        &platform,
+        &settings(Some("ap-southeast-1")),
+        &options,
+        &Probes::default(),
+        Some(&session),
+    )
+    .unwrap();
+    let error = apply(&plan, Some(&mut session)).unwrap_err();
+    assert!(matches!(error, ApplyError::Applied { .. }), "{error}");
+    assert!(error.to_string().contains("nothing changed"), "{error}");
+    // The key set before the failure is back to the old one; the new base URLs are gone.
+    assert_eq!(
+        session.inner.vars.get(vars::API_KEY).map(String::as_str),
+        Some("sk-the-old-one-0123456789abcdef")
+    );
+    assert_eq!(session.inner.vars.len(), 1, "{:?}", session.inner);
+    assert!(!appdata.join("dashkey").exists());
+}
+
+#[test]
+fn a_failed_write_restores_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    std::fs::write(home.join(".bashrc"), "original\n").unwrap();
+    // ~/.dashscope is a file, so the SDK key file cannot be written: apply fails mid-way.
+    std::fs::write(home.join(".dashscope"), "not a directory").unwrap();
+    let platform = Platform::simulated(Os::Linux, [("HOME", home.to_str().unwrap())]);
+    let options = SetOptions { shells: Some(vec![Shell::Bash]), ..SetOptions::default() };
+    let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+    let error = apply(&plan, None).unwrap_err();
+    assert!(error.to_string().contains("api_key"), "{error}");
+    assert_eq!(std::fs::read_to_string(home.join(".bashrc")).unwrap(), "original\n");
+    assert!(!home.join(".config/dashkey").exists());
+}
+
+#[test]
+fn status_reads_env_sh_with_the_parser_that_set_and_unset_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::simulated(Os::Linux, [("HOME", dir.path().to_str().unwrap())]);
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+    apply(&plan, None).unwrap();
+    let dashkey = |platform: &Platform| {
+        scan(platform).into_iter().find(|c| c.kind == PlaceKind::Dashkey).unwrap()
+    };
+    assert_eq!(dashkey(&platform).value().unwrap().expose(), KEY);
+    assert_eq!(load_stored(&platform).unwrap().unwrap().key().unwrap().expose(), KEY);
+
+    // A hand-edited line: status shows what a shell would load; set and unset refuse it.
+    let env_sh = owned_path(&platform.dashkey_dir().unwrap(), shell::Dialect::Posix);
+    std::fs::write(&env_sh, "# Written by dashkey\nexport DASHSCOPE_API_KEY=sk-plain\n").unwrap();
+    assert_eq!(dashkey(&platform).value().unwrap().expose(), "sk-plain");
+    assert!(matches!(load_stored(&platform), Err(PersistError::ForeignOwnedFile { line: 2, .. })));
+}
