@@ -88,7 +88,7 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
         }
         let text = std::str::from_utf8(&input)
             .map_err(|_| usage(anyhow!("standard input is not text: pipe only the key itself")))?;
-        return ApiKey::parse(text).map_err(usage);
+        return ApiKey::parse(text).map_err(|e| usage(crate::output::key_error(e)));
     }
     if !std::io::stdin().is_terminal() {
         return Err(usage(anyhow!(
@@ -105,9 +105,9 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
         match ApiKey::parse(&input) {
             Ok(parsed) => return Ok(parsed),
             Err(error) if attempt < ATTEMPTS => {
-                anstream::eprintln!("{} {error}", paint(WARN, "!"));
+                anstream::eprintln!("{} {}", paint(WARN, "!"), crate::output::key_error(error));
             }
-            Err(error) => return Err(usage(error)),
+            Err(error) => return Err(usage(crate::output::key_error(error))),
         }
     }
     unreachable!("the loop returns on its last attempt")

@@ -28,3 +28,14 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     anstream::println!("{text}");
     Ok(())
 }
+
+/// A [`dashkey::KeyError`] in the binary's words: the library says what is wrong, the binary
+/// adds the command that gives the key properly.
+pub fn key_error(error: dashkey::KeyError) -> anyhow::Error {
+    match error {
+        dashkey::KeyError::UnexpandedVariable => anyhow::anyhow!(
+            "{error} (for example: printf %s \"$DASHSCOPE_API_KEY\" | dashkey set --stdin)"
+        ),
+        other => other.into(),
+    }
+}

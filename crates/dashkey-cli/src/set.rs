@@ -6,11 +6,12 @@
 //! whose base URLs are written. A rejected key is not stored; a network failure only warns.
 
 use anyhow::anyhow;
-use dashkey::config::Config;
+use dashkey::Config;
 use dashkey::persist::{self, RegionEndpoints, SetOptions, Settings};
 use dashkey::record::Record;
+use dashkey::region::RegionEndpoint;
 use dashkey::shell::{Dialect, Probes, Shell};
-use dashkey::verify::{HttpSettings, Probe, Prober, Target, Verdict};
+use dashkey::verify::{HttpSettings, OnlineVerdict, Probe, Prober};
 use dashkey::{ApiKey, Platform};
 
 use crate::changes;
@@ -29,7 +30,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         return Err(keyinput::refuse_argv("set"));
     }
     let config = Config::load(platform).map_err(usage)?;
-    let targets = config.targets();
+    let targets = config.endpoints();
     let explicit = match &args.region {
         Some(id) => Some(find_target(&targets, id)?),
         None => None,
@@ -151,11 +152,11 @@ fn write(
 /// - no answer (network): a warning, and the region asked for or stored before.
 fn detect_region(
     key: &ApiKey,
-    targets: &[Target],
-    explicit: Option<&Target>,
+    targets: &[RegionEndpoint],
+    explicit: Option<&RegionEndpoint>,
     previous: Option<&Record>,
     settings: HttpSettings,
-) -> Result<Option<Target>, Failure> {
+) -> Result<Option<RegionEndpoint>, Failure> {
     let spinner = Spinner::start(format!("checking {} with DashScope…", key.mask()));
     let probes = Prober::new(settings).probe_all(key, targets);
     drop(spinner);
@@ -164,8 +165,8 @@ fn detect_region(
         Err(error) => return Err(usage(error)),
     };
     let accepted: Vec<&Probe> = probes.iter().filter(|p| p.classification.is_accepted()).collect();
-    match Verdict::of(&probes) {
-        Verdict::Accepted => {
+    match OnlineVerdict::of(&probes) {
+        OnlineVerdict::Accepted => {
             if let Some(explicit) = explicit {
                 if accepted.iter().any(|p| p.target.region == explicit.region) {
                     return Ok(Some(explicit.clone()));
@@ -192,7 +193,7 @@ fn detect_region(
             );
             Ok(Some(chosen.target.clone()))
         }
-        Verdict::Rejected => Err(Failure {
+        OnlineVerdict::Rejected => Err(Failure {
             exit: Exit::Problem,
             error: anyhow!(
                 "DashScope rejected this key in every region that answered, so it was not stored. \
@@ -200,7 +201,7 @@ fn detect_region(
                  `dashkey verify --stdin` shows each region's answer, and --offline stores it anyway"
             ),
         }),
-        Verdict::Unknown => {
+        OnlineVerdict::Unknown => {
             anstream::eprintln!(
                 "{} could not reach DashScope to check the key (see `dashkey verify`); storing it unchecked",
                 paint(WARN, "warning:")
@@ -237,7 +238,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         return Ok(Exit::Ok);
     };
     let config = Config::load(platform).map_err(usage)?;
-    let target = find_target(&config.targets(), id)?;
+    let target = find_target(&config.endpoints(), id)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
     let mut locked = if args.dry_run { None } else { Some(persist::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -305,7 +306,7 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 
 /// The target for a region id (built in or from `config.toml`), refusing without echoing
 /// something that looks like a key.
-pub fn find_target(targets: &[Target], id: &str) -> Result<Target, Failure> {
+pub fn find_target(targets: &[RegionEndpoint], id: &str) -> Result<RegionEndpoint, Failure> {
     if let Some(target) = targets.iter().find(|target| target.region == id) {
         return Ok(target.clone());
     }

@@ -3,13 +3,15 @@
 //! The report is built once as a serializable value; the JSON output is that value, and the
 //! text output is a rendering of it, so the two can never disagree.
 
-use dashkey::resolve::{self, BaseUrl, Candidate, Outcome, Resolution, Sdk, Source, Verdict};
+use dashkey::resolve::{
+    self, BaseUrl, Candidate, CandidateVerdict, Lookup, Resolution, Sdk, Source,
+};
 use dashkey::store::{self, Copy, CopyState, PlaceKind};
 use dashkey::{ApiKey, Endpoint, Platform, vars};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::exit::{Exit, Outcome as CommandOutcome};
+use crate::exit::{Exit, Outcome};
 use crate::output::{self, BOLD, DIM, FAIL, OK, WARN, paint};
 
 /// Version of the `--json` document. Bumped only on incompatible changes.
@@ -114,7 +116,7 @@ struct UrlReport {
     api: Option<dashkey::region::ApiShape>,
 }
 
-pub fn run(platform: &Platform, args: &StatusArgs) -> CommandOutcome {
+pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
     let report = build(platform, args.reveal);
     // A write killed half-way is completed by the next command that takes the lock.
     for (file, journal) in
@@ -193,7 +195,7 @@ fn place_of(source: &Source) -> &'static str {
 fn copy_report(copy: &Copy, resolutions: &[Resolution], reveal: bool) -> CopyReport {
     let used_by = resolutions
         .iter()
-        .filter(|r| matches!(&r.outcome, Outcome::Found { source, .. } if copy.is_source(source)))
+        .filter(|r| matches!(&r.outcome, Lookup::Found { source, .. } if copy.is_source(source)))
         .map(|r| r.sdk.id())
         .collect();
     let (state, error) = match &copy.state {
@@ -231,13 +233,13 @@ fn copy_label(kind: PlaceKind) -> &'static str {
 
 fn sdk_report(resolution: &Resolution, reveal: bool) -> SdkReport {
     let (outcome, source, value, error) = match &resolution.outcome {
-        Outcome::Found { key, source } => {
+        Lookup::Found { key, source } => {
             ("found", Some(source_report(source)), Some(value_report(key, reveal)), None)
         }
-        Outcome::Missing | Outcome::Failed { .. } => {
+        Lookup::Missing | Lookup::Failed { .. } => {
             let error = resolution.clone().into_result().err().map(|e| e.to_string());
             let outcome =
-                if matches!(resolution.outcome, Outcome::Missing) { "missing" } else { "failed" };
+                if matches!(resolution.outcome, Lookup::Missing) { "missing" } else { "failed" };
             (outcome, None, None, error)
         }
     };
@@ -251,8 +253,8 @@ fn sdk_report(resolution: &Resolution, reveal: bool) -> SdkReport {
         value,
         error,
         failure: match &resolution.outcome {
-            Outcome::Failed { failure, .. } => Some(*failure),
-            Outcome::Found { .. } | Outcome::Missing => None,
+            Lookup::Failed { failure, .. } => Some(*failure),
+            Lookup::Found { .. } | Lookup::Missing => None,
         },
         candidates: resolution.candidates.iter().map(candidate_report).collect(),
         base_urls: UrlsReport {
@@ -270,10 +272,10 @@ fn source_report(source: &Source) -> SourceReport {
 
 fn candidate_report(candidate: &Candidate) -> CandidateReport {
     let (verdict, reason) = match &candidate.verdict {
-        Verdict::Chosen => ("chosen", None),
-        Verdict::Skipped(skip) => ("skipped", Some(skip.to_string())),
-        Verdict::Failed(failure) => ("failed", Some(failure.to_string())),
-        Verdict::NotReached => ("not-reached", None),
+        CandidateVerdict::Chosen => ("chosen", None),
+        CandidateVerdict::Skipped(skip) => ("skipped", Some(skip.to_string())),
+        CandidateVerdict::Failed(failure) => ("failed", Some(failure.to_string())),
+        CandidateVerdict::NotReached => ("not-reached", None),
     };
     let SourceReport { place, path } = source_report(&candidate.source);
     CandidateReport { place, path, verdict, reason }

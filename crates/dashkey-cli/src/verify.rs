@@ -61,19 +61,18 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::anyhow;
-use dashkey::config::ConfigError;
 use dashkey::key::{KeyKind, KeyNote, MAX_KEY_LEN, ValueProblem};
 use dashkey::region::ApiShape;
-use dashkey::resolve::{self, Outcome, Resolution, Source, UrlOrigin};
-use dashkey::verify::{
-    self, Classification, HttpSettings, Probe, Prober, Target, TargetOrigin, Verdict,
-};
+use dashkey::region::config::ConfigError;
+use dashkey::region::{EndpointOrigin, RegionEndpoint};
+use dashkey::resolve::{self, Lookup, Resolution, Source, UrlOrigin};
+use dashkey::verify::{self, Classification, HttpSettings, OnlineVerdict, Probe, Prober};
 use dashkey::{ApiKey, Config, Platform};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::cli::VerifyArgs;
-use crate::exit::{Exit, Failure, Outcome as CommandOutcome};
+use crate::exit::{Exit, Failure, Outcome};
 use crate::output::{self, BOLD, DIM, FAIL, OK, WARN, paint};
 use crate::spinner::Spinner;
 
@@ -146,7 +145,7 @@ struct Candidate {
     cleaned: bool,
 }
 
-pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
+pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
     let config = Config::load(platform).map_err(config_failure)?;
     for ignored in config.ignored() {
         let file = config.path().map(|p| output::show_path(platform, p)).unwrap_or_default();
@@ -165,14 +164,17 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
         }
     }
 
-    let all = config.targets();
+    let all = config.endpoints();
     let targets = match (&args.region, &args.base_url) {
-        (Some(region), _) => vec![config.target(region).ok_or_else(|| {
+        (Some(region), _) => vec![config.endpoint(region).ok_or_else(|| {
             let known: Vec<&str> = all.iter().map(|t| t.region.as_str()).collect();
             usage(anyhow!("unknown region {region:?}; known regions: {}", known.join(", ")))
         })?],
         (None, Some(url)) => {
-            vec![Target::from_base_url(url).map_err(|e| usage(anyhow!("--base-url: {e}")))?]
+            vec![
+                RegionEndpoint::from_base_url(url)
+                    .map_err(|e| usage(anyhow!("--base-url: {e}")))?,
+            ]
         }
         (None, None) => all.clone(),
     };
@@ -203,10 +205,10 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
     } else {
         render(platform, &report, &candidate);
     }
-    Ok(match Verdict::of(&probes) {
-        Verdict::Accepted => Exit::Ok,
-        Verdict::Rejected => Exit::Problem,
-        Verdict::Unknown => Exit::Io,
+    Ok(match OnlineVerdict::of(&probes) {
+        OnlineVerdict::Accepted => Exit::Ok,
+        OnlineVerdict::Rejected => Exit::Problem,
+        OnlineVerdict::Unknown => Exit::Io,
     })
 }
 
@@ -249,7 +251,7 @@ fn from_stdin() -> Result<Candidate, Failure> {
     }
     let text = std::str::from_utf8(&input)
         .map_err(|_| usage(anyhow!("standard input is not text: pipe only the key itself")))?;
-    let parsed = ApiKey::parse(text).map_err(usage)?;
+    let parsed = ApiKey::parse(text).map_err(|e| usage(output::key_error(e)))?;
     Ok(Candidate {
         key: parsed.key,
         source: "stdin",
@@ -271,10 +273,10 @@ fn from_stdin() -> Result<Candidate, Failure> {
 /// is checked cleaned, with a warning, because the question is whether the *key* is good.
 fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, Failure> {
     let (key, source) = match &resolution.outcome {
-        Outcome::Found { key, source } => (key, source),
-        Outcome::Missing | Outcome::Failed { .. } => {
+        Lookup::Found { key, source } => (key, source),
+        Lookup::Missing | Lookup::Failed { .. } => {
             let exit = match resolution.outcome {
-                Outcome::Failed { .. } => Exit::Io,
+                Lookup::Failed { .. } => Exit::Io,
                 _ => Exit::Problem,
             };
             let error = resolution.clone().into_result().err().map_or_else(
@@ -361,7 +363,7 @@ fn build(
     settings: HttpSettings,
     probes: &[Probe],
 ) -> Report {
-    let verdict = Verdict::of(probes);
+    let verdict = OnlineVerdict::of(probes);
     let accepted_in: Vec<String> = probes
         .iter()
         .filter(|probe| probe.classification.is_accepted())
@@ -422,9 +424,9 @@ fn region_report(probe: &Probe, configured: Option<&str>) -> RegionReport {
         name: probe.target.name.clone(),
         endpoint: probe.target.base.clone(),
         origin: match probe.target.origin {
-            TargetOrigin::Builtin => "builtin",
-            TargetOrigin::Config { .. } => "config",
-            TargetOrigin::BaseUrl => "base-url",
+            EndpointOrigin::Builtin => "builtin",
+            EndpointOrigin::Config { .. } => "config",
+            EndpointOrigin::BaseUrl => "base-url",
         },
         configured: configured == Some(probe.target.region.as_str()),
         result: classification.id(),

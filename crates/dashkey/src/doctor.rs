@@ -34,12 +34,13 @@ use crate::key::ApiKey;
 use crate::persist::{self, Stored};
 use crate::platform::Platform;
 use crate::procs::ProcTable;
+use crate::region::RegionEndpoint;
 use crate::resolve::{self, Resolution, Sdk};
 use crate::shell::{self, Dialect, Shell};
 use crate::startup::{Assignment, Event, Session, Startup};
 use crate::store::{self, Copy, PlaceKind};
 use crate::vars;
-use crate::verify::{Prober, Target};
+use crate::verify::Prober;
 
 /// The stable identifiers of findings. Scripts and tests rely on them; they never change
 /// meaning.
@@ -234,7 +235,7 @@ pub struct Online<'a> {
     /// The HTTP client.
     pub prober: &'a Prober,
     /// Every region (built-in and from `config.toml`).
-    pub targets: &'a [Target],
+    pub targets: &'a [RegionEndpoint],
 }
 
 /// The doctor cannot run as asked.

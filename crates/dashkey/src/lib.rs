@@ -16,7 +16,6 @@
 //! ```
 
 pub mod block;
-pub mod config;
 pub mod desktop;
 pub mod doctor;
 pub mod dotfiles;
@@ -40,8 +39,8 @@ pub mod sudoers;
 pub mod vars;
 pub mod verify;
 
-pub use config::Config;
 pub use key::{ApiKey, KeyError, KeyKind, ParsedKey};
 pub use platform::{Os, Platform};
-pub use region::{Endpoint, Region};
+pub use region::config::Config;
+pub use region::{Endpoint, Region, RegionEndpoint};
 pub use resolve::{Resolution, Sdk};

@@ -14,7 +14,7 @@ use crate::region::{
 };
 use crate::resolve::{self, Sdk};
 use crate::vars;
-use crate::verify::{self, Verdict};
+use crate::verify::{self, OnlineVerdict};
 
 use super::{Context, Finding, Online, Severity, id};
 
@@ -122,14 +122,14 @@ impl Context<'_> {
         let calls = configured
             .as_deref()
             .map_or_else(|| format!("the endpoint in {}", vars::HTTP_BASE_URL), name);
-        let finding = match Verdict::of(&probes) {
-            Verdict::Accepted if configured_accepts == Some(true) => Finding::new(
+        let finding = match OnlineVerdict::of(&probes) {
+            OnlineVerdict::Accepted if configured_accepts == Some(true) => Finding::new(
                 id::REGION_MISMATCH,
                 Severity::Ok,
                 format!("the key works in {calls}, where the SDKs send it"),
             )
             .detail(format!("Checked {} region(s) online.", probes.len())),
-            Verdict::Accepted => {
+            OnlineVerdict::Accepted => {
                 let region = accepted.first().copied().unwrap_or_default();
                 Finding::new(
                     id::REGION_MISMATCH,
@@ -142,7 +142,7 @@ impl Context<'_> {
                 ))
                 .fix(format!("dashkey region {region}"))
             }
-            Verdict::Rejected => {
+            OnlineVerdict::Rejected => {
                 let coding = if key.kind() == KeyKind::CodingPlan {
                     " (Coding Plan keys work only on the coding hosts)"
                 } else {
@@ -159,7 +159,7 @@ impl Context<'_> {
                          dashkey set",
                     )
             }
-            Verdict::Unknown => Finding::new(
+            OnlineVerdict::Unknown => Finding::new(
                 id::REGION_MISMATCH,
                 Severity::Info,
                 "could not check the key online",
