@@ -14,7 +14,7 @@ use crate::region::{
 };
 use crate::resolve::{self, Sdk};
 use crate::vars;
-use crate::verify::{self, OnlineVerdict};
+use crate::verify::OnlineVerdict;
 
 use super::{Context, Finding, Online, Severity, id};
 
@@ -108,7 +108,8 @@ impl Context<'_> {
         // Check the key itself: padding and quotes are reported by their own findings.
         let key = ApiKey::parse(found.expose()).map(|p| p.key).unwrap_or_else(|_| found.clone());
         let Ok(probes) = online.prober.probe_all(&key, online.targets) else { return };
-        let configured = verify::configured_region(&python.urls, online.targets);
+        let stored = self.stored.as_ref().and_then(|stored| stored.get(vars::HTTP_BASE_URL));
+        let configured = resolve::configured_region(&python.urls, online.targets, stored).id;
         let accepted: Vec<&str> = probes
             .iter()
             .filter(|p| p.classification.is_accepted())

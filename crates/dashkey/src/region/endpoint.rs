@@ -264,10 +264,14 @@ mod tests {
 
     #[test]
     fn a_builtin_endpoint_carries_the_three_urls_of_its_public_host() {
-        let sg = RegionEndpoint::builtin("ap-southeast-1").unwrap();
-        assert_eq!(sg.native(), "https://dashscope-intl.aliyuncs.com/api/v1");
-        assert_eq!(sg.websocket(), "wss://dashscope-intl.aliyuncs.com/api-ws/v1/inference");
-        assert_eq!(sg.compatible(), "https://dashscope-intl.aliyuncs.com/compatible-mode/v1");
+        for region in Region::all() {
+            let endpoint = RegionEndpoint::builtin(region.id).unwrap();
+            let urls = [endpoint.native(), endpoint.websocket(), endpoint.compatible()];
+            assert_eq!(
+                urls,
+                [region.native_url(), region.websocket_url(), region.compatible_url()]
+            );
+        }
         assert_eq!(RegionEndpoint::builtin("mars-north-1"), None);
     }
 }

@@ -29,7 +29,10 @@ use crate::platform::Platform;
 use crate::region::{Endpoint, HostRegion};
 use crate::vars;
 
+mod configured;
 mod sdk;
+
+pub use configured::{ConfiguredRegion, RegionOrigin, configured_region};
 
 pub(crate) use sdk::{classify_io, classify_read};
 pub use sdk::{java, java_user_home, node, python};
@@ -365,7 +368,12 @@ pub fn resolve(sdk: Sdk, platform: &Platform) -> Resolution {
 
 /// The region the SDK's native base URL points at, or `None` for a custom host.
 pub fn region_of(urls: &BaseUrls) -> Option<String> {
-    urls.http.endpoint().and_then(|endpoint| match endpoint.region {
+    region_of_url(&urls.http.url)
+}
+
+/// The region a URL's host names (public or workspace host), or `None` for any other host.
+fn region_of_url(url: &str) -> Option<String> {
+    Endpoint::parse(url).ok().and_then(|endpoint| match endpoint.region {
         HostRegion::Custom | HostRegion::Coding { .. } => None,
         region => region.region_id().map(str::to_string),
     })

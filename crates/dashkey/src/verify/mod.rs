@@ -32,11 +32,12 @@ use std::time::Duration;
 
 use crate::platform::Platform;
 use crate::region::{ApiShape, RegionEndpoint};
-use crate::resolve::{self, BaseUrls};
 
+mod choice;
 mod classify;
 mod probe;
 
+pub use choice::{RegionChoice, choose_region};
 pub use classify::{Classification, ServiceAnswer, UnreachableKind};
 pub use probe::{Prober, probe_all};
 
@@ -171,17 +172,6 @@ pub enum VerifyError {
          in an HTTP header as they are; remove them first"
     )]
     UnsendableKey,
-}
-
-/// The region a configuration's native base URL points at: the target whose native URL it
-/// is (so that an overridden endpoint counts as its region), else the region its host names.
-pub fn configured_region(urls: &BaseUrls, targets: &[RegionEndpoint]) -> Option<String> {
-    let configured = urls.http.url.trim_end_matches('/');
-    targets
-        .iter()
-        .find(|target| target.url(ApiShape::Native) == configured)
-        .map(|target| target.region.clone())
-        .or_else(|| resolve::region_of(urls))
 }
 
 #[cfg(test)]

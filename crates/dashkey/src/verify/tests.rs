@@ -190,17 +190,3 @@ fn timeout_comes_from_the_environment_and_bad_values_are_refused() {
     let none = Platform::simulated(Os::Linux, [("HOME", "/h")]);
     assert_eq!(HttpSettings::from_platform(&none).unwrap(), HttpSettings::default());
 }
-
-#[test]
-fn configured_region_follows_overridden_endpoints() {
-    let server = FakeDashScope::builder().start().unwrap();
-    let targets = vec![target(&server, "ap-southeast-1")];
-    let platform = Platform::simulated(
-        Os::Linux,
-        [(crate::vars::HTTP_BASE_URL, format!("{}/", server.native_url()))],
-    );
-    let urls = resolve::python(&platform).urls;
-    assert_eq!(configured_region(&urls, &targets).as_deref(), Some("ap-southeast-1"));
-    let default = resolve::python(&Platform::simulated(Os::Linux, [("HOME", "/h")])).urls;
-    assert_eq!(configured_region(&default, &targets).as_deref(), Some("cn-beijing"));
-}
