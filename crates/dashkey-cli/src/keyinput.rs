@@ -84,7 +84,7 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
             |e| Failure { exit: Exit::Io, error: anyhow!("cannot read standard input: {e}") },
         )?;
         if input.len() > MAX_KEY_LEN {
-            return Err(usage(KeyError::TooLong { len: input.len() }));
+            return Err(usage(crate::output::key_error(KeyError::TooLong { len: input.len() })));
         }
         let text = std::str::from_utf8(&input)
             .map_err(|_| usage(anyhow!("standard input is not text: pipe only the key itself")))?;

@@ -4,6 +4,7 @@
 //! Before writing, `set` asks DashScope whether the key works and where: a key is accepted in
 //! exactly one region and answers 401 everywhere else, so the region found online is the one
 //! whose base URLs are written. A rejected key is not stored; a network failure only warns.
+//! The decision is the library's (`verify::choose_region`); this file asks and phrases it.
 
 use anyhow::anyhow;
 use dashkey::Config;

@@ -7,8 +7,9 @@
 //! timeouts) it says it could not tell, exits 3, and never calls the key invalid: a user told
 //! that a good key is invalid rotates it for nothing.
 //!
-//! The report is built once as a serializable value; `--json` prints it, the text output
-//! renders it, so the two never disagree.
+//! Both outputs are made from the same typed values (the library's probes and configured
+//! region): `--json` serialises them, the text matches on their types (never on the report's
+//! strings), so the two never disagree and renaming an id cannot change the text.
 //!
 //! # `--json` schema (version 1)
 //!
@@ -345,7 +346,10 @@ fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, F
         }
         Err(error) => Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("the key the Python SDK would use, from {shown}, cannot work: {error}"),
+            error: anyhow!(
+                "the key the Python SDK would use, from {shown}, cannot work: {}",
+                output::key_error(error)
+            ),
         }),
     }
 }

@@ -256,30 +256,27 @@ impl fmt::Display for KeyNote {
     }
 }
 
-/// Why an input is not a key. Messages never contain the input.
+/// Why an input is not a key. Messages never contain the input, and say only what is wrong:
+/// what to do instead (paste, pipe, copy again) is the caller's to say.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Nothing was given.
-    #[error("the key is empty: paste the API key from the Model Studio console (API-KEY page)")]
+    #[error("the key is empty")]
     Empty,
     /// More than [`MAX_KEY_LEN`] bytes.
     #[error(
-        "the input is longer than an API key can be ({len} bytes or more; keys are at most 4096): \
-         pipe only the key itself, not a file that contains it"
+        "the input is longer than an API key can be ({len} bytes or more; keys are at most 4096)"
     )]
     TooLong {
         /// Length of the input in bytes.
         len: usize,
     },
     /// The documentation's example value, not a real key.
-    #[error(
-        "this is a placeholder from the documentation, not a key: \
-         create or copy a real key on the Model Studio console's API-KEY page"
-    )]
+    #[error("this is a placeholder from the documentation, not a key")]
     Placeholder,
     /// A whole line of a startup file or `.env` (`DASHSCOPE_API_KEY=sk-…`,
     /// `export DASHSCOPE_API_KEY=sk-…`) instead of the key alone.
-    #[error("you pasted the whole line `{line}`; paste only the key")]
+    #[error("you pasted the whole line `{line}`")]
     PastedAssignment {
         /// The line as pasted, with the value replaced by `…`.
         line: String,
@@ -287,31 +284,23 @@ pub enum KeyError {
     /// Starts with punctuation (`-`, `=x`, `--x`): an option or a fragment, not a key.
     #[error(
         "this cannot be a key: it starts with '{first}', and keys start with a letter or digit \
-         (sk-…, sk-sp-…, sk-ws-…, st-…); copy the key again from the Model Studio console"
+         (sk-…, sk-sp-…, sk-ws-…, st-…)"
     )]
     NotAKey {
         /// The first character (always ASCII punctuation, never part of a secret).
         first: char,
     },
     /// Something like `$DASHSCOPE_API_KEY` that a shell was supposed to expand.
-    #[error(
-        "this is a variable reference, not a key: the shell did not expand it; give the key itself"
-    )]
+    #[error("this is a variable reference, not a key: the shell did not expand it")]
     UnexpandedVariable,
     /// Whitespace inside the key, usually two values pasted together.
-    #[error(
-        "the key contains a space or line break at character {position}: \
-         keys have none; copy the key again as one piece"
-    )]
+    #[error("the key contains a space or line break at character {position}: keys have none")]
     InnerWhitespace {
         /// 1-based byte position.
         position: usize,
     },
     /// A control character, usually from a terminal escape or a binary file.
-    #[error(
-        "the key contains a control character at character {position}: \
-         copy it again from the console as plain text"
-    )]
+    #[error("the key contains a control character at character {position}")]
     ControlCharacter {
         /// 1-based byte position.
         position: usize,
@@ -319,17 +308,14 @@ pub enum KeyError {
     /// A character outside ASCII, usually a typographic quote or a look-alike letter.
     #[error(
         "the key contains a non-ASCII character at byte {position} (a typographic quote or a \
-         look-alike letter?): copy it again from the console as plain text"
+         look-alike letter?)"
     )]
     NonAscii {
         /// 1-based byte position.
         position: usize,
     },
     /// An ASCII character that no key contains.
-    #[error(
-        "the key contains '{character}' at character {position}, which API keys never contain: \
-         copy the key again, without anything around it"
-    )]
+    #[error("the key contains '{character}' at character {position}, which API keys never contain")]
     ForbiddenCharacter {
         /// 1-based byte position.
         position: usize,
