@@ -28,7 +28,7 @@
 //!     "cleaned": bool                    // surrounding spaces/quotes were removed to check it
 //!   },
 //!   "configured": {                      // where the Python SDK would send the key
-//!     "http_base_url": string,
+//!     "http_base_url": string,           // the URL that decided ("dashkey": the stored one)
 //!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL" | "dashkey" | …,  // dashkey: the region `dashkey set` stored
 //!     "region": string | null            // null: a custom endpoint
 //!   },
@@ -374,7 +374,7 @@ impl<'a> Checked<'a> {
     ) -> Checked<'a> {
         let configured_accepts =
             probes.iter().find(|probe| is_configured(probe, configured)).map(accepted);
-        let first = probes.iter().find(|probe| accepted(probe)).map(|p| &p.target.region);
+        let first = probes.iter().find(|probe| accepted(probe)).map(|p| &p.endpoint.region);
         let fix = match (first, configured_accepts) {
             (_, Some(true)) => None,
             (Some(region), _) if region != "custom" => Some(format!("dashkey region {region}")),
@@ -418,7 +418,7 @@ impl<'a> Checked<'a> {
             timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
             regions: self.probes.iter().map(|probe| self.region_report(probe)).collect(),
             verdict: self.verdict.id(),
-            accepted_in: self.accepted().map(|probe| probe.target.region.clone()).collect(),
+            accepted_in: self.accepted().map(|probe| probe.endpoint.region.clone()).collect(),
             configured_region_accepts: self.configured_accepts,
             fix: self.fix.clone(),
         }
@@ -432,10 +432,10 @@ impl<'a> Checked<'a> {
             _ => None,
         };
         RegionReport {
-            region: probe.target.region.clone(),
-            name: probe.target.name.clone(),
-            endpoint: probe.target.base.clone(),
-            origin: match probe.target.origin {
+            region: probe.endpoint.region.clone(),
+            name: probe.endpoint.name.clone(),
+            endpoint: probe.endpoint.base.clone(),
+            origin: match probe.endpoint.origin {
                 EndpointOrigin::Builtin => "builtin",
                 EndpointOrigin::Config { .. } => "config",
                 EndpointOrigin::BaseUrl => "base-url",
@@ -473,11 +473,11 @@ impl<'a> Checked<'a> {
             candidate.key.mask(),
             paint(DIM, format!("from {from}; {calls}"))
         );
-        let width = self.probes.iter().map(|p| p.target.region.len()).max().unwrap_or(0).max(14);
+        let width = self.probes.iter().map(|p| p.endpoint.region.len()).max().unwrap_or(0).max(14);
         let name_width = self
             .probes
             .iter()
-            .map(|p| p.target.name.as_deref().unwrap_or("").chars().count())
+            .map(|p| p.endpoint.name.as_deref().unwrap_or("").chars().count())
             .max()
             .unwrap_or(0);
         let rows: Vec<(&str, &str, String)> = self.probes.iter().map(row).collect();
@@ -499,8 +499,8 @@ impl<'a> Checked<'a> {
             anstream::println!(
                 "  {} {:<width$}  {:<name_width$}  {}  {}{said}{here}",
                 paint(style, mark),
-                probe.target.region,
-                probe.target.name.as_deref().unwrap_or(""),
+                probe.endpoint.region,
+                probe.endpoint.name.as_deref().unwrap_or(""),
                 paint(style, format!("{result:<result_width$}")),
                 paint(DIM, format!("{:>5} ms", millis(probe))),
             );
@@ -534,7 +534,7 @@ impl<'a> Checked<'a> {
     }
 
     fn conclude_accepted(&self) {
-        let names: Vec<String> = self.accepted().map(|p| label(&p.target)).collect();
+        let names: Vec<String> = self.accepted().map(|p| label(&p.endpoint)).collect();
         anstream::println!("{} The key works in {}.", paint(OK, "✓"), names.join(", "));
         for probe in self.accepted() {
             let caveat = match probe.classification {
@@ -550,7 +550,7 @@ impl<'a> Checked<'a> {
                 }
                 _ => continue,
             };
-            anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), probe.target.region);
+            anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), probe.endpoint.region);
         }
         let who = if self.configured.origin == RegionOrigin::Stored {
             "dashkey stored the key for"
@@ -562,8 +562,8 @@ impl<'a> Checked<'a> {
                 let label = self
                     .probes
                     .iter()
-                    .find(|p| p.target.region == *configured)
-                    .map_or_else(|| configured.clone(), |p| label(&p.target));
+                    .find(|p| p.endpoint.region == *configured)
+                    .map_or_else(|| configured.clone(), |p| label(&p.endpoint));
                 anstream::println!(
                     "{} But {who} {label}, which rejects it: \
                      programs fail there with \"Invalid API-key provided\".",
@@ -599,14 +599,14 @@ impl<'a> Checked<'a> {
             .probes
             .iter()
             .filter(|p| !accepted(p) && !p.classification.is_rejected())
-            .map(|p| format!("{} ({})", p.target.region, p.classification.id()))
+            .map(|p| format!("{} ({})", p.endpoint.region, p.classification.id()))
             .collect();
         if let [only] = self.probes {
             anstream::println!(
                 "{} {} rejected the key. Other regions were not checked: \
                  run dashkey verify without --region/--base-url to check them all.",
                 paint(FAIL, "✗"),
-                label(&only.target)
+                label(&only.endpoint)
             );
         } else {
             anstream::println!(
@@ -639,7 +639,7 @@ fn accepted(probe: &Probe) -> bool {
 }
 
 fn is_configured(probe: &Probe, configured: &ConfiguredRegion) -> bool {
-    configured.id.as_deref() == Some(probe.target.region.as_str())
+    configured.id.as_deref() == Some(probe.endpoint.region.as_str())
 }
 
 fn millis(probe: &Probe) -> u64 {

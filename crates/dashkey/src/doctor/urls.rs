@@ -113,7 +113,7 @@ impl Context<'_> {
         let accepted: Vec<&str> = probes
             .iter()
             .filter(|p| p.classification.is_accepted())
-            .map(|p| p.target.region.as_str())
+            .map(|p| p.endpoint.region.as_str())
             .collect();
         let configured_accepts = configured.as_deref().map(|c| accepted.contains(&c));
         let name = |region: &str| {

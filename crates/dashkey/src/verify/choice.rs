@@ -55,7 +55,7 @@ pub fn choose_region(
     let accepted: Vec<&RegionEndpoint> = probes
         .iter()
         .filter(|probe| probe.classification.is_accepted())
-        .map(|probe| &probe.target)
+        .map(|probe| &probe.endpoint)
         .collect();
     match OnlineVerdict::of(probes) {
         OnlineVerdict::Accepted => {
@@ -93,7 +93,7 @@ mod tests {
 
     fn probe(id: &str, classification: Classification) -> Probe {
         Probe {
-            target: endpoint(id),
+            endpoint: endpoint(id),
             classification,
             url: String::new(),
             api: ApiShape::Compatible,

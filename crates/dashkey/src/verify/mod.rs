@@ -23,8 +23,9 @@
 //! as the process environment sets them, except for loopback hosts, which are always reached
 //! directly.
 //!
-//! The parts: [`probe`] talks HTTP (concurrency, timeouts, proxies), [`classify`] reads the
-//! answers, and this file holds what both share: the settings, one region's [`Probe`] and the
+//! The parts: `probe.rs` talks HTTP (concurrency, timeouts, proxies), `classify.rs` reads
+//! the answers, `choice.rs` decides which region `set` writes from them ([`choose_region`]),
+//! and this file holds what they share: the settings, one region's [`Probe`] and the
 //! [`OnlineVerdict`] over all of them. Where the regions are is not verification's business:
 //! [`crate::region::RegionEndpoint`] and `config.toml` ([`crate::region::config`]) say it.
 
@@ -116,7 +117,7 @@ impl HttpSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     /// Where the key was sent.
-    pub target: RegionEndpoint,
+    pub endpoint: RegionEndpoint,
     /// What came back.
     pub classification: Classification,
     /// The URL whose answer decided (the compatible one, or the native one after a 404).

@@ -110,7 +110,7 @@ impl Prober {
                 (ApiShape::Native, native, classification)
             }
         };
-        Probe { target: target.clone(), classification, url, api, elapsed: started.elapsed() }
+        Probe { endpoint: target.clone(), classification, url, api, elapsed: started.elapsed() }
     }
 
     /// One GET; the answer, or the classification of the failure.

@@ -146,7 +146,7 @@ fn probes_all_regions_concurrently_and_in_order() {
     let probes = probing.join().unwrap();
     let ids: Vec<&str> = probes.iter().map(|p| p.classification.id()).collect();
     assert_eq!(ids, ["rejected", "rejected", "accepted", "rejected"]);
-    assert_eq!(probes[2].target.region, "r2");
+    assert_eq!(probes[2].endpoint.region, "r2");
     assert_eq!(OnlineVerdict::of(&probes), OnlineVerdict::Accepted);
 }
 
