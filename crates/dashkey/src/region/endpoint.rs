@@ -240,26 +240,18 @@ mod tests {
         assert_eq!(gateway.url(ApiShape::Native), "https://gw.example.com:8443/ds/api/v1");
         let local = RegionEndpoint::from_base_url("http://127.0.0.1:8080").unwrap();
         assert!(local.is_loopback());
-        assert_eq!(
-            RegionEndpoint::from_base_url("http://dashscope.aliyuncs.com/api/v1"),
-            Err(EndpointError::PlainHttp { host: "dashscope.aliyuncs.com".into() })
-        );
-        assert_eq!(
-            RegionEndpoint::from_base_url("https://h.example/v2"),
-            Err(EndpointError::UnknownPath)
-        );
-        assert_eq!(
-            RegionEndpoint::from_base_url("https://u:p@h.example"),
-            Err(EndpointError::Credentials)
-        );
-        assert_eq!(
-            RegionEndpoint::from_base_url("https://h.example/?k=v"),
-            Err(EndpointError::Query)
-        );
-        assert_eq!(
-            RegionEndpoint::from_base_url("https://h.example:99999"),
-            Err(EndpointError::Port)
-        );
+        for (url, error) in [
+            (
+                "http://dashscope.aliyuncs.com/api/v1",
+                EndpointError::PlainHttp { host: "dashscope.aliyuncs.com".into() },
+            ),
+            ("https://h.example/v2", EndpointError::UnknownPath),
+            ("https://u:p@h.example", EndpointError::Credentials),
+            ("https://h.example/?k=v", EndpointError::Query),
+            ("https://h.example:99999", EndpointError::Port),
+        ] {
+            assert_eq!(RegionEndpoint::from_base_url(url), Err(error), "{url}");
+        }
     }
 
     #[test]

@@ -34,11 +34,7 @@ use crate::vars;
 pub fn python(platform: &Platform) -> Resolution {
     let mut steps = Steps::default();
     // `dashscope.api_key = os.environ.get("DASHSCOPE_API_KEY")`: any value, even empty.
-    if let Some(value) = platform.var(vars::API_KEY) {
-        steps.choose(Source::Variable, ApiKey::verbatim(value));
-    } else {
-        steps.skip(Source::Variable, Skip::Unset);
-    }
+    steps.variable_verbatim(platform);
     // `elif dashscope.api_key_file_path:` an empty path is falsy and skipped.
     match platform.var(vars::API_KEY_FILE_PATH) {
         Some(path) if !path.is_empty() => {
@@ -67,11 +63,8 @@ pub fn python(platform: &Platform) -> Resolution {
 /// Replays the Java SDK's lookup (`ApiKey.getApiKey`).
 pub fn java(platform: &Platform) -> Resolution {
     let mut steps = Steps::default();
-    if let Some(value) = platform.var(vars::API_KEY) {
-        steps.choose(Source::Variable, ApiKey::verbatim(value));
-    } else {
-        steps.skip(Source::Variable, Skip::Unset);
-    }
+    // `System.getenv("DASHSCOPE_API_KEY")`: any value, even empty.
+    steps.variable_verbatim(platform);
     // A path variable naming a missing file silently falls back to the default file.
     match platform.var(vars::API_KEY_FILE_PATH) {
         Some(path) => {
@@ -94,7 +87,7 @@ pub fn java(platform: &Platform) -> Resolution {
             steps.skip(Source::DefaultFile { path }, Skip::NoFile);
         }
     }
-    steps.finish(Sdk::Java, java_urls(platform))
+    steps.finish(Sdk::Java, native_urls(platform, false))
 }
 
 /// Replays the Node SDK's lookup: the variable, trimmed; empty means missing.
@@ -111,7 +104,7 @@ pub fn node(platform: &Platform) -> Resolution {
             }
         }
     }
-    steps.finish(Sdk::Node, node_urls(platform))
+    steps.finish(Sdk::Node, native_urls(platform, true))
 }
 
 /// The JVM's `user.home`: the last `-Duser.home=` in the option variables the JVM and its
@@ -140,6 +133,14 @@ fn exists_for_java(path: &Path) -> bool {
     !matches!(std::fs::metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
 }
 
+/// A base URL from its variable (`Some` when the SDK takes it), else the SDK's default.
+fn base_url(value: Option<&str>, name: &'static str, default: String) -> BaseUrl {
+    match value {
+        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
+        None => BaseUrl { url: default, origin: UrlOrigin::Default },
+    }
+}
+
 fn python_urls(platform: &Platform) -> BaseUrls {
     let version = platform.var(vars::API_VERSION).unwrap_or("v1");
     let region = platform.var(vars::API_REGION).unwrap_or(crate::region::DEFAULT_REGION);
@@ -150,10 +151,7 @@ fn python_urls(platform: &Platform) -> BaseUrls {
     } else {
         Region::default_region().host.to_string()
     };
-    let pick = |name: &'static str, default: String| match platform.var(name) {
-        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
-        None => BaseUrl { url: default, origin: UrlOrigin::Default },
-    };
+    let pick = |name: &'static str, default: String| base_url(platform.var(name), name, default);
     BaseUrls {
         http: pick(vars::HTTP_BASE_URL, format!("https://{host}/api/{version}")),
         websocket: pick(
@@ -167,25 +165,13 @@ fn python_urls(platform: &Platform) -> BaseUrls {
     }
 }
 
-fn java_urls(platform: &Platform) -> BaseUrls {
+/// The Java and Node SDKs: the two variables over Beijing's public host, no compatible API.
+/// `non_empty`: Node's `process.env.X || default`, where an empty value falls back.
+fn native_urls(platform: &Platform, non_empty: bool) -> BaseUrls {
     let default = Region::default_region();
-    let pick = |name: &'static str, default: String| match platform.var(name) {
-        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
-        None => BaseUrl { url: default, origin: UrlOrigin::Default },
-    };
-    BaseUrls {
-        http: pick(vars::HTTP_BASE_URL, default.native_url()),
-        websocket: pick(vars::WEBSOCKET_BASE_URL, default.websocket_url()),
-        compatible: None,
-    }
-}
-
-fn node_urls(platform: &Platform) -> BaseUrls {
-    let default = Region::default_region();
-    // `process.env.X || default`: an empty value falls back.
-    let pick = |name: &'static str, default: String| match platform.var_non_empty(name) {
-        Some(url) => BaseUrl { url: url.to_string(), origin: UrlOrigin::Variable(name) },
-        None => BaseUrl { url: default, origin: UrlOrigin::Default },
+    let pick = |name: &'static str, default: String| {
+        let value = if non_empty { platform.var_non_empty(name) } else { platform.var(name) };
+        base_url(value, name, default)
     };
     BaseUrls {
         http: pick(vars::HTTP_BASE_URL, default.native_url()),
@@ -216,6 +202,14 @@ impl Steps {
         }
         self.push(source.clone(), CandidateVerdict::Chosen);
         self.outcome = Some(Lookup::Found { key, source });
+    }
+
+    /// The key variable taken as it is, empty included (Python and Java).
+    fn variable_verbatim(&mut self, platform: &Platform) {
+        match platform.var(vars::API_KEY) {
+            Some(value) => self.choose(Source::Variable, ApiKey::verbatim(value)),
+            None => self.skip(Source::Variable, Skip::Unset),
+        }
     }
 
     fn skip(&mut self, source: Source, skip: Skip) {
