@@ -47,7 +47,7 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
     let online = if args.online {
         let config = dashkey::Config::load(platform).map_err(usage)?;
         let settings = HttpSettings::from_platform(platform).map_err(usage)?;
-        Some((Prober::new(settings), config.targets()))
+        Some((Prober::new(settings), config.endpoints()))
     } else {
         None
     };

@@ -84,11 +84,11 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
             |e| Failure { exit: Exit::Io, error: anyhow!("cannot read standard input: {e}") },
         )?;
         if input.len() > MAX_KEY_LEN {
-            return Err(usage(KeyError::TooLong { len: input.len() }));
+            return Err(usage(crate::output::key_error(KeyError::TooLong { len: input.len() })));
         }
         let text = std::str::from_utf8(&input)
             .map_err(|_| usage(anyhow!("standard input is not text: pipe only the key itself")))?;
-        return ApiKey::parse(text).map_err(usage);
+        return ApiKey::parse(text).map_err(|e| usage(crate::output::key_error(e)));
     }
     if !std::io::stdin().is_terminal() {
         return Err(usage(anyhow!(
@@ -105,9 +105,9 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
         match ApiKey::parse(&input) {
             Ok(parsed) => return Ok(parsed),
             Err(error) if attempt < ATTEMPTS => {
-                anstream::eprintln!("{} {error}", paint(WARN, "!"));
+                anstream::eprintln!("{} {}", paint(WARN, "!"), crate::output::key_error(error));
             }
-            Err(error) => return Err(usage(error)),
+            Err(error) => return Err(usage(crate::output::key_error(error))),
         }
     }
     unreachable!("the loop returns on its last attempt")

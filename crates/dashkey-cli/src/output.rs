@@ -28,3 +28,46 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     anstream::println!("{text}");
     Ok(())
 }
+
+/// A [`dashkey::KeyError`] in the binary's words: the library says what is wrong, the binary
+/// adds what to do instead.
+pub fn key_error(error: dashkey::KeyError) -> anyhow::Error {
+    use dashkey::KeyError;
+    let fix = match &error {
+        KeyError::Empty => ": paste the API key from the Model Studio console (API-KEY page)",
+        KeyError::TooLong { .. } => ": pipe only the key itself, not a file that contains it",
+        KeyError::Placeholder => {
+            ": create or copy a real key on the Model Studio console's API-KEY page"
+        }
+        KeyError::PastedAssignment { .. } => "; paste only the key",
+        KeyError::NotAKey { .. } => "; copy the key again from the Model Studio console",
+        KeyError::UnexpandedVariable => {
+            "; give the key itself (for example: printf %s \"$DASHSCOPE_API_KEY\" | dashkey set --stdin)"
+        }
+        KeyError::InnerWhitespace { .. } => "; copy the key again as one piece",
+        KeyError::ControlCharacter { .. } | KeyError::NonAscii { .. } => {
+            ": copy it again from the console as plain text"
+        }
+        KeyError::ForbiddenCharacter { .. } => ": copy the key again, without anything around it",
+    };
+    anyhow::anyhow!("{error}{fix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use dashkey::KeyError;
+
+    #[test]
+    fn key_errors_keep_their_advice_in_the_binary() {
+        assert_eq!(
+            super::key_error(KeyError::UnexpandedVariable).to_string(),
+            "this is a variable reference, not a key: the shell did not expand it; give the key \
+             itself (for example: printf %s \"$DASHSCOPE_API_KEY\" | dashkey set --stdin)"
+        );
+        assert_eq!(
+            super::key_error(KeyError::Empty).to_string(),
+            "the key is empty: paste the API key from the Model Studio console (API-KEY page)"
+        );
+        assert!(!KeyError::TooLong { len: 5000 }.to_string().contains("pipe"));
+    }
+}

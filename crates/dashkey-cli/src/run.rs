@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use anyhow::anyhow;
+use dashkey::Config;
 use dashkey::Platform;
-use dashkey::config::Config;
 use dashkey::store::{self, RegionEndpoints};
 use dashkey::vars;
 use zeroize::Zeroizing;
@@ -34,7 +34,7 @@ fn stored_vars(
     if let Some(id) = region {
         let config =
             Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
-        let target = crate::set::find_target(&config.targets(), id)?;
+        let target = crate::set::find_target(&config.endpoints(), id)?;
         let endpoints = RegionEndpoints::of(&target);
         vars.retain(|(name, _)| {
             ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]

@@ -4,13 +4,15 @@
 //! Before writing, `set` asks DashScope whether the key works and where: a key is accepted in
 //! exactly one region and answers 401 everywhere else, so the region found online is the one
 //! whose base URLs are written. A rejected key is not stored; a network failure only warns.
+//! The decision is the library's (`verify::choose_region`); this file asks and phrases it.
 
 use anyhow::anyhow;
-use dashkey::config::Config;
+use dashkey::Config;
 use dashkey::edit::record::Record;
+use dashkey::region::RegionEndpoint;
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::store::{self, RegionEndpoints, SetOptions, Settings};
-use dashkey::verify::{HttpSettings, Probe, Prober, Target, Verdict};
+use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, choose_region};
 use dashkey::{ApiKey, Platform};
 
 use crate::changes;
@@ -29,7 +31,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         return Err(keyinput::refuse_argv("set"));
     }
     let config = Config::load(platform).map_err(usage)?;
-    let targets = config.targets();
+    let targets = config.endpoints();
     let explicit = match &args.region {
         Some(id) => Some(find_target(&targets, id)?),
         None => None,
@@ -47,20 +49,18 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
              does not check: storing it without an online check"
         );
     }
-    let region = if args.offline || coding_plan {
-        explicit.clone()
+    let stored = previous.as_ref().and_then(|record| record.region.as_deref());
+    let probes = if args.offline || coding_plan {
+        None
     } else {
         let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {
             Some(_) => HttpSettings::from_platform(platform).map_err(usage)?,
             None => HttpSettings::with_timeout(SET_TIMEOUT),
         };
-        detect_region(&parsed.key, &targets, explicit.as_ref(), previous.as_ref(), settings)?
+        Some(check(&parsed.key, &targets, settings)?)
     };
-    // A rotation keeps the region chosen before, unless one is given or found.
-    let region = region.or_else(|| {
-        let id = previous.as_ref()?.region.clone()?;
-        targets.iter().find(|target| target.region == id).cloned()
-    });
+    let choice = choose_region(probes.as_deref(), &targets, explicit.as_ref(), stored);
+    let region = chosen(choice)?;
 
     let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -143,56 +143,37 @@ fn write(
     Ok(Exit::Ok)
 }
 
-/// Asks every region about the key and picks the one to write.
-///
-/// - accepted: the region that accepted it (the one asked for, or the stored one, first);
-/// - asked for a region that rejects it while another accepts it: refused, with the fix;
-/// - rejected everywhere it was heard: refused, nothing is written;
-/// - no answer (network): a warning, and the region asked for or stored before.
-fn detect_region(
+/// Asks every region about the key.
+fn check(
     key: &ApiKey,
-    targets: &[Target],
-    explicit: Option<&Target>,
-    previous: Option<&Record>,
+    targets: &[RegionEndpoint],
     settings: HttpSettings,
-) -> Result<Option<Target>, Failure> {
+) -> Result<Vec<Probe>, Failure> {
     let spinner = Spinner::start(format!("checking {} with DashScope…", key.mask()));
     let probes = Prober::new(settings).probe_all(key, targets);
     drop(spinner);
-    let probes: Vec<Probe> = match probes {
-        Ok(probes) => probes,
-        Err(error) => return Err(usage(error)),
-    };
-    let accepted: Vec<&Probe> = probes.iter().filter(|p| p.classification.is_accepted()).collect();
-    match Verdict::of(&probes) {
-        Verdict::Accepted => {
-            if let Some(explicit) = explicit {
-                if accepted.iter().any(|p| p.target.region == explicit.region) {
-                    return Ok(Some(explicit.clone()));
-                }
-                let found = &accepted[0].target.region;
-                return Err(Failure {
-                    exit: Exit::Problem,
-                    error: anyhow!(
-                        "DashScope accepts this key in {found}, not in {}: keys work in one region only. \
-                         Run again with --region {found} (or --offline to store it as asked)",
-                        explicit.region
-                    ),
-                });
-            }
-            let stored = previous.and_then(|r| r.region.as_deref());
-            let chosen = accepted
-                .iter()
-                .find(|p| Some(p.target.region.as_str()) == stored)
-                .unwrap_or(&accepted[0]);
+    probes.map_err(usage)
+}
+
+/// Phrases the library's choice of region: the region to write, or why nothing is stored.
+fn chosen(choice: RegionChoice) -> Result<Option<RegionEndpoint>, Failure> {
+    match choice {
+        RegionChoice::Accepted(endpoint) => {
             anstream::eprintln!(
                 "DashScope accepts the key in {} ({}).",
-                chosen.target.region,
-                chosen.target.display_name()
+                endpoint.region,
+                endpoint.display_name()
             );
-            Ok(Some(chosen.target.clone()))
+            Ok(Some(endpoint))
         }
-        Verdict::Rejected => Err(Failure {
+        RegionChoice::Mismatch { asked, accepted } => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "DashScope accepts this key in {accepted}, not in {asked}: keys work in one region only. \
+                 Run again with --region {accepted} (or --offline to store it as asked)"
+            ),
+        }),
+        RegionChoice::Rejected => Err(Failure {
             exit: Exit::Problem,
             error: anyhow!(
                 "DashScope rejected this key in every region that answered, so it was not stored. \
@@ -200,12 +181,14 @@ fn detect_region(
                  `dashkey verify --stdin` shows each region's answer, and --offline stores it anyway"
             ),
         }),
-        Verdict::Unknown => {
-            anstream::eprintln!(
-                "{} could not reach DashScope to check the key (see `dashkey verify`); storing it unchecked",
-                paint(WARN, "warning:")
-            );
-            Ok(explicit.cloned())
+        RegionChoice::Unchecked { region, unheard } => {
+            if unheard {
+                anstream::eprintln!(
+                    "{} could not reach DashScope to check the key (see `dashkey verify`); storing it unchecked",
+                    paint(WARN, "warning:")
+                );
+            }
+            Ok(region)
         }
     }
 }
@@ -237,7 +220,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         return Ok(Exit::Ok);
     };
     let config = Config::load(platform).map_err(usage)?;
-    let target = find_target(&config.targets(), id)?;
+    let target = find_target(&config.endpoints(), id)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
     let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -305,7 +288,7 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 
 /// The target for a region id (built in or from `config.toml`), refusing without echoing
 /// something that looks like a key.
-pub fn find_target(targets: &[Target], id: &str) -> Result<Target, Failure> {
+pub fn find_target(targets: &[RegionEndpoint], id: &str) -> Result<RegionEndpoint, Failure> {
     if let Some(target) = targets.iter().find(|target| target.region == id) {
         return Ok(target.clone());
     }

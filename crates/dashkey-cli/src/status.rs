@@ -1,15 +1,19 @@
 //! `dashkey status`: every copy of the key, and which one each SDK would use.
 //!
-//! The report is built once as a serializable value; the JSON output is that value, and the
-//! text output is a rendering of it, so the two can never disagree.
+//! Both outputs are made from the same typed values (the library's copies, resolutions and
+//! record): the JSON report serialises them, the text renders them by matching on their
+//! types, never on the report's strings, so renaming an id cannot change the text.
 
-use dashkey::resolve::{self, BaseUrl, Candidate, Outcome, Resolution, Sdk, Source, Verdict};
+use dashkey::edit::record::{Record, RecordProblem};
+use dashkey::resolve::{
+    self, BaseUrl, Candidate, CandidateVerdict, Lookup, Resolution, Sdk, Source, UrlOrigin,
+};
 use dashkey::store::{self, CopyState, KeyCopy, PlaceKind};
 use dashkey::{ApiKey, Endpoint, Platform, vars};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::exit::{Exit, Outcome as CommandOutcome};
+use crate::exit::{Exit, Outcome};
 use crate::output::{self, BOLD, DIM, FAIL, OK, WARN, paint};
 
 /// Version of the `--json` document. Bumped only on incompatible changes.
@@ -114,8 +118,8 @@ struct UrlReport {
     api: Option<dashkey::region::ApiShape>,
 }
 
-pub fn run(platform: &Platform, args: &StatusArgs) -> CommandOutcome {
-    let report = build(platform, args.reveal);
+pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
+    let status = Status::read(platform);
     // A write killed half-way is completed by the next command that takes the lock.
     for (file, journal) in
         platform.dashkey_dir().map(|d| dashkey::edit::fsx::pending_journals(&d)).unwrap_or_default()
@@ -129,47 +133,221 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> CommandOutcome {
         );
     }
     if args.json {
-        output::print_json(&report)?;
+        output::print_json(&status.report(platform, args.reveal))?;
     } else {
-        render(platform, &report);
+        status.render(platform, args.reveal);
     }
-    Ok(if report.all_found { Exit::Ok } else { Exit::Problem })
+    Ok(if status.all_found() { Exit::Ok } else { Exit::Problem })
 }
 
-fn build(platform: &Platform, reveal: bool) -> Report {
-    let copies = store::scan(platform);
-    let resolutions: Vec<Resolution> =
-        Sdk::ALL.iter().map(|&sdk| resolve::resolve(sdk, platform)).collect();
-    let copy_reports = copies.iter().map(|copy| copy_report(copy, &resolutions, reveal)).collect();
-    let sdks: Vec<SdkReport> =
-        resolutions.iter().map(|resolution| sdk_report(resolution, reveal)).collect();
-    let all_found = sdks.iter().all(|sdk| sdk.found);
-    let (record, problem) = platform
-        .dashkey_dir()
-        .map_or((None, None), |dir| dashkey::edit::record::Record::inspect(&dir));
-    let record_problem = problem.map(|problem| {
-        format!(
-            "{}: {}, so dashkey does not use it; `dashkey unset` finds dashkey's files without \
-             it, and `dashkey set` writes a new one",
-            output::show_path(platform, &problem.path),
-            problem.kind
-        )
-    });
-    let stored = record.map(|record| StoredReport {
-        region: record.region,
-        openai_compatible: record.openai_compatible,
-        fingerprint: record.fingerprint,
-        written_at: record.written_at,
-        files: record.files.iter().map(|f| f.path.display().to_string()).collect(),
-        services: record.services.iter().map(|s| s.service.describe()).collect(),
-    });
-    Report {
-        schema_version: SCHEMA_VERSION,
-        stored,
-        record_problem,
-        copies: copy_reports,
-        sdks,
-        all_found,
+/// What `status` found, as the library's typed values: the JSON report and the text are
+/// both made from it.
+struct Status {
+    copies: Vec<KeyCopy>,
+    resolutions: Vec<Resolution>,
+    /// The region each SDK (in `resolutions` order) would call from this environment.
+    regions: Vec<Option<String>>,
+    record: Option<Record>,
+    record_problem: Option<RecordProblem>,
+}
+
+impl Status {
+    fn read(platform: &Platform) -> Status {
+        let copies = store::scan(platform);
+        let resolutions: Vec<Resolution> =
+            Sdk::ALL.iter().map(|&sdk| resolve::resolve(sdk, platform)).collect();
+        // An unreadable config.toml is `verify`'s and `set`'s to report; here the built-in
+        // table still names the regions.
+        let endpoints = dashkey::Config::load(platform).unwrap_or_default().endpoints();
+        let regions = resolutions
+            .iter()
+            .map(|r| resolve::configured_region(&r.urls, &endpoints, None).id)
+            .collect();
+        let (record, record_problem) =
+            platform.dashkey_dir().map_or((None, None), |dir| Record::inspect(&dir));
+        Status { copies, resolutions, regions, record, record_problem }
+    }
+
+    fn found(resolution: &Resolution) -> bool {
+        resolution.key().is_some_and(|key| !key.is_empty())
+    }
+
+    fn all_found(&self) -> bool {
+        self.resolutions.iter().all(Status::found)
+    }
+
+    /// Why dashkey's record cannot be used, when it cannot.
+    fn record_problem(&self, platform: &Platform) -> Option<String> {
+        self.record_problem.as_ref().map(|problem| {
+            format!(
+                "{}: {}, so dashkey does not use it; `dashkey unset` finds dashkey's files \
+                 without it, and `dashkey set` writes a new one",
+                output::show_path(platform, &problem.path),
+                problem.kind
+            )
+        })
+    }
+
+    fn report(&self, platform: &Platform, reveal: bool) -> Report {
+        let record_problem = self.record_problem(platform);
+        let stored = self.record.as_ref().map(|record| StoredReport {
+            region: record.region.clone(),
+            openai_compatible: record.openai_compatible,
+            fingerprint: record.fingerprint.clone(),
+            written_at: record.written_at,
+            files: record.files.iter().map(|f| f.path.display().to_string()).collect(),
+            services: record.services.iter().map(|s| s.service.describe()).collect(),
+        });
+        Report {
+            schema_version: SCHEMA_VERSION,
+            stored,
+            record_problem,
+            copies: self
+                .copies
+                .iter()
+                .map(|copy| copy_report(copy, &self.resolutions, reveal))
+                .collect(),
+            sdks: self
+                .resolutions
+                .iter()
+                .zip(&self.regions)
+                .map(|(resolution, region)| sdk_report(resolution, region.clone(), reveal))
+                .collect(),
+            all_found: self.all_found(),
+        }
+    }
+
+    fn render(&self, platform: &Platform, reveal: bool) {
+        let show = |path: Option<&std::path::Path>| -> String {
+            path.map_or_else(String::new, |p| output::show_path(platform, p))
+        };
+        let shown = |key: &ApiKey| if reveal { key.expose().to_string() } else { key.mask() };
+        anstream::println!("{}", paint(BOLD, "Copies of the key"));
+        for copy in &self.copies {
+            let absent = matches!(copy.state, CopyState::Absent);
+            let name = match copy.kind {
+                PlaceKind::Variable => copy_label(copy.kind).to_string(),
+                PlaceKind::FilePathVariable => {
+                    format!("{} → {}", copy_label(copy.kind), show(copy.path.as_deref()))
+                }
+                PlaceKind::Dashkey | PlaceKind::DesktopSession if absent => continue,
+                PlaceKind::SdkKeyFile
+                | PlaceKind::JavaKeyFile
+                | PlaceKind::Dashkey
+                | PlaceKind::DesktopSession => show(copy.path.as_deref()),
+            };
+            let what = match (copy.value(), &copy.state) {
+                (Some(key), _) if key.is_empty() => paint(WARN, "(empty)"),
+                (Some(key), _) => format!("{}  {}", shown(key), paint(DIM, key.fingerprint())),
+                (None, CopyState::Unreadable(failure)) => {
+                    paint(FAIL, format!("unreadable: {failure}"))
+                }
+                (None, _) if copy.kind == PlaceKind::Variable => paint(DIM, "not set"),
+                (None, _) => paint(DIM, "no file"),
+            };
+            let mode = copy.mode.map(|m| format!("  {m:04o}")).unwrap_or_default();
+            let used_by = used_by(copy, &self.resolutions);
+            let used = if used_by.is_empty() {
+                String::new()
+            } else {
+                paint(OK, format!("  ← {}", used_by.join(", ")))
+            };
+            anstream::println!("  {name:<34} {what}{}{used}", paint(DIM, mode));
+            for problem in &copy.problems {
+                anstream::println!("  {:<34} {} {problem}", "", paint(WARN, "!"));
+            }
+        }
+        if let Some(problem) = self.record_problem(platform) {
+            anstream::println!("  {} {problem}", paint(WARN, "!"));
+        }
+        if let Some(record) = &self.record {
+            let region = record.region.as_deref().unwrap_or("SDK default (cn-beijing)");
+            anstream::println!(
+                "  {}",
+                paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
+            );
+            for service in &record.services {
+                let service = service.service.describe();
+                anstream::println!("  {}", paint(DIM, format!("also given to the {service}")));
+            }
+        }
+        anstream::println!();
+        anstream::println!("{}", paint(BOLD, "What each SDK would use (in this environment)"));
+        for (resolution, region) in self.resolutions.iter().zip(&self.regions) {
+            let name = resolution.sdk.name().trim_end_matches(" SDK");
+            let key = match &resolution.outcome {
+                Lookup::Found { key, source } => {
+                    let from = match source {
+                        Source::Variable => vars::API_KEY.to_string(),
+                        Source::FilePathVariable { .. } | Source::DefaultFile { .. } => {
+                            show(source.path())
+                        }
+                    };
+                    let shown =
+                        if key.is_empty() { paint(FAIL, "an empty key") } else { shown(key) };
+                    format!("{shown} from {from}")
+                }
+                Lookup::Missing | Lookup::Failed { .. } => {
+                    let error = resolution.clone().into_result().err().map(|e| e.to_string());
+                    paint(FAIL, error.as_deref().unwrap_or("no key"))
+                }
+            };
+            anstream::println!("  {name:<7} {key}");
+            let http = &resolution.urls.http;
+            let region = region.as_deref().unwrap_or("custom endpoint");
+            let origin = match http.origin {
+                UrlOrigin::Default => "default".to_string(),
+                UrlOrigin::Variable(name) => format!("from {name}"),
+            };
+            anstream::println!(
+                "  {:<7} {}",
+                "",
+                paint(DIM, format!("→ {region}: {} ({origin})", http.url))
+            );
+        }
+        let regions: std::collections::BTreeSet<&str> =
+            self.regions.iter().filter_map(|region| region.as_deref()).collect();
+        if regions.len() > 1 {
+            anstream::println!();
+            anstream::println!(
+                "{} the SDKs would call different regions ({}); a key works in only one",
+                paint(WARN, "!"),
+                regions.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if let Some(stored) = self.record.as_ref().and_then(|r| r.region.as_deref()) {
+            for (resolution, region) in self
+                .resolutions
+                .iter()
+                .zip(&self.regions)
+                .filter(|(r, region)| Status::found(r) && region.as_deref() != Some(stored))
+            {
+                anstream::println!(
+                    "{} the {} here would call {}, but the stored key belongs to {stored}: \
+                     programs that did not load dashkey's file need {} (new terminals have it)",
+                    paint(WARN, "!"),
+                    resolution.sdk.name(),
+                    region.as_deref().unwrap_or("a custom endpoint"),
+                    vars::HTTP_BASE_URL,
+                );
+            }
+        }
+        if !self.all_found() {
+            anstream::println!();
+            let loaded = self
+                .copies
+                .iter()
+                .any(|c| c.kind == PlaceKind::Variable && matches!(c.state, CopyState::Present(_)));
+            let hint = match (&self.record, loaded) {
+                (Some(_), false) => format!(
+                    "this terminal has not loaded the stored key: open a new terminal or run  {}",
+                    paint(BOLD, crate::set::load_command(platform))
+                ),
+                (Some(_), true) => "run `dashkey set` again to store a working key".to_string(),
+                (None, _) => format!("store one with  {}", paint(BOLD, "dashkey set")),
+            };
+            anstream::println!("{} not every SDK finds a non-empty key: {hint}", paint(FAIL, "✗"));
+        }
     }
 }
 
@@ -191,12 +369,16 @@ fn place_of(source: &Source) -> &'static str {
     }
 }
 
-fn copy_report(copy: &KeyCopy, resolutions: &[Resolution], reveal: bool) -> CopyReport {
-    let used_by = resolutions
+/// The SDKs (ids) that would take their key from this copy.
+fn used_by(copy: &KeyCopy, resolutions: &[Resolution]) -> Vec<&'static str> {
+    resolutions
         .iter()
-        .filter(|r| matches!(&r.outcome, Outcome::Found { source, .. } if copy.is_source(source)))
+        .filter(|r| matches!(&r.outcome, Lookup::Found { source, .. } if copy.is_source(source)))
         .map(|r| r.sdk.id())
-        .collect();
+        .collect()
+}
+
+fn copy_report(copy: &KeyCopy, resolutions: &[Resolution], reveal: bool) -> CopyReport {
     let (state, error) = match &copy.state {
         CopyState::Absent => ("absent", None),
         CopyState::Present(_) => ("present", None),
@@ -210,7 +392,7 @@ fn copy_report(copy: &KeyCopy, resolutions: &[Resolution], reveal: bool) -> Copy
         error,
         value: copy.value().map(|key| value_report(key, reveal)),
         mode: copy.mode.map(|mode| format!("{mode:04o}")),
-        used_by,
+        used_by: used_by(copy, resolutions),
         problems: copy
             .problems
             .iter()
@@ -230,30 +412,29 @@ fn copy_label(kind: PlaceKind) -> &'static str {
     }
 }
 
-fn sdk_report(resolution: &Resolution, reveal: bool) -> SdkReport {
+fn sdk_report(resolution: &Resolution, region: Option<String>, reveal: bool) -> SdkReport {
     let (outcome, source, value, error) = match &resolution.outcome {
-        Outcome::Found { key, source } => {
+        Lookup::Found { key, source } => {
             ("found", Some(source_report(source)), Some(value_report(key, reveal)), None)
         }
-        Outcome::Missing | Outcome::Failed { .. } => {
+        Lookup::Missing | Lookup::Failed { .. } => {
             let error = resolution.clone().into_result().err().map(|e| e.to_string());
             let outcome =
-                if matches!(resolution.outcome, Outcome::Missing) { "missing" } else { "failed" };
+                if matches!(resolution.outcome, Lookup::Missing) { "missing" } else { "failed" };
             (outcome, None, None, error)
         }
     };
-    let found = resolution.key().is_some_and(|key| !key.is_empty());
     SdkReport {
         sdk: resolution.sdk.id(),
         name: resolution.sdk.name(),
         outcome,
-        found,
+        found: Status::found(resolution),
         source,
         value,
         error,
         failure: match &resolution.outcome {
-            Outcome::Failed { failure, .. } => Some(*failure),
-            Outcome::Found { .. } | Outcome::Missing => None,
+            Lookup::Failed { failure, .. } => Some(*failure),
+            Lookup::Found { .. } | Lookup::Missing => None,
         },
         candidates: resolution.candidates.iter().map(candidate_report).collect(),
         base_urls: UrlsReport {
@@ -261,7 +442,7 @@ fn sdk_report(resolution: &Resolution, reveal: bool) -> SdkReport {
             websocket: url_report(&resolution.urls.websocket),
             compatible: resolution.urls.compatible.as_ref().map(url_report),
         },
-        region: resolve::region_of(&resolution.urls),
+        region,
     }
 }
 
@@ -271,10 +452,10 @@ fn source_report(source: &Source) -> SourceReport {
 
 fn candidate_report(candidate: &Candidate) -> CandidateReport {
     let (verdict, reason) = match &candidate.verdict {
-        Verdict::Chosen => ("chosen", None),
-        Verdict::Skipped(skip) => ("skipped", Some(skip.to_string())),
-        Verdict::Failed(failure) => ("failed", Some(failure.to_string())),
-        Verdict::NotReached => ("not-reached", None),
+        CandidateVerdict::Chosen => ("chosen", None),
+        CandidateVerdict::Skipped(skip) => ("skipped", Some(skip.to_string())),
+        CandidateVerdict::Failed(failure) => ("failed", Some(failure.to_string())),
+        CandidateVerdict::NotReached => ("not-reached", None),
     };
     let SourceReport { place, path } = source_report(&candidate.source);
     CandidateReport { place, path, verdict, reason }
@@ -285,131 +466,10 @@ fn url_report(url: &BaseUrl) -> UrlReport {
     UrlReport {
         url: url.url.clone(),
         origin: match url.origin {
-            resolve::UrlOrigin::Variable(name) => name.to_string(),
-            resolve::UrlOrigin::Default => "default".to_string(),
+            UrlOrigin::Variable(name) => name.to_string(),
+            UrlOrigin::Default => "default".to_string(),
         },
         region: url.region_id(),
         api: endpoint.and_then(|e| e.shape),
-    }
-}
-
-fn render(platform: &Platform, report: &Report) {
-    let show = |path: &Option<String>| -> String {
-        path.as_deref().map_or_else(String::new, |p| output::show_path(platform, p.as_ref()))
-    };
-    anstream::println!("{}", paint(BOLD, "Copies of the key"));
-    for copy in &report.copies {
-        let name = match copy.place {
-            "variable" => copy.label.clone(),
-            "key-file-path" => format!("{} → {}", copy.label, show(&copy.path)),
-            "dashkey" | "desktop-session" if copy.state == "absent" => continue,
-            _ => show(&copy.path),
-        };
-        let what = match (&copy.value, copy.state) {
-            (Some(value), _) if value.length == 0 => paint(WARN, "(empty)"),
-            (Some(value), _) => format!(
-                "{}  {}",
-                value.value.as_deref().unwrap_or(&value.masked),
-                paint(DIM, &value.fingerprint)
-            ),
-            (None, "unreadable") => {
-                paint(FAIL, format!("unreadable: {}", copy.error.as_deref().unwrap_or("")))
-            }
-            (None, _) if copy.place == "variable" => paint(DIM, "not set"),
-            (None, _) => paint(DIM, "no file"),
-        };
-        let mode = copy.mode.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
-        let used = if copy.used_by.is_empty() {
-            String::new()
-        } else {
-            paint(OK, format!("  ← {}", copy.used_by.join(", ")))
-        };
-        anstream::println!("  {name:<34} {what}{}{used}", paint(DIM, mode));
-        for problem in &copy.problems {
-            anstream::println!("  {:<34} {} {}", "", paint(WARN, "!"), problem.message);
-        }
-    }
-    if let Some(problem) = &report.record_problem {
-        anstream::println!("  {} {problem}", paint(WARN, "!"));
-    }
-    if let Some(stored) = &report.stored {
-        let region = stored.region.as_deref().unwrap_or("SDK default (cn-beijing)");
-        anstream::println!(
-            "  {}",
-            paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
-        );
-        for service in &stored.services {
-            anstream::println!("  {}", paint(DIM, format!("also given to the {service}")));
-        }
-    }
-    anstream::println!();
-    anstream::println!("{}", paint(BOLD, "What each SDK would use (in this environment)"));
-    for sdk in &report.sdks {
-        let name = sdk.name.trim_end_matches(" SDK");
-        let key = match (&sdk.value, &sdk.source) {
-            (Some(value), Some(source)) => {
-                let from = match source.place {
-                    "variable" => vars::API_KEY.to_string(),
-                    _ => show(&source.path),
-                };
-                let shown = if value.length == 0 {
-                    paint(FAIL, "an empty key")
-                } else {
-                    value.value.clone().unwrap_or_else(|| value.masked.clone())
-                };
-                format!("{shown} from {from}")
-            }
-            _ => paint(FAIL, sdk.error.as_deref().unwrap_or("no key")),
-        };
-        anstream::println!("  {name:<7} {key}");
-        let http = &sdk.base_urls.http;
-        let region = sdk.region.as_deref().unwrap_or("custom endpoint");
-        let origin = if http.origin == "default" {
-            "default".to_string()
-        } else {
-            format!("from {}", http.origin)
-        };
-        anstream::println!(
-            "  {:<7} {}",
-            "",
-            paint(DIM, format!("→ {region}: {} ({origin})", http.url))
-        );
-    }
-    let regions: std::collections::BTreeSet<&str> =
-        report.sdks.iter().filter_map(|sdk| sdk.region.as_deref()).collect();
-    if regions.len() > 1 {
-        anstream::println!();
-        anstream::println!(
-            "{} the SDKs would call different regions ({}); a key works in only one",
-            paint(WARN, "!"),
-            regions.into_iter().collect::<Vec<_>>().join(", ")
-        );
-    }
-    if let Some(stored) = report.stored.as_ref().and_then(|s| s.region.as_deref()) {
-        for sdk in
-            report.sdks.iter().filter(|sdk| sdk.found && sdk.region.as_deref() != Some(stored))
-        {
-            anstream::println!(
-                "{} the {} here would call {}, but the stored key belongs to {stored}: programs \
-                 that did not load dashkey's file need {} (new terminals have it)",
-                paint(WARN, "!"),
-                sdk.name,
-                sdk.region.as_deref().unwrap_or("a custom endpoint"),
-                vars::HTTP_BASE_URL,
-            );
-        }
-    }
-    if !report.all_found {
-        anstream::println!();
-        let loaded = report.copies.iter().any(|c| c.place == "variable" && c.state == "present");
-        let hint = match (&report.stored, loaded) {
-            (Some(_), false) => format!(
-                "this terminal has not loaded the stored key: open a new terminal or run  {}",
-                paint(BOLD, crate::set::load_command(platform))
-            ),
-            (Some(_), true) => "run `dashkey set` again to store a working key".to_string(),
-            (None, _) => format!("store one with  {}", paint(BOLD, "dashkey set")),
-        };
-        anstream::println!("{} not every SDK finds a non-empty key: {hint}", paint(FAIL, "✗"));
     }
 }

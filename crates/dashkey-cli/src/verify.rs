@@ -7,8 +7,9 @@
 //! timeouts) it says it could not tell, exits 3, and never calls the key invalid: a user told
 //! that a good key is invalid rotates it for nothing.
 //!
-//! The report is built once as a serializable value; `--json` prints it, the text output
-//! renders it, so the two never disagree.
+//! Both outputs are made from the same typed values (the library's probes and configured
+//! region): `--json` serialises them, the text matches on their types (never on the report's
+//! strings), so the two never disagree and renaming an id cannot change the text.
 //!
 //! # `--json` schema (version 1)
 //!
@@ -27,7 +28,7 @@
 //!     "cleaned": bool                    // surrounding spaces/quotes were removed to check it
 //!   },
 //!   "configured": {                      // where the Python SDK would send the key
-//!     "http_base_url": string,
+//!     "http_base_url": string,           // the URL that decided ("dashkey": the stored one)
 //!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL" | "dashkey" | …,  // dashkey: the region `dashkey set` stored
 //!     "region": string | null            // null: a custom endpoint
 //!   },
@@ -61,19 +62,18 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::anyhow;
-use dashkey::config::ConfigError;
 use dashkey::key::{KeyKind, KeyNote, MAX_KEY_LEN, ValueProblem};
 use dashkey::region::ApiShape;
-use dashkey::resolve::{self, Outcome, Resolution, Source, UrlOrigin};
-use dashkey::verify::{
-    self, Classification, HttpSettings, Probe, Prober, Target, TargetOrigin, Verdict,
-};
+use dashkey::region::config::ConfigError;
+use dashkey::region::{EndpointOrigin, RegionEndpoint};
+use dashkey::resolve::{self, ConfiguredRegion, Lookup, RegionOrigin, Resolution, Source};
+use dashkey::verify::{Classification, HttpSettings, OnlineVerdict, Probe, Prober};
 use dashkey::{ApiKey, Config, Platform};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::cli::VerifyArgs;
-use crate::exit::{Exit, Failure, Outcome as CommandOutcome};
+use crate::exit::{Exit, Failure, Outcome};
 use crate::output::{self, BOLD, DIM, FAIL, OK, WARN, paint};
 use crate::spinner::Spinner;
 
@@ -146,7 +146,7 @@ struct Candidate {
     cleaned: bool,
 }
 
-pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
+pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
     let config = Config::load(platform).map_err(config_failure)?;
     for ignored in config.ignored() {
         let file = config.path().map(|p| output::show_path(platform, p)).unwrap_or_default();
@@ -165,25 +165,25 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
         }
     }
 
-    let all = config.targets();
+    let all = config.endpoints();
     let targets = match (&args.region, &args.base_url) {
-        (Some(region), _) => vec![config.target(region).ok_or_else(|| {
+        (Some(region), _) => vec![config.endpoint(region).ok_or_else(|| {
             let known: Vec<&str> = all.iter().map(|t| t.region.as_str()).collect();
             usage(anyhow!("unknown region {region:?}; known regions: {}", known.join(", ")))
         })?],
         (None, Some(url)) => {
-            vec![Target::from_base_url(url).map_err(|e| usage(anyhow!("--base-url: {e}")))?]
+            vec![
+                RegionEndpoint::from_base_url(url)
+                    .map_err(|e| usage(anyhow!("--base-url: {e}")))?,
+            ]
         }
         (None, None) => all.clone(),
     };
-    // Without a base URL in this environment, the region dashkey stored is what new
-    // terminals and programs will use: that is the configuration to compare with.
-    let stored = platform
-        .dashkey_dir()
-        .and_then(|dir| dashkey::edit::record::Record::load(&dir).ok().flatten())
-        .and_then(|record| record.region)
-        .filter(|_| resolution.urls.http.origin == UrlOrigin::Default);
-    let configured = stored.clone().or_else(|| verify::configured_region(&resolution.urls, &all));
+    // Without a base URL in this environment, the one dashkey stored is what new terminals
+    // and programs will use: that is the configuration to compare with.
+    let stored = dashkey::store::load_stored(platform).ok().flatten();
+    let stored_url = stored.as_ref().and_then(|stored| stored.get(dashkey::vars::HTTP_BASE_URL));
+    let configured = resolve::configured_region(&resolution.urls, &all, stored_url);
 
     let what = match targets.as_slice() {
         [one] => format!("asking {} about the key…", one.display_name()),
@@ -194,19 +194,16 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> CommandOutcome {
     drop(spinner);
     let probes = probes.map_err(|e| Failure { exit: Exit::Problem, error: e.into() })?;
 
-    let mut report = build(&candidate, &resolution, configured, settings, &probes);
-    if stored.is_some() {
-        report.configured.origin = "dashkey".to_string();
-    }
+    let checked = Checked::of(&candidate, &configured, &probes);
     if args.json {
-        output::print_json(&report)?;
+        output::print_json(&checked.report(settings))?;
     } else {
-        render(platform, &report, &candidate);
+        checked.render(platform);
     }
-    Ok(match Verdict::of(&probes) {
-        Verdict::Accepted => Exit::Ok,
-        Verdict::Rejected => Exit::Problem,
-        Verdict::Unknown => Exit::Io,
+    Ok(match OnlineVerdict::of(&probes) {
+        OnlineVerdict::Accepted => Exit::Ok,
+        OnlineVerdict::Rejected => Exit::Problem,
+        OnlineVerdict::Unknown => Exit::Io,
     })
 }
 
@@ -249,7 +246,7 @@ fn from_stdin() -> Result<Candidate, Failure> {
     }
     let text = std::str::from_utf8(&input)
         .map_err(|_| usage(anyhow!("standard input is not text: pipe only the key itself")))?;
-    let parsed = ApiKey::parse(text).map_err(usage)?;
+    let parsed = ApiKey::parse(text).map_err(|e| usage(output::key_error(e)))?;
     Ok(Candidate {
         key: parsed.key,
         source: "stdin",
@@ -271,10 +268,10 @@ fn from_stdin() -> Result<Candidate, Failure> {
 /// is checked cleaned, with a warning, because the question is whether the *key* is good.
 fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, Failure> {
     let (key, source) = match &resolution.outcome {
-        Outcome::Found { key, source } => (key, source),
-        Outcome::Missing | Outcome::Failed { .. } => {
+        Lookup::Found { key, source } => (key, source),
+        Lookup::Missing | Lookup::Failed { .. } => {
             let exit = match resolution.outcome {
-                Outcome::Failed { .. } => Exit::Io,
+                Lookup::Failed { .. } => Exit::Io,
                 _ => Exit::Problem,
             };
             let error = resolution.clone().into_result().err().map_or_else(
@@ -349,298 +346,349 @@ fn from_sdk(platform: &Platform, resolution: &Resolution) -> Result<Candidate, F
         }
         Err(error) => Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("the key the Python SDK would use, from {shown}, cannot work: {error}"),
+            error: anyhow!(
+                "the key the Python SDK would use, from {shown}, cannot work: {}",
+                output::key_error(error)
+            ),
         }),
     }
 }
 
-fn build(
-    candidate: &Candidate,
-    resolution: &Resolution,
-    configured: Option<String>,
-    settings: HttpSettings,
-    probes: &[Probe],
-) -> Report {
-    let verdict = Verdict::of(probes);
-    let accepted_in: Vec<String> = probes
-        .iter()
-        .filter(|probe| probe.classification.is_accepted())
-        .map(|probe| probe.target.region.clone())
-        .collect();
-    let configured_probe = configured
-        .as_deref()
-        .and_then(|region| probes.iter().find(|probe| probe.target.region == region));
-    let configured_region_accepts =
-        configured_probe.map(|probe| probe.classification.is_accepted());
-    let fix = match (accepted_in.first(), configured_region_accepts) {
-        (_, Some(true)) => None,
-        (Some(region), _) if region != "custom" => Some(format!("dashkey region {region}")),
-        _ => None,
-    };
-    let http = &resolution.urls.http;
-    Report {
-        schema_version: SCHEMA_VERSION,
-        key: KeyReport {
-            masked: candidate.key.mask(),
-            fingerprint: candidate.key.fingerprint(),
-            kind: candidate.key.kind(),
-            source: candidate.source,
-            path: candidate.path.clone(),
-            cleaned: candidate.cleaned,
-        },
-        configured: ConfiguredReport {
-            http_base_url: http.url.clone(),
-            origin: match http.origin {
-                UrlOrigin::Variable(name) => name.to_string(),
-                UrlOrigin::Default => "default".to_string(),
-            },
-            region: configured.clone(),
-        },
-        timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
-        regions: probes.iter().map(|probe| region_report(probe, configured.as_deref())).collect(),
-        verdict: verdict.id(),
-        accepted_in,
-        configured_region_accepts,
-        fix,
-    }
+/// The check's typed result: what both the JSON report and the text are made from.
+struct Checked<'a> {
+    candidate: &'a Candidate,
+    configured: &'a ConfiguredRegion,
+    probes: &'a [Probe],
+    verdict: OnlineVerdict,
+    /// The configured region's answer, when it was probed.
+    configured_accepts: Option<bool>,
+    /// The command that points programs at the region that accepted the key.
+    fix: Option<String>,
 }
 
-fn region_report(probe: &Probe, configured: Option<&str>) -> RegionReport {
-    let classification = &probe.classification;
-    let answer = classification.answer();
-    let (unreachable, detail) = match classification {
-        Classification::Unreachable { kind, detail } => (Some(kind.id()), Some(detail.clone())),
-        Classification::Unexpected { detail, .. } => (None, Some(detail.clone())),
-        Classification::ServerError { status } => (
-            None,
-            Some(format!("HTTP {status}: the service failed and said nothing about the key")),
-        ),
-        _ => (None, None),
-    };
-    RegionReport {
-        region: probe.target.region.clone(),
-        name: probe.target.name.clone(),
-        endpoint: probe.target.base.clone(),
-        origin: match probe.target.origin {
-            TargetOrigin::Builtin => "builtin",
-            TargetOrigin::Config { .. } => "config",
-            TargetOrigin::BaseUrl => "base-url",
-        },
-        configured: configured == Some(probe.target.region.as_str()),
-        result: classification.id(),
-        accepted: classification.is_accepted(),
-        api: probe.api,
-        url: probe.url.clone(),
-        status: classification.status(),
-        code: answer.map(|a| a.code.clone()),
-        message: answer.map(|a| a.message.clone()),
-        request_id: answer.and_then(|a| a.request_id.clone()),
-        unreachable,
-        detail,
-        elapsed_ms: u64::try_from(probe.elapsed.as_millis()).unwrap_or(u64::MAX),
-    }
-}
-
-fn region_label(region: &RegionReport) -> String {
-    match &region.name {
-        Some(name) => format!("{name} ({})", region.region),
-        None => region.region.clone(),
-    }
-}
-
-fn render(platform: &Platform, report: &Report, candidate: &Candidate) {
-    let from = match (&candidate.path, candidate.source) {
-        (_, "stdin") => "standard input".to_string(),
-        (Some(path), _) => output::show_path(platform, path.as_ref()),
-        (None, _) => dashkey::vars::API_KEY.to_string(),
-    };
-    let calls = match &report.configured.region {
-        Some(region) if report.configured.origin == "dashkey" => {
-            format!("dashkey stored it for {region}")
-        }
-        Some(region) => format!("the Python SDK calls {region}"),
-        None => format!("the Python SDK calls {}", report.configured.http_base_url),
-    };
-    anstream::println!(
-        "{} {} {}",
-        paint(BOLD, "Checking"),
-        report.key.masked,
-        paint(DIM, format!("from {from}; {calls}"))
-    );
-    let width = report.regions.iter().map(|r| r.region.len()).max().unwrap_or(0).max(14);
-    let name_width = report
-        .regions
-        .iter()
-        .map(|r| r.name.as_deref().unwrap_or("").chars().count())
-        .max()
-        .unwrap_or(0);
-    let rows: Vec<(String, &str, String)> = report.regions.iter().map(row).collect();
-    let result_width = rows.iter().map(|(_, result, _)| result.chars().count()).max().unwrap_or(0);
-    for (region, (mark, result, said)) in report.regions.iter().zip(rows) {
-        let style = match mark.as_str() {
-            "✓" => OK,
-            "✗" => FAIL,
-            _ => WARN,
+impl<'a> Checked<'a> {
+    fn of(
+        candidate: &'a Candidate,
+        configured: &'a ConfiguredRegion,
+        probes: &'a [Probe],
+    ) -> Checked<'a> {
+        let configured_accepts =
+            probes.iter().find(|probe| is_configured(probe, configured)).map(accepted);
+        let first = probes.iter().find(|probe| accepted(probe)).map(|p| &p.endpoint.region);
+        let fix = match (first, configured_accepts) {
+            (_, Some(true)) => None,
+            (Some(region), _) if region != "custom" => Some(format!("dashkey region {region}")),
+            _ => None,
         };
-        let said = if said.is_empty() { String::new() } else { format!("  {}", paint(DIM, said)) };
-        let here = if region.configured { paint(BOLD, "  ← configured") } else { String::new() };
-        anstream::println!(
-            "  {} {:<width$}  {:<name_width$}  {}  {}{said}{here}",
-            paint(style, &mark),
-            region.region,
-            region.name.as_deref().unwrap_or(""),
-            paint(style, format!("{result:<result_width$}")),
-            paint(DIM, format!("{:>5} ms", region.elapsed_ms)),
-        );
+        Checked {
+            candidate,
+            configured,
+            probes,
+            verdict: OnlineVerdict::of(probes),
+            configured_accepts,
+            fix,
+        }
     }
-    anstream::println!();
-    conclude(report);
+
+    fn accepted(&self) -> impl Iterator<Item = &'a Probe> + use<'a> {
+        self.probes.iter().filter(|probe| accepted(probe))
+    }
+
+    fn report(&self, settings: HttpSettings) -> Report {
+        let candidate = self.candidate;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            key: KeyReport {
+                masked: candidate.key.mask(),
+                fingerprint: candidate.key.fingerprint(),
+                kind: candidate.key.kind(),
+                source: candidate.source,
+                path: candidate.path.clone(),
+                cleaned: candidate.cleaned,
+            },
+            configured: ConfiguredReport {
+                http_base_url: self.configured.url.clone(),
+                origin: match self.configured.origin {
+                    RegionOrigin::Variable(name) => name.to_string(),
+                    RegionOrigin::Stored => "dashkey".to_string(),
+                    RegionOrigin::Default => "default".to_string(),
+                },
+                region: self.configured.id.clone(),
+            },
+            timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
+            regions: self.probes.iter().map(|probe| self.region_report(probe)).collect(),
+            verdict: self.verdict.id(),
+            accepted_in: self.accepted().map(|probe| probe.endpoint.region.clone()).collect(),
+            configured_region_accepts: self.configured_accepts,
+            fix: self.fix.clone(),
+        }
+    }
+
+    fn region_report(&self, probe: &Probe) -> RegionReport {
+        let classification = &probe.classification;
+        let answer = classification.answer();
+        let unreachable = match classification {
+            Classification::Unreachable { kind, .. } => Some(kind.id()),
+            _ => None,
+        };
+        RegionReport {
+            region: probe.endpoint.region.clone(),
+            name: probe.endpoint.name.clone(),
+            endpoint: probe.endpoint.base.clone(),
+            origin: match probe.endpoint.origin {
+                EndpointOrigin::Builtin => "builtin",
+                EndpointOrigin::Config { .. } => "config",
+                EndpointOrigin::BaseUrl => "base-url",
+            },
+            configured: is_configured(probe, self.configured),
+            result: classification.id(),
+            accepted: classification.is_accepted(),
+            api: probe.api,
+            url: probe.url.clone(),
+            status: classification.status(),
+            code: answer.map(|a| a.code.clone()),
+            message: answer.map(|a| a.message.clone()),
+            request_id: answer.and_then(|a| a.request_id.clone()),
+            unreachable,
+            detail: detail(classification),
+            elapsed_ms: millis(probe),
+        }
+    }
+
+    fn render(&self, platform: &Platform) {
+        let candidate = self.candidate;
+        let from = match (&candidate.path, candidate.source) {
+            (_, "stdin") => "standard input".to_string(),
+            (Some(path), _) => output::show_path(platform, path.as_ref()),
+            (None, _) => dashkey::vars::API_KEY.to_string(),
+        };
+        let calls = match (&self.configured.id, self.configured.origin) {
+            (Some(region), RegionOrigin::Stored) => format!("dashkey stored it for {region}"),
+            (Some(region), _) => format!("the Python SDK calls {region}"),
+            (None, _) => format!("the Python SDK calls {}", self.configured.url),
+        };
+        anstream::println!(
+            "{} {} {}",
+            paint(BOLD, "Checking"),
+            candidate.key.mask(),
+            paint(DIM, format!("from {from}; {calls}"))
+        );
+        let width = self.probes.iter().map(|p| p.endpoint.region.len()).max().unwrap_or(0).max(14);
+        let name_width = self
+            .probes
+            .iter()
+            .map(|p| p.endpoint.name.as_deref().unwrap_or("").chars().count())
+            .max()
+            .unwrap_or(0);
+        let rows: Vec<(&str, &str, String)> = self.probes.iter().map(row).collect();
+        let result_width = rows.iter().map(|(_, result, _)| result.chars().count()).max();
+        let result_width = result_width.unwrap_or(0);
+        for (probe, (mark, result, said)) in self.probes.iter().zip(rows) {
+            let style = match &probe.classification {
+                c if c.is_accepted() => OK,
+                Classification::Rejected(_) => FAIL,
+                _ => WARN,
+            };
+            let said =
+                if said.is_empty() { String::new() } else { format!("  {}", paint(DIM, said)) };
+            let here = if is_configured(probe, self.configured) {
+                paint(BOLD, "  ← configured")
+            } else {
+                String::new()
+            };
+            anstream::println!(
+                "  {} {:<width$}  {:<name_width$}  {}  {}{said}{here}",
+                paint(style, mark),
+                probe.endpoint.region,
+                probe.endpoint.name.as_deref().unwrap_or(""),
+                paint(style, format!("{result:<result_width$}")),
+                paint(DIM, format!("{:>5} ms", millis(probe))),
+            );
+        }
+        anstream::println!();
+        self.conclude();
+    }
+
+    fn conclude(&self) {
+        match self.verdict {
+            OnlineVerdict::Accepted => self.conclude_accepted(),
+            OnlineVerdict::Rejected => self.conclude_rejected(),
+            OnlineVerdict::Unknown => {
+                let count = |is: fn(&Classification) -> bool| {
+                    self.probes.iter().filter(|p| is(&p.classification)).count()
+                };
+                anstream::println!(
+                    "{} Could not tell whether the key works: no region answered about it \
+                     ({} unreachable, {} failing, {} answering unexpectedly).",
+                    paint(WARN, "?"),
+                    count(|c| matches!(c, Classification::Unreachable { .. })),
+                    count(|c| matches!(c, Classification::ServerError { .. })),
+                    count(|c| matches!(c, Classification::Unexpected { .. })),
+                );
+                anstream::println!(
+                    "  Nothing is known to be wrong with the key. Check the network, proxy \
+                     (HTTPS_PROXY) or firewall, then run dashkey verify again."
+                );
+            }
+        }
+    }
+
+    fn conclude_accepted(&self) {
+        let names: Vec<String> = self.accepted().map(|p| label(&p.endpoint)).collect();
+        anstream::println!("{} The key works in {}.", paint(OK, "✓"), names.join(", "));
+        for probe in self.accepted() {
+            let caveat = match probe.classification {
+                Classification::AcceptedRestricted(_) => {
+                    "it may not call every model (403 AccessDenied): \
+                     check the key's permissions in the console"
+                }
+                Classification::AcceptedArrears(_) => {
+                    "the account is overdue (Arrearage): calls fail until it is topped up"
+                }
+                Classification::AcceptedThrottled(_) => {
+                    "it is over its rate limit right now (429); calls will work again shortly"
+                }
+                _ => continue,
+            };
+            anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), probe.endpoint.region);
+        }
+        let who = if self.configured.origin == RegionOrigin::Stored {
+            "dashkey stored the key for"
+        } else {
+            "the Python SDK is configured for"
+        };
+        match (&self.fix, self.configured_accepts, &self.configured.id) {
+            (Some(fix), Some(false), Some(configured)) => {
+                let label = self
+                    .probes
+                    .iter()
+                    .find(|p| p.endpoint.region == *configured)
+                    .map_or_else(|| configured.clone(), |p| label(&p.endpoint));
+                anstream::println!(
+                    "{} But {who} {label}, which rejects it: \
+                     programs fail there with \"Invalid API-key provided\".",
+                    paint(WARN, "!")
+                );
+                anstream::println!("  Fix: {}", paint(BOLD, fix));
+            }
+            (Some(fix), None, configured) => {
+                let where_ = configured.as_deref().map_or_else(
+                    || self.configured.url.clone(),
+                    |region| format!("region {region}"),
+                );
+                anstream::println!(
+                    "{} {} {where_}, which was not checked here.",
+                    paint(WARN, "!"),
+                    capitalize(who)
+                );
+                anstream::println!(
+                    "  To use the region that accepted the key: {}",
+                    paint(BOLD, fix)
+                );
+            }
+            _ => {
+                if self.configured_accepts == Some(true) {
+                    anstream::println!("  That is the region {who}.");
+                }
+            }
+        }
+    }
+
+    fn conclude_rejected(&self) {
+        let unheard: Vec<String> = self
+            .probes
+            .iter()
+            .filter(|p| !accepted(p) && !p.classification.is_rejected())
+            .map(|p| format!("{} ({})", p.endpoint.region, p.classification.id()))
+            .collect();
+        if let [only] = self.probes {
+            anstream::println!(
+                "{} {} rejected the key. Other regions were not checked: \
+                 run dashkey verify without --region/--base-url to check them all.",
+                paint(FAIL, "✗"),
+                label(&only.endpoint)
+            );
+        } else {
+            anstream::println!(
+                "{} No region accepted the key: every region that answered rejected it.",
+                paint(FAIL, "✗")
+            );
+        }
+        if !unheard.is_empty() {
+            anstream::println!(
+                "  Not heard from: {}. The key may belong there: run dashkey verify again later.",
+                unheard.join(", ")
+            );
+        }
+        if self.candidate.key.kind() == KeyKind::CodingPlan {
+            anstream::println!(
+                "  This is a Coding Plan key (sk-sp-): it works only on the Coding Plan hosts \
+                 (coding.dashscope.aliyuncs.com, coding-intl.dashscope.aliyuncs.com)."
+            );
+        } else {
+            anstream::println!(
+                "  Copy the key again from the Model Studio console (API-KEY page): \
+                 it may be mistyped, incomplete or deleted."
+            );
+        }
+    }
+}
+
+fn accepted(probe: &Probe) -> bool {
+    probe.classification.is_accepted()
+}
+
+fn is_configured(probe: &Probe, configured: &ConfiguredRegion) -> bool {
+    configured.id.as_deref() == Some(probe.endpoint.region.as_str())
+}
+
+fn millis(probe: &Probe) -> u64 {
+    u64::try_from(probe.elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn label(endpoint: &RegionEndpoint) -> String {
+    match &endpoint.name {
+        Some(name) => format!("{name} ({})", endpoint.region),
+        None => endpoint.region.clone(),
+    }
+}
+
+/// dashkey's sentence for an answer that says nothing about the key.
+fn detail(classification: &Classification) -> Option<String> {
+    match classification {
+        Classification::Unreachable { detail, .. } | Classification::Unexpected { detail, .. } => {
+            Some(detail.clone())
+        }
+        Classification::ServerError { status } => {
+            Some(format!("HTTP {status}: the service failed and said nothing about the key"))
+        }
+        _ => None,
+    }
 }
 
 /// One region's line: mark, result, and what the service (or the network) said.
-fn row(region: &RegionReport) -> (String, &'static str, String) {
-    let (mark, result) = match region.result {
-        "accepted" => ("✓", "accepted"),
-        "accepted-restricted" => ("✓", "accepted, but restricted"),
-        "accepted-arrears" => ("✓", "accepted, but the account is overdue"),
-        "accepted-throttled" => ("✓", "accepted, but throttled"),
-        "rejected" => ("✗", "rejected"),
-        "server-error" => ("?", "server error"),
-        "unreachable" => ("?", "unreachable"),
-        _ => ("?", "unexpected answer"),
+fn row(probe: &Probe) -> (&'static str, &'static str, String) {
+    let classification = &probe.classification;
+    let (mark, result) = match classification {
+        Classification::Accepted => ("✓", "accepted"),
+        Classification::AcceptedRestricted(_) => ("✓", "accepted, but restricted"),
+        Classification::AcceptedArrears(_) => ("✓", "accepted, but the account is overdue"),
+        Classification::AcceptedThrottled(_) => ("✓", "accepted, but throttled"),
+        Classification::Rejected(_) => ("✗", "rejected"),
+        Classification::ServerError { .. } => ("?", "server error"),
+        Classification::Unreachable { .. } => ("?", "unreachable"),
+        Classification::Unexpected { .. } => ("?", "unexpected answer"),
     };
-    let status = region.status.map(|s| format!("{s} ")).unwrap_or_default();
-    let said = match (&region.code, &region.message, &region.detail) {
-        (Some(code), Some(message), _) if !message.trim().is_empty() => {
-            format!("{status}{code}: {}", message.trim())
+    let status = classification.status().map(|s| format!("{s} ")).unwrap_or_default();
+    let said = match (classification.answer(), detail(classification)) {
+        (Some(answer), _) if !answer.message.trim().is_empty() => {
+            format!("{status}{}: {}", answer.code, answer.message.trim())
         }
-        (Some(code), _, _) => format!("{status}{code}"),
-        (None, _, Some(detail)) => detail.clone(),
-        (None, _, None) => String::new(),
+        (Some(answer), _) => format!("{status}{}", answer.code),
+        (None, Some(detail)) => detail,
+        (None, None) => String::new(),
     };
-    (mark.to_string(), result, said)
-}
-
-fn conclude(report: &Report) {
-    let accepted: Vec<&RegionReport> = report.regions.iter().filter(|r| r.accepted).collect();
-    match report.verdict {
-        "accepted" => {
-            let names: Vec<String> = accepted.iter().map(|r| region_label(r)).collect();
-            anstream::println!("{} The key works in {}.", paint(OK, "✓"), names.join(", "));
-            for region in &accepted {
-                let caveat = match region.result {
-                    "accepted-restricted" => {
-                        "it may not call every model (403 AccessDenied): \
-                                              check the key's permissions in the console"
-                    }
-                    "accepted-arrears" => {
-                        "the account is overdue (Arrearage): calls fail until \
-                                           it is topped up"
-                    }
-                    "accepted-throttled" => {
-                        "it is over its rate limit right now (429); \
-                                             calls will work again shortly"
-                    }
-                    _ => continue,
-                };
-                anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), region.region);
-            }
-            let who = if report.configured.origin == "dashkey" {
-                "dashkey stored the key for"
-            } else {
-                "the Python SDK is configured for"
-            };
-            match (&report.fix, report.configured_region_accepts, &report.configured.region) {
-                (Some(fix), Some(false), Some(configured)) => {
-                    let label = report
-                        .regions
-                        .iter()
-                        .find(|r| r.region == *configured)
-                        .map_or_else(|| configured.clone(), region_label);
-                    anstream::println!(
-                        "{} But {who} {label}, which rejects it: \
-                         programs fail there with \"Invalid API-key provided\".",
-                        paint(WARN, "!")
-                    );
-                    anstream::println!("  Fix: {}", paint(BOLD, fix));
-                }
-                (Some(fix), None, configured) => {
-                    let where_ = configured.as_deref().map_or_else(
-                        || report.configured.http_base_url.clone(),
-                        |region| format!("region {region}"),
-                    );
-                    anstream::println!(
-                        "{} {} {where_}, which was not checked here.",
-                        paint(WARN, "!"),
-                        capitalize(who)
-                    );
-                    anstream::println!(
-                        "  To use the region that accepted the key: {}",
-                        paint(BOLD, fix)
-                    );
-                }
-                _ => {
-                    if report.configured_region_accepts == Some(true) {
-                        anstream::println!("  That is the region {who}.");
-                    }
-                }
-            }
-        }
-        "rejected" => {
-            let unheard: Vec<String> = report
-                .regions
-                .iter()
-                .filter(|r| !r.accepted && r.result != "rejected")
-                .map(|r| format!("{} ({})", r.region, r.result))
-                .collect();
-            if report.regions.len() == 1 {
-                anstream::println!(
-                    "{} {} rejected the key. Other regions were not checked: \
-                     run dashkey verify without --region/--base-url to check them all.",
-                    paint(FAIL, "✗"),
-                    region_label(&report.regions[0])
-                );
-            } else {
-                anstream::println!(
-                    "{} No region accepted the key: every region that answered rejected it.",
-                    paint(FAIL, "✗")
-                );
-            }
-            if !unheard.is_empty() {
-                anstream::println!(
-                    "  Not heard from: {}. The key may belong there: run dashkey verify again later.",
-                    unheard.join(", ")
-                );
-            }
-            if report.key.kind == KeyKind::CodingPlan {
-                anstream::println!(
-                    "  This is a Coding Plan key (sk-sp-): it works only on the Coding Plan hosts \
-                     (coding.dashscope.aliyuncs.com, coding-intl.dashscope.aliyuncs.com)."
-                );
-            } else {
-                anstream::println!(
-                    "  Copy the key again from the Model Studio console (API-KEY page): \
-                     it may be mistyped, incomplete or deleted."
-                );
-            }
-        }
-        _ => {
-            let counts =
-                |result: &str| report.regions.iter().filter(|r| r.result == result).count();
-            anstream::println!(
-                "{} Could not tell whether the key works: no region answered about it \
-                 ({} unreachable, {} failing, {} answering unexpectedly).",
-                paint(WARN, "?"),
-                counts("unreachable"),
-                counts("server-error"),
-                counts("unexpected"),
-            );
-            anstream::println!(
-                "  Nothing is known to be wrong with the key. Check the network, proxy \
-                 (HTTPS_PROXY) or firewall, then run dashkey verify again."
-            );
-        }
-    }
+    (mark, result, said)
 }
 
 #[cfg(test)]

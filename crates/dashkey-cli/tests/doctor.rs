@@ -943,6 +943,23 @@ fn online_a_key_from_another_region_gives_dashkey_region() {
     doctor(&sandbox, &["--online"]).healthy().expect("region-mismatch", "ok");
 }
 
+/// `verify` and `doctor` once computed the configured region differently: with the key
+/// stored for Singapore and no base URL in this environment, `verify` compared with the stored
+/// region (new terminals load it) and `doctor` with the SDK default, so one said "fine" and
+/// the other "the SDKs call China (Beijing)". Both now ask `resolve::configured_region`.
+#[test]
+fn online_doctor_and_verify_agree_on_the_stored_region() {
+    let mut sandbox = Sandbox::new();
+    let _servers = fake_regions(&mut sandbox, Some("ap-southeast-1"));
+    set(&sandbox, KEY, &["--region", "ap-southeast-1"]);
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let verify = sandbox.run(&["verify", "--json"], None).json();
+    assert_eq!(verify["configured"]["region"], "ap-southeast-1");
+    assert_eq!(verify["configured"]["origin"], "dashkey");
+    assert_eq!(verify["configured_region_accepts"], true);
+    doctor(&sandbox, &["--online"]).expect("region-mismatch", "ok");
+}
+
 #[test]
 fn online_a_key_no_region_accepts_is_rejected() {
     let mut sandbox = healthy_sandbox();

@@ -104,6 +104,27 @@ fn regions_come_from_base_url_variables() {
     assert_eq!(python["base_urls"]["compatible"]["region"], "cn-beijing");
 }
 
+/// A `config.toml` endpoint for a region counts as that region, as in `verify` and `doctor`
+/// (status used to name only regions whose public host is in the URL).
+#[test]
+fn a_configured_endpoint_counts_as_its_region() {
+    let mut sandbox = Sandbox::new();
+    sandbox.write(
+        ".config/dashkey/config.toml",
+        "[regions.ap-southeast-1]\nendpoint = \"http://127.0.0.1:18080\"\n",
+    );
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    sandbox.env("DASHSCOPE_HTTP_BASE_URL", "http://127.0.0.1:18080/api/v1");
+    let report = sandbox.run(&["status", "--json"], None).json();
+    assert_eq!(sdk(&report, "python")["region"], "ap-southeast-1");
+    let run = sandbox.run(&["status"], None);
+    assert!(
+        run.stdout.contains("→ ap-southeast-1: http://127.0.0.1:18080/api/v1"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn different_copies_are_told_apart_by_fingerprint() {
     let mut sandbox = Sandbox::new();

@@ -32,12 +32,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::key::ApiKey;
 use crate::platform::Platform;
+use crate::region::RegionEndpoint;
 use crate::resolve::{self, Resolution, Sdk};
 use crate::shell::{self, Dialect, Shell};
 use crate::store::Stored;
 use crate::store::{self, KeyCopy, PlaceKind};
 use crate::vars;
-use crate::verify::{Prober, Target};
+use crate::verify::Prober;
 use crate::world::procs::ProcTable;
 use crate::world::startup::{Event, Session, Startup, ValueLine};
 
@@ -234,7 +235,7 @@ pub struct Online<'a> {
     /// The HTTP client.
     pub prober: &'a Prober,
     /// Every region (built-in and from `config.toml`).
-    pub targets: &'a [Target],
+    pub targets: &'a [RegionEndpoint],
 }
 
 /// The doctor cannot run as asked.

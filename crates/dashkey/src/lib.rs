@@ -15,7 +15,6 @@
 //! # Ok::<(), dashkey::resolve::ResolveError>(())
 //! ```
 
-pub mod config;
 pub mod doctor;
 pub mod edit;
 pub mod export;
@@ -30,8 +29,8 @@ pub mod vars;
 pub mod verify;
 pub mod world;
 
-pub use config::Config;
 pub use key::{ApiKey, KeyError, KeyKind, ParsedKey};
 pub use platform::{Os, Platform};
-pub use region::{Endpoint, Region};
+pub use region::config::Config;
+pub use region::{Endpoint, Region, RegionEndpoint};
 pub use resolve::{Resolution, Sdk};

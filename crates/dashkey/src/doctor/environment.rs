@@ -5,7 +5,7 @@
 
 use crate::key::ApiKey;
 use crate::region::Endpoint;
-use crate::resolve::{Outcome, Resolution, Sdk, Source};
+use crate::resolve::{Lookup, Resolution, Sdk, Source};
 use crate::store::{KeyCopy, PlaceKind};
 use crate::vars;
 
@@ -219,17 +219,17 @@ impl Context<'_> {
             self.resolutions.iter().map(|r| (r.sdk, r.key().filter(|k| !k.is_empty()))).collect();
         let describe = |r: &Resolution| -> String {
             match &r.outcome {
-                Outcome::Found { key, source } if !key.is_empty() => {
+                Lookup::Found { key, source } if !key.is_empty() => {
                     format!("{} from {}", Self::describe_key(key), self.describe_source(source))
                 }
-                Outcome::Found { source, .. } => {
+                Lookup::Found { source, .. } => {
                     format!("an empty key from {}", self.describe_source(source))
                 }
-                Outcome::Missing => match r.sdk {
+                Lookup::Missing => match r.sdk {
                     Sdk::Node => "no key (it reads only DASHSCOPE_API_KEY)".to_string(),
                     _ => "no key".to_string(),
                 },
-                Outcome::Failed { source, failure } => {
+                Lookup::Failed { source, failure } => {
                     format!("an error reading {} ({failure})", self.describe_source(source))
                 }
             }

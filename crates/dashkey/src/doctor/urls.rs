@@ -14,7 +14,7 @@ use crate::region::{
 };
 use crate::resolve::{self, Sdk};
 use crate::vars;
-use crate::verify::{self, Verdict};
+use crate::verify::OnlineVerdict;
 
 use super::{Context, Finding, Online, Severity, id};
 
@@ -108,11 +108,12 @@ impl Context<'_> {
         // Check the key itself: padding and quotes are reported by their own findings.
         let key = ApiKey::parse(found.expose()).map(|p| p.key).unwrap_or_else(|_| found.clone());
         let Ok(probes) = online.prober.probe_all(&key, online.targets) else { return };
-        let configured = verify::configured_region(&python.urls, online.targets);
+        let stored = self.stored.as_ref().and_then(|stored| stored.get(vars::HTTP_BASE_URL));
+        let configured = resolve::configured_region(&python.urls, online.targets, stored).id;
         let accepted: Vec<&str> = probes
             .iter()
             .filter(|p| p.classification.is_accepted())
-            .map(|p| p.target.region.as_str())
+            .map(|p| p.endpoint.region.as_str())
             .collect();
         let configured_accepts = configured.as_deref().map(|c| accepted.contains(&c));
         let name = |region: &str| {
@@ -122,14 +123,14 @@ impl Context<'_> {
         let calls = configured
             .as_deref()
             .map_or_else(|| format!("the endpoint in {}", vars::HTTP_BASE_URL), name);
-        let finding = match Verdict::of(&probes) {
-            Verdict::Accepted if configured_accepts == Some(true) => Finding::new(
+        let finding = match OnlineVerdict::of(&probes) {
+            OnlineVerdict::Accepted if configured_accepts == Some(true) => Finding::new(
                 id::REGION_MISMATCH,
                 Severity::Ok,
                 format!("the key works in {calls}, where the SDKs send it"),
             )
             .detail(format!("Checked {} region(s) online.", probes.len())),
-            Verdict::Accepted => {
+            OnlineVerdict::Accepted => {
                 let region = accepted.first().copied().unwrap_or_default();
                 Finding::new(
                     id::REGION_MISMATCH,
@@ -142,7 +143,7 @@ impl Context<'_> {
                 ))
                 .fix(format!("dashkey region {region}"))
             }
-            Verdict::Rejected => {
+            OnlineVerdict::Rejected => {
                 let coding = if key.kind() == KeyKind::CodingPlan {
                     " (Coding Plan keys work only on the coding hosts)"
                 } else {
@@ -159,7 +160,7 @@ impl Context<'_> {
                          dashkey set",
                     )
             }
-            Verdict::Unknown => Finding::new(
+            OnlineVerdict::Unknown => Finding::new(
                 id::REGION_MISMATCH,
                 Severity::Info,
                 "could not check the key online",

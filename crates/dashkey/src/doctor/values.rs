@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::key::{ApiKey, ValueProblem};
-use crate::resolve::{Outcome, Sdk, Source};
+use crate::resolve::{Lookup, Sdk, Source};
 use crate::store::{PlaceKind, PlaceProblem};
 use crate::vars;
 
@@ -28,7 +28,7 @@ impl Context<'_> {
         for copy in &self.copies {
             let Some(key) = copy.value() else { continue };
             let used = self.resolutions.iter().any(
-                |r| matches!(&r.outcome, Outcome::Found { source, .. } if copy.is_source(source)),
+                |r| matches!(&r.outcome, Lookup::Found { source, .. } if copy.is_source(source)),
             );
             let shown = copy.path.as_deref().map(|p| self.show(p));
             let place = match (&copy.kind, &shown) {
@@ -58,7 +58,7 @@ impl Context<'_> {
     pub(super) fn check_key_files(&self, out: &mut Vec<Finding>) {
         let python_fails_on_path = matches!(
             self.resolution(Sdk::Python).outcome,
-            Outcome::Failed { source: Source::FilePathVariable { .. }, .. }
+            Lookup::Failed { source: Source::FilePathVariable { .. }, .. }
         );
         let path_severity = if python_fails_on_path { Severity::Fail } else { Severity::Warn };
         for copy in &self.copies {

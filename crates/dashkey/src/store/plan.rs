@@ -51,7 +51,7 @@ pub struct RegionEndpoints {
 
 impl RegionEndpoints {
     /// The endpoints of a verification target (built-in or from `config.toml`).
-    pub fn of(target: &crate::verify::Target) -> RegionEndpoints {
+    pub fn of(target: &crate::region::RegionEndpoint) -> RegionEndpoints {
         use crate::region::ApiShape;
         RegionEndpoints {
             id: target.region.clone(),
@@ -68,7 +68,7 @@ impl RegionEndpoints {
     /// [`PersistError::UnknownRegion`] for an id that is not built in.
     pub fn builtin(id: &str) -> Result<RegionEndpoints, PersistError> {
         let region = Region::find(id).ok_or_else(|| PersistError::UnknownRegion(id.to_string()))?;
-        Ok(RegionEndpoints::of(&crate::verify::Target::builtin(region)))
+        Ok(RegionEndpoints::of(&crate::region::RegionEndpoint::public(region)))
     }
 }
 

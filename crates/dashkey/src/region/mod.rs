@@ -6,8 +6,16 @@
 //! the reverse direction: given any base URL a user or tool configured, which region (and
 //! which of the three API shapes) it points at, so that a Singapore key in front of a
 //! Beijing URL can be named for what it is.
+//!
+//! [`RegionEndpoint`] (in `endpoint.rs`) is one region's endpoint as dashkey uses it, from the
+//! table, from `config.toml` ([`config`]) or from a base URL given for one run.
 
 use std::fmt;
+
+pub mod config;
+mod endpoint;
+
+pub use endpoint::{EndpointError, EndpointOrigin, RegionEndpoint};
 
 /// One DashScope region and its public host.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,9 +26,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::{EndpointError, EndpointOrigin, Region, RegionEndpoint};
 use crate::platform::Platform;
-use crate::region::Region;
-use crate::verify::{EndpointError, Target, TargetOrigin};
 
 /// Name of the file inside [`Platform::dashkey_dir`].
 pub const FILE_NAME: &str = "config.toml";
@@ -37,7 +36,7 @@ pub const FILE_NAME: &str = "config.toml";
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     path: Option<PathBuf>,
-    regions: Vec<Target>,
+    regions: Vec<RegionEndpoint>,
     ignored: Vec<String>,
 }
 
@@ -134,7 +133,7 @@ impl Config {
         }
     }
 
-    /// Parses configuration text; `path` is used in messages and [`TargetOrigin`]s.
+    /// Parses configuration text; `path` is used in messages and [`EndpointOrigin`]s.
     ///
     /// # Errors
     ///
@@ -151,15 +150,18 @@ impl Config {
             {
                 return Err(ConfigError::RegionId { path: path.to_path_buf(), region: id });
             }
-            let origin = TargetOrigin::Config {
+            let origin = EndpointOrigin::Config {
                 path: path.to_path_buf(),
                 overrides_builtin: Region::find(&id).is_some(),
             };
             let name = Region::find(&id).map(|builtin| builtin.name.to_string());
-            let target =
-                Target::from_config(&id, name, &region.endpoint, origin).map_err(|problem| {
-                    ConfigError::Endpoint { path: path.to_path_buf(), region: id.clone(), problem }
-                })?;
+            let target = RegionEndpoint::from_config(&id, name, &region.endpoint, origin).map_err(
+                |problem| ConfigError::Endpoint {
+                    path: path.to_path_buf(),
+                    region: id.clone(),
+                    problem,
+                },
+            )?;
             regions.push(target);
         }
         Ok(Config {
@@ -175,7 +177,7 @@ impl Config {
     }
 
     /// The regions the file names, sorted by id.
-    pub fn regions(&self) -> &[Target] {
+    pub fn regions(&self) -> &[RegionEndpoint] {
         &self.regions
     }
 
@@ -186,15 +188,15 @@ impl Config {
 
     /// Every region to probe: the built-in ones in table order (with the file's endpoint where
     /// it overrides one), then the regions the file adds, by id.
-    pub fn targets(&self) -> Vec<Target> {
-        let mut targets: Vec<Target> = Region::all()
+    pub fn endpoints(&self) -> Vec<RegionEndpoint> {
+        let mut targets: Vec<RegionEndpoint> = Region::all()
             .iter()
             .map(|builtin| {
                 self.regions
                     .iter()
                     .find(|target| target.region == builtin.id)
                     .cloned()
-                    .unwrap_or_else(|| Target::builtin(builtin))
+                    .unwrap_or_else(|| RegionEndpoint::public(builtin))
             })
             .collect();
         targets.extend(
@@ -203,9 +205,9 @@ impl Config {
         targets
     }
 
-    /// The target for one region id, built-in or from the file.
-    pub fn target(&self, region: &str) -> Option<Target> {
-        self.targets().into_iter().find(|target| target.region == region)
+    /// The endpoint of one region id, built-in or from the file.
+    pub fn endpoint(&self, region: &str) -> Option<RegionEndpoint> {
+        self.endpoints().into_iter().find(|target| target.region == region)
     }
 }
 
@@ -230,22 +232,22 @@ mod tests {
             "#,
         )
         .unwrap();
-        let targets = config.targets();
+        let targets = config.endpoints();
         let ids: Vec<&str> = targets.iter().map(|t| t.region.as_str()).collect();
         assert_eq!(
             ids,
             ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong", "eu-central-1"]
         );
-        let sg = config.target("ap-southeast-1").unwrap();
+        let sg = config.endpoint("ap-southeast-1").unwrap();
         assert_eq!(sg.url(ApiShape::Native), "http://127.0.0.1:18080/api/v1");
         assert_eq!(sg.url(ApiShape::Compatible), "http://127.0.0.1:18080/compatible-mode/v1");
         assert_eq!(sg.url(ApiShape::WebSocket), "ws://127.0.0.1:18080/api-ws/v1/inference");
         assert_eq!(sg.name.as_deref(), Some("Singapore"));
-        assert!(matches!(sg.origin, TargetOrigin::Config { overrides_builtin: true, .. }));
-        let eu = config.target("eu-central-1").unwrap();
+        assert!(matches!(sg.origin, EndpointOrigin::Config { overrides_builtin: true, .. }));
+        let eu = config.endpoint("eu-central-1").unwrap();
         assert_eq!(eu.base, "https://gateway.example.com");
         assert_eq!(eu.url(ApiShape::WebSocket), "wss://gateway.example.com/api-ws/v1/inference");
-        assert_eq!(targets[0], Target::builtin(Region::default_region()));
+        assert_eq!(targets[0], RegionEndpoint::public(Region::default_region()));
     }
 
     #[test]
@@ -274,7 +276,7 @@ mod tests {
         assert!(scheme.to_string().contains("ftp"), "{scheme}");
         let config = parse("[store]\nkind = \"file\"\n").unwrap();
         assert_eq!(config.ignored(), ["store"]);
-        assert_eq!(config.targets().len(), Region::all().len());
+        assert_eq!(config.endpoints().len(), Region::all().len());
     }
 
     #[test]

@@ -1,0 +1,179 @@
+//! The online check: does DashScope accept this key, and in which region?
+//!
+//! A key works in exactly one region, and every other region answers exactly as it would for a
+//! wrong key (401 `InvalidApiKey`). So "is my key valid?" can only be answered by asking every
+//! region, and [`Prober::probe_all`] asks them all at once, one thread each, so that the
+//! slowest region sets the time rather than the sum of them.
+//!
+//! The check costs no tokens: `GET {compatible base}/models` with `Authorization: Bearer
+//! <key>`, falling back to the native `GET {native base}/models?page_no=1&page_size=1` (what
+//! the official `dashscope auth whoami` calls) when the compatible API answers 404.
+//!
+//! Each answer is classified precisely ([`Classification`]): the service's own error codes
+//! decide between *rejected* and the several ways a key can be valid yet refused (restricted,
+//! in arrears, throttled). A network failure is never "rejected": it is
+//! [`Classification::Unreachable`], with the kind of failure, because telling a user that a
+//! good key is invalid sends them to rotate it for nothing.
+//!
+//! The key goes only into the `Authorization` header, marked sensitive. It is never in a URL,
+//! and redirects are not followed at all (a redirect is reported, naming the host it pointed
+//! to), so the header can never be forwarded to another host. Plain `http` is accepted only
+//! for loopback hosts; anything else is `https` with certificate verification, which cannot
+//! be turned off. Proxies come from `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` and `NO_PROXY`
+//! as the process environment sets them, except for loopback hosts, which are always reached
+//! directly.
+//!
+//! The parts: `probe.rs` talks HTTP (concurrency, timeouts, proxies), `classify.rs` reads
+//! the answers, `choice.rs` decides which region `set` writes from them ([`choose_region`]),
+//! and this file holds what they share: the settings, one region's [`Probe`] and the
+//! [`OnlineVerdict`] over all of them. Where the regions are is not verification's business:
+//! [`crate::region::RegionEndpoint`] and `config.toml` ([`crate::region::config`]) say it.
+
+use std::time::Duration;
+
+use crate::platform::Platform;
+use crate::region::{ApiShape, RegionEndpoint};
+
+mod choice;
+mod classify;
+mod probe;
+
+pub use choice::{RegionChoice, choose_region};
+pub use classify::{Classification, ServiceAnswer, UnreachableKind};
+pub use probe::{Prober, probe_all};
+
+/// Environment variable: the time allowed for one HTTP request, in milliseconds.
+pub const TIMEOUT_VAR: &str = "DASHKEY_HTTP_TIMEOUT_MS";
+
+/// Timeouts of the online check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Time allowed for one whole request: resolving, connecting, sending, and reading the
+    /// answer. A region that falls back to the native API may use it twice.
+    pub timeout: Duration,
+    /// Time allowed for resolving the host and opening the connection (at most `timeout`).
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> HttpSettings {
+        HttpSettings {
+            timeout: HttpSettings::DEFAULT_TIMEOUT,
+            connect_timeout: HttpSettings::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+/// `DASHKEY_HTTP_TIMEOUT_MS` is not a usable number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{TIMEOUT_VAR} must be a whole number of milliseconds from 1 to {max}, not {value:?}",
+    max = HttpSettings::MAX_TIMEOUT.as_millis()
+)]
+pub struct SettingsError {
+    /// The value as set.
+    pub value: String,
+}
+
+impl HttpSettings {
+    /// Ten seconds: generous for a cross-continent TLS handshake on a poor link.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Five seconds to resolve and connect.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The longest timeout accepted from the environment (ten minutes).
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+    /// Settings with this overall timeout; the connect timeout is the default or the overall
+    /// one, whichever is shorter.
+    pub fn with_timeout(timeout: Duration) -> HttpSettings {
+        HttpSettings {
+            timeout,
+            connect_timeout: timeout.min(HttpSettings::DEFAULT_CONNECT_TIMEOUT),
+        }
+    }
+
+    /// The defaults, with the overall timeout from [`TIMEOUT_VAR`] when it is set.
+    ///
+    /// # Errors
+    ///
+    /// [`SettingsError`] when the variable is set to anything but 1 to 600000.
+    pub fn from_platform(platform: &Platform) -> Result<HttpSettings, SettingsError> {
+        let Some(value) = platform.var(TIMEOUT_VAR) else {
+            return Ok(HttpSettings::default());
+        };
+        let millis = value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms >= 1 && u128::from(*ms) <= HttpSettings::MAX_TIMEOUT.as_millis());
+        match millis {
+            Some(ms) => Ok(HttpSettings::with_timeout(Duration::from_millis(ms))),
+            None => Err(SettingsError { value: value.to_string() }),
+        }
+    }
+}
+
+/// One region's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Where the key was sent.
+    pub endpoint: RegionEndpoint,
+    /// What came back.
+    pub classification: Classification,
+    /// The URL whose answer decided (the compatible one, or the native one after a 404).
+    pub url: String,
+    /// The API that decided.
+    pub api: ApiShape,
+    /// Time from the first request to the classification.
+    pub elapsed: Duration,
+}
+
+/// The online check's conclusion about a key, over every region probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnlineVerdict {
+    /// At least one region accepted the key.
+    Accepted,
+    /// No region accepted it, and at least one rejected it.
+    Rejected,
+    /// No region said anything about the key (unreachable, failing, or answering oddly).
+    Unknown,
+}
+
+impl OnlineVerdict {
+    /// Accepted somewhere beats everything; otherwise a rejection beats silence.
+    pub fn of(probes: &[Probe]) -> OnlineVerdict {
+        if probes.iter().any(|probe| probe.classification.is_accepted()) {
+            OnlineVerdict::Accepted
+        } else if probes.iter().any(|probe| probe.classification.is_rejected()) {
+            OnlineVerdict::Rejected
+        } else {
+            OnlineVerdict::Unknown
+        }
+    }
+
+    /// A stable identifier for scripts.
+    pub fn id(self) -> &'static str {
+        match self {
+            OnlineVerdict::Accepted => "accepted",
+            OnlineVerdict::Rejected => "rejected",
+            OnlineVerdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// The key cannot be put into an HTTP header as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Empty.
+    #[error("the key is empty")]
+    EmptyKey,
+    /// Spaces, control characters or non-ASCII: no HTTP client can send it unchanged.
+    #[error(
+        "the key contains spaces, line breaks or non-ASCII characters, which cannot be sent \
+         in an HTTP header as they are; remove them first"
+    )]
+    UnsendableKey,
+}
+
+#[cfg(test)]
+mod tests;
