@@ -207,6 +207,11 @@ fn under_sudo_set_refuses_in_the_users_home_and_in_roots_saying_whose_it_is() {
 
 #[test]
 fn an_unset_empty_or_relative_home_is_refused_by_writing_commands_and_named_by_reading_ones() {
+    // Without HOME, dashkey's fallback is the account's home in the user database: run as
+    // `nobody` (home /nonexistent), so that a regression can never write into the home of
+    // the user running the tests.
+    let Some(setpriv) = common::tool("setpriv") else { return };
+    let nobody = [setpriv.to_str().unwrap(), "--reuid=65534", "--regid=65534", "--clear-groups"];
     for (home, message) in [
         (None, "HOME is not set, so there is no home to write into"),
         (Some(""), "HOME is empty, so there is no home to write into"),
@@ -219,14 +224,14 @@ fn an_unset_empty_or_relative_home_is_refused_by_writing_commands_and_named_by_r
         };
         let before = snapshot(sandbox.root());
         for args in [&["set", "--offline", "--stdin"][..], &["unset"], &["region", "us-east-1"]] {
-            let run = run_bounded(&sandbox, args, Some(KEY));
+            let run = sandbox.run_wrapped(&nobody, args, Some(KEY));
             run.expect_code(2);
             assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
             assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
         }
         assert_eq!(snapshot(sandbox.root()), before, "{home:?}: files changed");
         if home != Some("relative/home") {
-            let status = run_bounded(&sandbox, &["status"], None);
+            let status = sandbox.run_wrapped(&nobody, &["status"], None);
             assert!(status.stderr.contains("note: HOME is "), "{}", status.stderr);
             assert!(
                 status.stderr.contains("this account's home in the user database"),
