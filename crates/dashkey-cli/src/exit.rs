@@ -56,7 +56,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                     | dashkey::edit::fsx::PrivateDirError::ForeignOwner { .. },
                 ),
             ) => Exit::Problem,
-            Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
+            Some(PersistError::Quote(_)) => Exit::Usage,
             _ => Exit::Io,
         };
         Failure { exit, error: sentence(error) }

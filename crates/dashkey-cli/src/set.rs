@@ -11,7 +11,7 @@ use dashkey::Config;
 use dashkey::edit::record::Record;
 use dashkey::region::RegionEndpoint;
 use dashkey::shell::{Dialect, Probes, Shell};
-use dashkey::store::{self, RegionEndpoints, SetOptions, Settings};
+use dashkey::store::{self, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, choose_region};
 use dashkey::{ApiKey, Platform};
 
@@ -68,7 +68,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     }
     let settings = Settings {
         key: parsed.key,
-        region: region.as_ref().map(RegionEndpoints::of),
+        region,
         openai_compatible: args.openai_compatible
             || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
     };
@@ -128,7 +128,7 @@ fn write(
     }
     changes::print_notes(platform, &plan);
     if let Some(region) = &settings.region {
-        anstream::println!("Region: {}, {}", region.id, region.native);
+        anstream::println!("Region: {}, {}", region.region, region.native());
     }
     anstream::println!();
     anstream::println!("Load it into this terminal now:  {}", paint(BOLD, load_command(platform)));
@@ -243,11 +243,8 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         .filter(|f| f.role == dashkey::edit::record::Role::Hook)
         .filter_map(|f| hook_shell(&f.path))
         .collect();
-    let settings = Settings {
-        key,
-        region: Some(RegionEndpoints::of(&target)),
-        openai_compatible: record.openai_compatible,
-    };
+    let settings =
+        Settings { key, region: Some(target), openai_compatible: record.openai_compatible };
     // Only the files the last `set` wrote change: no new shells are hooked by a region change.
     let options = SetOptions {
         shells: Some(shells.clone()),

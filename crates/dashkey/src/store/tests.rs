@@ -10,7 +10,7 @@ const KEY: &str = "sk-0123456789abcdef0123456789abcdef";
 fn settings(region: Option<&str>) -> Settings {
     Settings {
         key: ApiKey::verbatim(KEY),
-        region: region.map(|id| RegionEndpoints::builtin(id).unwrap()),
+        region: region.map(|id| crate::region::RegionEndpoint::builtin(id).unwrap()),
         openai_compatible: false,
     }
 }
