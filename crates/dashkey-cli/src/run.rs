@@ -34,7 +34,7 @@ fn stored_vars(
     if let Some(id) = region {
         let config =
             Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
-        let target = crate::set::find_target(&config.endpoints(), id)?;
+        let target = config.find(id).map_err(crate::set::unknown_region)?;
         vars.retain(|(name, _)| {
             ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
                 .contains(&name.as_str())

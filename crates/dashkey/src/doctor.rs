@@ -455,18 +455,9 @@ impl<'a> Context<'a> {
 fn relevant_shells(platform: &Platform, startup: &Startup) -> Vec<Shell> {
     let mut shells: Vec<Shell> =
         platform.var("SHELL").and_then(Shell::from_name).into_iter().collect();
-    let own: [(Shell, &[&str]); 6] = [
-        (Shell::Bash, &[".bashrc", ".bash_profile", ".bash_login"]),
-        (Shell::Zsh, &[".zshenv", ".zshrc", ".zprofile", ".zlogin"]),
-        (Shell::Fish, &["config.fish", "dashkey.fish"]),
-        (Shell::Tcsh, &[".tcshrc", ".cshrc", ".login"]),
-        (Shell::Ksh, &[".kshrc"]),
-        (Shell::Mksh, &[".mkshrc"]),
-    ];
-    for (shell, names) in own {
-        let present = startup.files().iter().any(|file| {
-            file.path.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.contains(&n))
-        });
+    let used = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Tcsh, Shell::Ksh, Shell::Mksh];
+    for shell in used {
+        let present = startup.files().iter().any(|file| shell::owns_file(shell, &file.path));
         if present && !shells.contains(&shell) {
             shells.push(shell);
         }

@@ -56,9 +56,10 @@ impl FsError {
     }
 }
 
-/// Permission bits of a file (`0o600`), where the platform has them.
+/// Permission bits of a file (`0o600`), where the platform has them: the readers' own
+/// ([`crate::world::read::mode`]), so that a writer and a reader never disagree on a mode.
 pub fn mode(metadata: &Metadata) -> Option<u32> {
-    sys::mode(metadata)
+    crate::world::read::mode(metadata)
 }
 
 /// True when users other than the owner can read the file.

@@ -399,7 +399,7 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    fn of(value: &str) -> KeyKind {
+    pub(crate) fn of(value: &str) -> KeyKind {
         if value.starts_with("sk-sp-") {
             KeyKind::CodingPlan
         } else if value.starts_with("sk-ws-") {

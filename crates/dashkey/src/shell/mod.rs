@@ -31,7 +31,7 @@ mod quote;
 
 pub(crate) use files::env_file;
 pub use files::{
-    all_hook_candidates, dedup, dialect_of_file, names, own_files, shell_of_hook_file,
+    all_hook_candidates, dedup, dialect_of_file, names, own_files, owns_file, shell_of_hook_file,
     startup_files,
 };
 pub use hook::{hook_lines, hook_offset, owned_file};

@@ -2,7 +2,7 @@ use super::*;
 use crate::edit::session::SessionError;
 use crate::shell::Shell;
 use crate::store::desktop::MemorySession;
-use crate::store::owned::unquote_posix;
+use crate::store::owned::parse_owned_posix;
 use crate::{ApiKey, Os, vars};
 
 const KEY: &str = "sk-0123456789abcdef0123456789abcdef";
@@ -29,9 +29,15 @@ fn debug_of_plans_and_stored_values_never_shows_the_key() {
 }
 
 #[test]
-fn unquote_reverses_quote() {
-    for value in ["plain", "it's", "''", "a'b'c", ""] {
-        assert_eq!(unquote_posix(&shell::quote_posix(value)).as_deref(), Some(value));
+fn env_sh_is_read_back_only_as_dashkey_writes_it() {
+    for value in ["plain", "it's", "''", "a'b'c", "", "two words", "a\\b\"c$d"] {
+        let text = format!("# Written by dashkey\nexport X={}\n", shell::quote_posix(value));
+        let vars = parse_owned_posix(&text).unwrap();
+        assert_eq!(vars[0].1.as_str(), value, "{text}");
+    }
+    // The same value spelt another way, or followed by anything, is not dashkey's line.
+    for line in ["export X=plain", "export X=\"plain\"", "export X='a' # old", "export X='a';"] {
+        assert_eq!(parse_owned_posix(&format!("# Written by dashkey\n{line}\n")), Err(2), "{line}");
     }
 }
 
