@@ -133,8 +133,7 @@ pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
 pub enum PrivateDirError {
     /// It is a symbolic link (which could point anywhere, out of the user's reach).
     #[error(
-        "{} is a symbolic link; dashkey keeps your key only in a real directory: remove the link \
-         and run dashkey again",
+        "{} is a symbolic link; dashkey keeps your key only in a real directory",
         path.display()
     )]
     Symlink {
@@ -142,7 +141,7 @@ pub enum PrivateDirError {
         path: PathBuf,
     },
     /// It is not a directory.
-    #[error("{} is not a directory: move it away and run dashkey again", path.display())]
+    #[error("{} is not a directory", path.display())]
     NotADirectory {
         /// The path.
         path: PathBuf,
@@ -150,7 +149,7 @@ pub enum PrivateDirError {
     /// Another user owns it, and could read or replace the key.
     #[error(
         "{} belongs to user id {owner}, not to you (user id {me}); dashkey keeps your key only \
-         in a directory you own: remove it (or `chown` it to yourself) and run dashkey again",
+         in a directory you own",
         path.display()
     )]
     ForeignOwner {

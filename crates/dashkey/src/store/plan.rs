@@ -111,7 +111,7 @@ pub enum PersistError {
     #[error(transparent)]
     Session(#[from] SessionError),
     /// Dashkey's own file holds something it did not write.
-    #[error("{} was not written by dashkey (line {line}); move it away and run dashkey again", path.display())]
+    #[error("{} was not written by dashkey (line {line})", path.display())]
     ForeignOwnedFile {
         /// The file.
         path: PathBuf,
@@ -122,8 +122,7 @@ pub enum PersistError {
     /// block would lose it.
     #[error(
         "{}:{line}: this line is inside dashkey's block (between `{}` and `{}`) but dashkey did \
-         not write it, so dashkey would drop it; move it above or below the block, then run \
-         dashkey again",
+         not write it, so dashkey would drop it",
         path.display(),
         block::BEGIN,
         block::END
