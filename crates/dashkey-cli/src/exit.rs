@@ -94,8 +94,8 @@ pub fn sentence(error: anyhow::Error) -> anyhow::Error {
 /// What to do about a file or directory dashkey refuses to touch: the library says what is
 /// wrong with it, the binary how to get past it.
 fn advice(error: &anyhow::Error) -> Option<&'static str> {
-    use dashkey::edit::block::BlockError;
     use dashkey::edit::fsx::PrivateDirError;
+    use dashkey::shell::block::BlockError;
     use dashkey::store::PersistError;
     use dashkey::store::handoff::HandoffError;
     let dir = |error: &PrivateDirError| match error {
@@ -160,8 +160,8 @@ pub type Outcome = Result<Exit, Failure>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dashkey::edit::block::BlockError;
     use dashkey::edit::fsx::PrivateDirError;
+    use dashkey::shell::block::BlockError;
     use dashkey::store::PersistError;
     use std::path::PathBuf;
 

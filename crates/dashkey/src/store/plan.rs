@@ -11,12 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
-use crate::edit::block::{self, BlockError};
 use crate::edit::fsx::{self, FsError};
 use crate::edit::record::{Record, Role};
 use crate::edit::session::{SessionEnv, SessionError};
 use crate::edit::transaction::{FileChange, own_place};
 use crate::region::{Region, RegionEndpoint};
+use crate::shell::block::{self, BlockError};
 use crate::shell::{Probes, QuoteError, Shell};
 use crate::world::dotfiles::Assignment;
 use crate::{ApiKey, Platform, vars};
