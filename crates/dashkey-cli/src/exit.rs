@@ -94,7 +94,7 @@ pub fn sentence(error: anyhow::Error) -> anyhow::Error {
 /// What to do about a file or directory dashkey refuses to touch: the library says what is
 /// wrong with it, the binary how to get past it.
 fn advice(error: &anyhow::Error) -> Option<&'static str> {
-    use dashkey::edit::fsx::PrivateDirError;
+    use dashkey::edit::fsx::{LinkRefused, PrivateDirError};
     use dashkey::shell::block::BlockError;
     use dashkey::store::PersistError;
     use dashkey::store::handoff::HandoffError;
@@ -120,6 +120,11 @@ fn advice(error: &anyhow::Error) -> Option<&'static str> {
             }
             Some(PersistError::PrivateDir(error)) => return dir(error),
             _ => {}
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.get_ref().is_some_and(|inner| inner.is::<LinkRefused>())
+        {
+            return Some(": remove the link and run dashkey again");
         }
         if let Some(HandoffError::MultiLineEnvironment(_)) = cause.downcast_ref() {
             return Some("; put it on one line, then run dashkey again");
@@ -187,6 +192,12 @@ mod tests {
         assert!(
             line.ends_with("drop it; move it above or below the block, then run dashkey again")
         );
+        let link = said(PersistError::Fs(dashkey::edit::fsx::FsError::new(
+            "write",
+            &path,
+            std::io::Error::other(dashkey::edit::fsx::LinkRefused),
+        )));
+        assert!(link.ends_with("own places: remove the link and run dashkey again"), "{link}");
         let dir = said(PersistError::PrivateDir(PrivateDirError::NotADirectory { path }));
         assert_eq!(dir, "/h/.bashrc is not a directory: move it away and run dashkey again");
     }

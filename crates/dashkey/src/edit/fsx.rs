@@ -312,6 +312,14 @@ pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Writ
     Ok(Written { real_path: target, created: existing.is_none() })
 }
 
+/// Why [`refuse_link`] refused a path, carried as its [`FsError`]'s I/O error, so that the
+/// binary can tell it apart and say what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "it is a symbolic link, and dashkey never writes or removes through a link in its own places"
+)]
+pub struct LinkRefused;
+
 /// Refuses a symlink at one of dashkey's own places (its directory, the files in it, the
 /// SDK key file): a link planted there would carry the key out of the private directory,
 /// or make `unset` delete the link's target.
@@ -321,14 +329,9 @@ pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Writ
 /// [`FsError`] naming the link.
 pub fn refuse_link(path: &Path, op: &'static str) -> Result<(), FsError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(FsError::new(
-            op,
-            path,
-            io::Error::other(
-                "it is a symbolic link, and dashkey never writes or removes through a link in \
-                 its own places: remove the link and run dashkey again",
-            ),
-        )),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(FsError::new(op, path, io::Error::other(LinkRefused)))
+        }
         _ => Ok(()),
     }
 }

@@ -41,15 +41,21 @@ fn env_sh_is_read_back_only_as_dashkey_writes_it() {
     }
 }
 
-#[test]
-fn windows_set_writes_the_registry_through_the_session_abstraction() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("ana");
+/// A Windows user `ana` under `dir`, and her roaming application data.
+fn windows(dir: &std::path::Path) -> (Platform, std::path::PathBuf) {
+    let home = dir.join("ana");
     let appdata = home.join("AppData/Roaming");
     let platform = Platform::simulated(
         Os::Windows,
         [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
     );
+    (platform, appdata)
+}
+
+#[test]
+fn windows_set_writes_the_registry_through_the_session_abstraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, appdata) = windows(dir.path());
     let mut session = MemorySession::default();
     let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
     let plan_for = |session: &MemorySession| {
@@ -126,12 +132,7 @@ impl SessionEnv for FailingSession {
 #[test]
 fn a_failed_session_change_puts_back_the_session_and_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("ana");
-    let appdata = home.join("AppData/Roaming");
-    let platform = Platform::simulated(
-        Os::Windows,
-        [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
-    );
+    let (platform, appdata) = windows(dir.path());
     let mut inner = MemorySession::default();
     inner.set(vars::API_KEY, "sk-the-old-one-0123456789abcdef").unwrap();
     let mut session = FailingSession { inner, refuse: vars::COMPATIBLE_BASE_URL };
