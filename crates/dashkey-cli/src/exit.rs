@@ -56,7 +56,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                     | dashkey::edit::fsx::PrivateDirError::ForeignOwner { .. },
                 ),
             ) => Exit::Problem,
-            Some(PersistError::UnknownRegion(_) | PersistError::Quote(_)) => Exit::Usage,
+            Some(PersistError::Quote(_)) => Exit::Usage,
             _ => Exit::Io,
         };
         Failure { exit, error: sentence(error) }
@@ -84,10 +84,63 @@ pub fn sentence(error: anyhow::Error) -> anyhow::Error {
         )),
         _ => None,
     };
-    match text {
-        Some(text) => anyhow::anyhow!(text),
-        None => error,
+    match (text, advice(&error)) {
+        (Some(text), _) => anyhow::anyhow!(text),
+        (None, Some(advice)) => anyhow::anyhow!("{error}{advice}"),
+        (None, None) => error,
     }
+}
+
+/// What to do about a file or directory dashkey refuses to touch: the library says what is
+/// wrong with it, the binary how to get past it.
+fn advice(error: &anyhow::Error) -> Option<&'static str> {
+    use dashkey::edit::fsx::{LinkRefused, PrivateDirError};
+    use dashkey::shell::block::BlockError;
+    use dashkey::store::PersistError;
+    use dashkey::store::handoff::HandoffError;
+    let dir = |error: &PrivateDirError| match error {
+        PrivateDirError::Symlink { .. } => Some(": remove the link and run dashkey again"),
+        PrivateDirError::NotADirectory { .. } => Some(": move it away and run dashkey again"),
+        PrivateDirError::ForeignOwner { .. } => {
+            Some(": remove it (or `chown` it to yourself) and run dashkey again")
+        }
+        PrivateDirError::Fs(_) => None,
+    };
+    error.chain().find_map(|cause| {
+        let persist = cause.downcast_ref::<PersistError>().or(match cause.downcast_ref() {
+            Some(HandoffError::Persist(persist)) => Some(persist),
+            _ => None,
+        });
+        match persist {
+            Some(PersistError::ForeignOwnedFile { .. }) => {
+                return Some("; move it away and run dashkey again");
+            }
+            Some(PersistError::ForeignLineInBlock { .. }) => {
+                return Some("; move it above or below the block, then run dashkey again");
+            }
+            Some(PersistError::PrivateDir(error)) => return dir(error),
+            _ => {}
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.get_ref().is_some_and(|inner| inner.is::<LinkRefused>())
+        {
+            return Some(": remove the link and run dashkey again");
+        }
+        if let Some(HandoffError::MultiLineEnvironment(_)) = cause.downcast_ref() {
+            return Some("; put it on one line, then run dashkey again");
+        }
+        if let Some(error) = cause.downcast_ref::<PrivateDirError>() {
+            return dir(error);
+        }
+        match cause.downcast_ref::<BlockError>()? {
+            BlockError::Duplicated { .. } => {
+                Some(": remove the extra copies by hand, then run dashkey again")
+            }
+            BlockError::Unbalanced { .. } => {
+                Some(": restore or remove both marker lines by hand, then run dashkey again")
+            }
+        }
+    })
 }
 
 fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
@@ -108,3 +161,44 @@ fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
 }
 
 pub type Outcome = Result<Exit, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dashkey::edit::fsx::PrivateDirError;
+    use dashkey::shell::block::BlockError;
+    use dashkey::store::PersistError;
+    use std::path::PathBuf;
+
+    fn said(error: PersistError) -> String {
+        Failure::from(error).error.to_string()
+    }
+
+    #[test]
+    fn refusals_keep_their_advice_in_the_binary() {
+        let path = PathBuf::from("/h/.bashrc");
+        let block = said(PersistError::Block {
+            path: path.clone(),
+            source: BlockError::Duplicated { lines: vec![3, 9] },
+        });
+        assert_eq!(
+            block,
+            "/h/.bashrc: dashkey's markers appear more than once (lines 3, 9): remove the extra \
+             copies by hand, then run dashkey again"
+        );
+        let foreign = said(PersistError::ForeignOwnedFile { path: path.clone(), line: 2 });
+        assert!(foreign.ends_with("(line 2); move it away and run dashkey again"), "{foreign}");
+        let line = said(PersistError::ForeignLineInBlock { path: path.clone(), line: 4 });
+        assert!(
+            line.ends_with("drop it; move it above or below the block, then run dashkey again")
+        );
+        let link = said(PersistError::Fs(dashkey::edit::fsx::FsError::new(
+            "write",
+            &path,
+            std::io::Error::other(dashkey::edit::fsx::LinkRefused),
+        )));
+        assert!(link.ends_with("own places: remove the link and run dashkey again"), "{link}");
+        let dir = said(PersistError::PrivateDir(PrivateDirError::NotADirectory { path }));
+        assert_eq!(dir, "/h/.bashrc is not a directory: move it away and run dashkey again");
+    }
+}

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use anyhow::anyhow;
 use dashkey::Config;
 use dashkey::Platform;
-use dashkey::store::{self, RegionEndpoints};
+use dashkey::store;
 use dashkey::vars;
 use zeroize::Zeroizing;
 
@@ -34,18 +34,17 @@ fn stored_vars(
     if let Some(id) = region {
         let config =
             Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
-        let target = crate::set::find_target(&config.endpoints(), id)?;
-        let endpoints = RegionEndpoints::of(&target);
+        let target = config.find(id).map_err(crate::set::unknown_region)?;
         vars.retain(|(name, _)| {
             ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
                 .contains(&name.as_str())
         });
         if let Some((_, base)) = vars.iter_mut().find(|(n, _)| n == vars::OPENAI_BASE_URL) {
-            *base = Zeroizing::new(endpoints.compatible.clone());
+            *base = Zeroizing::new(target.compatible());
         }
-        vars.push((vars::HTTP_BASE_URL.into(), Zeroizing::new(endpoints.native)));
-        vars.push((vars::WEBSOCKET_BASE_URL.into(), Zeroizing::new(endpoints.websocket)));
-        vars.push((vars::COMPATIBLE_BASE_URL.into(), Zeroizing::new(endpoints.compatible)));
+        vars.push((vars::HTTP_BASE_URL.into(), Zeroizing::new(target.native())));
+        vars.push((vars::WEBSOCKET_BASE_URL.into(), Zeroizing::new(target.websocket())));
+        vars.push((vars::COMPATIBLE_BASE_URL.into(), Zeroizing::new(target.compatible())));
     }
     Ok(vars)
 }

@@ -10,8 +10,9 @@ use anyhow::anyhow;
 use dashkey::Config;
 use dashkey::edit::record::Record;
 use dashkey::region::RegionEndpoint;
+use dashkey::region::config::UnknownRegion;
 use dashkey::shell::{Dialect, Probes, Shell};
-use dashkey::store::{self, RegionEndpoints, SetOptions, Settings};
+use dashkey::store::{self, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, choose_region};
 use dashkey::{ApiKey, Platform};
 
@@ -33,7 +34,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let config = Config::load(platform).map_err(usage)?;
     let targets = config.endpoints();
     let explicit = match &args.region {
-        Some(id) => Some(find_target(&targets, id)?),
+        Some(id) => Some(config.find(id).map_err(unknown_region)?),
         None => None,
     };
     let shells = parse_shells(&args.shells)?;
@@ -68,7 +69,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     }
     let settings = Settings {
         key: parsed.key,
-        region: region.as_ref().map(RegionEndpoints::of),
+        region,
         openai_compatible: args.openai_compatible
             || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
     };
@@ -128,7 +129,7 @@ fn write(
     }
     changes::print_notes(platform, &plan);
     if let Some(region) = &settings.region {
-        anstream::println!("Region: {}, {}", region.id, region.native);
+        anstream::println!("Region: {}, {}", region.region, region.native());
     }
     anstream::println!();
     anstream::println!("Load it into this terminal now:  {}", paint(BOLD, load_command(platform)));
@@ -220,7 +221,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         return Ok(Exit::Ok);
     };
     let config = Config::load(platform).map_err(usage)?;
-    let target = find_target(&config.endpoints(), id)?;
+    let target = config.find(id).map_err(unknown_region)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
     let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -241,13 +242,10 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         .files
         .iter()
         .filter(|f| f.role == dashkey::edit::record::Role::Hook)
-        .filter_map(|f| hook_shell(&f.path))
+        .filter_map(|f| dashkey::shell::shell_of_hook_file(&f.path))
         .collect();
-    let settings = Settings {
-        key,
-        region: Some(RegionEndpoints::of(&target)),
-        openai_compatible: record.openai_compatible,
-    };
+    let settings =
+        Settings { key, region: Some(target), openai_compatible: record.openai_compatible };
     // Only the files the last `set` wrote change: no new shells are hooked by a region change.
     let options = SetOptions {
         shells: Some(shells.clone()),
@@ -265,40 +263,22 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     result
 }
 
-/// The shell whose startup file this is, for replaying `set` on the same files.
-fn hook_shell(path: &std::path::Path) -> Option<Shell> {
-    let name = path.file_name()?.to_str()?;
-    Some(match name {
-        ".bashrc" | ".bash_profile" | ".bash_login" => Shell::Bash,
-        ".zshenv" => Shell::Zsh,
-        "dashkey.fish" => Shell::Fish,
-        ".profile" => Shell::Sh,
-        ".kshrc" => Shell::Ksh,
-        ".mkshrc" => Shell::Mksh,
-        ".tcshrc" | ".cshrc" => Shell::Tcsh,
-        _ if name.ends_with(".nu") => Shell::Nu,
-        _ if name.ends_with(".ps1") => Shell::PowerShell,
-        _ => Shell::Ksh,
-    })
-}
-
 fn usage(error: impl Into<anyhow::Error>) -> Failure {
     Failure { exit: Exit::Usage, error: error.into() }
 }
 
-/// The target for a region id (built in or from `config.toml`), refusing without echoing
-/// something that looks like a key.
-pub fn find_target(targets: &[RegionEndpoint], id: &str) -> Result<RegionEndpoint, Failure> {
-    if let Some(target) = targets.iter().find(|target| target.region == id) {
-        return Ok(target.clone());
+/// The refusal of a region id nobody knows, naming the known ones.
+pub fn unknown_region(unknown: UnknownRegion) -> Failure {
+    let shown = shown_region(&unknown);
+    usage(anyhow!("unknown region {shown}: use one of {}", unknown.known.join(", ")))
+}
+
+/// The region id asked for, quoted, unless the library saw a key in it.
+pub fn shown_region(unknown: &UnknownRegion) -> String {
+    match &unknown.asked {
+        Some(id) => format!("'{id}'"),
+        None => "(that looks like a key; never put a key on the command line)".to_string(),
     }
-    let known: Vec<&str> = targets.iter().map(|t| t.region.as_str()).collect();
-    let shown = if ApiKey::verbatim(id).kind() != dashkey::KeyKind::Unknown || id.len() > 40 {
-        "(that looks like a key; never put a key on the command line)".to_string()
-    } else {
-        format!("'{id}'")
-    };
-    Err(usage(anyhow!("unknown region {shown}: use one of {}", known.join(", "))))
 }
 
 fn parse_shells(names: &[String]) -> Result<Option<Vec<Shell>>, Failure> {

@@ -167,9 +167,12 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
 
     let all = config.endpoints();
     let targets = match (&args.region, &args.base_url) {
-        (Some(region), _) => vec![config.endpoint(region).ok_or_else(|| {
-            let known: Vec<&str> = all.iter().map(|t| t.region.as_str()).collect();
-            usage(anyhow!("unknown region {region:?}; known regions: {}", known.join(", ")))
+        (Some(region), _) => vec![config.find(region).map_err(|unknown| {
+            let shown = match &unknown.asked {
+                Some(id) => format!("{id:?}"),
+                None => crate::set::shown_region(&unknown),
+            };
+            usage(anyhow!("unknown region {shown}; known regions: {}", unknown.known.join(", ")))
         })?],
         (None, Some(url)) => {
             vec![

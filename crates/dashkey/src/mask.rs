@@ -19,6 +19,7 @@
 use std::ops::Range;
 
 use crate::ApiKey;
+pub use crate::key::is_secret_name;
 
 /// Prefixes of DashScope keys (`sk-sp-` and `sk-ws-` start with `sk-`).
 const KEY_PREFIXES: [&str; 2] = ["sk-", "st-"];
@@ -26,20 +27,6 @@ const KEY_PREFIXES: [&str; 2] = ["sk-", "st-"];
 /// Shortest body after the prefix that counts as a key: real keys have 32 characters or more,
 /// and words such as `sk-learn` stay readable.
 const MIN_KEY_BODY: usize = 16;
-
-/// Whether a variable name looks like it holds a secret: it ends in `KEY` after a separator
-/// (`DASHSCOPE_API_KEY`, `api-key`, `APIKEY`), or contains `TOKEN`, `SECRET` or `PASSWORD`.
-/// Case does not matter.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.ends_with("_KEY")
-        || upper.ends_with("-KEY")
-        || upper.ends_with("APIKEY")
-        || upper.contains("TOKEN")
-        || upper.contains("SECRET")
-        || upper.contains("PASSWORD")
-        || upper.contains("PASSWD")
-}
 
 /// The byte ranges of everything in `text` shaped like a DashScope key: `sk-` or `st-`
 /// (and `sk-sp-`, `sk-ws-`) followed by at least 16 letters and digits. With `anywhere`, the prefix may follow a letter

@@ -56,9 +56,10 @@ impl FsError {
     }
 }
 
-/// Permission bits of a file (`0o600`), where the platform has them.
+/// Permission bits of a file (`0o600`), where the platform has them: the readers' own
+/// ([`crate::world::read::mode`]), so that a writer and a reader never disagree on a mode.
 pub fn mode(metadata: &Metadata) -> Option<u32> {
-    sys::mode(metadata)
+    crate::world::read::mode(metadata)
 }
 
 /// True when users other than the owner can read the file.
@@ -132,8 +133,7 @@ pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
 pub enum PrivateDirError {
     /// It is a symbolic link (which could point anywhere, out of the user's reach).
     #[error(
-        "{} is a symbolic link; dashkey keeps your key only in a real directory: remove the link \
-         and run dashkey again",
+        "{} is a symbolic link; dashkey keeps your key only in a real directory",
         path.display()
     )]
     Symlink {
@@ -141,7 +141,7 @@ pub enum PrivateDirError {
         path: PathBuf,
     },
     /// It is not a directory.
-    #[error("{} is not a directory: move it away and run dashkey again", path.display())]
+    #[error("{} is not a directory", path.display())]
     NotADirectory {
         /// The path.
         path: PathBuf,
@@ -149,7 +149,7 @@ pub enum PrivateDirError {
     /// Another user owns it, and could read or replace the key.
     #[error(
         "{} belongs to user id {owner}, not to you (user id {me}); dashkey keeps your key only \
-         in a directory you own: remove it (or `chown` it to yourself) and run dashkey again",
+         in a directory you own",
         path.display()
     )]
     ForeignOwner {
@@ -312,6 +312,14 @@ pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Writ
     Ok(Written { real_path: target, created: existing.is_none() })
 }
 
+/// Why [`refuse_link`] refused a path, carried as its [`FsError`]'s I/O error, so that the
+/// binary can tell it apart and say what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "it is a symbolic link, and dashkey never writes or removes through a link in its own places"
+)]
+pub struct LinkRefused;
+
 /// Refuses a symlink at one of dashkey's own places (its directory, the files in it, the
 /// SDK key file): a link planted there would carry the key out of the private directory,
 /// or make `unset` delete the link's target.
@@ -321,14 +329,9 @@ pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Writ
 /// [`FsError`] naming the link.
 pub fn refuse_link(path: &Path, op: &'static str) -> Result<(), FsError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(FsError::new(
-            op,
-            path,
-            io::Error::other(
-                "it is a symbolic link, and dashkey never writes or removes through a link in \
-                 its own places: remove the link and run dashkey again",
-            ),
-        )),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(FsError::new(op, path, io::Error::other(LinkRefused)))
+        }
         _ => Ok(()),
     }
 }

@@ -1,9 +1,10 @@
 //! The leaves every store writes through, depending on nothing above them.
 //!
 //! A store decides *what* a place should hold; these modules decide *how* a change reaches
-//! the disk so that it can never leave a half-written secret or a half-edited dotfile:
+//! the disk so that it can never leave a half-written secret or a half-edited dotfile
+//! (what goes inside a startup file's marker block is edited by the pure
+//! [`crate::shell::block`], which the readers in `world` use too):
 //!
-//! - [`block`]: the pure marker-block editor (text in, text out, no I/O);
 //! - [`fsx`]: atomic, link-safe writes of regular files, modes, journals, the lock;
 //! - [`transaction`]: a [`transaction::Plan`] of file and session changes, applied all
 //!   together or rolled back with every failure reported;
@@ -11,7 +12,6 @@
 //! - [`lock`]: dashkey's lock and what taking it repairs;
 //! - [`record`]: what dashkey wrote, a hint for `unset`, never an authority.
 
-pub mod block;
 pub mod fsx;
 pub mod lock;
 pub mod record;

@@ -399,7 +399,7 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    fn of(value: &str) -> KeyKind {
+    pub(crate) fn of(value: &str) -> KeyKind {
         if value.starts_with("sk-sp-") {
             KeyKind::CodingPlan
         } else if value.starts_with("sk-ws-") {
@@ -465,6 +465,21 @@ fn strip_matching_quotes(value: &str) -> Option<&str> {
     })
 }
 
+/// Whether a variable name looks like it holds a secret: it ends in `KEY` after a separator
+/// (`DASHSCOPE_API_KEY`, `api-key`, `APIKEY`), or contains `TOKEN`, `SECRET` or `PASSWORD`.
+/// Case does not matter. (Here, beside the secret type, so that masking and the paste
+/// checks share it without depending on each other.)
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.ends_with("_KEY")
+        || upper.ends_with("-KEY")
+        || upper.ends_with("APIKEY")
+        || upper.contains("TOKEN")
+        || upper.contains("SECRET")
+        || upper.contains("PASSWORD")
+        || upper.contains("PASSWD")
+}
+
 /// The shape of a pasted assignment (`NAME=value`, `export NAME=value`, `set -gx NAME value`,
 /// `setenv NAME value`, `$env:NAME = 'value'`, `NAME: value`) whose name is a key's, shown
 /// with the value replaced by `…`.
@@ -478,7 +493,7 @@ fn pasted_assignment(value: &str) -> Option<String> {
     let name_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
     let (name, after) = rest.split_at(name_len);
     let upper = name.to_ascii_uppercase();
-    let keyish = crate::mask::is_secret_name(name) || upper.contains("KEY");
+    let keyish = is_secret_name(name) || upper.contains("KEY");
     if !keyish || name.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }

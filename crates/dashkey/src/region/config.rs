@@ -27,6 +27,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{EndpointError, EndpointOrigin, Region, RegionEndpoint};
+use crate::key::KeyKind;
 use crate::platform::Platform;
 
 /// Name of the file inside [`Platform::dashkey_dir`].
@@ -209,6 +210,34 @@ impl Config {
     pub fn endpoint(&self, region: &str) -> Option<RegionEndpoint> {
         self.endpoints().into_iter().find(|target| target.region == region)
     }
+
+    /// The endpoint of a region id the user gave (`--region`), or why there is none: the ids
+    /// that are known, and the one asked for unless it looks like an API key pasted in the
+    /// wrong place (so that an error never repeats a key).
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownRegion`] for an id neither the table nor the file knows.
+    pub fn find(&self, id: &str) -> Result<RegionEndpoint, UnknownRegion> {
+        let endpoints = self.endpoints();
+        if let Some(endpoint) = endpoints.iter().find(|target| target.region == id) {
+            return Ok(endpoint.clone());
+        }
+        let keyish = KeyKind::of(id) != KeyKind::Unknown || id.len() > 40;
+        Err(UnknownRegion {
+            asked: (!keyish).then(|| id.to_string()),
+            known: endpoints.into_iter().map(|endpoint| endpoint.region).collect(),
+        })
+    }
+}
+
+/// A region id that neither the built-in table nor `config.toml` knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRegion {
+    /// The id asked for; `None` when it looks like an API key, which is never repeated.
+    pub asked: Option<String>,
+    /// Every known region id, in probe order.
+    pub known: Vec<String>,
 }
 
 #[cfg(test)]
@@ -218,6 +247,19 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/home/ana/.config/dashkey/config.toml"), text)
+    }
+
+    #[test]
+    fn an_unknown_region_lists_the_known_ones_and_never_repeats_a_key() {
+        let config =
+            parse("[regions.eu-central-1]\nendpoint = \"https://eu.example.com\"\n").unwrap();
+        assert_eq!(config.find("eu-central-1").unwrap().base, "https://eu.example.com");
+        let unknown = config.find("mars-1").unwrap_err();
+        assert_eq!(unknown.asked.as_deref(), Some("mars-1"));
+        assert_eq!(unknown.known.first().map(String::as_str), Some(Region::all()[0].id));
+        assert_eq!(unknown.known.last().map(String::as_str), Some("eu-central-1"));
+        let key = "sk-0123456789abcdef0123456789abcdef";
+        assert_eq!(config.find(key).unwrap_err().asked, None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Every list of startup-file names in dashkey is built here from [`names`]: the files
 //! `set` hooks ([`startup_files`]), the files `unset` cleans ([`all_hook_candidates`]), the
-//! files that show a user has a shell ([`own_files`]), the order each session reads them in
+//! files that show a user has a shell ([`own_files`], [`owns_file`]), the order each session reads them in
 //! (`world::startup`, from the constants), and a file's dialect ([`dialect_of_file`]).
 
 use std::path::{Path, PathBuf};
@@ -75,6 +75,17 @@ pub fn own_files(shell: Shell) -> &'static [&'static str] {
         Shell::Mksh => &[MKSHRC],
         Shell::Tcsh => &[TCSHRC, CSHRC, LOGIN],
         Shell::Sh | Shell::Fish | Shell::Nu | Shell::PowerShell => &[],
+    }
+}
+
+/// True when the startup file at `path` is one only this shell reads, by its name: one of
+/// [`own_files`], or, for fish, its `config.fish` or dashkey's drop-in. `doctor` counts a
+/// shell as used when one of these exists.
+pub fn owns_file(shell: Shell, path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else { return false };
+    match shell {
+        Shell::Fish => [FISH_CONFIG, FISH_HOOK].iter().any(|file| file_name(file) == name),
+        _ => own_files(shell).contains(&name),
     }
 }
 
@@ -262,6 +273,15 @@ mod tests {
         assert_eq!(shell(".config/nushell/env.nu"), Some(Shell::Nu));
         assert_eq!(shell("Documents/PowerShell/profile.ps1"), Some(Shell::PowerShell));
         assert_eq!(shell(".shrc"), None);
+    }
+
+    #[test]
+    fn fish_owns_its_config_and_no_shell_owns_profile() {
+        let home = Path::new("/h");
+        assert!(owns_file(Shell::Fish, &home.join(".config").join(names::FISH_CONFIG)));
+        assert!(owns_file(Shell::Fish, &home.join(".config").join(names::FISH_HOOK)));
+        assert!(owns_file(Shell::Zsh, &home.join(names::ZLOGIN)));
+        assert!(Shell::ALL.iter().all(|shell| !owns_file(*shell, &home.join(names::PROFILE))));
     }
 
     #[test]

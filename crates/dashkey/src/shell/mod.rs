@@ -19,11 +19,13 @@
 //! | `quote.rs` | writing a value so that a shell reads it back byte for byte, and the one reader of a quoted POSIX word |
 //! | `files.rs` | the names of every shell's startup files, and which of them a shell reads or dashkey hooks |
 //! | `hook.rs` | the text dashkey puts there: its owned files and the hook block that loads them |
+//! | `block.rs` | dashkey's marker block in a startup file: finding, inserting and removing it, pure text in and out (a leaf, so that the readers in `world` and the stores share it without `world` depending on the writers) |
 //! | `probe.rs` | asking the installed shells what the environment cannot tell (`ZDOTDIR`, nushell's and PowerShell's paths) |
 
 use std::fmt;
 use std::path::Path;
 
+pub mod block;
 mod files;
 mod hook;
 mod probe;
@@ -31,7 +33,7 @@ mod quote;
 
 pub(crate) use files::env_file;
 pub use files::{
-    all_hook_candidates, dedup, dialect_of_file, names, own_files, shell_of_hook_file,
+    all_hook_candidates, dedup, dialect_of_file, names, own_files, owns_file, shell_of_hook_file,
     startup_files,
 };
 pub use hook::{hook_lines, hook_offset, owned_file};

@@ -191,14 +191,13 @@ pub(super) fn found(platform: &Platform) -> Vec<KeyCopy> {
     };
     let mut copy = file_copy(PlaceKind::DesktopSession, path);
     if let CopyState::Present(text) = &copy.state {
-        let value = text
-            .expose()
-            .lines()
-            .find_map(|line| line.strip_prefix("DASHSCOPE_API_KEY="))
-            .map(|raw| {
-                let raw = raw.trim();
-                raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).unwrap_or(raw).to_string()
-            });
+        let value =
+            text.expose().lines().find_map(|line| line.strip_prefix("DASHSCOPE_API_KEY=")).map(
+                |raw| {
+                    let raw = raw.trim();
+                    crate::shell::unquote_whole(raw).unwrap_or_else(|| raw.to_string())
+                },
+            );
         copy.problems.retain(|p| matches!(p, PlaceProblem::ReadableByOthers { .. }));
         copy.state = match value {
             Some(value) => {

@@ -14,9 +14,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::edit::block;
 use crate::edit::fsx;
 use crate::edit::record::Role;
+use crate::shell::block;
 use crate::shell::{self, Dialect};
 use crate::store::owned::owned_path;
 use crate::store::plan::{

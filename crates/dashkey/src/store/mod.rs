@@ -38,8 +38,7 @@ pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    NotRemovedReason, NotUpdated, Note, PersistError, Plan, RegionEndpoints, SetOptions, Settings,
-    missing_ancestors,
+    NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings, missing_ancestors,
 };
 pub use sdk_key::SDK_KEY_BACKUP;
 
@@ -337,7 +336,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         .collect();
     let record = Record {
         version: Record::VERSION,
-        region: run.settings.region.as_ref().map(|r| r.id.clone()),
+        region: run.settings.region.as_ref().map(|r| r.region.clone()),
         openai_compatible: run.settings.openai_compatible,
         fingerprint: Some(run.settings.key.fingerprint()),
         written_at: if run.plan.is_empty() { run.old_record.written_at } else { now() },

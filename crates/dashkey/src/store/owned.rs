@@ -181,7 +181,7 @@ pub(super) fn parse_owned_posix(text: &str) -> Result<Vec<(String, Zeroizing<Str
         let parsed = line
             .strip_prefix("export ")
             .and_then(|rest| rest.split_once('='))
-            .and_then(|(name, value)| Some((name, unquote_posix(value)?)));
+            .and_then(|(name, value)| Some((name, unquote_as_written(value)?)));
         match parsed {
             Some((name, value)) => vars.push((name.to_string(), Zeroizing::new(value))),
             None => return Err(index + 1),
@@ -197,7 +197,7 @@ pub(super) fn stored_key(text: &str) -> Option<ApiKey> {
             .strip_prefix("export DASHSCOPE_API_KEY=")
             .or_else(|| line.strip_prefix("set -gx DASHSCOPE_API_KEY "))
             .or_else(|| line.strip_prefix("setenv DASHSCOPE_API_KEY "))?;
-        unquote_posix(value).map(ApiKey::verbatim)
+        shell::unquote_whole(value).map(ApiKey::verbatim)
     })
 }
 
@@ -207,24 +207,12 @@ pub(super) fn stored_key(text: &str) -> Option<ApiKey> {
 fn owned_assignment(line: &str) -> Option<(&str, Zeroizing<String>)> {
     let (name, raw) = line.strip_prefix("export ")?.split_once('=')?;
     let raw = raw.trim();
-    Some((name, Zeroizing::new(unquote_posix(raw).unwrap_or_else(|| raw.to_string()))))
+    Some((name, Zeroizing::new(shell::unquote_whole(raw).unwrap_or_else(|| raw.to_string()))))
 }
 
-/// Reverses [`shell::quote_posix`]: a sequence of `'…'` and `"…"` segments.
-pub(super) fn unquote_posix(quoted: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut chars = quoted.chars();
-    while let Some(open) = chars.next() {
-        if open != '\'' && open != '"' {
-            return None;
-        }
-        loop {
-            match chars.next() {
-                Some(c) if c == open => break,
-                Some(c) => out.push(c),
-                None => return None,
-            }
-        }
-    }
-    Some(out)
+/// The value of a word exactly as dashkey writes it ([`shell::quote_posix`]), through the
+/// one unquote in `shell`: `None` for any other spelling of the same value, so that a line
+/// dashkey did not write keeps its file foreign.
+fn unquote_as_written(word: &str) -> Option<String> {
+    shell::unquote_whole(word).filter(|value| shell::quote_posix(value) == word)
 }

@@ -11,12 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
-use crate::edit::block::{self, BlockError};
 use crate::edit::fsx::{self, FsError};
 use crate::edit::record::{Record, Role};
 use crate::edit::session::{SessionEnv, SessionError};
 use crate::edit::transaction::{FileChange, own_place};
-use crate::region::Region;
+use crate::region::{Region, RegionEndpoint};
+use crate::shell::block::{self, BlockError};
 use crate::shell::{Probes, QuoteError, Shell};
 use crate::world::dotfiles::Assignment;
 use crate::{ApiKey, Platform, vars};
@@ -30,46 +30,9 @@ pub struct Settings {
     /// The key.
     pub key: ApiKey,
     /// The region whose base URLs are written beside the key (none: the SDK defaults).
-    pub region: Option<RegionEndpoints>,
+    pub region: Option<RegionEndpoint>,
     /// Also write `OPENAI_API_KEY` and `OPENAI_BASE_URL` for OpenAI-SDK users.
     pub openai_compatible: bool,
-}
-
-/// A region and the three base URLs written for it: the public host of a built-in region,
-/// or the endpoint `config.toml` gives it (a gateway, a private endpoint).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegionEndpoints {
-    /// Region id.
-    pub id: String,
-    /// `DASHSCOPE_HTTP_BASE_URL`.
-    pub native: String,
-    /// `DASHSCOPE_WEBSOCKET_BASE_URL`.
-    pub websocket: String,
-    /// `DASHSCOPE_COMPATIBLE_BASE_URL` (and `OPENAI_BASE_URL`).
-    pub compatible: String,
-}
-
-impl RegionEndpoints {
-    /// The endpoints of a verification target (built-in or from `config.toml`).
-    pub fn of(target: &crate::region::RegionEndpoint) -> RegionEndpoints {
-        use crate::region::ApiShape;
-        RegionEndpoints {
-            id: target.region.clone(),
-            native: target.url(ApiShape::Native),
-            websocket: target.url(ApiShape::WebSocket),
-            compatible: target.url(ApiShape::Compatible),
-        }
-    }
-
-    /// A built-in region on its public host.
-    ///
-    /// # Errors
-    ///
-    /// [`PersistError::UnknownRegion`] for an id that is not built in.
-    pub fn builtin(id: &str) -> Result<RegionEndpoints, PersistError> {
-        let region = Region::find(id).ok_or_else(|| PersistError::UnknownRegion(id.to_string()))?;
-        Ok(RegionEndpoints::of(&crate::region::RegionEndpoint::public(region)))
-    }
 }
 
 impl Settings {
@@ -77,13 +40,13 @@ impl Settings {
     pub fn variables(&self) -> Vec<(&'static str, Zeroizing<String>)> {
         let mut out = vec![(vars::API_KEY, Zeroizing::new(self.key.expose().to_string()))];
         if let Some(region) = &self.region {
-            out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native.clone())));
-            out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket.clone())));
-            out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible.clone())));
+            out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native())));
+            out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket())));
+            out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible())));
         }
         if self.openai_compatible {
             let base = match &self.region {
-                Some(region) => region.compatible.clone(),
+                Some(region) => region.compatible(),
                 None => Region::default_region().compatible_url(),
             };
             out.push((vars::OPENAI_API_KEY, Zeroizing::new(self.key.expose().to_string())));
@@ -115,9 +78,6 @@ pub enum PersistError {
     /// No home directory is known.
     #[error("no home directory: set HOME (or USERPROFILE on Windows)")]
     NoHome,
-    /// `--region` names an unknown region.
-    #[error("unknown region '{0}': use one of cn-beijing, ap-southeast-1, us-east-1, cn-hongkong")]
-    UnknownRegion(String),
     /// A file operation failed.
     #[error(transparent)]
     Fs(#[from] FsError),
@@ -151,7 +111,7 @@ pub enum PersistError {
     #[error(transparent)]
     Session(#[from] SessionError),
     /// Dashkey's own file holds something it did not write.
-    #[error("{} was not written by dashkey (line {line}); move it away and run dashkey again", path.display())]
+    #[error("{} was not written by dashkey (line {line})", path.display())]
     ForeignOwnedFile {
         /// The file.
         path: PathBuf,
@@ -162,8 +122,7 @@ pub enum PersistError {
     /// block would lose it.
     #[error(
         "{}:{line}: this line is inside dashkey's block (between `{}` and `{}`) but dashkey did \
-         not write it, so dashkey would drop it; move it above or below the block, then run \
-         dashkey again",
+         not write it, so dashkey would drop it",
         path.display(),
         block::BEGIN,
         block::END

@@ -2,7 +2,7 @@ use super::*;
 use crate::edit::session::SessionError;
 use crate::shell::Shell;
 use crate::store::desktop::MemorySession;
-use crate::store::owned::unquote_posix;
+use crate::store::owned::parse_owned_posix;
 use crate::{ApiKey, Os, vars};
 
 const KEY: &str = "sk-0123456789abcdef0123456789abcdef";
@@ -10,7 +10,7 @@ const KEY: &str = "sk-0123456789abcdef0123456789abcdef";
 fn settings(region: Option<&str>) -> Settings {
     Settings {
         key: ApiKey::verbatim(KEY),
-        region: region.map(|id| RegionEndpoints::builtin(id).unwrap()),
+        region: region.map(|id| crate::region::RegionEndpoint::builtin(id).unwrap()),
         openai_compatible: false,
     }
 }
@@ -29,21 +29,33 @@ fn debug_of_plans_and_stored_values_never_shows_the_key() {
 }
 
 #[test]
-fn unquote_reverses_quote() {
-    for value in ["plain", "it's", "''", "a'b'c", ""] {
-        assert_eq!(unquote_posix(&shell::quote_posix(value)).as_deref(), Some(value));
+fn env_sh_is_read_back_only_as_dashkey_writes_it() {
+    for value in ["plain", "it's", "''", "a'b'c", "", "two words", "a\\b\"c$d"] {
+        let text = format!("# Written by dashkey\nexport X={}\n", shell::quote_posix(value));
+        let vars = parse_owned_posix(&text).unwrap();
+        assert_eq!(vars[0].1.as_str(), value, "{text}");
+    }
+    // The same value spelt another way, or followed by anything, is not dashkey's line.
+    for line in ["export X=plain", "export X=\"plain\"", "export X='a' # old", "export X='a';"] {
+        assert_eq!(parse_owned_posix(&format!("# Written by dashkey\n{line}\n")), Err(2), "{line}");
     }
 }
 
-#[test]
-fn windows_set_writes_the_registry_through_the_session_abstraction() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("ana");
+/// A Windows user `ana` under `dir`, and her roaming application data.
+fn windows(dir: &std::path::Path) -> (Platform, std::path::PathBuf) {
+    let home = dir.join("ana");
     let appdata = home.join("AppData/Roaming");
     let platform = Platform::simulated(
         Os::Windows,
         [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
     );
+    (platform, appdata)
+}
+
+#[test]
+fn windows_set_writes_the_registry_through_the_session_abstraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, appdata) = windows(dir.path());
     let mut session = MemorySession::default();
     let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
     let plan_for = |session: &MemorySession| {
@@ -120,12 +132,7 @@ impl SessionEnv for FailingSession {
 #[test]
 fn a_failed_session_change_puts_back_the_session_and_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("ana");
-    let appdata = home.join("AppData/Roaming");
-    let platform = Platform::simulated(
-        Os::Windows,
-        [("USERPROFILE", home.to_str().unwrap()), ("APPDATA", appdata.to_str().unwrap())],
-    );
+    let (platform, appdata) = windows(dir.path());
     let mut inner = MemorySession::default();
     inner.set(vars::API_KEY, "sk-the-old-one-0123456789abcdef").unwrap();
     let mut session = FailingSession { inner, refuse: vars::COMPATIBLE_BASE_URL };

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::edit::block;
+use crate::shell::block;
 use crate::shell::{self, Probes};
 use crate::{Platform, vars};
 

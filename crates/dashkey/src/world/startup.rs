@@ -16,9 +16,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::edit::block;
 use crate::key::ApiKey;
 use crate::platform::Platform;
+use crate::shell::block;
 use crate::shell::names::{
     BASH_LOGIN_FILES, BASHRC, FISH_CONFIG, FISH_HOOK, KSHRC, LOGIN, MKSHRC, PROFILE, TCSH_FILES,
     ZSH_FILES, ZSHENV, ZSHRC,

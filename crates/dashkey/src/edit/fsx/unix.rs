@@ -1,13 +1,9 @@
-//! The Unix side of [`super`]: modes, link counts, and the directory lock on the directory itself.
+//! The Unix side of [`super`]: link counts, and the directory lock on the directory itself.
 
 use std::fs::{File, Metadata, Permissions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
-
-pub fn mode(metadata: &Metadata) -> Option<u32> {
-    Some(metadata.permissions().mode() & 0o7777)
-}
 
 pub fn link_count(metadata: &Metadata) -> u64 {
     metadata.nlink()

@@ -1,12 +1,8 @@
-//! The Windows side of [`super`]: no modes (ACLs govern access), and the lock on a file in the directory.
+//! The Windows side of [`super`]: link counts, and the lock on a file in the directory.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::path::Path;
-
-pub fn mode(_metadata: &Metadata) -> Option<u32> {
-    None
-}
 
 pub fn link_count(_metadata: &Metadata) -> u64 {
     1

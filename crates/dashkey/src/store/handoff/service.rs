@@ -67,9 +67,7 @@ pub enum HandoffError {
         config: String,
     },
     /// An `environment=` value continued on the next line: dashkey does not guess.
-    #[error(
-        "{0}: the program's environment= continues on the next line; put it on one line, then run dashkey again"
-    )]
+    #[error("{0}: the program's environment= continues on the next line")]
     MultiLineEnvironment(String),
     /// The configuration cannot be read as its manager reads it.
     #[error(transparent)]

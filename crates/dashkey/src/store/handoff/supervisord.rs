@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use crate::Platform;
-use crate::edit::block;
 use crate::edit::fsx;
 use crate::edit::record::Role;
 use crate::edit::transaction::FileChange;
 use crate::export::supervisord_value;
+use crate::shell::block;
 use crate::store::plan::{PersistError, Plan};
 use crate::world::supervisord;
 
