@@ -24,10 +24,6 @@
 //!
 //! On top of the walk, [`kills_at_random_delays`] kills each case at random moments (seed
 //! printed; `DASHKEY_FAULT_SEED` replays it), with the same checks.
-//!
-//! Failures that belong to another engineer's scope are listed in [`PENDING_OTHER_SCOPE`]:
-//! those trials run, and exactly those leftovers are printed as notices instead of failing
-//! the suite; the lead empties the list after the merge.
 
 // Unix only: these tests use unix modes, owners, links, devices or signals (std::os::unix).
 #![cfg(unix)]
@@ -46,25 +42,6 @@ use dashkey::ApiKey;
 const MAX_PER_SYSCALL: usize = 8;
 const SYSCALLS: [&str; 5] = ["write", "fsync", "renameat", "unlink", "ftruncate"];
 const BASHRC: &str = "# my bashrc\nalias ll='ls -l'\nexport EDITOR=vi\n";
-
-/// Failures known to lie in another engineer's scope, by command: the leftovers (relative to
-/// HOME) that the final `unset` does not clean. All are engineer "unset" (unset trusts the
-/// record, which `set` writes last and `unset` removes before the directories):
-/// - a `set` killed before its record is written leaves `~/.config`, `~/.dashscope`, an empty
-///   created `~/.profile` and `~/.dashscope/api_key` that no record lists; the retry then
-///   backs that key up as if it were the user's own file, and `unset` puts it back;
-/// - an `unset` killed after removing the record leaves `~/.config` and `~/.dashscope`, which
-///   only the record listed as created by dashkey.
-///
-/// A trial whose only failures are such leftovers is printed as a notice instead of failing;
-/// anything else (a torn file, a split link, another leftover, a failed retry) fails.
-const PENDING_OTHER_SCOPE: &[(&str, &[&str])] = &[];
-
-fn pending_leftover(command: &str, path: &Path) -> bool {
-    PENDING_OTHER_SCOPE
-        .iter()
-        .any(|(c, paths)| *c == command && paths.iter().any(|p| Path::new(p) == path))
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Config {
@@ -182,8 +159,20 @@ fn walk(count: usize) -> Vec<usize> {
 #[derive(Default)]
 struct Tally {
     trials: usize,
-    pending: Vec<String>,
     failures: Vec<String>,
+}
+
+impl Tally {
+    /// Prints the trial count (the README quotes it) and fails with every failed trial.
+    fn finish(&self, what: &str) {
+        println!("{what}: {} trials", self.trials);
+        assert!(
+            self.failures.is_empty(),
+            "{} failed trial(s):\n{}",
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+    }
 }
 
 fn run_suite(command: &str) {
@@ -210,20 +199,7 @@ fn run_suite(command: &str) {
             }
         }
     }
-    println!(
-        "fault injection, {command}: {} trials ({} failures in other scopes, pending)",
-        tally.trials,
-        tally.pending.len()
-    );
-    for notice in &tally.pending {
-        println!("notice: PENDING_OTHER_SCOPE: {notice}");
-    }
-    assert!(
-        tally.failures.is_empty(),
-        "{} failed trial(s):\n{}",
-        tally.failures.len(),
-        tally.failures.join("\n")
-    );
+    tally.finish(&format!("fault injection, {command}"));
 }
 
 /// One way to interrupt the command.
@@ -331,14 +307,7 @@ fn trial(
     let changed: Vec<&PathBuf> =
         pristine.keys().filter(|p| after.get(*p) != pristine.get(*p)).collect();
     if !(keys.is_empty() && extra.is_empty() && changed.is_empty()) {
-        let what = format!("after unset: key in {keys:?}, left {extra:?}, changed {changed:?}");
-        let pending = changed.is_empty()
-            && keys.iter().chain(extra.iter().copied()).all(|p| pending_leftover(command, p));
-        if pending {
-            tally.pending.push(format!("{label}: {what}"));
-        } else {
-            failures.push(what);
-        }
+        failures.push(format!("after unset: key in {keys:?}, left {extra:?}, changed {changed:?}"));
     }
     tally.failures.extend(failures.into_iter().map(|what| format!("{label}: {what}")));
 }
@@ -384,20 +353,7 @@ fn kills_at_random_delays() {
             }
         }
     }
-    println!(
-        "random kills: {} trials ({} failures in other scopes, pending)",
-        tally.trials,
-        tally.pending.len()
-    );
-    for notice in &tally.pending {
-        println!("notice: PENDING_OTHER_SCOPE: {notice}");
-    }
-    assert!(
-        tally.failures.is_empty(),
-        "{} failed trial(s):\n{}",
-        tally.failures.len(),
-        tally.failures.join("\n")
-    );
+    tally.finish(&format!("random kills (seed {seed})"));
 }
 
 #[test]
