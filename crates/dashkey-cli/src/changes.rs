@@ -68,6 +68,7 @@ fn role_name(role: Role) -> &'static str {
     match role {
         Role::Owned => "dashkey's file",
         Role::SdkKeyFile => "SDK key file",
+        Role::SdkConfig => "SDK configuration",
         Role::Hook => "startup file",
         Role::Desktop => "desktop session",
         Role::Backup => "backup",
@@ -141,11 +142,13 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                 show_path(platform, backup)
             ),
             Note::KeptBackup { path } => {
-                let sdk_backup = platform
-                    .dashkey_dir()
-                    .is_some_and(|dir| *path == dir.join(dashkey::store::SDK_KEY_BACKUP));
-                let what = if sdk_backup {
+                let named =
+                    |name| platform.dashkey_dir().is_some_and(|dir| *path == dir.join(name));
+                let what = if named(dashkey::store::SDK_KEY_BACKUP) {
                     "the copy of the ~/.dashscope/api_key that was there before dashkey"
+                } else if named(dashkey::store::SDK_CONFIG_BACKUP) {
+                    "the copy of the ~/.dashscope/config.toml that was there before dashkey; \
+                     the file was changed since, so it was not put back"
                 } else {
                     "the backup from `set --migrate`"
                 };
@@ -197,6 +200,22 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                     show_path(platform, path)
                 )
             }
+            Note::ReplacedSdkBaseUrl { path, old, backup } => format!(
+                "{} set base_url = {old}, which dashkey did not write; it now holds the region's \
+                 URL, and the file as it was is saved in {} (`dashkey unset` puts it back)",
+                show_path(platform, path),
+                show_path(platform, backup)
+            ),
+            Note::KeptSdkConfigChanges { path } => format!(
+                "{} was changed since dashkey wrote it: only dashkey's base_url was taken out, \
+                 your changes are kept",
+                show_path(platform, path)
+            ),
+            Note::KeptSdkConfig { path } => format!(
+                "kept {}: its base_url is not the one dashkey wrote (it was changed since), so it \
+                 was left as it is",
+                show_path(platform, path)
+            ),
             Note::KeptSdkKeyBackup { path } => format!(
                 "kept {}: the SDK key file dashkey replaced; ~/.dashscope/api_key holds another \
                  key now, so it was not put back (it may hold your old key; delete it when done)",

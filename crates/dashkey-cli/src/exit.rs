@@ -50,6 +50,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 | PersistError::ReadOnly { .. }
                 | PersistError::ForeignOwnedFile { .. }
                 | PersistError::ForeignLineInBlock { .. }
+                | PersistError::InvalidToml { .. }
                 | PersistError::PrivateDir(
                     dashkey::edit::fsx::PrivateDirError::Symlink { .. }
                     | dashkey::edit::fsx::PrivateDirError::NotADirectory { .. }
@@ -117,6 +118,9 @@ fn advice(error: &anyhow::Error) -> Option<&'static str> {
             }
             Some(PersistError::ForeignLineInBlock { .. }) => {
                 return Some("; move it above or below the block, then run dashkey again");
+            }
+            Some(PersistError::InvalidToml { .. }) => {
+                return Some("; fix that line (or move the file away) and run dashkey again");
             }
             Some(PersistError::PrivateDir(error)) => return dir(error),
             _ => {}

@@ -29,6 +29,17 @@ struct Report {
     copies: Vec<CopyReport>,
     sdks: Vec<SdkReport>,
     all_found: bool,
+    /// The region's copy in the 2.0 SDK's `~/.dashscope/config.toml`, when it holds a
+    /// `base_url` (dashkey's or the user's).
+    sdk_config: Option<SdkConfigReport>,
+}
+
+/// The `base_url` in `~/.dashscope/config.toml`, which `dashscope.Client()` reads when no
+/// variable names a base URL.
+#[derive(Serialize)]
+struct SdkConfigReport {
+    path: String,
+    base_url: String,
 }
 
 /// What `dashkey set` stored, from its record: what new terminals will load.
@@ -214,6 +225,9 @@ impl Status {
                 .map(|(resolution, region)| sdk_report(resolution, region.clone(), reveal))
                 .collect(),
             all_found: self.all_found(),
+            sdk_config: dashkey::store::sdk_config::base_url(platform).map(|(path, base_url)| {
+                SdkConfigReport { path: path.display().to_string(), base_url }
+            }),
         }
     }
 
@@ -266,6 +280,11 @@ impl Status {
                 "  {}",
                 paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
             );
+            if let Some((path, url)) = dashkey::store::sdk_config::base_url(platform) {
+                let path = output::show_path(platform, &path);
+                let line = format!("programs without a shell (2.0 SDK): base_url {url} in {path}");
+                anstream::println!("  {}", paint(DIM, line));
+            }
             for service in &record.services {
                 let service = service.service.describe();
                 anstream::println!("  {}", paint(DIM, format!("also given to the {service}")));

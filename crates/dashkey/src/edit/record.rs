@@ -129,6 +129,8 @@ pub enum Role {
     Owned,
     /// The SDKs' `~/.dashscope/api_key`.
     SdkKeyFile,
+    /// The 2.0 SDK's `~/.dashscope/config.toml`, holding the region's `base_url`.
+    SdkConfig,
     /// A user's startup file holding a hook block.
     Hook,
     /// A desktop session file (environment.d, LaunchAgent).
@@ -151,6 +153,7 @@ impl Role {
         match self {
             Role::Owned
             | Role::SdkKeyFile
+            | Role::SdkConfig
             | Role::Desktop
             | Role::Backup
             | Role::Record

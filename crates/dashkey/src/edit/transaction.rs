@@ -244,7 +244,12 @@ impl FileChange {
 /// manager adopted, would carry the key into a repository).
 pub fn own_place(role: Role) -> bool {
     match role {
-        Role::Owned | Role::Record | Role::Backup | Role::SdkKeyFile | Role::Desktop => true,
+        Role::Owned
+        | Role::Record
+        | Role::Backup
+        | Role::SdkKeyFile
+        | Role::SdkConfig
+        | Role::Desktop => true,
         Role::Hook | Role::ServiceEnv | Role::ServiceConfig => false,
     }
 }

@@ -13,6 +13,7 @@
 //! - [`owned`]: dashkey's own env files (the one parser beside the one renderer);
 //! - [`gitignore`]: the `.gitignore` in dashkey's directory;
 //! - [`sdk_key`]: the SDKs' `~/.dashscope/api_key`, and the file it replaced;
+//! - [`sdk_config`]: the 2.0 SDK's `~/.dashscope/config.toml` (`base_url`), merged;
 //! - [`desktop`]: the desktop session (environment.d, LaunchAgent, registry, launchd);
 //! - [`hooks`]: startup-file hooks, and `--migrate`;
 //! - [`handoff`]: services given the key (systemd, supervisord).
@@ -29,6 +30,7 @@ pub mod handoff;
 pub mod hooks;
 pub mod owned;
 pub mod plan;
+pub mod sdk_config;
 pub mod sdk_key;
 
 pub use crate::edit::transaction::{
@@ -40,6 +42,7 @@ pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
     NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings, missing_ancestors,
 };
+pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;
 
 use crate::edit::fsx;
@@ -58,6 +61,8 @@ pub enum Store {
     GitIgnore,
     /// The SDKs' key file, and the file it replaced.
     SdkKeyFile,
+    /// The 2.0 SDK's `config.toml`, holding the region's `base_url`.
+    SdkConfig,
     /// The desktop session.
     Desktop,
     /// The hooks in shells' startup files.
@@ -68,10 +73,11 @@ pub enum Store {
 
 impl Store {
     /// Every store, in the order their changes are planned, shown and applied.
-    pub const ALL: [Store; 6] = [
+    pub const ALL: [Store; 7] = [
         Store::Owned,
         Store::GitIgnore,
         Store::SdkKeyFile,
+        Store::SdkConfig,
         Store::Desktop,
         Store::Hooks,
         Store::Handoffs,
@@ -83,6 +89,7 @@ impl Store {
             Store::Owned => "dashkey's own files, one per shell syntax",
             Store::GitIgnore => "the .gitignore in dashkey's directory",
             Store::SdkKeyFile => "the SDKs' key file (~/.dashscope/api_key)",
+            Store::SdkConfig => "the 2.0 SDK's configuration (~/.dashscope/config.toml)",
             Store::Desktop => "the desktop session",
             Store::Hooks => "the hooks in shells' startup files",
             Store::Handoffs => "services given the key",
@@ -95,6 +102,7 @@ impl Store {
             Store::Owned => owned::plan_set(run),
             Store::GitIgnore => gitignore::plan_set(run),
             Store::SdkKeyFile => sdk_key::plan_set(run),
+            Store::SdkConfig => sdk_config::plan_set(run),
             Store::Desktop => desktop::plan_set(run),
             Store::Hooks => hooks::plan_set(run),
             Store::Handoffs => handoff::plan_set(run),
@@ -107,6 +115,7 @@ impl Store {
             Store::Owned => owned::plan_unset(run),
             Store::GitIgnore => gitignore::plan_unset(run),
             Store::SdkKeyFile => sdk_key::plan_unset(run),
+            Store::SdkConfig => sdk_config::plan_unset(run),
             Store::Desktop => desktop::plan_unset(run),
             Store::Hooks => hooks::plan_unset(run),
             Store::Handoffs => handoff::plan_unset(run),
@@ -121,7 +130,8 @@ impl Store {
             Store::Owned => owned::found(platform),
             Store::SdkKeyFile => sdk_key::found(platform),
             Store::Desktop => desktop::found(platform),
-            Store::GitIgnore | Store::Hooks | Store::Handoffs => Vec::new(),
+            // config.toml holds the region, not the key (`status` shows it apart).
+            Store::GitIgnore | Store::SdkConfig | Store::Hooks | Store::Handoffs => Vec::new(),
         }
     }
 }
@@ -409,6 +419,7 @@ struct Places {
     dir: PathBuf,
     home: PathBuf,
     sdk_file: PathBuf,
+    sdk_config: PathBuf,
     desktop: Option<PathBuf>,
 }
 
@@ -418,6 +429,7 @@ impl Places {
             dir: dir.to_path_buf(),
             home: home.to_path_buf(),
             sdk_file: home.join(".dashscope").join("api_key"),
+            sdk_config: sdk_config::sdk_config_file(home),
             desktop: desktop::session_file(platform),
         }
     }
@@ -434,10 +446,11 @@ impl Places {
                         || Dialect::OWNED.iter().any(|d| d.owned_file_name() == name))
             }
             Role::SdkKeyFile => *path == self.sdk_file,
+            Role::SdkConfig => *path == self.sdk_config,
             Role::Desktop => self.desktop.as_ref() == Some(path),
             Role::Record => in_dir && name == crate::edit::record::FILE_NAME,
             Role::Backup => {
-                (in_dir && name == SDK_KEY_BACKUP)
+                (in_dir && (name == SDK_KEY_BACKUP || name == SDK_CONFIG_BACKUP))
                     || (path.starts_with(&self.home) && hooks::migrate_backup_of(path).is_some())
             }
             Role::Hook => path.starts_with(&self.home) && !path.starts_with(&self.dir),

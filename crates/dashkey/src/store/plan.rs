@@ -133,6 +133,17 @@ pub enum PersistError {
         /// 1-based line number.
         line: usize,
     },
+    /// A TOML file dashkey would merge into is not valid TOML; dashkey does not rewrite
+    /// what it cannot parse (and the SDK raises on it too).
+    #[error("{}:{line}: not valid TOML ({message}), so dashkey will not edit it", path.display())]
+    InvalidToml {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the error.
+        line: usize,
+        /// What the parser says.
+        message: String,
+    },
     /// dashkey's own directory cannot be trusted with the key.
     #[error(transparent)]
     PrivateDir(#[from] fsx::PrivateDirError),
@@ -210,6 +221,28 @@ pub enum Note {
         path: PathBuf,
         /// Why.
         reason: NotRemovedReason,
+    },
+    /// `config.toml` held a `base_url` dashkey did not write; it is replaced, and the file
+    /// as it was is saved in `backup` for `unset`.
+    ReplacedSdkBaseUrl {
+        /// The `config.toml`.
+        path: PathBuf,
+        /// The value replaced.
+        old: String,
+        /// Where the file as it was is kept.
+        backup: PathBuf,
+    },
+    /// `config.toml` was changed since dashkey wrote it: only dashkey's `base_url` was
+    /// taken out (the user's own put back), and the changes kept.
+    KeptSdkConfigChanges {
+        /// The `config.toml`.
+        path: PathBuf,
+    },
+    /// `config.toml` does not hold the `base_url` dashkey wrote (it was changed, or is not
+    /// TOML now), so `unset` left it as it is.
+    KeptSdkConfig {
+        /// The `config.toml`.
+        path: PathBuf,
     },
     /// The SDK key file dashkey saved before replacing it, kept because the SDK key file
     /// holds another key now.

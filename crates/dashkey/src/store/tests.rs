@@ -192,3 +192,31 @@ fn status_reads_env_sh_with_the_parser_that_set_and_unset_trust() {
     assert_eq!(dashkey(&platform).value().unwrap().expose(), "sk-plain");
     assert!(matches!(load_stored(&platform), Err(PersistError::ForeignOwnedFile { line: 2, .. })));
 }
+
+#[test]
+fn a_set_without_a_region_takes_dashkeys_base_url_out_of_config_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::simulated(Os::Linux, [("HOME", dir.path().to_str().unwrap())]);
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let config = dir.path().join(".dashscope/config.toml");
+    let users = "# mine\ntimeout = 30\n";
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, users).unwrap();
+    let with = settings(Some("ap-southeast-1"));
+    apply(&plan_set(&platform, &with, &options, &Probes::default(), None).unwrap(), None).unwrap();
+    let merged = std::fs::read_to_string(&config).unwrap();
+    assert!(merged.starts_with(users) && merged.contains("dashscope-intl"), "{merged}");
+    // The region dropped: the file is the user's again, byte for byte, and the backup goes.
+    let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+    apply(&plan, None).unwrap();
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), users);
+    let backup = platform.dashkey_dir().unwrap().join(SDK_CONFIG_BACKUP);
+    assert!(!backup.exists());
+    // A file dashkey created goes entirely.
+    std::fs::remove_file(&config).unwrap();
+    apply(&plan_set(&platform, &with, &options, &Probes::default(), None).unwrap(), None).unwrap();
+    assert!(config.exists());
+    let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
+    apply(&plan, None).unwrap();
+    assert!(!config.exists());
+}
