@@ -34,6 +34,18 @@ fn hard_linked() -> Sandbox {
     sandbox
 }
 
+/// `strace` arguments that watch one syscall on `path` only and inject `fault` into it
+/// (`write:error=EIO:when=1`, `ftruncate:signal=KILL:when=1`).
+fn inject(strace: &Path, path: &Path, fault: &str) -> Vec<String> {
+    let syscall = fault.split(':').next().expect("a syscall");
+    [strace.to_str().unwrap(), "-f", "-qq", "-o", "/dev/null", "-P", path.to_str().unwrap()]
+        .into_iter()
+        .map(str::to_string)
+        .chain(["-e".to_string(), format!("trace={syscall}"), "-e".to_string()])
+        .chain([format!("inject={fault}")])
+        .collect()
+}
+
 fn assert_still_linked(sandbox: &Sandbox) {
     let a = fs::metadata(sandbox.home.join(".bashrc")).unwrap();
     let b = fs::metadata(sandbox.home.join("dotfiles/bashrc")).unwrap();
@@ -45,12 +57,9 @@ fn a_failed_write_of_a_hard_linked_startup_file_leaves_its_old_bytes() {
     let Some(strace) = tool("strace") else { return };
     let sandbox = hard_linked();
     let rc = sandbox.home.join(".bashrc");
-    let rc_arg = rc.to_str().unwrap();
-    let strace = strace.to_str().unwrap();
     // The first write into .bashrc fails with EIO (the repro).
-    let wrapper = [strace, "-f", "-qq", "-o", "/dev/null", "-P", rc_arg, "-e", "trace=write"];
-    let mut faulted: Vec<&str> = wrapper.to_vec();
-    faulted.extend(["-e", "inject=write:error=EIO:when=1"]);
+    let faulted = inject(&strace, &rc, "write:error=EIO:when=1");
+    let faulted: Vec<&str> = faulted.iter().map(String::as_str).collect();
     let run = sandbox.run_wrapped(&faulted, &set_args(), Some(KEY));
     assert_ne!(run.code, 0, "{run:?}");
     assert_eq!(fs::read_to_string(&rc).unwrap(), BASHRC, "{run:?}");
@@ -60,8 +69,8 @@ fn a_failed_write_of_a_hard_linked_startup_file_leaves_its_old_bytes() {
 
     // Every write into .bashrc fails, the restore too: no "nothing changed", and the error
     // says where the old bytes are; the next command puts them back.
-    let mut always: Vec<&str> = wrapper.to_vec();
-    always.extend(["-e", "inject=write:error=EIO:when=1+"]);
+    let always = inject(&strace, &rc, "write:error=EIO:when=1+");
+    let always: Vec<&str> = always.iter().map(String::as_str).collect();
     let run = sandbox.run_wrapped(&always, &set_args(), Some(KEY));
     assert_ne!(run.code, 0, "{run:?}");
     assert!(!run.stderr.contains("nothing changed"), "{}", run.stderr);
@@ -77,7 +86,6 @@ fn a_failed_write_of_a_hard_linked_startup_file_leaves_its_old_bytes() {
 #[test]
 fn a_kill_during_an_in_place_write_is_recovered_by_the_next_command() {
     let Some(strace) = tool("strace") else { return };
-    let strace = strace.to_str().unwrap();
     // Killed at the first write into .bashrc (old code had truncated it at open), and killed
     // after the write but before the file is cut to length (a torn file: the journal's case).
     for (command, syscall) in [("set", "write"), ("unset", "write"), ("unset", "ftruncate")] {
@@ -90,20 +98,8 @@ fn a_kill_during_an_in_place_write_is_recovered_by_the_next_command() {
             BASHRC.to_string()
         };
         let args: Vec<&str> = if command == "set" { set_args() } else { vec!["unset"] };
-        let inject = format!("inject={syscall}:signal=KILL:when=1");
-        let wrapper = [
-            strace,
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-P",
-            rc.to_str().unwrap(),
-            "-e",
-            &format!("trace={syscall}"),
-            "-e",
-            &inject,
-        ];
+        let wrapper = inject(&strace, &rc, &format!("{syscall}:signal=KILL:when=1"));
+        let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
         let run = sandbox.run_wrapped(&wrapper, &args, Some(KEY));
         assert_ne!(run.code, 0, "{command} {syscall}: not killed: {run:?}");
         let now = fs::read_to_string(&rc).unwrap();
@@ -139,19 +135,8 @@ fn a_rollback_restores_the_old_mode_of_each_file() {
     let sdk = sandbox.write(".dashscope/api_key", format!("{OTHER_KEY}\n"));
     fs::set_permissions(&sdk, fs::Permissions::from_mode(0o644)).unwrap();
     let rc = sandbox.home.join(".bashrc");
-    let wrapper = [
-        strace.to_str().unwrap(),
-        "-f",
-        "-qq",
-        "-o",
-        "/dev/null",
-        "-P",
-        rc.to_str().unwrap(),
-        "-e",
-        "trace=write",
-        "-e",
-        "inject=write:error=EIO:when=1",
-    ];
+    let wrapper = inject(&strace, &rc, "write:error=EIO:when=1");
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
     let run = sandbox.run_wrapped(&wrapper, &set_args(), Some(KEY));
     assert_ne!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("nothing changed"), "{}", run.stderr);
