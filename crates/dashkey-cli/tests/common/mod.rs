@@ -317,14 +317,7 @@ pub fn python_sdk() -> Option<PathBuf> {
 /// Runs `dashkey` like [`Sandbox::run_revealing`] (no leak check: the caller greps), but
 /// killed after 60 seconds, so a regression that hangs fails instead of stalling CI.
 pub fn run_bounded(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut command = assert_cmd::Command::from_std({
-        let mut command = sandbox.command();
-        command.args(args);
-        command
-    });
-    command.timeout(std::time::Duration::from_secs(60));
-    command.write_stdin(stdin.unwrap_or_default());
-    Run::from(command.output().expect("run dashkey"))
+    sandbox.run_within(args, stdin, std::time::Duration::from_secs(60))
 }
 
 // ---- scope "unset": bounded runs and leftover checks --------------------------------------
@@ -334,25 +327,32 @@ impl Sandbox {
     /// regression that hangs fails instead of hanging CI.
     #[track_caller]
     pub fn run_bounded(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let run = self.run_within(args, stdin, HANG_GUARD);
+        assert_ne!(run.code, -1, "dashkey {args:?} was killed:\n{}", run.stderr);
+        self.assert_no_secret(&run, args);
+        run
+    }
+
+    /// Runs `dashkey` with `stdin` (or none), failing the test if it does not finish within
+    /// `limit`: the one bounded runner the others are made of. No leak check of its own.
+    #[track_caller]
+    pub fn run_within(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        limit: std::time::Duration,
+    ) -> Run {
         let mut std_command = self.command();
         std_command.stdin(std::process::Stdio::null());
         let mut command = assert_cmd::Command::from_std(std_command);
-        command.args(args).timeout(HANG_GUARD);
+        command.args(args).timeout(limit);
         if let Some(input) = stdin {
             command.write_stdin(input.to_string());
         }
-        let output = command.output().unwrap_or_else(|e| {
-            panic!("dashkey {args:?} did not finish within {HANG_GUARD:?} ({e})")
-        });
-        assert!(
-            output.status.code().is_some(),
-            "dashkey {args:?} was killed (hung past {HANG_GUARD:?}?): {:?}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let run = Run::from(output);
-        self.assert_no_secret(&run, args);
-        run
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("dashkey {args:?} did not finish within {limit:?} ({e})"));
+        Run::from(output)
     }
 
     /// Makes a FIFO at `relative` under HOME (creating parents).
@@ -368,18 +368,16 @@ impl Sandbox {
 /// decides a passing test, only turns a hang into a failure.
 pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(90);
 
-/// Every regular file under `root` holding one of `needles`, with the needle found.
+/// Every regular file under `root` holding one of `needles` (paths relative to `root`), with
+/// the needle found.
 pub fn files_containing(root: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {
     let mut found = Vec::new();
-    for (path, value) in snapshot(root) {
-        if !value.starts_with("file ") {
-            continue;
-        }
-        let bytes = fs::read(root.join(&path)).unwrap_or_default();
+    for (path, bytes) in regular_files(root) {
         let text = String::from_utf8_lossy(&bytes);
+        let relative = path.strip_prefix(root).unwrap_or(&path);
         for needle in needles {
             if text.contains(needle) {
-                found.push((path.clone(), needle.to_string()));
+                found.push((relative.to_path_buf(), needle.to_string()));
             }
         }
     }
@@ -411,10 +409,7 @@ impl Sandbox {
 
     /// Runs `dashkey ARGS` bounded by a timeout (for commands that must not block).
     pub fn run_limited(&self, args: &[&str], stdin: Option<&str>, reveal: bool) -> Run {
-        let mut command = assert_cmd::Command::from_std(self.command());
-        command.args(args).timeout(std::time::Duration::from_secs(30));
-        command.write_stdin(stdin.unwrap_or("").as_bytes().to_vec());
-        let run = Run::from(command.output().expect("run dashkey"));
+        let run = self.run_within(args, stdin, std::time::Duration::from_secs(30));
         if !reveal {
             self.assert_no_secret(&run, args);
         }
@@ -422,8 +417,18 @@ impl Sandbox {
     }
 }
 
-/// Every path under `root` (files, links, directories) whose content holds `needle`.
+/// Every regular file under `root` whose content holds `needle`.
 pub fn paths_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
+    regular_files(root)
+        .into_iter()
+        .filter(|(_, bytes)| String::from_utf8_lossy(bytes).contains(needle))
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// Every regular file under `root` with its bytes; links are not followed, and FIFOs, devices
+/// and unreadable entries are passed over, so a search never blocks.
+fn regular_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -434,9 +439,9 @@ pub fn paths_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
             if meta.is_dir() {
                 stack.push(path);
             } else if meta.is_file()
-                && fs::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+                && let Ok(bytes) = fs::read(&path)
             {
-                found.push(path);
+                found.push((path, bytes));
             }
         }
     }
