@@ -63,7 +63,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let choice = choose_region(probes.as_deref(), &targets, explicit.as_ref(), stored);
     let region = chosen(choice)?;
 
-    let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
+    let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
         changes::print_note_list(platform, &locked.notes);
     }
@@ -78,15 +78,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         no_modify_rc: args.no_modify_rc,
         gui: args.gui,
         migrate: args.migrate,
-        created_dirs: locked.as_ref().map(|l| l.created_dirs.clone()).unwrap_or_default(),
     };
-    let result = write(platform, &settings, &options, args.dry_run, args.json);
-    if result.is_err()
-        && let Some(locked) = locked.take()
-    {
-        locked.undo();
-    }
-    result
+    // The lock is held until the plan is written (or refused), then released with `locked`.
+    write(platform, &settings, &options, args.dry_run, args.json)
 }
 
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
@@ -223,7 +217,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let config = Config::load(platform).map_err(usage)?;
     let target = config.find(id).map_err(unknown_region)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
-    let mut locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
+    let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
         changes::print_note_list(platform, &locked.notes);
     }
@@ -252,15 +246,9 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         no_modify_rc: shells.is_empty(),
         gui: record.files.iter().any(|f| f.role == dashkey::edit::record::Role::Desktop),
         migrate: false,
-        created_dirs: Vec::new(),
     };
-    let result = write(platform, &settings, &options, args.dry_run, args.json);
-    if result.is_err()
-        && let Some(locked) = locked.take()
-    {
-        locked.undo();
-    }
-    result
+    // The lock is held until the plan is written (or refused), then released with `locked`.
+    write(platform, &settings, &options, args.dry_run, args.json)
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

@@ -292,11 +292,6 @@ impl<'a> UnsetRun<'a> {
 fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
     // Directories to create: the ones that do not exist yet, outermost first.
     let mut created_dirs = run.old_record.created_dirs.clone();
-    for dir in &run.options.created_dirs {
-        if !created_dirs.contains(dir) {
-            created_dirs.push(dir.clone());
-        }
-    }
     for dir in shell::dedup(std::mem::take(&mut run.dirs)) {
         if !dir.exists() {
             let missing = missing_ancestors(&dir);
@@ -460,26 +455,13 @@ impl Places {
     }
 }
 
-/// dashkey's lock, and the directories created to hold it.
+/// dashkey's lock (taking it creates nothing), and what taking it repaired.
 #[derive(Debug)]
 pub struct Locked {
     /// Held until dropped.
     pub lock: fsx::Lock,
-    /// Directories that did not exist before (for [`SetOptions::created_dirs`]).
-    pub created_dirs: Vec<PathBuf>,
     /// What taking the lock fixed or recovered ([`Note::MadePrivate`], [`Note::Recovered`]).
     pub notes: Vec<Note>,
-}
-
-impl Locked {
-    /// Releases the lock and removes what taking it created, for a run that changed nothing.
-    pub fn undo(self) {
-        let Locked { lock, created_dirs, .. } = self;
-        drop(lock);
-        for dir in created_dirs.iter().rev() {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
 }
 
 /// Takes dashkey's lock. It is held on the home directory itself, which no dashkey run ever
@@ -514,7 +496,7 @@ pub fn lock(platform: &Platform) -> Result<Locked, PersistError> {
         notes.push(Note::MadePrivate { path, was });
     }
     notes.extend(taken.recovered.into_iter().map(Note::Recovered));
-    Ok(Locked { lock: taken.lock, created_dirs: Vec::new(), notes })
+    Ok(Locked { lock: taken.lock, notes })
 }
 
 #[cfg(test)]

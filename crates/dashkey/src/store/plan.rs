@@ -67,9 +67,6 @@ pub struct SetOptions {
     pub gui: bool,
     /// Remove existing assignments from startup files, after a backup.
     pub migrate: bool,
-    /// Directories this run already created before planning (for the lock), so that the
-    /// record lists them and `unset` removes them again.
-    pub created_dirs: Vec<PathBuf>,
 }
 
 /// Why a plan cannot be made or applied.
