@@ -943,19 +943,33 @@ fn online_a_key_from_another_region_gives_dashkey_region() {
     doctor(&sandbox, &["--online"]).healthy().expect("region-mismatch", "ok");
 }
 
-/// `verify` and `doctor` once computed the configured region differently: with the key
-/// stored for Singapore and no base URL in this environment, `verify` compared with the stored
-/// region (new terminals load it) and `doctor` with the SDK default, so one said "fine" and
-/// the other "the SDKs call China (Beijing)". Both now ask `resolve::configured_region`.
+/// `verify` and `doctor` once computed the configured region differently, and then agreed
+/// on a false verdict: with the key stored for Singapore and no base URL in this environment,
+/// both called Singapore "configured", although the process calls Beijing. Both now judge
+/// the process (`resolve::configured_region`), keep the stored region beside it, and give
+/// the fix that changes it: loading dashkey's file, never `dashkey region` (a loop).
 #[test]
 fn online_doctor_and_verify_agree_on_the_stored_region() {
     let mut sandbox = Sandbox::new();
-    let _servers = fake_regions(&mut sandbox, Some("ap-southeast-1"));
+    let servers = fake_regions(&mut sandbox, Some("ap-southeast-1"));
     set(&sandbox, KEY, &["--region", "ap-southeast-1"]);
     sandbox.env("DASHSCOPE_API_KEY", KEY);
     let verify = sandbox.run(&["verify", "--json"], None).json();
+    assert_eq!(verify["configured"]["region"], "cn-beijing");
+    assert_eq!(verify["configured"]["origin"], "default");
+    assert_eq!(verify["configured"]["stored_region"], "ap-southeast-1");
+    assert_eq!(verify["configured_region_accepts"], false);
+    let load = ". \"$HOME/.config/dashkey/env.sh\"";
+    assert_eq!(verify["fix"], load);
+    let report = doctor(&sandbox, &["--online"]);
+    let finding = report.expect("region-mismatch", "fail");
+    assert!(text(finding, "fix").starts_with(load), "{finding}");
+
+    // Twin: the process loaded dashkey's file.
+    let singapore = &servers.iter().find(|(r, _)| r == "ap-southeast-1").unwrap().1;
+    sandbox.env("DASHSCOPE_HTTP_BASE_URL", singapore.native_url());
+    let verify = sandbox.run(&["verify", "--json"], None).json();
     assert_eq!(verify["configured"]["region"], "ap-southeast-1");
-    assert_eq!(verify["configured"]["origin"], "dashkey");
     assert_eq!(verify["configured_region_accepts"], true);
     doctor(&sandbox, &["--online"]).expect("region-mismatch", "ok");
 }

@@ -159,7 +159,7 @@ impl Context<'_> {
 
     /// How this environment gets the stored values again: the load line for a terminal, a
     /// new configuration and a restart for a service.
-    fn reload_fix(&self) -> String {
+    pub(super) fn reload_fix(&self) -> String {
         match self.service_manager() {
             Some(manager) => format!(
                 "update the key in the configuration of {manager} (dashkey service install), \
