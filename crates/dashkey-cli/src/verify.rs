@@ -567,7 +567,7 @@ impl<'a> Checked<'a> {
             };
             anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), probe.endpoint.region);
         }
-        let who = "the Python SDK in this process calls";
+        let who = "the Python SDK is configured for";
         match (&self.fix, self.configured_accepts, &self.configured.id) {
             (Some(fix), Some(false), Some(configured)) => {
                 let label = self
