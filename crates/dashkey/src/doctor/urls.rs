@@ -143,12 +143,17 @@ impl Context<'_> {
         }
     }
 
-    pub(super) fn check_online(&self, online: Online<'_>, out: &mut Vec<Finding>) {
+    /// Returns the region that accepted the key, when one did.
+    pub(super) fn check_online(
+        &self,
+        online: Online<'_>,
+        out: &mut Vec<Finding>,
+    ) -> Option<String> {
         let python = self.resolution(Sdk::Python);
-        let Some(found) = python.key().filter(|k| !k.is_empty()) else { return };
+        let found = python.key().filter(|k| !k.is_empty())?;
         // Check the key itself: padding and quotes are reported by their own findings.
         let key = ApiKey::parse(found.expose()).map(|p| p.key).unwrap_or_else(|_| found.clone());
-        let Ok(probes) = online.prober.probe_all(&key, online.targets) else { return };
+        let probes = online.prober.probe_all(&key, online.targets).ok()?;
         let stored = self.stored.as_ref().and_then(|stored| stored.get(vars::HTTP_BASE_URL));
         let configured_region = resolve::configured_region(&python.urls, online.targets, stored);
         let stored_region = configured_region.stored.clone();
@@ -235,6 +240,7 @@ impl Context<'_> {
             .fix("dashkey verify   (later, or with HTTPS_PROXY set)"),
         };
         out.push(finding);
+        accepted.first().map(|region| (*region).to_string())
     }
 }
 

@@ -224,7 +224,10 @@ impl<'a> World<'a> {
                 env.extend(set);
                 Coverage::Computed
             }
-            None => Coverage::Partial("the crontab could not be read".to_string()),
+            None => Coverage::Partial(
+                "the crontab was not read (no crontab program, or $HOME is not this account's home)"
+                    .to_string(),
+            ),
         };
         self.built(env, coverage, given_by)
     }

@@ -15,9 +15,13 @@ const LIMIT: Duration = Duration::from_secs(3);
 
 /// `crontab -l` of this user: `Some("")` when the user has no crontab, `None` when there is
 /// no `crontab` program or it failed otherwise. Bounded in time and size.
+///
+/// A crontab belongs to the account, not to `$HOME`: when `$HOME` is not the account's home
+/// (another user's files, a scratch home), the account's crontab says nothing about the
+/// programs of that home, and it is not read.
 // replaced by world::crontab at merge
 pub fn read_crontab(platform: &Platform) -> Option<String> {
-    if platform.os() == Os::Windows {
+    if platform.os() == Os::Windows || platform.home().as_deref() != platform.account_home() {
         return None;
     }
     let program = platform.find_program("crontab")?;

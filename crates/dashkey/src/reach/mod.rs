@@ -81,6 +81,21 @@ impl LaunchContext {
         }
     }
 
+    /// How a sentence names the programs of this context ("programs started from a login
+    /// shell").
+    pub fn programs(self) -> &'static str {
+        match self {
+            LaunchContext::ThisProcess => "this process",
+            LaunchContext::LoginShell => "programs started from a login shell",
+            LaunchContext::InteractiveShell => "programs started from a terminal window",
+            LaunchContext::SshCommand => "commands run as ssh host cmd",
+            LaunchContext::Desktop => "apps started from the desktop (IDEs among them)",
+            LaunchContext::UserService => "systemd user services",
+            LaunchContext::Cron => "cron jobs",
+            LaunchContext::Sudo => "commands run with sudo",
+        }
+    }
+
     /// A short label for reports.
     pub fn label(self) -> &'static str {
         match self {
@@ -221,6 +236,8 @@ pub struct Matrix {
     pub key_region: Option<String>,
     /// How it knows.
     pub key_region_from: Option<RegionKnown>,
+    /// The region dashkey stored for new shells and programs (its native base URL's).
+    pub stored_region: Option<String>,
     /// One row per context that exists on this platform.
     pub contexts: Vec<ContextReach>,
 }
@@ -252,9 +269,9 @@ pub fn matrix(platform: &Platform, inputs: &Inputs) -> Matrix {
         .as_ref()
         .and_then(|s| s.get(vars::HTTP_BASE_URL))
         .and_then(|url| resolve::region_of_native(url, &endpoints));
-    let (key_region, key_region_from) = match (&inputs.probed_region, stored_region) {
+    let (key_region, key_region_from) = match (&inputs.probed_region, &stored_region) {
         (Some(probed), _) => (Some(probed.clone()), Some(RegionKnown::Probed)),
-        (None, Some(stored)) => (Some(stored), Some(RegionKnown::Stored)),
+        (None, Some(stored)) => (Some(stored.clone()), Some(RegionKnown::Stored)),
         (None, None) => (None, None),
     };
     let world = contexts::World::read(platform, stored.as_ref(), inputs);
@@ -271,7 +288,7 @@ pub fn matrix(platform: &Platform, inputs: &Inputs) -> Matrix {
             })
         })
         .collect();
-    Matrix { key_region, key_region_from, contexts }
+    Matrix { key_region, key_region_from, stored_region, contexts }
 }
 
 /// What each surface does in a process with this environment.
