@@ -72,10 +72,21 @@ impl<'a> World<'a> {
         })
     }
 
-    /// The variables every context of this user starts with: the home and the user name.
+    /// The variables every context of this user starts with: the home, the user name, and
+    /// (taken from this environment, like `HOME`) the JVM's option variables, which can move
+    /// Java's `user.home` and so its key file.
     fn base(&self) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
-        for name in ["HOME", "USER", "LOGNAME", "XDG_CONFIG_HOME"] {
+        let names = [
+            "HOME",
+            "USER",
+            "LOGNAME",
+            "XDG_CONFIG_HOME",
+            "JAVA_TOOL_OPTIONS",
+            "JDK_JAVA_OPTIONS",
+            "_JAVA_OPTIONS",
+        ];
+        for name in names {
             if let Some(value) = self.platform.var_non_empty(name) {
                 env.insert(name.to_string(), value.to_string());
             }
