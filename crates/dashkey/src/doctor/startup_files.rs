@@ -17,6 +17,8 @@ use super::{Context, Finding, Severity, id};
 
 const MIGRATE: &str =
     "dashkey set --migrate   (hooks the file each shell reads, and moves the assignment there)";
+/// `set` again with the stored key, which `dashkey run` hands over without a prompt or argv.
+const RESTORE: &str = "dashkey run -- dashkey set --from-env --offline";
 const MIGRATE_FROM_ENV: &str = "dashkey set --from-env --migrate   (stores the key this \
      environment has, hooks the file each shell reads, and moves the assignment there)";
 
@@ -225,7 +227,7 @@ impl Context<'_> {
                     "The key is stored, but none of your shells ({missing}) reads a file that \
                      loads it (dashkey set --no-modify-rc?)."
                 ))
-                .fix("dashkey set   (adds the guarded line to each shell's startup file)")
+                .fix(format!("{RESTORE}   (adds the guarded line to each shell's startup file)"))
             } else {
                 let files: Vec<String> = assignments
                     .iter()
@@ -263,9 +265,9 @@ impl Context<'_> {
                  started from them have no key."
             ))
             .fix(if self.stored_key.is_some() {
-                "dashkey set   (adds the guarded line to the file each shell reads)"
+                format!("{RESTORE}   (adds the guarded line to the file each shell reads)")
             } else {
-                self.migrate_fix()
+                self.migrate_fix().to_string()
             }),
         );
     }
