@@ -216,8 +216,14 @@ pub struct SetArgs {
     #[arg(long)]
     pub no_modify_rc: bool,
     /// Write the desktop session file even when no desktop session is detected.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_desktop")]
     pub gui: bool,
+    /// Write no desktop session file (Linux: ~/.config/environment.d/60-dashkey.conf, which
+    /// feeds desktop apps, IDEs and systemd user services; macOS: the LaunchAgent; Windows:
+    /// HKCU\Environment), and take back the one an earlier set wrote. Later sets keep to it
+    /// until --gui.
+    #[arg(long)]
+    pub no_desktop: bool,
     /// Remove existing DASHSCOPE_API_KEY assignments from startup files (after a 0600 backup).
     #[arg(long)]
     pub migrate: bool,

@@ -70,6 +70,10 @@ pub struct Record {
     /// Services given the key with `dashkey service install`, rewritten by every `set`.
     #[serde(default)]
     pub services: Vec<InstalledService>,
+    /// The user asked for no desktop session file (`set --no-desktop`): later `set`s and
+    /// `region` keep to it until `--gui` asks again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_desktop: bool,
 }
 
 /// A service dashkey gave the key to: the data the record keeps (how it is written and

@@ -65,6 +65,8 @@ pub struct SetOptions {
     pub no_modify_rc: bool,
     /// Write the desktop session file even when no desktop session is detected.
     pub gui: bool,
+    /// Write no desktop session file, and take back the one an earlier `set` wrote.
+    pub no_desktop: bool,
     /// Remove existing assignments from startup files, after a backup.
     pub migrate: bool,
 }
