@@ -74,6 +74,10 @@ pub struct Record {
     /// `region` keep to it until `--gui` asks again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_desktop: bool,
+    /// The `WSLENV` entries dashkey added (Windows), exactly as written: `unset` takes out
+    /// these and no entry of the user's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wslenv: Vec<String>,
 }
 
 /// A service dashkey gave the key to: the data the record keeps (how it is written and

@@ -182,6 +182,19 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
                 for name in stale_session_vars(&run.old_record, &run.variables) {
                     run.plan.session.push(SessionChange { name, after: None });
                 }
+                if run.platform.os() == Os::Windows {
+                    let names: Vec<&str> = run.variables.iter().map(|(n, _)| *n).collect();
+                    let current = session.get(wslenv::WSLENV)?;
+                    let (after, ours) =
+                        wslenv::merged(current.as_deref(), &names, &run.old_record.wslenv);
+                    if after != current {
+                        run.plan.session.push(SessionChange {
+                            name: wslenv::WSLENV,
+                            after: after.map(Zeroizing::new),
+                        });
+                    }
+                    run.wslenv = ours;
+                }
             }
         }
     }
@@ -191,21 +204,25 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
 /// `set --no-desktop` (or a `set` after one): what an earlier `set` wrote to the desktop
 /// session is taken back as `unset` would, and nothing new is written.
 fn plan_opt_out(run: &mut SetRun) -> Result<(), PersistError> {
-    take_back(run.platform, run.session, &run.old_record.session_vars, &mut run.plan)
+    let record = &run.old_record;
+    take_back(run.platform, run.session, &record.session_vars, &record.wslenv, &mut run.plan)
 }
 
 /// `unset`: the session file by its content, at the one place dashkey writes it, and the
 /// session variables the record lists.
 pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
-    take_back(run.platform, run.session, &run.record.session_vars, &mut run.plan)
+    let record = &run.record;
+    take_back(run.platform, run.session, &record.session_vars, &record.wslenv, &mut run.plan)
 }
 
 /// Removes the session file when its content is dashkey's (a file the user wrote there is
-/// kept, with a note), and the session variables `recorded` lists.
+/// kept, with a note), the session variables `recorded` lists, and dashkey's `WSLENV`
+/// entries (`wsl`).
 fn take_back(
     platform: &Platform,
     session: Option<&dyn SessionEnv>,
     recorded: &[String],
+    wsl: &[String],
     plan: &mut crate::store::Plan,
 ) -> Result<(), PersistError> {
     if let Some(path) = session_file(platform)
@@ -223,6 +240,15 @@ fn take_back(
                 && session.get(name)?.is_some()
             {
                 plan.session.push(SessionChange { name, after: None });
+            }
+        }
+        if !wsl.is_empty()
+            && let Some(current) = session.get(wslenv::WSLENV)?
+        {
+            let after = wslenv::unmerged(&current, wsl);
+            if after.as_deref() != Some(current.as_str()) {
+                plan.session
+                    .push(SessionChange { name: wslenv::WSLENV, after: after.map(Zeroizing::new) });
             }
         }
     }
@@ -292,6 +318,8 @@ fn is_desktop_text(text: &str) -> bool {
     let agent = text.contains(&format!("<string>{}</string>", LAUNCH_AGENT_LABEL));
     environment_d || agent
 }
+
+pub mod wslenv;
 
 #[cfg(windows)]
 #[path = "desktop/windows.rs"]

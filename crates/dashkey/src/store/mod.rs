@@ -239,6 +239,7 @@ impl<'a> SetRun<'a> {
             variables: settings.variables(),
             plan,
             managed: Vec::new(),
+            wslenv: Vec::new(),
         })
     }
 }
@@ -359,6 +360,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
             }
         },
         no_desktop,
+        wslenv: std::mem::take(&mut run.wslenv),
     };
     if !run.plan.is_empty() || !run.record_usable {
         // First, not last: a `set` killed half-way leaves a record listing every file it

@@ -405,6 +405,8 @@ pub(super) struct SetRun<'a> {
     pub(super) dirs: Vec<PathBuf>,
     /// Every file this set writes, changed or not, for the record.
     pub(super) managed: Vec<(PathBuf, Role)>,
+    /// The `WSLENV` entries that are dashkey's after this set, for the record.
+    pub(super) wslenv: Vec<String>,
 }
 
 /// One `unset`, read once and planned into by every store in turn.
