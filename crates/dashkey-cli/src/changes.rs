@@ -61,6 +61,21 @@ pub fn diff(platform: &Platform, plan: &Plan) -> String {
             None => out.push_str(&format!("session: remove {}\n", change.name)),
         }
     }
+    if let Some(change) = &plan.crontab {
+        let before = change.before.as_deref().map_or("", String::as_str);
+        let after = change.after.as_deref().map_or("", String::as_str);
+        let old_name = if change.before.is_some() { "a/crontab" } else { "/dev/null" };
+        let new_name = if change.after.is_some() { "b/crontab" } else { "/dev/null" };
+        let text = similar::TextDiff::from_lines(before, after)
+            .unified_diff()
+            .context_radius(3)
+            .header(old_name, new_name)
+            .to_string();
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
     mask(plan, &out)
 }
 
@@ -103,6 +118,18 @@ pub fn print_applied(platform: &Platform, plan: &Plan, applied: &Applied) {
     }
     for name in &applied.session {
         anstream::println!("  {} {name}  {}", paint(OK, "session "), paint(DIM, "desktop session"));
+    }
+    if let Some(change) = plan.crontab.as_ref().filter(|_| applied.crontab) {
+        let verb = match (&change.before, &change.after) {
+            (_, None) => "removed",
+            (None, Some(_)) => "created",
+            (Some(_), Some(_)) => "updated",
+        };
+        anstream::println!(
+            "  {} crontab  {}",
+            paint(OK, format!("{verb:<8}")),
+            paint(DIM, "cron jobs")
+        );
     }
 }
 

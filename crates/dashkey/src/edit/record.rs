@@ -106,6 +106,14 @@ pub enum Service {
         /// The configuration file that holds the program's section.
         config: PathBuf,
     },
+    /// The user's crontab: the region's variables (and the key only when asked) in a
+    /// marker block, for every job.
+    Cron {
+        /// The key is in the block too (`--with-key`).
+        with_key: bool,
+        /// The user had no crontab before: taking the block out removes it (`crontab -r`).
+        created: bool,
+    },
 }
 
 /// A service dashkey gave the key to, and the directories it created for it.
