@@ -35,6 +35,16 @@ fn resolve(
     target: &ServiceTarget,
 ) -> Result<Service, Failure> {
     if target.cron {
+        if platform.sudo_invoker().is_some() {
+            // `crontab` would edit root's crontab, recorded as the invoking user's.
+            return Err(failure(
+                Exit::Usage,
+                anyhow!(
+                    "--cron edits the crontab of the user who runs it: run it without sudo, as \
+                     the user whose jobs need the key"
+                ),
+            ));
+        }
         // The record keeps whether dashkey created the crontab; that is decided at install.
         return Ok(Service::Cron { with_key: target.with_key, created: false });
     }

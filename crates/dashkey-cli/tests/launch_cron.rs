@@ -144,7 +144,7 @@ fn set(spool: &Spool, sandbox: &Sandbox, region: &str) {
 
 /// What the real Python SDK resolves in the environment cron gives a job: the crontab's
 /// variables, and the HOME cron sets, nothing else.
-fn job_sdk(sandbox: &Sandbox, crontab: &str, home: &Path) -> Option<(String, String, bool)> {
+fn job_sdk(crontab: &str, home: &Path) -> Option<(String, String, bool)> {
     let python = common::python_sdk()?;
     let mut vars = variables(crontab);
     vars.push(("HOME".to_string(), home.display().to_string()));
@@ -175,7 +175,7 @@ fn install_goes_atop_the_users_crontab_and_uninstall_gives_it_back_byte_for_byte
 
     // A job: the 1.x surface reads only the variable (Singapore from the crontab); the 2.0
     // client finds the key in the SDK key file under the HOME cron sets.
-    if let Some((v1, v2, has_key)) = job_sdk(&sandbox, &crontab, &sandbox.home) {
+    if let Some((v1, v2, has_key)) = job_sdk(&crontab, &sandbox.home) {
         assert_eq!(v1, SG_URL);
         assert_eq!(v2, SG_URL);
         assert!(has_key);
@@ -184,7 +184,7 @@ fn install_goes_atop_the_users_crontab_and_uninstall_gives_it_back_byte_for_byte
     // the region.
     let empty = sandbox.root().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    if let Some((v1, v2, _)) = job_sdk(&sandbox, &crontab, &empty) {
+    if let Some((v1, v2, _)) = job_sdk(&crontab, &empty) {
         assert_eq!((v1.as_str(), v2.as_str()), (SG_URL, SG_URL));
     }
 
@@ -293,4 +293,20 @@ fn a_missing_or_hanging_crontab_is_an_error_naming_it_and_changes_nothing() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("did not finish"), "{}", run.stderr);
     assert_eq!(sandbox.read(".config/dashkey/record.json"), record);
+}
+
+#[test]
+fn under_sudo_cron_is_refused_before_any_crontab_is_read() {
+    let mut sandbox = Sandbox::new();
+    // A crontab program that would leave a trace if it ran.
+    let trace = sandbox.root().join("ran");
+    let program = sandbox.write("bin/crontab", format!("#!/bin/sh\ntouch {}\n", trace.display()));
+    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    sandbox.env("DASHKEY_CRONTAB", program.to_str().unwrap());
+    sandbox.env("SUDO_USER", "nobody");
+    let run = sandbox.run(&["service", "install", "--cron"], None);
+    run.expect_code(2);
+    assert!(run.stderr.contains("without sudo"), "{}", run.stderr);
+    assert!(!trace.exists());
 }

@@ -103,17 +103,16 @@ pub fn failed(program: &str, args: &[&str], status: Option<i32>, stderr: &[u8]) 
     }
 }
 
+/// A finished run: exit code (`None`: killed by a signal), stdout, stderr.
+pub type Finished = (Option<i32>, Vec<u8>, Vec<u8>);
+
 /// Runs `program args` with `stdin` (or none), bounded in time and size: (exit code, stdout,
 /// stderr). The output is drained by threads so that a full pipe never stalls the wait.
 ///
 /// # Errors
 ///
 /// [`CrontabError::Spawn`], [`CrontabError::TimedOut`], [`CrontabError::TooLarge`].
-pub fn run(
-    program: &str,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-) -> Result<(Option<i32>, Vec<u8>, Vec<u8>), CrontabError> {
+pub fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Finished, CrontabError> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -180,7 +179,7 @@ fn variable(line: &str) -> Option<(String, String)> {
             (&line[1..end], &line[end + 1..])
         }
         _ => {
-            let end = line.find(|c: char| c == '=' || c == ' ' || c == '\t')?;
+            let end = line.find(['=', ' ', '\t'])?;
             (&line[..end], &line[end..])
         }
     };

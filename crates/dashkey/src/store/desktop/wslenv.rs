@@ -37,7 +37,7 @@ pub fn merged(
 ) -> (Option<String>, Vec<String>) {
     let mut entries: Vec<String> = split(current.unwrap_or(""))
         .into_iter()
-        .filter(|e| !(ours.contains(e) && !names.contains(&entry_name(e))))
+        .filter(|e| !ours.contains(e) || names.contains(&entry_name(e)))
         .collect();
     let mut now_ours = Vec::new();
     for name in names {
