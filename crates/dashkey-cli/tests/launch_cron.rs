@@ -310,3 +310,30 @@ fn under_sudo_cron_is_refused_before_any_crontab_is_read() {
     assert!(run.stderr.contains("without sudo"), "{}", run.stderr);
     assert!(!trace.exists());
 }
+
+#[test]
+fn a_crontab_that_refuses_the_new_one_leaves_every_file_as_it_was() {
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .run(
+            &["set", "--stdin", "--offline", "--no-modify-rc", "--region", "ap-southeast-1"],
+            Some(KEY),
+        )
+        .expect_code(0);
+    let before = common::snapshot(&sandbox.home);
+    // `-l`: no crontab yet; `-`: refused, as cron refuses a crontab it cannot parse.
+    let program = sandbox.root().join("crontab");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\ncase \"$1\" in\n-l) echo 'no crontab for tester' >&2; exit 1;;\n\
+         *) cat >/dev/null; echo '\"-\":1: bad minute' >&2; exit 1;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    sandbox.env("DASHKEY_CRONTAB", program.to_str().unwrap());
+    let run = sandbox.run(&["service", "install", "--cron"], None);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("bad minute"), "{}", run.stderr);
+    assert_eq!(common::snapshot(&sandbox.home), before, "the record was put back");
+}
