@@ -197,3 +197,27 @@ fn the_generator_reads_the_sandbox_home() {
     sandbox.write(".config/environment.d/10-probe.conf", "DASHKEY_PROBE=sandbox\n");
     assert_eq!(value(&generated(&sandbox, generator), "DASHKEY_PROBE"), Some("sandbox"));
 }
+
+/// A headless server with lingering (`loginctl enable-linger`): no login, no runtime
+/// directory, yet the user manager starts at boot and runs the user's services, so the file
+/// is written. The linger mark is made in a private mount namespace (a tmpfs over
+/// `/var/lib/systemd`), never on the machine.
+#[test]
+fn lingering_alone_gets_the_file() {
+    let sandbox = Sandbox::new();
+    let script = "mount -t tmpfs tmpfs /var/lib/systemd && mkdir /var/lib/systemd/linger \
+                  && touch /var/lib/systemd/linger/tester && exec \"$0\" \"$@\"";
+    let mut command = sandbox.program("/usr/bin/unshare");
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .arg(common::dashkey_bin())
+        .args(["set", "--stdin", "--offline", "--no-modify-rc", "--region", "ap-southeast-1"]);
+    let output = common::feed(command, Some(KEY));
+    if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("unshare") {
+        assert!(!common::required(), "cannot make a private mount namespace");
+        return;
+    }
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(sandbox.home.join(FILE).is_file());
+    assert!(!Path::new("/var/lib/systemd/linger/tester").exists());
+}
