@@ -319,11 +319,19 @@ pub fn heading(text: impl std::fmt::Display) {
 struct Report {
     dry_run: bool,
     changes: Vec<ChangeReport>,
+    /// What happens to the crontab (`create`, `update`, `remove`), when anything does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crontab: Option<&'static str>,
 }
 
 /// The `--json` document of a command that writes through a plan.
 pub fn print_report(plan: &Plan, dry_run: bool) -> anyhow::Result<()> {
-    crate::output::print_json(&Report { dry_run, changes: report(plan) })
+    let crontab = plan.crontab.as_ref().map(|c| match (&c.before, &c.after) {
+        (None, Some(_)) => "create",
+        (_, None) => "remove",
+        _ => "update",
+    });
+    crate::output::print_json(&Report { dry_run, changes: report(plan), crontab })
 }
 
 /// `--dry-run`: the diff (or the JSON list) and the notes; nothing is written.

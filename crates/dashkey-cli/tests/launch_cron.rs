@@ -190,6 +190,13 @@ fn install_goes_atop_the_users_crontab_and_uninstall_gives_it_back_byte_for_byte
 
     let list = spool.dashkey(&sandbox, &["service", "list"], None);
     assert!(list.stdout.contains("crontab"), "{}", list.stdout);
+    // `unset --dry-run` shows what would go, and changes nothing.
+    let dry = spool.dashkey(&sandbox, &["unset", "--dry-run", "--json"], None).json();
+    assert_eq!(dry["crontab"], "update", "{dry}");
+    let dry = spool.dashkey(&sandbox, &["unset", "--dry-run"], None);
+    assert!(dry.stdout.contains("--- a/crontab"), "{}", dry.stdout);
+    assert!(dry.stdout.contains(&format!("-{BEGIN}")), "{}", dry.stdout);
+    assert_eq!(spool.crontab(&sandbox), crontab);
     // Installing again changes nothing.
     spool.dashkey(&sandbox, &["service", "install", "--cron"], None).expect_code(0);
     assert_eq!(spool.crontab(&sandbox), crontab);
