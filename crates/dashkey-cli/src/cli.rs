@@ -223,8 +223,8 @@ pub struct SetArgs {
     pub gui: bool,
     /// Write no desktop session file (Linux: ~/.config/environment.d/60-dashkey.conf, which
     /// feeds desktop apps, IDEs and systemd user services; macOS: the LaunchAgent; Windows:
-    /// HKCU\Environment), and take back the one an earlier set wrote. Later sets keep to it
-    /// until --gui.
+    /// HKCU\Environment and WSLENV), and take back what an earlier set wrote. Later sets keep
+    /// to it until --gui.
     #[arg(long)]
     pub no_desktop: bool,
     /// Remove existing DASHSCOPE_API_KEY assignments from startup files (after a 0600 backup).
