@@ -61,6 +61,21 @@ pub fn diff(platform: &Platform, plan: &Plan) -> String {
             None => out.push_str(&format!("session: remove {}\n", change.name)),
         }
     }
+    if let Some(change) = &plan.crontab {
+        let before = change.before.as_deref().map_or("", String::as_str);
+        let after = change.after.as_deref().map_or("", String::as_str);
+        let old_name = if change.before.is_some() { "a/crontab" } else { "/dev/null" };
+        let new_name = if change.after.is_some() { "b/crontab" } else { "/dev/null" };
+        let text = similar::TextDiff::from_lines(before, after)
+            .unified_diff()
+            .context_radius(3)
+            .header(old_name, new_name)
+            .to_string();
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
     mask(plan, &out)
 }
 
@@ -103,6 +118,18 @@ pub fn print_applied(platform: &Platform, plan: &Plan, applied: &Applied) {
     }
     for name in &applied.session {
         anstream::println!("  {} {name}  {}", paint(OK, "session "), paint(DIM, "desktop session"));
+    }
+    if let Some(change) = plan.crontab.as_ref().filter(|_| applied.crontab) {
+        let verb = match (&change.before, &change.after) {
+            (_, None) => "removed",
+            (None, Some(_)) => "created",
+            (Some(_), Some(_)) => "updated",
+        };
+        anstream::println!(
+            "  {} crontab  {}",
+            paint(OK, format!("{verb:<8}")),
+            paint(DIM, "cron jobs")
+        );
     }
 }
 
@@ -292,11 +319,19 @@ pub fn heading(text: impl std::fmt::Display) {
 struct Report {
     dry_run: bool,
     changes: Vec<ChangeReport>,
+    /// What happens to the crontab (`create`, `update`, `remove`), when anything does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crontab: Option<&'static str>,
 }
 
 /// The `--json` document of a command that writes through a plan.
 pub fn print_report(plan: &Plan, dry_run: bool) -> anyhow::Result<()> {
-    crate::output::print_json(&Report { dry_run, changes: report(plan) })
+    let crontab = plan.crontab.as_ref().map(|c| match (&c.before, &c.after) {
+        (None, Some(_)) => "create",
+        (_, None) => "remove",
+        _ => "update",
+    });
+    crate::output::print_json(&Report { dry_run, changes: report(plan), crontab })
 }
 
 /// `--dry-run`: the diff (or the JSON list) and the notes; nothing is written.

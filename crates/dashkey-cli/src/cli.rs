@@ -84,13 +84,16 @@ Examples:
 Files are written 0600. On a terminal, formats holding the key need --reveal.")]
     Export(ExportArgs),
 
-    /// Give a systemd unit or a supervisord program the key, or take it back.
+    /// Give a systemd unit, a supervisord program or your cron jobs the key, or take it back.
     #[command(after_help = "\
 Examples:
   sudo dashkey service install --systemd app          /etc/dashkey/app.service.env + a drop-in
   dashkey service install --systemd app --user        a user unit
   dashkey service install --supervisord app -c /etc/supervisor/supervisord.conf
+  dashkey service install --cron                      the region's URLs atop your crontab (no key)
+  dashkey service install --cron --with-key           the key too, for Node and OpenAI-style jobs
   dashkey service uninstall --systemd app             restores every file byte for byte
+  dashkey service uninstall --cron                    your crontab as it was (gone if it was)
   dashkey service list
 `dashkey set` with a new key rewrites every installed service's copy.")]
     Service(ServiceArgs),
@@ -220,8 +223,14 @@ pub struct SetArgs {
     #[arg(long)]
     pub no_modify_rc: bool,
     /// Write the desktop session file even when no desktop session is detected.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_desktop")]
     pub gui: bool,
+    /// Write no desktop session file (Linux: ~/.config/environment.d/60-dashkey.conf, which
+    /// feeds desktop apps, IDEs and systemd user services; macOS: the LaunchAgent; Windows:
+    /// HKCU\Environment and WSLENV), and take back what an earlier set wrote. Later sets keep
+    /// to it until --gui.
+    #[arg(long)]
+    pub no_desktop: bool,
     /// Remove existing DASHSCOPE_API_KEY assignments from startup files (after a 0600 backup).
     #[arg(long)]
     pub migrate: bool,
@@ -391,7 +400,7 @@ pub enum ServiceCommand {
 #[derive(Debug, Args)]
 pub struct ServiceTarget {
     /// A systemd unit (`.service` is added when no type is given).
-    #[arg(long, value_name = "UNIT", conflicts_with = "supervisord")]
+    #[arg(long, value_name = "UNIT", conflicts_with_all = ["supervisord", "cron"])]
     pub systemd: Option<String>,
     /// A user unit (`systemctl --user`).
     #[arg(long, requires = "systemd")]
@@ -400,8 +409,16 @@ pub struct ServiceTarget {
     #[arg(long, value_name = "DIR", requires = "systemd")]
     pub root: Option<std::path::PathBuf>,
     /// A supervisord program (`[program:NAME]`).
-    #[arg(long, value_name = "PROGRAM")]
+    #[arg(long, value_name = "PROGRAM", conflicts_with = "cron")]
     pub supervisord: Option<String>,
+    /// Your crontab (through `crontab`): the region's variables for every job, in a marker
+    /// block at the top. The SDK key file gives the Python and Java SDKs the key.
+    #[arg(long)]
+    pub cron: bool,
+    /// With --cron: put the key itself in the crontab too (Node and OpenAI-style clients
+    /// read only the variable).
+    #[arg(long, requires = "cron")]
+    pub with_key: bool,
     /// supervisord's configuration (default: where supervisord looks).
     #[arg(short = 'c', long = "configuration", value_name = "FILE", requires = "supervisord")]
     pub config: Option<std::path::PathBuf>,

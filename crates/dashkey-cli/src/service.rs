@@ -34,6 +34,20 @@ fn resolve(
     owner: &Platform,
     target: &ServiceTarget,
 ) -> Result<Service, Failure> {
+    if target.cron {
+        if platform.sudo_invoker().is_some() {
+            // `crontab` would edit root's crontab, recorded as the invoking user's.
+            return Err(failure(
+                Exit::Usage,
+                anyhow!(
+                    "--cron edits the crontab of the user who runs it: run it without sudo, as \
+                     the user whose jobs need the key"
+                ),
+            ));
+        }
+        // The record keeps whether dashkey created the crontab; that is decided at install.
+        return Ok(Service::Cron { with_key: target.with_key, created: false });
+    }
     match (&target.systemd, &target.supervisord) {
         (Some(unit), None) => {
             let root = target.root.clone().unwrap_or_else(|| PathBuf::from("/"));
@@ -50,7 +64,7 @@ fn resolve(
         }
         _ => Err(failure(
             Exit::Usage,
-            anyhow!("name one service: --systemd UNIT or --supervisord PROGRAM"),
+            anyhow!("name one service: --systemd UNIT, --supervisord PROGRAM or --cron"),
         )),
     }
 }
@@ -83,7 +97,16 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
         ));
     };
     let plan = handoff::install(owner, &service, &stored).map_err(|e| failure(Exit::Io, e))?;
-    let heading = format!("Gave the DashScope API key to the {}", service.describe());
+    let heading = match service {
+        Service::Cron { with_key: false, .. } => {
+            "Gave your cron jobs the DashScope region (the key stays out of the crontab)"
+                .to_string()
+        }
+        Service::Cron { with_key: true, .. } => {
+            "Gave your cron jobs the DashScope API key and region".to_string()
+        }
+        _ => format!("Gave the DashScope API key to the {}", service.describe()),
+    };
     if !carry_out(platform, &plan, target.dry_run, &heading)? {
         return Ok(Exit::Ok);
     }
@@ -98,8 +121,40 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
             show_path(platform, config)
         );
     }
+    if let Service::Cron { with_key, .. } = service {
+        explain_cron(with_key);
+        return Ok(Exit::Ok);
+    }
     activate(&service, target.root.is_some());
     Ok(Exit::Ok)
+}
+
+/// What cron jobs get now, and which clients still lack the key (the block holds none
+/// unless `--with-key`).
+fn explain_cron(with_key: bool) {
+    anstream::println!(
+        "cron reads the changed crontab by itself (within a minute); every job gets the region's \
+         base URLs."
+    );
+    if with_key {
+        anstream::println!("The key is in the crontab too: every client reads it from there.");
+        return;
+    }
+    anstream::println!(
+        "The Python and Java SDKs read the key from ~/.dashscope/api_key. Node, the OpenAI SDKs \
+         and other clients that read only DASHSCOPE_API_KEY get no key from cron: start their \
+         job lines with `{}` (it loads the stored key into that one job), or run `{}`.",
+        paint(BOLD, format!("{} run --", dashkey_path())),
+        paint(BOLD, "dashkey service install --cron --with-key")
+    );
+}
+
+/// This program's path as a cron job would name it (cron's PATH is only /usr/bin:/bin).
+fn dashkey_path() -> String {
+    std::env::current_exe()
+        .ok()
+        .map(|p| dashkey::shell::quote_posix(&p.display().to_string()))
+        .unwrap_or_else(|| "dashkey".to_string())
 }
 
 /// Reloads systemd when it runs here; otherwise prints what to run. Never restarts a
@@ -111,7 +166,7 @@ fn activate(service: &Service, alternate_root: bool) {
         }
         Service::Systemd { user: true, .. } => std::env::var_os("XDG_RUNTIME_DIR")
             .is_some_and(|dir| Path::new(&dir).join("systemd").is_dir()),
-        Service::Supervisord { .. } => false,
+        Service::Supervisord { .. } | Service::Cron { .. } => false,
     };
     if running && let Service::Systemd { user, unit, .. } = service {
         let mut reload = std::process::Command::new("systemctl");
@@ -137,12 +192,14 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
     let service = resolve(platform, owner, target)?;
     let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
     let plan = handoff::uninstall(owner, &service).map_err(|e| failure(Exit::Io, e))?;
-    if plan.changes.is_empty() {
+    if plan.is_empty() {
         anstream::println!("The {} has nothing from dashkey; nothing changed.", service.describe());
         return Ok(Exit::Ok);
     }
     let heading = format!("Took the DashScope API key back from the {}", service.describe());
-    if carry_out(platform, &plan, target.dry_run, &heading)? {
+    if carry_out(platform, &plan, target.dry_run, &heading)?
+        && !matches!(service, Service::Cron { .. })
+    {
         activate(&service, target.root.is_some());
     }
     Ok(Exit::Ok)

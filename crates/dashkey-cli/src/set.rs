@@ -20,7 +20,7 @@ use crate::changes;
 use crate::cli::{RegionArgs, SetArgs};
 use crate::exit::{Exit, Failure, Outcome};
 use crate::keyinput;
-use crate::output::{BOLD, DIM, WARN, paint};
+use crate::output::{BOLD, DIM, WARN, paint, show_path};
 use crate::spinner::Spinner;
 
 /// How long `set` waits for DashScope by default: it should feel quick, and a network
@@ -81,6 +81,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         shells,
         no_modify_rc: args.no_modify_rc,
         gui: args.gui,
+        no_desktop: args.no_desktop,
         migrate: args.migrate,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
@@ -175,6 +176,7 @@ fn write(
         changes::print_applied(platform, &plan, &applied);
     }
     changes::print_notes(platform, &plan);
+    explain_environment_d(platform, &plan);
     if let Some(region) = &settings.region {
         anstream::println!("Region: {}, {}", region.region, region.native());
     }
@@ -189,6 +191,24 @@ fn write(
         )
     );
     Ok(Exit::Ok)
+}
+
+/// What the environment.d file just written is for, and when it takes effect: it is no
+/// shell's file, so "new terminals" is not when its readers see it.
+fn explain_environment_d(platform: &Platform, plan: &store::Plan) {
+    let Some(path) = store::desktop::session_file(platform) else { return };
+    let written = plan.changes.iter().any(|c| c.path == path && c.after.is_some());
+    if platform.os() != dashkey::Os::Linux || !written {
+        return;
+    }
+    anstream::println!(
+        "{} feeds programs no shell starts: desktop apps, the IDEs they launch, and systemd user \
+         services. The systemd user manager reads it when it starts, at your next login (after \
+         every session of yours has ended) or a reboot; `{}` makes it read the file now, for \
+         the user services started after that.",
+        show_path(platform, &path),
+        paint(BOLD, "systemctl --user daemon-reload")
+    );
 }
 
 /// Asks every region about the key.
@@ -298,6 +318,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         shells: Some(shells.clone()),
         no_modify_rc: shells.is_empty(),
         gui: record.files.iter().any(|f| f.role == dashkey::edit::record::Role::Desktop),
+        no_desktop: false,
         migrate: false,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.

@@ -509,3 +509,59 @@ mod sys {
         (0, 1)
     }
 }
+
+// ---- scope "launch": programs no shell starts (environment.d, cron) ----
+
+/// The region ids of the four built-in regions.
+pub const LAUNCH_REGIONS: [&str; 4] = ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong"];
+
+/// Four fake regions on loopback, the key valid only in `valid_in`, named in the sandbox's
+/// config.toml, so that `set` finds the region online as it would against DashScope.
+pub fn launch_fake_regions(
+    sandbox: &mut Sandbox,
+    valid_in: &str,
+) -> Vec<(String, fake_dashscope::Running)> {
+    let servers: Vec<(String, fake_dashscope::Running)> = LAUNCH_REGIONS
+        .iter()
+        .map(|region| {
+            let mut builder = fake_dashscope::FakeDashScope::builder().region(*region);
+            if *region == valid_in {
+                builder = builder.valid_key(KEY);
+            }
+            (region.to_string(), builder.start().unwrap())
+        })
+        .collect();
+    let config: String = servers
+        .iter()
+        .map(|(region, server)| format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url()))
+        .collect();
+    sandbox.write(".config/dashkey/config.toml", config);
+    sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
+    servers
+}
+
+/// What the real Python SDK resolves, in a process started with exactly `vars` (`env -i`):
+/// the 1.x surface (`dashscope.base_http_api_url`) and the 2.0 `Client()`'s base URL, and
+/// whether the 2.0 client found a key.
+pub fn launch_sdk_urls(python: &Path, vars: &[(String, String)]) -> (String, String, bool) {
+    let probe = "import dashscope\n\
+                 print(dashscope.base_http_api_url)\n\
+                 c = dashscope.Client()\n\
+                 print(c._config.base_url)\n\
+                 print(c._config.api_key is not None)";
+    // The variables go in the environment, never on a command line (one holds the key).
+    let output = Command::new("/usr/bin/timeout")
+        .env_clear()
+        .envs(vars.iter().map(|(n, v)| (n, v)))
+        .arg("60")
+        .arg(python)
+        .args(["-c", probe])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let out = String::from_utf8(output.stdout).unwrap();
+    let mut lines = out.lines();
+    let v1 = lines.next().unwrap_or_default().to_string();
+    let v2 = lines.next().unwrap_or_default().to_string();
+    (v1, v2, lines.next() == Some("True"))
+}

@@ -69,7 +69,7 @@ impl Context<'_> {
                             self.context_hint(row.context)
                         ),
                     );
-                if let Some(fix) = self.context_fix(row) {
+                if let Some(fix) = self.context_fix(row, true) {
                     finding = finding.fix(fix);
                 }
                 out.push(finding);
@@ -117,7 +117,7 @@ impl Context<'_> {
                     {
                         Some(format!("dashkey region {key}"))
                     }
-                    _ => self.context_fix(row),
+                    _ => self.context_fix(row, false),
                 };
                 if let Some(fix) = fix {
                     finding = finding.fix(fix);
@@ -142,8 +142,10 @@ impl Context<'_> {
 
     /// The command that makes this context get dashkey's stored variables, when dashkey has
     /// one: `set` again with the stored key (from `dashkey run`, so it never passes through
-    /// argv), or `set --from-env` when nothing is stored and the variable is here.
-    fn context_fix(&self, row: &ContextReach) -> Option<String> {
+    /// argv), or `set --from-env` when nothing is stored and the variable is here; for cron,
+    /// the crontab hand-off (the region's variables, and with `--with-key` the key itself,
+    /// which only the key finding asks for).
+    fn context_fix(&self, row: &ContextReach, for_key: bool) -> Option<String> {
         let again = |flags: &str| {
             if self.stored_key.is_some() {
                 Some(format!("dashkey run -- dashkey set --from-env --offline{flags}"))
@@ -164,15 +166,21 @@ impl Context<'_> {
                 again(if literal { " --migrate" } else { "" })
             }
             LaunchContext::Desktop | LaunchContext::UserService => again(" --gui"),
-            LaunchContext::Cron | LaunchContext::Sudo | LaunchContext::ThisProcess => None,
+            LaunchContext::Cron if self.stored_key.is_none() => again(""),
+            LaunchContext::Cron if for_key => Some(
+                "dashkey service install --cron --with-key   (puts the key itself in the crontab)"
+                    .to_string(),
+            ),
+            LaunchContext::Cron => Some("dashkey service install --cron".to_string()),
+            LaunchContext::Sudo | LaunchContext::ThisProcess => None,
         }
     }
 
     fn context_hint(&self, context: LaunchContext) -> &'static str {
         match context {
             LaunchContext::Cron => {
-                " Start each job line with dashkey run -- <command>, which gives it the stored key \
-                 and base URLs."
+                " Or start each job line with dashkey run -- <command>, which gives it the stored \
+                 key and base URLs."
             }
             LaunchContext::Sudo => {
                 " dashkey sudo -- <command> keeps exactly the DashScope variables."

@@ -70,6 +70,14 @@ pub struct Record {
     /// Services given the key with `dashkey service install`, rewritten by every `set`.
     #[serde(default)]
     pub services: Vec<InstalledService>,
+    /// The user asked for no desktop session file (`set --no-desktop`): later `set`s and
+    /// `region` keep to it until `--gui` asks again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_desktop: bool,
+    /// The `WSLENV` entries dashkey added (Windows), exactly as written: `unset` takes out
+    /// these and no entry of the user's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wslenv: Vec<String>,
 }
 
 /// A service dashkey gave the key to: the data the record keeps (how it is written and
@@ -97,6 +105,14 @@ pub enum Service {
         program: String,
         /// The configuration file that holds the program's section.
         config: PathBuf,
+    },
+    /// The user's crontab: the region's variables (and the key only when asked) in a
+    /// marker block, for every job.
+    Cron {
+        /// The key is in the block too (`--with-key`).
+        with_key: bool,
+        /// The user had no crontab before: taking the block out removes it (`crontab -r`).
+        created: bool,
     },
 }
 

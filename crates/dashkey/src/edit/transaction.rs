@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::ApiKey;
+use crate::edit::crontab::{CrontabChange, CrontabError};
 use crate::edit::fsx::{self, FsError};
 use crate::edit::record::Role;
 use crate::edit::session::{SessionEnv, SessionError};
@@ -29,6 +30,9 @@ pub enum ApplyError {
     /// The desktop session refused a variable.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// `crontab` refused the new crontab, or it changed meanwhile.
+    #[error(transparent)]
+    Crontab(#[from] CrontabError),
     /// A write failed; everything already changed was put back, and each file was re-read
     /// and found as it was (bytes and mode).
     #[error(
@@ -163,6 +167,9 @@ pub struct Plan<N> {
     pub changes: Vec<FileChange>,
     /// Session variable changes.
     pub session: Vec<SessionChange>,
+    /// The user's crontab, replaced last (after every file and variable), so that when
+    /// `crontab` refuses, everything before it is rolled back and nothing needs undoing in it.
+    pub crontab: Option<CrontabChange>,
     /// Directories to create (0700) before writing.
     pub create_dirs: Vec<PathBuf>,
     /// Directories to remove after writing, when they are empty.
@@ -189,6 +196,7 @@ impl<N> Default for Plan<N> {
         Plan {
             changes: Vec::new(),
             session: Vec::new(),
+            crontab: None,
             create_dirs: Vec::new(),
             remove_dirs: Vec::new(),
             notes: Vec::new(),
@@ -202,7 +210,7 @@ impl<N> Default for Plan<N> {
 impl<N> Plan<N> {
     /// True when applying would change nothing.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.session.is_empty()
+        self.changes.is_empty() && self.session.is_empty() && self.crontab.is_none()
     }
 }
 
@@ -213,6 +221,8 @@ pub struct Applied {
     pub files: Vec<(PathBuf, PathBuf, Role, bool)>,
     /// Session variables changed.
     pub session: Vec<&'static str>,
+    /// The crontab was replaced.
+    pub crontab: bool,
 }
 
 impl FileChange {
@@ -350,6 +360,10 @@ pub fn apply<N>(
             if !plan.session.is_empty() {
                 session.announce();
             }
+        }
+        if let Some(change) = &plan.crontab {
+            crate::edit::crontab::install(change)?;
+            applied.crontab = true;
         }
         Ok(())
     })();

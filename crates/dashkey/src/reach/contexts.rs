@@ -236,7 +236,8 @@ impl<'a> World<'a> {
                 Coverage::Computed
             }
             None => Coverage::Partial(
-                "the crontab was not read (no crontab program, or $HOME is not this account's home)"
+                "the crontab was not read (no crontab program, or $HOME is not this account's \
+                 home)"
                     .to_string(),
             ),
         };

@@ -53,8 +53,15 @@ pub fn session_file(platform: &Platform) -> Option<PathBuf> {
     }
 }
 
-/// Whether this Linux user has a graphical or systemd user session that would read
-/// environment.d (a server reached over SSH has neither, and gets no desktop file).
+/// Whether a systemd user manager serves this Linux user, so that environment.d reaches
+/// what it starts: desktop apps and the IDEs they launch, and user services alike.
+///
+/// Any of: a desktop session's variables; the manager's runtime directory
+/// (`$XDG_RUNTIME_DIR/systemd`, which only a running user manager creates, and which
+/// `pam_systemd` also gives an SSH login); lingering enabled for the user
+/// (`/var/lib/systemd/linger/$USER`), whose manager starts at boot with no login at all, which
+/// is how a headless server runs user services. A server reached over SSH without
+/// `pam_systemd`, a container, a `su` shell: none of these, and no file.
 pub fn linux_session_present(platform: &Platform) -> bool {
     let desktop = ["XDG_CURRENT_DESKTOP", "DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
@@ -62,11 +69,25 @@ pub fn linux_session_present(platform: &Platform) -> bool {
     let systemd_user = platform
         .var_non_empty("XDG_RUNTIME_DIR")
         .is_some_and(|dir| Path::new(dir).join("systemd").is_dir());
-    desktop || systemd_user
+    let lingering = platform
+        .var_non_empty("USER")
+        .filter(|user| !user.contains('/') && *user != "." && *user != "..")
+        .is_some_and(|user| Path::new(LINGER_DIR).join(user).exists());
+    desktop || systemd_user || lingering
 }
 
-/// The environment.d file: `NAME=value` lines, with `\`, `$` and quotes escaped because
-/// systemd expands and unquotes them.
+/// Where `loginctl enable-linger` marks the users whose manager starts at boot.
+const LINGER_DIR: &str = "/var/lib/systemd/linger";
+
+/// Whether this `set` keeps out of the desktop session: asked now, or asked by an earlier
+/// `set` and not undone by `--gui`.
+pub(super) fn opted_out(options: &crate::store::SetOptions, record: &Record) -> bool {
+    options.no_desktop || (record.no_desktop && !options.gui)
+}
+
+/// The environment.d file: `NAME=value` lines, with `\` and quotes escaped because systemd
+/// unquotes them, and `$` doubled because it expands `$NAME` after unquoting (a `\$` is
+/// unquoted first and then expanded: systemd 252's generator turns `a\$b` into `a`).
 pub fn environment_d(vars: &[(&str, &str)]) -> String {
     let mut out = String::from(
         "# Written by dashkey for desktop sessions (read at login). Remove with `dashkey unset`.\n",
@@ -74,8 +95,10 @@ pub fn environment_d(vars: &[(&str, &str)]) -> String {
     for (name, value) in vars {
         let mut escaped = String::with_capacity(value.len());
         for c in value.chars() {
-            if matches!(c, '\\' | '$' | '"' | '\'' | '`') {
-                escaped.push('\\');
+            match c {
+                '$' => escaped.push('$'),
+                '\\' | '"' | '\'' | '`' => escaped.push('\\'),
+                _ => {}
             }
             escaped.push(c);
         }
@@ -123,11 +146,17 @@ pub fn native_session() -> Option<Box<dyn SessionEnv>> {
 /// `--gui` asks; the LaunchAgent on macOS), and the session variables (registry, launchd).
 pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     let pairs = pairs(&run.variables);
+    if opted_out(run.options, &run.old_record) {
+        return plan_opt_out(run);
+    }
     match run.platform.os() {
         Os::Linux if run.options.gui || linux_session_present(run.platform) => {
             if let Some(path) = session_file(run.platform) {
                 run.dirs.extend(path.parent().map(Path::to_path_buf));
                 let before = read_text(&path)?;
+                if let Some(line) = before.as_deref().and_then(|b| foreign_line(b)) {
+                    return Err(PersistError::ForeignOwnedFile { path, line });
+                }
                 let after = environment_d(&pairs).into_bytes();
                 run.managed.push((path.clone(), Role::Desktop));
                 push_change(&mut run.plan, path, Role::Desktop, before, Some(after), 0o600)?;
@@ -153,30 +182,73 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
                 for name in stale_session_vars(&run.old_record, &run.variables) {
                     run.plan.session.push(SessionChange { name, after: None });
                 }
+                if run.platform.os() == Os::Windows {
+                    let names: Vec<&str> = run.variables.iter().map(|(n, _)| *n).collect();
+                    let current = session.get(wslenv::WSLENV)?;
+                    let (after, ours) =
+                        wslenv::merged(current.as_deref(), &names, &run.old_record.wslenv);
+                    if after != current {
+                        run.plan.session.push(SessionChange {
+                            name: wslenv::WSLENV,
+                            after: after.map(Zeroizing::new),
+                        });
+                    }
+                    run.wslenv = ours;
+                }
             }
         }
     }
     Ok(())
 }
 
+/// `set --no-desktop` (or a `set` after one): what an earlier `set` wrote to the desktop
+/// session is taken back as `unset` would, and nothing new is written.
+fn plan_opt_out(run: &mut SetRun) -> Result<(), PersistError> {
+    let record = &run.old_record;
+    take_back(run.platform, run.session, &record.session_vars, &record.wslenv, &mut run.plan)
+}
+
 /// `unset`: the session file by its content, at the one place dashkey writes it, and the
 /// session variables the record lists.
 pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
-    if let Some(path) = session_file(run.platform)
-        && let Some(before) = own_file(&mut run.plan, &path)?
+    let record = &run.record;
+    take_back(run.platform, run.session, &record.session_vars, &record.wslenv, &mut run.plan)
+}
+
+/// Removes the session file when its content is dashkey's (a file the user wrote there is
+/// kept, with a note), the session variables `recorded` lists, and dashkey's `WSLENV`
+/// entries (`wsl`).
+fn take_back(
+    platform: &Platform,
+    session: Option<&dyn SessionEnv>,
+    recorded: &[String],
+    wsl: &[String],
+    plan: &mut crate::store::Plan,
+) -> Result<(), PersistError> {
+    if let Some(path) = session_file(platform)
+        && let Some(before) = own_file(plan, &path)?
     {
         if std::str::from_utf8(&before).is_ok_and(is_desktop_text) {
-            push_change(&mut run.plan, path, Role::Desktop, Some(before), None, 0o600)?;
+            push_change(plan, path, Role::Desktop, Some(before), None, 0o600)?;
         } else {
-            run.plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign });
+            plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign });
         }
     }
-    if let Some(session) = run.session {
-        for name in &run.record.session_vars {
+    if let Some(session) = session {
+        for name in recorded {
             if let Some(name) = vars_static(name)
                 && session.get(name)?.is_some()
             {
-                run.plan.session.push(SessionChange { name, after: None });
+                plan.session.push(SessionChange { name, after: None });
+            }
+        }
+        if !wsl.is_empty()
+            && let Some(current) = session.get(wslenv::WSLENV)?
+        {
+            let after = wslenv::unmerged(&current, wsl);
+            if after.as_deref() != Some(current.as_str()) {
+                plan.session
+                    .push(SessionChange { name: wslenv::WSLENV, after: after.map(Zeroizing::new) });
             }
         }
     }
@@ -223,6 +295,20 @@ fn stale_session_vars(
         .collect()
 }
 
+/// The first line (1-based) of an environment.d file at dashkey's name that dashkey did not
+/// write: `set` would overwrite it, so it refuses instead.
+fn foreign_line(bytes: &[u8]) -> Option<usize> {
+    let Ok(text) = std::str::from_utf8(bytes) else { return Some(1) };
+    if !text.starts_with("# Written by dashkey") {
+        return Some(1);
+    }
+    text.lines().enumerate().skip(1).find_map(|(index, line)| {
+        let ours =
+            line.is_empty() || line.split_once('=').is_some_and(|(n, _)| vars_static(n).is_some());
+        (!ours).then_some(index + 1)
+    })
+}
+
 /// Whether a desktop session file is one dashkey wrote (environment.d or LaunchAgent).
 fn is_desktop_text(text: &str) -> bool {
     let environment_d = text.starts_with("# Written by dashkey")
@@ -232,6 +318,8 @@ fn is_desktop_text(text: &str) -> bool {
     let agent = text.contains(&format!("<string>{}</string>", LAUNCH_AGENT_LABEL));
     environment_d || agent
 }
+
+pub mod wslenv;
 
 #[cfg(windows)]
 #[path = "desktop/windows.rs"]
@@ -251,7 +339,7 @@ mod tests {
     fn environment_d_escapes_what_systemd_expands() {
         let text = environment_d(&[("A", "sk-1"), ("B", "x$y\\z\"")]);
         assert!(text.lines().any(|l| l == "A=sk-1"));
-        assert!(text.lines().any(|l| l == "B=x\\$y\\\\z\\\""));
+        assert!(text.lines().any(|l| l == "B=x$$y\\\\z\\\""));
     }
 
     #[test]

@@ -239,6 +239,7 @@ impl<'a> SetRun<'a> {
             variables: settings.variables(),
             plan,
             managed: Vec::new(),
+            wslenv: Vec::new(),
         })
     }
 }
@@ -307,10 +308,13 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
     }
 
     // The record, last: what unset will need to find everything again.
+    let no_desktop = desktop::opted_out(run.options, &run.old_record);
     let files = run
         .plan
         .changes
         .iter()
+        // A desktop file taken back by `--no-desktop` is not dashkey's any more.
+        .filter(|c| !(c.role == Role::Desktop && c.after.is_none()))
         .map(|c| RecordedFile {
             path: c.path.clone(),
             role: c.role,
@@ -350,10 +354,13 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         services: run.old_record.services.clone(),
         session_vars: match run.platform.os() {
             Os::Linux => Vec::new(),
+            _ if no_desktop => Vec::new(),
             Os::MacOs | Os::Windows => {
                 run.variables.iter().map(|(n, _)| (*n).to_string()).collect()
             }
         },
+        no_desktop,
+        wslenv: std::mem::take(&mut run.wslenv),
     };
     if !run.plan.is_empty() || !run.record_usable {
         // First, not last: a `set` killed half-way leaves a record listing every file it

@@ -65,6 +65,8 @@ pub struct SetOptions {
     pub no_modify_rc: bool,
     /// Write the desktop session file even when no desktop session is detected.
     pub gui: bool,
+    /// Write no desktop session file, and take back the one an earlier `set` wrote.
+    pub no_desktop: bool,
     /// Remove existing assignments from startup files, after a backup.
     pub migrate: bool,
 }
@@ -403,6 +405,8 @@ pub(super) struct SetRun<'a> {
     pub(super) dirs: Vec<PathBuf>,
     /// Every file this set writes, changed or not, for the record.
     pub(super) managed: Vec<(PathBuf, Role)>,
+    /// The `WSLENV` entries that are dashkey's after this set, for the record.
+    pub(super) wslenv: Vec<String>,
 }
 
 /// One `unset`, read once and planned into by every store in turn.

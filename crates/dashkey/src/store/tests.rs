@@ -72,7 +72,13 @@ fn windows_set_writes_the_registry_through_the_session_abstraction() {
     let names: Vec<&str> = plan.session.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
-        [vars::API_KEY, vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
+        [
+            vars::API_KEY,
+            vars::HTTP_BASE_URL,
+            vars::WEBSOCKET_BASE_URL,
+            vars::COMPATIBLE_BASE_URL,
+            "WSLENV"
+        ]
     );
     apply(&plan, Some(&mut session)).unwrap();
     assert_eq!(session.vars.get(vars::API_KEY).map(String::as_str), Some(KEY));
@@ -86,6 +92,67 @@ fn windows_set_writes_the_registry_through_the_session_abstraction() {
     apply(&unset, Some(&mut session)).unwrap();
     assert!(session.vars.is_empty());
     assert!(!appdata.join("dashkey").exists());
+}
+
+#[test]
+fn windows_set_passes_the_variables_to_wsl_beside_the_users_entries_and_unset_takes_only_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, _) = windows(dir.path());
+    let mut session = MemorySession::default();
+    let users = "USERPROFILE/p:DASHSCOPE_API_KEY/w";
+    session.vars.insert("WSLENV".to_string(), users.to_string());
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan_for = |session: &MemorySession, openai: bool| {
+        let mut settings = settings(Some("ap-southeast-1"));
+        settings.openai_compatible = openai;
+        plan_set(&platform, &settings, &options, &Probes::default(), Some(session)).unwrap()
+    };
+    apply(&plan_for(&session, true), Some(&mut session)).unwrap();
+    // The user's own entry for the key stays the user's (and is not doubled).
+    let expected = format!(
+        "{users}:DASHSCOPE_HTTP_BASE_URL/u:DASHSCOPE_WEBSOCKET_BASE_URL/u:\
+         DASHSCOPE_COMPATIBLE_BASE_URL/u:OPENAI_API_KEY/u:OPENAI_BASE_URL/u"
+    );
+    assert_eq!(session.vars["WSLENV"], expected);
+    assert!(plan_for(&session, true).is_empty());
+    // Dropping the OpenAI variables drops their entries.
+    apply(&plan_for(&session, false), Some(&mut session)).unwrap();
+    assert_eq!(session.vars["WSLENV"], expected.replace(":OPENAI_API_KEY/u:OPENAI_BASE_URL/u", ""));
+    // The user adds an entry after dashkey's; unset keeps it and the user's others.
+    let edited = format!("{}:GOPATH/l", session.vars["WSLENV"]);
+    session.vars.insert("WSLENV".to_string(), edited);
+    let unset = plan_unset(&platform, &Probes::default(), Some(&session)).unwrap();
+    apply(&unset, Some(&mut session)).unwrap();
+    assert_eq!(session.vars["WSLENV"], format!("{users}:GOPATH/l"));
+    assert_eq!(session.vars.len(), 1);
+}
+
+#[test]
+fn windows_wslenv_that_dashkey_created_is_removed_by_unset_and_by_no_desktop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, _) = windows(dir.path());
+    let mut session = MemorySession::default();
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let plan =
+        plan_set(&platform, &settings(None), &options, &Probes::default(), Some(&session)).unwrap();
+    apply(&plan, Some(&mut session)).unwrap();
+    assert_eq!(session.vars["WSLENV"], "DASHSCOPE_API_KEY/u");
+    let opt_out = SetOptions { no_desktop: true, ..options.clone() };
+    let plan =
+        plan_set(&platform, &settings(None), &opt_out, &Probes::default(), Some(&session)).unwrap();
+    apply(&plan, Some(&mut session)).unwrap();
+    assert!(session.vars.is_empty(), "{:?}", session.vars.keys());
+    let plan =
+        plan_set(&platform, &settings(None), &options, &Probes::default(), Some(&session)).unwrap();
+    assert!(plan.session.is_empty(), "the opt-out is remembered");
+    let gui = SetOptions { gui: true, ..options.clone() };
+    let plan =
+        plan_set(&platform, &settings(None), &gui, &Probes::default(), Some(&session)).unwrap();
+    apply(&plan, Some(&mut session)).unwrap();
+    assert_eq!(session.vars["WSLENV"], "DASHSCOPE_API_KEY/u");
+    let unset = plan_unset(&platform, &Probes::default(), Some(&session)).unwrap();
+    apply(&unset, Some(&mut session)).unwrap();
+    assert!(session.vars.is_empty(), "{:?}", session.vars.keys());
 }
 
 #[test]

@@ -17,7 +17,9 @@
 //! | [`units`] | systemd unit files, drop-ins and `EnvironmentFile=`s |
 //! | [`supervisord`] | supervisord's configuration and its includes |
 //! | [`sudoers`] | the `Defaults` lines that decide what `sudo` keeps |
+//! | [`crontab`] | the user's crontab (through `crontab -l`, bounded) and the variables cron gives jobs |
 
+pub mod crontab;
 pub mod dotfiles;
 pub mod procs;
 pub mod read;

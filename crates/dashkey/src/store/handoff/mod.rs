@@ -3,6 +3,7 @@
 //!
 //! - `systemd.rs`: an environment file of its own and a drop-in pointing the unit at it;
 //! - `supervisord.rs`: a marker block in the program's `environment=` line;
+//! - `cron.rs`: a marker block at the top of the user's crontab, through `crontab`;
 //! - `service.rs`: what a hand-off is called, how it restarts, why it fails.
 //!
 //! Both are plans (see [`crate::store`]), applied all-or-nothing, and recorded (by
@@ -13,12 +14,14 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod cron;
 mod supervisord;
 mod systemd;
 
 use zeroize::Zeroizing;
 
 use crate::Platform;
+use crate::edit::crontab::CrontabChange;
 use crate::edit::fsx;
 use crate::edit::record::Role;
 use crate::edit::record::{InstalledService, Record};
@@ -40,9 +43,24 @@ pub use service::{HandoffError, Service};
 /// # Errors
 ///
 /// [`HandoffError`] when the service cannot be found or edited safely.
-pub fn plan_install(service: &Service, vars: &[(&str, &str)]) -> Result<Plan, HandoffError> {
+pub fn plan_install(
+    platform: &Platform,
+    service: &Service,
+    vars: &[(&str, &str)],
+) -> Result<Plan, HandoffError> {
     let mut plan = Plan::default();
     match service {
+        Service::Cron { with_key, .. } => {
+            let current = crate::world::crontab::read(platform)?;
+            let after = cron::with_block(current.as_deref(), &cron::block(vars, *with_key)?)?;
+            if current.as_deref() != Some(after.as_str()) {
+                plan.crontab = Some(CrontabChange {
+                    program: crate::world::crontab::program(platform),
+                    before: current.map(Zeroizing::new),
+                    after: Some(Zeroizing::new(after)),
+                });
+            }
+        }
         Service::Systemd { unit, env_file, unit_env_file, drop_in, .. } => {
             for path in [env_file, drop_in] {
                 if let Some(dir) = path.parent() {
@@ -93,10 +111,24 @@ fn require_writable(plan: &Plan) -> Result<(), HandoffError> {
 /// # Errors
 ///
 /// [`HandoffError`] when a file cannot be read or its markers cannot be trusted.
-pub fn plan_uninstall(service: &Service) -> Result<Plan, HandoffError> {
+pub fn plan_uninstall(platform: &Platform, service: &Service) -> Result<Plan, HandoffError> {
     use crate::store::{NotRemovedReason, Note};
     let mut plan = Plan::default();
     match service {
+        Service::Cron { created, .. } => {
+            let current = crate::world::crontab::read(platform)?;
+            if let Some(current) = current
+                && let Some(rest) = cron::without_block(&current)?
+            {
+                // A crontab dashkey created, and nothing but its block: it goes again.
+                let after = (!(rest.is_empty() && *created)).then(|| Zeroizing::new(rest));
+                plan.crontab = Some(CrontabChange {
+                    program: crate::world::crontab::program(platform),
+                    before: Some(Zeroizing::new(current)),
+                    after,
+                });
+            }
+        }
         Service::Systemd { unit, env_file, drop_in, .. } => {
             let files = [
                 (env_file, Role::ServiceEnv, ENV_FILE_HEADER, format!("{unit}.env")),
@@ -149,8 +181,11 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     let pairs = pairs(&run.variables);
     for installed in &run.old_record.services {
         let service = &installed.service;
-        match plan_install(service, &pairs) {
-            Ok(service_plan) if service_plan.changes.is_empty() => {}
+        match plan_install(run.platform, service, &pairs) {
+            Ok(service_plan) if service_plan.is_empty() => {}
+            Ok(service_plan) if service_plan.crontab.is_some() => {
+                run.plan.crontab = service_plan.crontab;
+            }
             Ok(service_plan) => {
                 run.plan.notes.push(Note::ServiceUpdated {
                     service: service.describe(),
@@ -172,7 +207,7 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
 fn own_files(service: &Service) -> Vec<PathBuf> {
     match service {
         Service::Systemd { env_file, drop_in, .. } => vec![env_file.clone(), drop_in.clone()],
-        Service::Supervisord { .. } => Vec::new(),
+        Service::Supervisord { .. } | Service::Cron { .. } => Vec::new(),
     }
 }
 
@@ -190,7 +225,7 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
         found.extend(find_supervisord_programs(run.platform));
     }
     for service in found {
-        if !services.iter().any(|(known, _)| *known == service) {
+        if !services.iter().any(|(known, _)| known.same_place(&service)) {
             // Found without the record: the directories of its files go when empty.
             let dirs = own_files(&service)
                 .iter()
@@ -201,8 +236,11 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
         }
     }
     for (service, created_dirs) in &services {
-        match plan_uninstall(service) {
-            Ok(service_plan) if service_plan.changes.is_empty() => {}
+        match plan_uninstall(run.platform, service) {
+            Ok(service_plan) if service_plan.is_empty() => {}
+            Ok(service_plan) if service_plan.crontab.is_some() => {
+                run.plan.crontab = service_plan.crontab;
+            }
             Ok(service_plan) => {
                 run.plan.changes.extend(service_plan.changes);
                 run.plan.notes.extend(service_plan.notes);
@@ -250,16 +288,19 @@ impl NotUpdated {
 pub fn install(owner: &Platform, service: &Service, stored: &Stored) -> Result<Plan, HandoffError> {
     let pairs: Vec<(&str, &str)> =
         stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let mut plan = plan_install(service, &pairs)?;
+    let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
+    let known = Record::inspect(&dir).0.unwrap_or_default().services;
+    let service = &recorded_as(owner, service, &known)?;
+    let mut plan = plan_install(owner, service, &pairs)?;
     plan.secrets.extend(stored.key());
     let created_now = plan.create_dirs.clone();
     plan.changes.push(record_change(owner, |record| {
         let created_dirs = record
             .services
             .iter()
-            .find(|s| s.service == *service)
+            .find(|s| s.service.same_place(service))
             .map_or(created_now, |s| s.created_dirs.clone());
-        record.services.retain(|s| s.service != *service);
+        record.services.retain(|s| !s.service.same_place(service));
         record.services.push(InstalledService { service: service.clone(), created_dirs });
     })?);
     require_writable(&plan)?;
@@ -276,18 +317,35 @@ pub fn install(owner: &Platform, service: &Service, stored: &Stored) -> Result<P
 pub fn uninstall(owner: &Platform, service: &Service) -> Result<Plan, HandoffError> {
     let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
     let record = Record::inspect(&dir).0.unwrap_or_default();
-    let mut plan = plan_uninstall(service)?;
-    let installed = record.services.iter().find(|s| s.service == *service);
+    let installed = record.services.iter().find(|s| s.service.same_place(service));
+    // The crontab as it was installed (whether dashkey created it), not as asked now.
+    let service = installed.map_or(service, |s| &s.service);
+    let mut plan = plan_uninstall(owner, service)?;
     // Only directories dashkey created for this service go away.
     plan.remove_dirs =
         installed.map(|s| s.created_dirs.iter().rev().cloned().collect()).unwrap_or_default();
     if installed.is_some() {
         plan.changes.push(record_change(owner, |record| {
-            record.services.retain(|s| s.service != *service);
+            record.services.retain(|s| !s.service.same_place(service));
         })?);
     }
     require_writable(&plan)?;
     Ok(plan)
+}
+
+/// The service as the record will keep it: a crontab remembers whether dashkey created it,
+/// from its first install (a reinstall finds the crontab the first one made).
+fn recorded_as(
+    owner: &Platform,
+    service: &Service,
+    known: &[InstalledService],
+) -> Result<Service, HandoffError> {
+    let Service::Cron { with_key, .. } = service else { return Ok(service.clone()) };
+    let created = match known.iter().find(|s| s.service.same_place(service)) {
+        Some(InstalledService { service: Service::Cron { created, .. }, .. }) => *created,
+        _ => crate::world::crontab::read(owner)?.is_none(),
+    };
+    Ok(Service::Cron { with_key: *with_key, created })
 }
 
 /// The services the record lists as given the key.
@@ -302,6 +360,7 @@ pub fn key_file(service: &Service) -> &Path {
     match service {
         Service::Systemd { env_file, .. } => env_file,
         Service::Supervisord { config, .. } => config,
+        Service::Cron { .. } => Path::new("crontab -l"),
     }
 }
 

@@ -18,6 +18,15 @@ impl Service {
             Service::Systemd { unit, user: true, .. } => format!("systemd user unit {unit}"),
             Service::Systemd { unit, .. } => format!("systemd unit {unit}"),
             Service::Supervisord { program, .. } => format!("supervisord program {program}"),
+            Service::Cron { .. } => "crontab".to_string(),
+        }
+    }
+
+    /// Whether two are the same place (one crontab, whatever was asked for it).
+    pub fn same_place(&self, other: &Service) -> bool {
+        match (self, other) {
+            (Service::Cron { .. }, Service::Cron { .. }) => true,
+            _ => self == other,
         }
     }
 
@@ -36,6 +45,8 @@ impl Service {
                     crate::shell::quote_posix(&config.display().to_string())
                 )
             }
+            // cron reads a changed crontab before the next minute's jobs by itself.
+            Service::Cron { .. } => String::new(),
         }
     }
 }
@@ -78,4 +89,27 @@ pub enum HandoffError {
     /// A file operation.
     #[error(transparent)]
     Fs(#[from] fsx::FsError),
+    /// The crontab cannot be read or written through `crontab`.
+    #[error(transparent)]
+    Crontab(#[from] crate::world::crontab::CrontabError),
+    /// dashkey's block in the crontab holds a line dashkey did not write (shown, keys
+    /// masked), or has no end, or there are two.
+    #[error(
+        "crontab line {line}: {}; edit it with `crontab -e` and run again",
+        if text.is_empty() {
+            "dashkey's block there is not whole (no end marker, or a second block)".to_string()
+        } else {
+            format!("`{text}` is inside dashkey's block but dashkey did not write it, so \
+                     dashkey would drop it: move it out of the block")
+        }
+    )]
+    CronBlock {
+        /// 1-based line number in `crontab -l`.
+        line: usize,
+        /// The line, keys masked (empty: the block itself is broken).
+        text: String,
+    },
+    /// A value cron cannot carry (a line break).
+    #[error("{0} holds a line break, which a crontab cannot carry")]
+    CronValue(String),
 }
