@@ -111,7 +111,8 @@ impl Context<'_> {
             .detail(format!(
                 "dashkey stored {} for new shells and programs, and {} here {}: the Python SDK \
                  here sends the key to {calls}, which answers 401 Invalid API-key provided \
-                 (FAQ scenario 5).",
+                 (FAQ scenario 5). A program no shell starts gets it with dashkey run -- \
+                 <command>.",
                 name(stored),
                 vars::HTTP_BASE_URL,
                 if self.platform.var(vars::HTTP_BASE_URL).is_some() {
