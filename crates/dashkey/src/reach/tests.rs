@@ -118,3 +118,17 @@ fn with_no_known_region_nothing_is_judged_and_environment_d_feeds_the_desktop() 
     let desktop = matrix.context(LaunchContext::Desktop).unwrap();
     assert_eq!(surface(desktop, Surface::Python1).region_ok, Some(true));
 }
+
+#[test]
+fn each_platform_has_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_str().unwrap().to_string();
+    let ids = |os| {
+        let platform =
+            Platform::simulated(os, [("HOME", home.as_str()), ("USERPROFILE", home.as_str())]);
+        matrix(&platform, &Inputs::default()).contexts.iter().map(|r| r.context).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(Os::Linux), LaunchContext::ALL.to_vec());
+    assert!(!ids(Os::MacOs).contains(&LaunchContext::UserService));
+    assert_eq!(ids(Os::Windows), vec![LaunchContext::ThisProcess, LaunchContext::Desktop]);
+}
