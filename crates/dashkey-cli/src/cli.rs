@@ -199,6 +199,10 @@ pub struct SetArgs {
     /// Read the key from standard input instead of a hidden prompt.
     #[arg(long)]
     pub stdin: bool,
+    /// Take the key from DASHSCOPE_API_KEY in dashkey's own environment (what an old
+    /// `export DASHSCOPE_API_KEY=…` line in ~/.bashrc set), never from the command line.
+    #[arg(long, conflicts_with = "stdin")]
+    pub from_env: bool,
     /// The key's region (cn-beijing, ap-southeast-1, us-east-1, cn-hongkong, or one from
     /// config.toml); by default it is found online.
     #[arg(long, value_name = "ID")]

@@ -25,7 +25,10 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
     let Some(stored) = dashkey::store::load_stored(platform)? else {
         return Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("no key is stored for this user: run `dashkey set` first"),
+            error: anyhow!(
+                "no key is stored for this user: {}",
+                crate::output::set_first(platform)
+            ),
         });
     };
     let pairs: Vec<(&str, &str)> =

@@ -3,6 +3,7 @@
 
 mod changes;
 mod cli;
+mod contexts;
 mod doctor;
 mod exit;
 mod export;

@@ -53,6 +53,17 @@ pub fn key_error(error: dashkey::KeyError) -> anyhow::Error {
     anyhow::anyhow!("{error}{fix}")
 }
 
+/// "run `dashkey set` first", or `dashkey set --from-env` when this environment already has
+/// the key (an old `export` line): the user then needs no paste at all.
+pub fn set_first(platform: &dashkey::Platform) -> String {
+    if platform.var(dashkey::vars::API_KEY).is_some_and(|v| !v.trim().is_empty()) {
+        "run `dashkey set --from-env` first (it stores the DASHSCOPE_API_KEY this terminal has)"
+            .to_string()
+    } else {
+        "run `dashkey set` first".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use dashkey::KeyError;

@@ -27,7 +27,10 @@ fn stored_vars(
     let Some(stored) = store::load_stored(platform)? else {
         return Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("no key is stored for this user: run `dashkey set` first"),
+            error: anyhow!(
+                "no key is stored for this user: {}",
+                crate::output::set_first(platform)
+            ),
         });
     };
     let mut vars = stored.vars;

@@ -93,7 +93,7 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
     let Some(stored) = store::load_stored(owner)? else {
         return Err(failure(
             Exit::Problem,
-            anyhow!("no key is stored for this user: run `dashkey set` first"),
+            anyhow!("no key is stored for this user: {}", crate::output::set_first(owner)),
         ));
     };
     let plan = handoff::install(owner, &service, &stored).map_err(|e| failure(Exit::Io, e))?;

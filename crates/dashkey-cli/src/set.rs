@@ -38,7 +38,11 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         None => None,
     };
     let shells = parse_shells(&args.shells)?;
-    let parsed = keyinput::read_key(args.stdin, "DashScope API key (input hidden): ")?;
+    let parsed = if args.from_env {
+        from_env(platform)?
+    } else {
+        keyinput::read_key(args.stdin, "DashScope API key (input hidden): ")?
+    };
     keyinput::show_notes(&parsed);
 
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
@@ -81,7 +85,56 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         migrate: args.migrate,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
-    write(platform, &settings, &options, args.dry_run, args.json)
+    let outcome = write(platform, &settings, &options, args.dry_run, args.json)?;
+    if args.from_env && !args.migrate && !args.dry_run && !args.json {
+        offer_migrate(platform);
+    }
+    Ok(outcome)
+}
+
+/// `--from-env`: the key this process inherited, parsed like a paste. It never comes from
+/// argv; an unset or empty variable is a usage error that says where to get one.
+fn from_env(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
+    let name = dashkey::vars::API_KEY;
+    let value = platform.var(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        usage(anyhow!(
+            "--from-env takes the key from {name}, which is not set (or empty) here: run it \
+             from the terminal that has the key, or paste it instead with  dashkey set"
+        ))
+    })?;
+    ApiKey::parse(value).map_err(|e| usage(crate::output::key_error(e)))
+}
+
+/// The old `export DASHSCOPE_API_KEY=…` lines that adopted the key are still there, and a
+/// line after dashkey's hook wins over it: offer to take them out (after a 0600 backup).
+fn offer_migrate(platform: &Platform) {
+    let startup = dashkey::world::startup::Startup::read(platform);
+    let lines: Vec<String> = startup
+        .files()
+        .iter()
+        .flat_map(|file| {
+            file.assignments
+                .iter()
+                .filter(|a| a.name == dashkey::vars::API_KEY)
+                .map(|a| format!("{}:{}", crate::output::show_path(platform, &file.path), a.line))
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let one = lines.len() == 1;
+    anstream::println!();
+    anstream::println!(
+        "{} {} still set{} {} by hand: the key in plain text in a startup file, which wins \
+         over a rotated key when it is read after dashkey's line. Take {} out (after a 0600 \
+         backup):  {}",
+        if one { "The old line" } else { "The old lines" },
+        lines.join(", "),
+        if one { "s" } else { "" },
+        dashkey::vars::API_KEY,
+        if one { "it" } else { "them" },
+        paint(BOLD, "dashkey set --from-env --offline --migrate")
+    );
 }
 
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
@@ -228,7 +281,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
                 anstream::println!("none: the SDKs' default (cn-beijing) applies")
             }
             None => {
-                anstream::eprintln!("no key is stored: run `dashkey set` first");
+                anstream::eprintln!("no key is stored: {}", crate::output::set_first(platform));
                 return Ok(Exit::Problem);
             }
         }

@@ -31,7 +31,7 @@ pub fn run(platform: &Platform, args: &EnvArgs) -> Outcome {
         });
     }
     let Some(stored) = store::load_stored(platform)? else {
-        anstream::eprintln!("no key is stored: run `dashkey set` first");
+        anstream::eprintln!("no key is stored: {}", crate::output::set_first(platform));
         return Ok(Exit::Problem);
     };
     let mut out = zeroize::Zeroizing::new(String::new());

@@ -32,6 +32,10 @@ struct Report {
     /// The region's copy in the 2.0 SDK's `~/.dashscope/config.toml`, when it holds a
     /// `base_url` (dashkey's or the user's).
     sdk_config: Option<SdkConfigReport>,
+    /// The region the key works in, as far as dashkey knows (see `contexts.rs`).
+    key_region: Option<crate::contexts::KeyRegionReport>,
+    /// The launch-context matrix (see `contexts.rs`).
+    contexts: Vec<crate::contexts::ContextReport>,
 }
 
 /// The `base_url` in `~/.dashscope/config.toml`, which `dashscope.Client()` reads when no
@@ -143,10 +147,15 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
             output::show_path(platform, &journal)
         );
     }
+    let matrix = crate::contexts::matrix(platform);
     if args.json {
-        output::print_json(&status.report(platform, args.reveal))?;
+        let mut report = status.report(platform, args.reveal);
+        report.key_region = Some(crate::contexts::key_region(&matrix));
+        report.contexts = crate::contexts::report(&matrix);
+        output::print_json(&report)?;
     } else {
         status.render(platform, args.reveal);
+        crate::contexts::render(platform, &matrix);
     }
     Ok(if status.all_found() { Exit::Ok } else { Exit::Problem })
 }
@@ -228,6 +237,8 @@ impl Status {
             sdk_config: dashkey::store::sdk_config::base_url(platform).map(|(path, base_url)| {
                 SdkConfigReport { path: path.display().to_string(), base_url }
             }),
+            key_region: None,
+            contexts: Vec::new(),
         }
     }
 

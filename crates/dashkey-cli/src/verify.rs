@@ -27,10 +27,11 @@
 //!     "path": string | null,             // the key file, for file sources
 //!     "cleaned": bool                    // surrounding spaces/quotes were removed to check it
 //!   },
-//!   "configured": {                      // where the Python SDK would send the key
-//!     "http_base_url": string,           // the URL that decided ("dashkey": the stored one)
-//!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL" | "dashkey" | …,  // dashkey: the region `dashkey set` stored
-//!     "region": string | null            // null: a custom endpoint
+//!   "configured": {                      // where the Python SDK in this process sends the key
+//!     "http_base_url": string,           // the URL that decided
+//!     "origin": "default" | "DASHSCOPE_HTTP_BASE_URL",
+//!     "region": string | null,           // null: a custom endpoint
+//!     "stored_region": string | null     // the region dashkey stored for new shells, if any
 //!   },
 //!   "timeout_ms": integer,               // per request
 //!   "regions": [ {                       // in probe order: built-in table, then config.toml additions
@@ -55,7 +56,7 @@
 //!   "verdict": "accepted" | "rejected" | "unknown",
 //!   "accepted_in": [ "ap-southeast-1" ],
 //!   "configured_region_accepts": bool | null,   // null: the configured region was not probed
-//!   "fix": "dashkey region ap-southeast-1" | null
+//!   "fix": "dashkey region ap-southeast-1" | ". \"$HOME/.config/dashkey/env.sh\"" | null
 //! }
 //! ```
 
@@ -108,6 +109,7 @@ struct ConfiguredReport {
     http_base_url: String,
     origin: String,
     region: Option<String>,
+    stored_region: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -182,8 +184,8 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
         }
         (None, None) => all.clone(),
     };
-    // Without a base URL in this environment, the one dashkey stored is what new terminals
-    // and programs will use: that is the configuration to compare with.
+    // The process is judged, not what new terminals will load; the stored region is kept
+    // beside it so that the fix can be "load it" rather than "store it again".
     let stored = dashkey::store::load_stored(platform).ok().flatten();
     let stored_url = stored.as_ref().and_then(|stored| stored.get(dashkey::vars::HTTP_BASE_URL));
     let configured = resolve::configured_region(&resolution.urls, &all, stored_url);
@@ -197,7 +199,8 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
     drop(spinner);
     let probes = probes.map_err(|e| Failure { exit: Exit::Problem, error: e.into() })?;
 
-    let checked = Checked::of(&candidate, &configured, &probes);
+    let load = dashkey::store::load_command(platform);
+    let checked = Checked::of(&candidate, &configured, &probes, load);
     if args.json {
         output::print_json(&checked.report(settings))?;
     } else {
@@ -374,12 +377,15 @@ impl<'a> Checked<'a> {
         candidate: &'a Candidate,
         configured: &'a ConfiguredRegion,
         probes: &'a [Probe],
+        load: Option<String>,
     ) -> Checked<'a> {
         let configured_accepts =
             probes.iter().find(|probe| is_configured(probe, configured)).map(accepted);
         let first = probes.iter().find(|probe| accepted(probe)).map(|p| &p.endpoint.region);
         let fix = match (first, configured_accepts) {
             (_, Some(true)) => None,
+            // Stored already: `dashkey region` would change nothing; this process must load it.
+            (Some(region), _) if configured.stored.as_ref() == Some(region) => load,
             (Some(region), _) if region != "custom" => Some(format!("dashkey region {region}")),
             _ => None,
         };
@@ -391,6 +397,13 @@ impl<'a> Checked<'a> {
             configured_accepts,
             fix,
         }
+    }
+
+    /// The stored region, when it accepted the key and this process calls another.
+    fn stored_elsewhere(&self) -> Option<&str> {
+        let stored = self.configured.stored.as_deref()?;
+        let accepted = self.accepted().any(|probe| probe.endpoint.region == stored);
+        (accepted && self.configured.stored_not_loaded()).then_some(stored)
     }
 
     fn accepted(&self) -> impl Iterator<Item = &'a Probe> + use<'a> {
@@ -413,10 +426,10 @@ impl<'a> Checked<'a> {
                 http_base_url: self.configured.url.clone(),
                 origin: match self.configured.origin {
                     RegionOrigin::Variable(name) => name.to_string(),
-                    RegionOrigin::Stored => "dashkey".to_string(),
                     RegionOrigin::Default => "default".to_string(),
                 },
                 region: self.configured.id.clone(),
+                stored_region: self.configured.stored.clone(),
             },
             timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
             regions: self.probes.iter().map(|probe| self.region_report(probe)).collect(),
@@ -465,10 +478,9 @@ impl<'a> Checked<'a> {
             (Some(path), _) => output::show_path(platform, path.as_ref()),
             (None, _) => dashkey::vars::API_KEY.to_string(),
         };
-        let calls = match (&self.configured.id, self.configured.origin) {
-            (Some(region), RegionOrigin::Stored) => format!("dashkey stored it for {region}"),
-            (Some(region), _) => format!("the Python SDK calls {region}"),
-            (None, _) => format!("the Python SDK calls {}", self.configured.url),
+        let calls = match &self.configured.id {
+            Some(region) => format!("the Python SDK here calls {region}"),
+            None => format!("the Python SDK here calls {}", self.configured.url),
         };
         anstream::println!(
             "{} {} {}",
@@ -555,11 +567,7 @@ impl<'a> Checked<'a> {
             };
             anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), probe.endpoint.region);
         }
-        let who = if self.configured.origin == RegionOrigin::Stored {
-            "dashkey stored the key for"
-        } else {
-            "the Python SDK is configured for"
-        };
+        let who = "the Python SDK is configured for";
         match (&self.fix, self.configured_accepts, &self.configured.id) {
             (Some(fix), Some(false), Some(configured)) => {
                 let label = self
@@ -573,6 +581,12 @@ impl<'a> Checked<'a> {
                     paint(WARN, "!")
                 );
                 anstream::println!("  Fix: {}", paint(BOLD, fix));
+                if let Some(stored) = self.stored_elsewhere() {
+                    anstream::println!(
+                        "  dashkey already stored {stored} for new shells; this process did not \
+                         load it (or start programs with: dashkey run -- <command>)."
+                    );
+                }
             }
             (Some(fix), None, configured) => {
                 let where_ = configured.as_deref().map_or_else(

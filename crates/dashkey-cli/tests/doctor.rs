@@ -183,7 +183,7 @@ fn temporary_key_only_in_this_environment_fails_until_set() {
     sandbox.env("DASHSCOPE_API_KEY", KEY);
     let report = doctor(&sandbox, &[]);
     let finding = report.expect("temporary", "fail");
-    assert!(text(finding, "fix").contains("dashkey set --stdin"), "{finding}");
+    assert_eq!(text(finding, "fix"), "dashkey set --from-env", "{finding}");
     assert!(text(finding, "detail").contains("sk-…5b6c"), "{finding}");
 
     // Twin: the same key, stored.
@@ -937,25 +937,51 @@ fn online_a_key_from_another_region_gives_dashkey_region() {
     let finding = report.expect("region-mismatch", "fail");
     assert_eq!(text(finding, "fix"), "dashkey region ap-southeast-1");
 
-    // Twin: the SDKs sent to the region that accepts the key.
+    // Twin: this process sends to the region that accepts the key; new shells still load
+    // the stored (default) region, which the launch-context rows say, with the fix.
     let singapore = &servers.iter().find(|(r, _)| r == "ap-southeast-1").unwrap().1;
     sandbox.env("DASHSCOPE_HTTP_BASE_URL", singapore.native_url());
-    doctor(&sandbox, &["--online"]).healthy().expect("region-mismatch", "ok");
+    let report = doctor(&sandbox, &["--online"]);
+    report.expect("region-mismatch", "ok");
+    let shells = report.expect("context-region", "warn");
+    assert_eq!(text(shells, "fix"), "dashkey region ap-southeast-1");
+    sandbox.run(&["region", "ap-southeast-1"], None).expect_code(0);
+    let fixed = doctor(&sandbox, &["--online"]);
+    fixed.expect("region-mismatch", "ok");
+    let shell_rows = fixed
+        .findings
+        .iter()
+        .filter(|f| f["id"] == "context-region" && text(f, "title").starts_with("terminal window"));
+    assert_eq!(shell_rows.count(), 0, "{}", fixed.list());
 }
 
-/// `verify` and `doctor` once computed the configured region differently: with the key
-/// stored for Singapore and no base URL in this environment, `verify` compared with the stored
-/// region (new terminals load it) and `doctor` with the SDK default, so one said "fine" and
-/// the other "the SDKs call China (Beijing)". Both now ask `resolve::configured_region`.
+/// `verify` and `doctor` once computed the configured region differently, and then agreed
+/// on a false verdict: with the key stored for Singapore and no base URL in this environment,
+/// both called Singapore "configured", although the process calls Beijing. Both now judge
+/// the process (`resolve::configured_region`), keep the stored region beside it, and give
+/// the fix that changes it: loading dashkey's file, never `dashkey region` (a loop).
 #[test]
 fn online_doctor_and_verify_agree_on_the_stored_region() {
     let mut sandbox = Sandbox::new();
-    let _servers = fake_regions(&mut sandbox, Some("ap-southeast-1"));
+    let servers = fake_regions(&mut sandbox, Some("ap-southeast-1"));
     set(&sandbox, KEY, &["--region", "ap-southeast-1"]);
     sandbox.env("DASHSCOPE_API_KEY", KEY);
     let verify = sandbox.run(&["verify", "--json"], None).json();
+    assert_eq!(verify["configured"]["region"], "cn-beijing");
+    assert_eq!(verify["configured"]["origin"], "default");
+    assert_eq!(verify["configured"]["stored_region"], "ap-southeast-1");
+    assert_eq!(verify["configured_region_accepts"], false);
+    let load = ". \"$HOME/.config/dashkey/env.sh\"";
+    assert_eq!(verify["fix"], load);
+    let report = doctor(&sandbox, &["--online"]);
+    let finding = report.expect("region-mismatch", "fail");
+    assert!(text(finding, "fix").starts_with(load), "{finding}");
+
+    // Twin: the process loaded dashkey's file.
+    let singapore = &servers.iter().find(|(r, _)| r == "ap-southeast-1").unwrap().1;
+    sandbox.env("DASHSCOPE_HTTP_BASE_URL", singapore.native_url());
+    let verify = sandbox.run(&["verify", "--json"], None).json();
     assert_eq!(verify["configured"]["region"], "ap-southeast-1");
-    assert_eq!(verify["configured"]["origin"], "dashkey");
     assert_eq!(verify["configured_region_accepts"], true);
     doctor(&sandbox, &["--online"]).expect("region-mismatch", "ok");
 }
@@ -1146,7 +1172,7 @@ fn a_key_in_a_dotfile_that_lives_in_a_git_repository_fails() {
     let report = doctor(&sandbox, &[]);
     let finding = report.expect("plaintext-in-dotfiles", "fail");
     assert!(text(finding, "detail").contains("git repository ~/dotfiles"), "{finding}");
-    assert!(text(finding, "fix").starts_with("dashkey set --migrate"), "{finding}");
+    assert!(text(finding, "fix").starts_with("dashkey set --from-env --migrate"), "{finding}");
 
     set(&sandbox, KEY, &["--migrate"]);
     // The link is kept; the line is gone from the repository's file.

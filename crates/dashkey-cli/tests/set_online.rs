@@ -105,9 +105,17 @@ fn region_moves_the_stored_key_and_verify_stops_complaining() {
     assert_eq!(sandbox.read(".bashrc"), bashrc, "a region change touches only dashkey's files");
     assert_eq!(sandbox.run(&["region"], None).stdout.trim(), "cn-hongkong");
     assert_eq!(sandbox.run(&["region", "--json"], None).json()["region"], "cn-hongkong");
+    // This process loaded nothing: it still calls the default region, and the fix is to
+    // load what is stored (a second `dashkey region` would change nothing).
     let verify = sandbox.run(&["verify", "--json"], None).json();
-    assert_eq!(verify["configured_region_accepts"], true);
-    assert_eq!(verify["fix"], serde_json::Value::Null);
+    assert_eq!(verify["configured"]["stored_region"], "cn-hongkong");
+    assert_eq!(verify["configured_region_accepts"], false);
+    assert_eq!(verify["fix"], ". \"$HOME/.config/dashkey/env.sh\"");
+    let bin = common::dashkey_bin();
+    let loaded =
+        sandbox.run(&["run", "--", bin.to_str().unwrap(), "verify", "--json"], None).json();
+    assert_eq!(loaded["configured_region_accepts"], true);
+    assert_eq!(loaded["fix"], serde_json::Value::Null);
 }
 
 #[test]

@@ -18,6 +18,7 @@
 //! that a healthy setup produces no `warn` or `fail`: a false alarm sends a user to fix what
 //! is not broken, which is a bug here.
 
+mod contexts;
 mod environment;
 mod git;
 mod managers;
@@ -102,9 +103,13 @@ pub mod id {
     pub const SDK_DISAGREE: &str = "sdk-disagree";
     /// No SDK finds any key here.
     pub const NO_KEY: &str = "no-key";
+    /// Programs started from a launch context (a shell, the desktop, cron…) get no key.
+    pub const CONTEXT_KEY: &str = "context-key";
+    /// Programs started from a launch context send the key to another region than its own.
+    pub const CONTEXT_REGION: &str = "context-region";
 
     /// Every id, in the order the checks run.
-    pub const ALL: [&str; 27] = [
+    pub const ALL: [&str; 29] = [
         TEMPORARY,
         NOT_LOADED,
         STALE_ENV,
@@ -132,6 +137,8 @@ pub mod id {
         LOGIN_VS_INTERACTIVE,
         SDK_DISAGREE,
         NO_KEY,
+        CONTEXT_KEY,
+        CONTEXT_REGION,
     ];
 }
 
@@ -227,6 +234,8 @@ pub struct Options {
     pub supervisord: Vec<String>,
     /// supervisord's configuration file, when not the one found automatically (`-c`).
     pub supervisord_config: Option<PathBuf>,
+    /// The user's crontab text, for the launch-context matrix (`None`: not read).
+    pub crontab: Option<String>,
 }
 
 /// The online check: a client and the regions to try.
@@ -275,9 +284,18 @@ pub fn diagnose(
     }
     cx.check_sudo(&mut out);
     cx.check_base_urls(&mut out);
-    if let Some(online) = online {
-        cx.check_online(online, &mut out);
-    }
+    let probed = online.and_then(|online| cx.check_online(online, &mut out));
+    let inputs = crate::reach::Inputs {
+        crontab: options.crontab.clone(),
+        sudoers: Some(host.sudoers.clone()),
+        probed_region: probed,
+    };
+    let jobs = options.crontab.as_deref().is_some_and(|text| {
+        text.lines()
+            .map(str::trim)
+            .any(|l| !l.is_empty() && !l.starts_with('#') && !is_assignment(l))
+    });
+    cx.check_contexts(&crate::reach::matrix(platform, &inputs), jobs, &mut out);
     cx.check_values(&mut out);
     cx.check_key_files(&mut out);
     cx.check_startup_files(&mut out);
@@ -463,6 +481,11 @@ fn relevant_shells(platform: &Platform, startup: &Startup) -> Vec<Shell> {
         }
     }
     shells
+}
+
+/// A crontab line that sets a variable rather than running a job.
+fn is_assignment(line: &str) -> bool {
+    !crate::reach::crontab_variables(line).is_empty()
 }
 
 /// When a file was last written.

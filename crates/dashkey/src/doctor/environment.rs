@@ -63,7 +63,7 @@ impl Context<'_> {
                          terminals, IDEs and services will not have it (FAQ scenario 1).{also}",
                         Self::describe_key(key)
                     ))
-                    .fix("printf '%s' \"$DASHSCOPE_API_KEY\" | dashkey set --stdin"),
+                    .fix("dashkey set --from-env"),
                 );
             }
             (Some(_), false) => {}
@@ -159,7 +159,7 @@ impl Context<'_> {
 
     /// How this environment gets the stored values again: the load line for a terminal, a
     /// new configuration and a restart for a service.
-    fn reload_fix(&self) -> String {
+    pub(super) fn reload_fix(&self) -> String {
         match self.service_manager() {
             Some(manager) => format!(
                 "update the key in the configuration of {manager} (dashkey service install), \
@@ -171,7 +171,7 @@ impl Context<'_> {
 
     /// The service manager this process runs under, from the variables each sets in the
     /// environment of what it starts.
-    fn service_manager(&self) -> Option<&'static str> {
+    pub(super) fn service_manager(&self) -> Option<&'static str> {
         if self.platform.var_non_empty("SUPERVISOR_ENABLED").is_some() {
             Some("supervisord")
         } else if self.platform.var_non_empty("INVOCATION_ID").is_some() {
@@ -242,6 +242,10 @@ impl Context<'_> {
         let fix_missing =
             if self.env_key.is_none() && !self.persisted_in().is_empty() && !self.under_sudo() {
                 self.reload_fix()
+            } else if self.stored_key.is_none()
+                && self.env_key.as_ref().is_some_and(|k| !k.is_empty())
+            {
+                "dashkey set --from-env".to_string()
             } else {
                 "dashkey set".to_string()
             };

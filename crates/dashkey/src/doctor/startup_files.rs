@@ -17,8 +17,19 @@ use super::{Context, Finding, Severity, id};
 
 const MIGRATE: &str =
     "dashkey set --migrate   (hooks the file each shell reads, and moves the assignment there)";
+/// `set` again with the stored key, which `dashkey run` hands over without a prompt or argv.
+const RESTORE: &str = "dashkey run -- dashkey set --from-env --offline";
+const MIGRATE_FROM_ENV: &str = "dashkey set --from-env --migrate   (stores the key this \
+     environment has, hooks the file each shell reads, and moves the assignment there)";
 
 impl Context<'_> {
+    /// `--migrate`, taking the key from this environment when nothing is stored yet and the
+    /// variable is here (no paste needed).
+    fn migrate_fix(&self) -> &'static str {
+        let here = self.env_key.as_ref().is_some_and(|key| !key.is_empty());
+        if self.stored_key.is_none() && here { MIGRATE_FROM_ENV } else { MIGRATE }
+    }
+
     pub(super) fn check_startup_files(&self, out: &mut Vec<Finding>) {
         self.check_unread(out);
         let assignments = self.key_assignments();
@@ -95,10 +106,15 @@ impl Context<'_> {
                     "Line {line} assigns {} literally.{exposure}{readable}",
                     Self::describe_key(key)
                 ))
-                .fix(
-                    "dashkey set --migrate   (moves the key into a 0600 file dashkey owns, \
-                     removing the line after a backup)",
-                ),
+                .fix(format!(
+                    "{}   (moves the key into a 0600 file dashkey owns, removing the line after \
+                     a backup)",
+                    if self.migrate_fix() == MIGRATE_FROM_ENV {
+                        "dashkey set --from-env --migrate"
+                    } else {
+                        "dashkey set --migrate"
+                    }
+                )),
             );
         }
     }
@@ -211,7 +227,7 @@ impl Context<'_> {
                     "The key is stored, but none of your shells ({missing}) reads a file that \
                      loads it (dashkey set --no-modify-rc?)."
                 ))
-                .fix("dashkey set   (adds the guarded line to each shell's startup file)")
+                .fix(format!("{RESTORE}   (adds the guarded line to each shell's startup file)"))
             } else {
                 let files: Vec<String> = assignments
                     .iter()
@@ -223,7 +239,7 @@ impl Context<'_> {
                     "none of your shells reads the file that sets the key",
                 )
                 .detail(format!("It is set in {}, which {missing} never read.", files.join(", ")))
-                .fix(MIGRATE)
+                .fix(self.migrate_fix())
             };
             return out.push(finding);
         }
@@ -249,9 +265,9 @@ impl Context<'_> {
                  started from them have no key."
             ))
             .fix(if self.stored_key.is_some() {
-                "dashkey set   (adds the guarded line to the file each shell reads)"
+                format!("{RESTORE}   (adds the guarded line to the file each shell reads)")
             } else {
-                MIGRATE
+                self.migrate_fix().to_string()
             }),
         );
     }

@@ -78,38 +78,89 @@ impl Context<'_> {
                 );
             }
         }
-        if out.len() > before {
+        // A broken variable is the finding; notes (a loopback test server) still leave the
+        // region to judge.
+        if out[before..].iter().any(|f| f.severity >= Severity::Warn) {
             return;
         }
+        out.push(self.process_region_finding());
+    }
+
+    /// Where the Python SDK in this process sends the key, judged against the region dashkey
+    /// stored (the one `set` found the key accepted in): never "right" for a region dashkey
+    /// knows is not the key's, and honest when it knows nothing.
+    fn process_region_finding(&self) -> Finding {
         let urls = &self.resolution(Sdk::Python).urls;
-        let region = resolve::region_of(urls).unwrap_or_else(|| "a custom endpoint".to_string());
+        let endpoints =
+            crate::region::config::Config::load(self.platform).unwrap_or_default().endpoints();
+        let stored_url = self.stored.as_ref().and_then(|stored| stored.get(vars::HTTP_BASE_URL));
+        let configured = resolve::configured_region(urls, &endpoints, stored_url);
+        let name = |id: &str| {
+            Region::find(id).map_or_else(|| id.to_string(), |r| format!("{} ({id})", r.name))
+        };
+        let calls = configured.id.as_deref().map_or_else(|| "a custom endpoint".to_string(), name);
         let any_set = [vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
             .iter()
             .any(|name| self.platform.var(name).is_some());
-        out.push(if any_set {
-            Finding::new(id::BASE_URL, Severity::Ok, format!("the base URLs point at {region}"))
-                .detail("Every base URL variable names the right API over https.")
-        } else {
-            Finding::new(
+        match configured.stored.as_deref() {
+            Some(stored) if configured.stored_not_loaded() && !self.under_sudo() => Finding::new(
+                id::BASE_URL,
+                Severity::Fail,
+                format!("this process calls {calls}, but the key is stored for {}", name(stored)),
+            )
+            .detail(format!(
+                "dashkey stored {} for new shells and programs, and {} here {}: the Python SDK \
+                 here sends the key to {calls}, which answers 401 Invalid API-key provided \
+                 (FAQ scenario 5). A program no shell starts gets it with dashkey run -- \
+                 <command>.",
+                name(stored),
+                vars::HTTP_BASE_URL,
+                if self.platform.var(vars::HTTP_BASE_URL).is_some() {
+                    "names another region"
+                } else {
+                    "is not set"
+                }
+            ))
+            .fix(self.reload_fix()),
+            Some(stored) if !configured.stored_not_loaded() => Finding::new(
+                id::BASE_URL,
+                Severity::Ok,
+                format!("the SDKs here call {}, the region dashkey stored", name(stored)),
+            )
+            .detail("Every base URL variable names the right API over https."),
+            _ if any_set => {
+                Finding::new(id::BASE_URL, Severity::Ok, format!("the base URLs point at {calls}"))
+                    .detail("Every base URL variable names the right API over https.")
+            }
+            _ => Finding::new(
                 id::BASE_URL,
                 Severity::Info,
-                format!("no base URL is set: the SDKs call {region}"),
+                format!("no base URL is set: the SDKs call {calls}"),
             )
-            .detail(
-                "That is right for a key from China (Beijing); a key from another region fails \
-                 there with 401 (dashkey doctor --online tells).",
-            )
-        });
+            .detail(format!(
+                "dashkey knows no region for this key (nothing is stored): that is right only \
+                 for a key from {}; a key from another region fails there with 401 \
+                 (dashkey doctor --online tells).",
+                name(DEFAULT_REGION)
+            )),
+        }
     }
 
-    pub(super) fn check_online(&self, online: Online<'_>, out: &mut Vec<Finding>) {
+    /// Returns the region that accepted the key, when one did.
+    pub(super) fn check_online(
+        &self,
+        online: Online<'_>,
+        out: &mut Vec<Finding>,
+    ) -> Option<String> {
         let python = self.resolution(Sdk::Python);
-        let Some(found) = python.key().filter(|k| !k.is_empty()) else { return };
+        let found = python.key().filter(|k| !k.is_empty())?;
         // Check the key itself: padding and quotes are reported by their own findings.
         let key = ApiKey::parse(found.expose()).map(|p| p.key).unwrap_or_else(|_| found.clone());
-        let Ok(probes) = online.prober.probe_all(&key, online.targets) else { return };
+        let probes = online.prober.probe_all(&key, online.targets).ok()?;
         let stored = self.stored.as_ref().and_then(|stored| stored.get(vars::HTTP_BASE_URL));
-        let configured = resolve::configured_region(&python.urls, online.targets, stored).id;
+        let configured_region = resolve::configured_region(&python.urls, online.targets, stored);
+        let stored_region = configured_region.stored.clone();
+        let configured = configured_region.id;
         let accepted: Vec<&str> = probes
             .iter()
             .filter(|p| p.classification.is_accepted())
@@ -130,6 +181,26 @@ impl Context<'_> {
                 format!("the key works in {calls}, where the SDKs send it"),
             )
             .detail(format!("Checked {} region(s) online.", probes.len())),
+            OnlineVerdict::Accepted
+                if stored_region.as_deref().is_some_and(|stored| accepted.contains(&stored)) =>
+            {
+                // Stored already: `dashkey region` would answer "nothing changed" (a loop).
+                let region = stored_region.as_deref().unwrap_or_default();
+                Finding::new(
+                    id::REGION_MISMATCH,
+                    Severity::Fail,
+                    format!(
+                        "the key works in {}, where dashkey stored it, but this process calls \
+                         {calls}",
+                        name(region)
+                    ),
+                )
+                .detail(format!(
+                    "This process did not load dashkey's file; {calls} answers 401 Invalid \
+                     API-key provided for the key (FAQ scenario 5)."
+                ))
+                .fix(self.reload_fix())
+            }
             OnlineVerdict::Accepted => {
                 let region = accepted.first().copied().unwrap_or_default();
                 Finding::new(
@@ -172,6 +243,7 @@ impl Context<'_> {
             .fix("dashkey verify   (later, or with HTTPS_PROXY set)"),
         };
         out.push(finding);
+        accepted.first().map(|region| (*region).to_string())
     }
 }
 

@@ -29,10 +29,12 @@ use crate::platform::Platform;
 use crate::region::{Endpoint, HostRegion};
 use crate::vars;
 
+mod client;
 mod configured;
 mod sdk;
 
-pub use configured::{ConfiguredRegion, RegionOrigin, configured_region};
+pub use client::{ClientOrigin, ClientUrl, python_client};
+pub use configured::{ConfiguredRegion, RegionOrigin, configured_region, region_of_native};
 
 pub(crate) use sdk::{classify_io, classify_read};
 pub use sdk::{java, java_user_home, node, python};

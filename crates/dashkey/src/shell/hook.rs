@@ -72,12 +72,18 @@ pub fn hook_offset(path: &Path, text: &str) -> usize {
             offset += line.len();
             continue;
         }
-        let guard = code.starts_with("case $- in")
-            || code.starts_with("case \"$-\" in")
-            || (code.contains("return") && (code.contains("$-") || code.contains("PS1")));
-        return if guard { offset } else { text.len() };
+        return if is_interactive_guard(code) { offset } else { text.len() };
     }
     text.len()
+}
+
+/// Whether a `.bashrc` command returns early from non-interactive shells (Debian's
+/// `case $- in *i*) ;; *) return;; esac`, or `[ -z "$PS1" ] && return`). The reachability
+/// matrix uses the same test for what `ssh host command` reads.
+pub fn is_interactive_guard(code: &str) -> bool {
+    code.starts_with("case $- in")
+        || code.starts_with("case \"$-\" in")
+        || (code.contains("return") && (code.contains("$-") || code.contains("PS1")))
 }
 
 #[cfg(test)]
