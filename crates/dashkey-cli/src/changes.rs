@@ -174,6 +174,19 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                 };
                 format!("{service} was not changed: {reason}")
             }
+            Note::CrlfStartupFile { path } => {
+                let target = path.canonicalize().unwrap_or_else(|_| path.clone());
+                let home = platform.home();
+                format!(
+                    "{} has Windows (CRLF) line endings: dashkey's block in it is LF, so that the                      shells reading it can parse it, but its own lines still end in a CR, which                      breaks `then`/`fi` and adds a CR to values. Convert it:  sed -i 's/\\r$//' {}",
+                    show_path(platform, path),
+                    dashkey::shell::path_expression(
+                        dashkey::shell::Dialect::Posix,
+                        &target,
+                        home.as_deref()
+                    )
+                )
+            }
             Note::NoStartupFile { shell } => {
                 format!("{shell}: no startup file to hook here (is it installed?)")
             }
@@ -233,7 +246,12 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             ),
             Note::Recovered(recovery) => recovery_text(platform, recovery),
         };
-        anstream::eprintln!("{} {text}", paint(WARN, "!"));
+        // Replacing the old key is what a rotation is for: a plain line, not a warning.
+        if matches!(note, Note::ReplacedSdkKey { .. }) {
+            anstream::eprintln!("  {text}");
+        } else {
+            anstream::eprintln!("{} {text}", paint(WARN, "!"));
+        }
     }
 }
 

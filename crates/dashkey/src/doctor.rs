@@ -98,13 +98,15 @@ pub mod id {
     pub const KEY_IN_GIT: &str = "key-in-git";
     /// Some shells of this user never read the file that sets the key.
     pub const LOGIN_VS_INTERACTIVE: &str = "login-vs-interactive";
+    /// A startup file a POSIX shell, csh or fish reads has CRLF line endings.
+    pub const CRLF_STARTUP_FILE: &str = "crlf-startup-file";
     /// The Python, Java and Node SDKs would use different keys, or some none.
     pub const SDK_DISAGREE: &str = "sdk-disagree";
     /// No SDK finds any key here.
     pub const NO_KEY: &str = "no-key";
 
     /// Every id, in the order the checks run.
-    pub const ALL: [&str; 27] = [
+    pub const ALL: [&str; 28] = [
         TEMPORARY,
         NOT_LOADED,
         STALE_ENV,
@@ -130,6 +132,7 @@ pub mod id {
         PLAINTEXT_IN_DOTFILES,
         KEY_IN_GIT,
         LOGIN_VS_INTERACTIVE,
+        CRLF_STARTUP_FILE,
         SDK_DISAGREE,
         NO_KEY,
     ];

@@ -196,6 +196,12 @@ pub enum Note {
         /// Why.
         reason: NotUpdated,
     },
+    /// A startup file has CRLF line endings: dashkey's block in it is LF, so that the shell
+    /// can parse it, but the file's own lines may still break that shell.
+    CrlfStartupFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// A shell was requested but has no startup file to hook here.
     NoStartupFile {
         /// The shell.

@@ -1,0 +1,144 @@
+//! The defects a new user's walk through dashkey found (issue 11), each proved with the real
+//! binary in a sandbox HOME and, where a shell reads the file, the real shell.
+
+// Unix only: real shells, sudo, a pseudo-terminal.
+#![cfg(unix)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{KEY, OTHER_KEY, Run, Sandbox, snapshot, tool};
+use serde_json::Value;
+
+const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\"";
+const SG_URL: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
+
+/// `set` without the online check, the key on stdin.
+fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["set", "--stdin", "--offline"];
+    args.extend_from_slice(extra);
+    sandbox.run(&args, Some(key))
+}
+
+/// A program in the sandbox environment, bounded, and what it printed on stdout.
+fn shell_out(sandbox: &Sandbox, program: &Path, args: &[&str]) -> String {
+    let mut command = sandbox.program("timeout");
+    command.arg("30").arg(program).args(args).env("TERM", "dumb");
+    let output = command.output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The findings of `dashkey doctor --json`.
+fn findings(sandbox: &Sandbox) -> Vec<Value> {
+    let run = sandbox.run(&["doctor", "--json"], None);
+    run.json()["findings"].as_array().expect("findings").clone()
+}
+
+fn with_id<'a>(findings: &'a [Value], id: &str) -> Vec<&'a Value> {
+    findings.iter().filter(|f| f["id"] == id).collect()
+}
+
+// 1. A CRLF startup file
+
+#[test]
+fn a_crlf_profile_gets_an_lf_block_that_bash_and_dash_login_shells_read() {
+    let mut sandbox = Sandbox::new();
+    let profile = "# ~/.profile, saved on Windows\r\nexport EDITOR=vi\r\n";
+    sandbox.write(".profile", profile);
+    let before = snapshot(sandbox.root());
+    let run =
+        set(&sandbox, KEY, &["--shell", "sh", "--shell", "bash", "--region", "ap-southeast-1"]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("CRLF") && run.stderr.contains("is LF"), "{}", run.stderr);
+    let written = String::from_utf8(sandbox.read(".profile")).unwrap();
+    assert!(written.starts_with(profile), "the user's bytes stay as they were: {written:?}");
+    assert!(!written[profile.len()..].contains('\r'), "{written:?}");
+    let expected = format!("{KEY}|{SG_URL}");
+    for (name, args) in [("bash", ["-l", "-c", PRINT]), ("dash", ["-l", "-c", PRINT])] {
+        let Some(program) = tool(name) else { continue };
+        assert_eq!(shell_out(&sandbox, &program, &args), expected, "{name} -l");
+    }
+    // `sh` as a login shell, whatever sh is here.
+    sandbox.env("SHELL", "/bin/sh");
+    assert_eq!(shell_out(&sandbox, Path::new("/bin/sh"), &["-l", "-c", PRINT]), expected, "sh -l");
+
+    sandbox.run(&["unset"], None).expect_code(0);
+    assert_eq!(snapshot(sandbox.root()), before, "unset restores the CRLF file byte for byte");
+}
+
+#[test]
+fn doctor_flags_a_crlf_startup_file_and_its_fix_clears_the_finding() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".bashrc", "alias ll='ls -l'\r\n");
+    set(&sandbox, KEY, &["--shell", "bash"]).expect_code(0);
+    let found = findings(&sandbox);
+    let crlf = with_id(&found, "crlf-startup-file");
+    assert_eq!(crlf.len(), 1, "{found:#?}");
+    assert_eq!(crlf[0]["severity"], "warn");
+    assert!(crlf[0]["title"].as_str().unwrap().contains("~/.bashrc"), "{}", crlf[0]);
+    let fix = crlf[0]["fix"].as_str().unwrap().to_string();
+    assert!(fix.starts_with("sed -i 's/\\r$//' "), "{fix}");
+    // The fix, run as printed.
+    let status = sandbox.program("/bin/sh").args(["-c", &fix]).status().unwrap();
+    assert!(status.success());
+    assert!(!sandbox.read(".bashrc").contains(&b'\r'));
+    assert!(with_id(&findings(&sandbox), "crlf-startup-file").is_empty());
+    // And the key still loads in the converted file.
+    if let Some(bash) = tool("bash") {
+        let out = shell_out(&sandbox, &bash, &["-i", "-c", "printf %s \"$DASHSCOPE_API_KEY\""]);
+        assert!(out.ends_with(KEY), "{out:?}");
+    }
+}
+
+// 2. Debian's skeleton .kshrc
+
+/// Debian's `/etc/skel/.kshrc` (from the ksh93u+m package) when it is here, else its first
+/// lines as that package ships them.
+fn debian_kshrc() -> String {
+    std::fs::read_to_string("/etc/skel/.kshrc").unwrap_or_else(|_| {
+        "# skip this setup for non-interactive shells\n[[ -o interactive && -t 0 ]] || return\n\n\
+         # disable core dumps\nulimit -c 0\n"
+            .to_string()
+    })
+}
+
+#[test]
+fn the_hook_in_debians_kshrc_runs_before_its_terminal_guard() {
+    let Some(ksh) = tool("ksh") else { return };
+    let sandbox = Sandbox::new();
+    let skel = debian_kshrc();
+    assert!(skel.contains("|| return"), "not Debian's guard: {skel}");
+    sandbox.write(".kshrc", &skel);
+    let before = snapshot(sandbox.root());
+    set(&sandbox, KEY, &["--shell", "ksh"]).expect_code(0);
+    let kshrc = String::from_utf8(sandbox.read(".kshrc")).unwrap();
+    let (hook, guard) =
+        (kshrc.find("# >>> dashkey >>>").unwrap(), kshrc.find("|| return").unwrap());
+    assert!(hook < guard, "the block is after the guard:\n{kshrc}");
+
+    let print = "printf %s \"$DASHSCOPE_API_KEY\"";
+    // Interactive without a terminal (stdin is not one): the guard returns.
+    let mut command = sandbox.program("timeout");
+    command.args(["30"]).arg(&ksh).args(["-i", "-c", print]).stdin(std::process::Stdio::null());
+    let out = String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned();
+    assert!(out.ends_with(KEY), "ksh -i without a terminal printed {out:?}");
+    // Interactive on a terminal, through a pseudo-terminal.
+    if let Some(script) = tool("script") {
+        let line = format!("'{}' -i -c '{print}'", ksh.display());
+        let mut command = sandbox.program("timeout");
+        command.arg("30").arg(script).args(["-qec", &line, "/dev/null"]);
+        let out = String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned();
+        assert!(out.contains(KEY), "ksh -i on a terminal printed {out:?}");
+    }
+    // Not interactive: a login shell reads .profile, which is hooked too.
+    let out = shell_out(&sandbox, &ksh, &["-l", "-c", print]);
+    assert!(out.ends_with(KEY), "ksh -l printed {out:?}");
+
+    sandbox.run(&["unset"], None).expect_code(0);
+    // ksh keeps its history in the home; it is not dashkey's.
+    let _ = std::fs::remove_file(sandbox.home.join(".sh_history"));
+    assert!(snapshot(sandbox.root()) == before, "unset did not restore the home");
+}
