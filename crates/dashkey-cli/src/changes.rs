@@ -162,14 +162,14 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             }
             Note::ServiceNotUpdated { service, reason } => {
                 let reason = match reason {
-                    NotUpdated::NeedsRoot { install: true } => {
-                        "its files need root: run `sudo dashkey service install` for it again"
-                            .to_string()
-                    }
-                    NotUpdated::NeedsRoot { install: false } => {
-                        "its files need root: run `sudo dashkey service uninstall` for it"
-                            .to_string()
-                    }
+                    NotUpdated::NeedsRoot { install: true } => format!(
+                        "its files need root: run `{} service install` for it again",
+                        crate::sudo_dashkey()
+                    ),
+                    NotUpdated::NeedsRoot { install: false } => format!(
+                        "its files need root: run `{} service uninstall` for it",
+                        crate::sudo_dashkey()
+                    ),
                     NotUpdated::Failed(error) => error.clone(),
                 };
                 format!("{service} was not changed: {reason}")

@@ -87,7 +87,9 @@ Files are written 0600. On a terminal, formats holding the key need --reveal.")]
     /// Give a systemd unit or a supervisord program the key, or take it back.
     #[command(after_help = "\
 Examples:
-  sudo dashkey service install --systemd app          /etc/dashkey/app.service.env + a drop-in
+  sudo \"$(command -v dashkey)\" service install --systemd app
+                                  /etc/dashkey/app.service.env + a drop-in (sudo's PATH may not
+                                  have dashkey: give it its full path)
   dashkey service install --systemd app --user        a user unit
   dashkey service install --supervisord app -c /etc/supervisor/supervisord.conf
   dashkey service uninstall --systemd app             restores every file byte for byte

@@ -42,6 +42,7 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
         systemd_user: args.user,
         supervisord: args.supervisord.clone(),
         supervisord_config: args.supervisord_conf.clone(),
+        program: crate::program_path(),
     };
     let host = Host::system();
     let online = if args.online {

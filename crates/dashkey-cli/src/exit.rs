@@ -73,8 +73,9 @@ pub fn sentence(error: anyhow::Error) -> anyhow::Error {
         (Some(persist), _) => persist_sentence(persist),
         (None, Some(HandoffError::Persist(persist))) => persist_sentence(persist),
         (None, Some(HandoffError::NeedsRoot(unit))) => Some(format!(
-            "writing a system unit's files needs root: run `sudo dashkey service install --systemd \
-             {unit}` (dashkey reads the key of the user who ran sudo), or use --user for a user unit"
+            "writing a system unit's files needs root: run `{} service install --systemd {unit}` \
+             (dashkey reads the key of the user who ran sudo), or use --user for a user unit",
+            crate::sudo_dashkey()
         )),
         (None, Some(HandoffError::NoConfig(looked))) => Some(format!(
             "no supervisord configuration found (looked in {looked}); give it with -c"

@@ -39,6 +39,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// The running binary, canonical: how every printed `sudo` command names dashkey, because
+/// sudo searches only its `secure_path`, which rarely holds `~/.cargo/bin`.
+pub fn program_path() -> Option<std::path::PathBuf> {
+    std::env::current_exe().and_then(std::fs::canonicalize).ok()
+}
+
+/// `sudo /abs/path/dashkey`, quoted for a POSIX shell: the start of every `sudo` command
+/// dashkey prints.
+pub fn sudo_dashkey() -> String {
+    match program_path() {
+        Some(path) => format!("sudo {}", dashkey::shell::word_posix(&path.display().to_string())),
+        None => "sudo dashkey".to_string(),
+    }
+}
+
 /// Prints an error and returns its exit status. Errors name their cause in their own
 /// message, so the chain of sources is not printed again. The message is scrubbed of anything
 /// key-like first, whatever it quotes.

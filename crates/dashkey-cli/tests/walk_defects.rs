@@ -142,3 +142,76 @@ fn the_hook_in_debians_kshrc_runs_before_its_terminal_guard() {
     let _ = std::fs::remove_file(sandbox.home.join(".sh_history"));
     assert!(snapshot(sandbox.root()) == before, "unset did not restore the home");
 }
+
+// 3. doctor under sudo, and 6. every printed sudo command runs as printed
+
+/// `sudo -n -u nobody /abs/dashkey doctor --json` from the sandbox environment.
+fn doctor_under_sudo(sandbox: &Sandbox) -> Option<Vec<Value>> {
+    let sudo = tool("sudo")?;
+    let mut command = sandbox.program(&sudo);
+    command.args(["-n", "-u", "nobody"]).arg(common::dashkey_bin()).args(["doctor", "--json"]);
+    command.current_dir("/");
+    let run = Run::from(command.output().unwrap());
+    sandbox.assert_no_secret(&run, &["sudo", "doctor"]);
+    Some(run.json()["findings"].as_array().expect("findings").clone())
+}
+
+/// The canonical path of the binary under test, as dashkey prints it.
+fn bin_path() -> String {
+    std::fs::canonicalize(common::dashkey_bin()).unwrap().display().to_string()
+}
+
+#[test]
+fn doctor_under_sudo_keeps_the_region_and_never_suggests_set() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let Some(found) = doctor_under_sudo(&sandbox) else { return };
+    let sudo = with_id(&found, "sudo");
+    let dropped = sudo.iter().find(|f| f["severity"] == "fail").expect("the sudo finding");
+    let fix = dropped["fix"].as_str().unwrap();
+    let preserve = fix.split("--preserve-env=").nth(1).expect(fix).split(' ').next().unwrap();
+    let names: Vec<&str> = preserve.split(',').collect();
+    for name in dashkey::store::WRITTEN_VARS {
+        assert!(names.contains(&name), "{name} is not kept: {fix}");
+    }
+    assert!(fix.contains(&format!("{} sudo -- <command>", bin_path())), "{fix}");
+    for finding in &found {
+        let fix = finding["fix"].as_str().unwrap_or_default();
+        assert!(!fix.contains("dashkey set"), "under sudo, a fix says set: {finding}");
+    }
+}
+
+#[test]
+fn a_printed_sudo_fix_runs_as_printed_under_secure_path() {
+    let Some(_) = tool("sudo") else { return };
+    let mut sandbox = Sandbox::new();
+    set(&sandbox, KEY, &["--no-modify-rc", "--region", "ap-southeast-1"]).expect_code(0);
+    // The doctor's fix, taken from a run under sudo without the key.
+    let found = doctor_under_sudo(&sandbox).unwrap();
+    let fix = with_id(&found, "sudo")
+        .into_iter()
+        .find_map(|f| f["fix"].as_str().map(str::to_string))
+        .unwrap();
+    let command = fix.split("without sudo: ").nth(1).unwrap().split("   (").next().unwrap();
+    let command =
+        command.replace("<command>", "printenv DASHSCOPE_API_KEY DASHSCOPE_HTTP_BASE_URL");
+    // A PATH without dashkey: only the printed path finds it.
+    sandbox.env("PATH", "/usr/bin:/bin");
+    let output = sandbox.program("/bin/sh").args(["-c", &command]).output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(out, format!("{KEY}\n{SG_URL}\n"), "{command}");
+    // The `sudo /abs/dashkey` every printed sudo command starts with works under secure_path.
+    let output = sandbox
+        .program("/bin/sh")
+        .args(["-c", &format!("sudo -n {} --version", bin_path())])
+        .output();
+    assert!(output.unwrap().status.success());
+    // `service --help` shows the form that works from any PATH.
+    let help = sandbox.run(&["service", "--help"], None);
+    assert!(
+        help.stdout.contains("sudo \"$(command -v dashkey)\" service install"),
+        "{}",
+        help.stdout
+    );
+}

@@ -230,6 +230,10 @@ pub struct Options {
     pub supervisord: Vec<String>,
     /// supervisord's configuration file, when not the one found automatically (`-c`).
     pub supervisord_config: Option<PathBuf>,
+    /// How fixes name the `dashkey` program: the absolute path of the running binary, so a
+    /// fix is right under `sudo`, whose `secure_path` rarely has `~/.cargo/bin` (none:
+    /// `dashkey`).
+    pub program: Option<PathBuf>,
 }
 
 /// The online check: a client and the regions to try.
@@ -286,6 +290,7 @@ pub fn diagnose(
     cx.check_startup_files(&mut out);
     cx.check_git(&mut out);
     cx.check_sdks(&mut out);
+    cx.no_set_under_sudo(&mut out);
     Ok(out)
 }
 
