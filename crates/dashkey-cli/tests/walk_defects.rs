@@ -215,3 +215,40 @@ fn a_printed_sudo_fix_runs_as_printed_under_secure_path() {
         help.stdout
     );
 }
+
+// 4. status with config.toml endpoints
+
+#[test]
+fn status_labels_a_gateway_with_its_region_and_warns_once_only_when_true() {
+    let mut sandbox = Sandbox::new();
+    // A gateway for Singapore, named in dashkey's config.toml.
+    sandbox.write(
+        ".config/dashkey/config.toml",
+        "[regions.ap-southeast-1]\nendpoint = \"https://gateway.example.com\"\n",
+    );
+    set(&sandbox, KEY, &["--no-modify-rc", "--region", "ap-southeast-1"]).expect_code(0);
+    let loaded = "set -a; . \"$HOME/.config/dashkey/env.sh\"; set +a";
+    let bin = bin_path();
+    let run = |sandbox: &Sandbox, line: &str| {
+        let output = sandbox.program("/bin/sh").args(["-c", line]).output().unwrap();
+        let run = Run::from(output);
+        sandbox.assert_no_secret(&run, &["status"]);
+        run
+    };
+    // A terminal that loaded dashkey's file: every SDK on the gateway, labelled Singapore,
+    // and nothing to warn about.
+    let out = run(&sandbox, &format!("{loaded}; '{bin}' status")).stdout;
+    let labelled = out.matches("→ ap-southeast-1: https://gateway.example.com/api/v1").count();
+    assert_eq!(labelled, 3, "{out}");
+    assert!(!out.contains("custom endpoint"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with('!')), "a warning where all is well:\n{out}");
+    // A terminal with only the key (an old `export`): one warning naming the three SDKs.
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let out = run(&sandbox, &format!("'{bin}' status")).stdout;
+    let warnings: Vec<&str> = out.lines().filter(|l| l.contains("stored key belongs to")).collect();
+    assert_eq!(warnings.len(), 1, "{out}");
+    assert!(
+        warnings[0].contains("the Python, Java and Node SDKs here would call cn-beijing"),
+        "{out}"
+    );
+}
