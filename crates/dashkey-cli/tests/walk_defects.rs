@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
 use common::{KEY, OTHER_KEY, Run, Sandbox, snapshot, tool};
 use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
 
 const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\"";
 const SG_URL: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
@@ -128,8 +126,9 @@ fn the_hook_in_debians_kshrc_runs_before_its_terminal_guard() {
     // Interactive on a terminal, through a pseudo-terminal.
     if let Some(script) = tool("script") {
         let line = format!("'{}' -i -c '{print}'", ksh.display());
+        let typescript = sandbox.root().join("typescript");
         let mut command = sandbox.program("timeout");
-        command.arg("30").arg(script).args(["-qec", &line, "/dev/null"]);
+        command.arg("30").arg(script).args(["-qec", &line]).arg(&typescript);
         let out = String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned();
         assert!(out.contains(KEY), "ksh -i on a terminal printed {out:?}");
     }
@@ -140,6 +139,7 @@ fn the_hook_in_debians_kshrc_runs_before_its_terminal_guard() {
     sandbox.run(&["unset"], None).expect_code(0);
     // ksh keeps its history in the home; it is not dashkey's.
     let _ = std::fs::remove_file(sandbox.home.join(".sh_history"));
+    let _ = std::fs::remove_file(sandbox.root().join("typescript"));
     assert!(snapshot(sandbox.root()) == before, "unset did not restore the home");
 }
 
@@ -251,4 +251,191 @@ fn status_labels_a_gateway_with_its_region_and_warns_once_only_when_true() {
         warnings[0].contains("the Python, Java and Node SDKs here would call cn-beijing"),
         "{out}"
     );
+}
+
+// 5. Wording and exit statuses
+
+#[test]
+fn set_gui_says_a_new_login_is_needed_and_region_says_it_moved_the_key() {
+    let sandbox = Sandbox::new();
+    let run = set(&sandbox, KEY, &["--no-modify-rc", "--gui"]);
+    run.expect_code(0);
+    assert!(
+        sandbox.home.join(".config/environment.d").is_dir(),
+        "--gui wrote no session file: {}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("log out and back in"), "{}", run.stdout);
+    let run = set(&sandbox, KEY, &["--no-modify-rc"]);
+    assert!(!run.stdout.contains("log out"), "no desktop file changed this time: {}", run.stdout);
+
+    let run = sandbox.run(&["region", "ap-southeast-1"], None);
+    run.expect_code(0);
+    assert!(run.stdout.contains("Moved the stored key sk-…5b6c"), "{}", run.stdout);
+    assert!(run.stdout.contains("to region ap-southeast-1"), "{}", run.stdout);
+    assert!(!run.stdout.contains("Saved the DashScope API key"), "{}", run.stdout);
+}
+
+#[test]
+fn a_routine_rotation_is_a_plain_line() {
+    let sandbox = Sandbox::new();
+    set(&sandbox, KEY, &["--no-modify-rc"]).expect_code(0);
+    let run = set(&sandbox, OTHER_KEY, &["--no-modify-rc"]);
+    run.expect_code(0);
+    let line = run.stderr.lines().find(|l| l.contains("held a different key")).expect(&run.stderr);
+    assert!(!line.trim_start().starts_with('!'), "an alarm for a rotation: {line}");
+    assert!(!run.stderr.lines().any(|l| l.starts_with('!')), "{}", run.stderr);
+}
+
+#[test]
+fn no_check_mark_beside_a_value_that_is_not_a_key() {
+    let mut sandbox = Sandbox::new();
+    // The documentation's placeholder, exported as the seed page shows.
+    sandbox.env("DASHSCOPE_API_KEY", "YOUR_DASHSCOPE_API_KEY");
+    let found = findings(&sandbox);
+    assert!(
+        found.iter().any(|f| f["severity"] == "fail" && f["id"] == "placeholder"),
+        "{found:#?}"
+    );
+    let sdks = with_id(&found, "sdk-disagree");
+    assert!(sdks.iter().all(|f| f["severity"] != "ok"), "{sdks:#?}");
+    let text = sandbox.run(&["doctor"], None).stdout;
+    assert!(!text.lines().any(|l| l.contains('✓') && l.contains("all use")), "{text}");
+}
+
+#[test]
+fn no_stored_key_is_claimed_when_dashkey_stored_none() {
+    let mut sandbox = Sandbox::new();
+    // The seed page's way: the key in .bashrc, nothing stored by dashkey.
+    sandbox.write(".bashrc", format!("export DASHSCOPE_API_KEY='{KEY}'\n"));
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let found = findings(&sandbox);
+    let stale = with_id(&found, "stale-env");
+    assert!(!stale.is_empty(), "{found:#?}");
+    for finding in &stale {
+        assert!(!finding["title"].as_str().unwrap().contains("stored key"), "{finding}");
+    }
+    assert!(
+        stale.iter().any(|f| f["title"] == "this environment has the key your startup files set")
+    );
+}
+
+#[test]
+fn ctrl_d_at_the_hidden_prompt_is_a_cancel() {
+    let Some(script) = tool("script") else { return };
+    let sandbox = Sandbox::new();
+    let line = format!("'{}' set --offline --no-modify-rc", bin_path());
+    let typescript = sandbox.root().join("typescript");
+    let mut command = sandbox.program("timeout");
+    command.arg("30").arg(script).args(["-qec", &line]).arg(&typescript).env("TERM", "dumb");
+    // Ctrl-D (EOT) on the empty line the prompt reads.
+    let output = common::feed(command, Some("\u{4}"));
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{screen}");
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(!screen.contains("cannot read from the terminal"), "{screen}");
+    assert!(!sandbox.home.join(".config/dashkey").exists(), "a cancel changed something");
+}
+
+/// The `name(1)` references of a roff page (`dashkey\-set(1)`).
+fn named_pages(roff: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for piece in roff.split("(1)") {
+        let word: String = piece
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '\\')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let word = word.replace("\\-", "-");
+        if word.starts_with("dashkey") {
+            names.push(word);
+        }
+    }
+    names
+}
+
+#[test]
+fn every_man_page_the_main_page_names_is_generated_and_parses() {
+    let sandbox = Sandbox::new();
+    let main = sandbox.run(&["man"], None);
+    main.expect_code(0);
+    let dir = sandbox.root().join("man1");
+    std::fs::create_dir(&dir).unwrap();
+    let run = sandbox.run(&["man", "--output", dir.to_str().unwrap()], None);
+    run.expect_code(0);
+    assert_eq!(std::fs::read_to_string(dir.join("dashkey.1")).unwrap(), main.stdout);
+    let mut named = named_pages(&main.stdout);
+    assert!(named.contains(&"dashkey-set".to_string()), "{named:?}");
+    let mut checked = std::collections::BTreeSet::new();
+    while let Some(name) = named.pop() {
+        if !checked.insert(name.clone()) {
+            continue;
+        }
+        let page = dir.join(format!("{name}.1"));
+        let roff = std::fs::read_to_string(&page)
+            .unwrap_or_else(|_| panic!("{name}(1) is named but was not generated"));
+        assert!(
+            roff.contains(&format!(".TH {name} 1")),
+            "{name}: {}",
+            &roff[..200.min(roff.len())]
+        );
+        named.extend(named_pages(&roff));
+    }
+    // The main page and its subcommands, and `service`'s three.
+    assert!(checked.len() >= 16, "{checked:?}");
+    assert!(checked.contains("dashkey-service-install"), "{checked:?}");
+    if let Some(groff) = tool("groff") {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let output = Command::new(&groff)
+                .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+                .arg(&path)
+                .output();
+            let output = output.unwrap();
+            assert!(
+                output.status.success() && output.stderr.is_empty(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    // A missing directory is refused by name and nothing is written.
+    let missing = sandbox.root().join("nope");
+    let run = sandbox.run(&["man", "--output", missing.to_str().unwrap()], None);
+    run.expect_code(2);
+    assert!(run.stderr.contains("nope") && !missing.exists(), "{}", run.stderr);
+}
+
+#[test]
+fn nushell_completions_name_every_subcommand() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["completions", "nushell"], None);
+    run.expect_code(0);
+    let nu = &run.stdout;
+    assert!(nu.starts_with("module completions {"), "{}", &nu[..100.min(nu.len())]);
+    assert!(nu.trim_end().ends_with("export use completions *"), "{nu}");
+    let help = sandbox.run(&["--help"], None).stdout;
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 12, "{commands:?}");
+    for command in commands {
+        assert!(nu.contains(&format!("export extern \"dashkey {command}\" [")), "{command}");
+    }
+    // Brackets and braces balance, as nu's parser needs.
+    for (open, close) in [('[', ']'), ('{', '}'), ('(', ')')] {
+        let depth = nu.chars().filter(|c| *c == open).count() as i64
+            - nu.chars().filter(|c| *c == close).count() as i64;
+        assert_eq!(depth, 0, "{open}{close} unbalanced");
+    }
+    assert_eq!(sandbox.run(&["completions", "nu"], None).stdout, *nu, "nu is an alias");
 }
