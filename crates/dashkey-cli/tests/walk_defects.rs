@@ -50,7 +50,6 @@ fn a_crlf_profile_gets_an_lf_block_that_bash_and_dash_login_shells_read() {
     let run =
         set(&sandbox, KEY, &["--shell", "sh", "--shell", "bash", "--region", "ap-southeast-1"]);
     run.expect_code(0);
-    assert!(run.stderr.contains("CRLF") && run.stderr.contains("is LF"), "{}", run.stderr);
     let written = String::from_utf8(sandbox.read(".profile")).unwrap();
     assert!(written.starts_with(profile), "the user's bytes stay as they were: {written:?}");
     assert!(!written[profile.len()..].contains('\r'), "{written:?}");
@@ -62,6 +61,8 @@ fn a_crlf_profile_gets_an_lf_block_that_bash_and_dash_login_shells_read() {
     // `sh` as a login shell, whatever sh is here.
     sandbox.env("SHELL", "/bin/sh");
     assert_eq!(shell_out(&sandbox, Path::new("/bin/sh"), &["-l", "-c", PRINT]), expected, "sh -l");
+    // And set said what it did.
+    assert!(run.stderr.contains("CRLF") && run.stderr.contains("is LF"), "{}", run.stderr);
 
     sandbox.run(&["unset"], None).expect_code(0);
     assert_eq!(snapshot(sandbox.root()), before, "unset restores the CRLF file byte for byte");
