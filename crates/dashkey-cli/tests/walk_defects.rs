@@ -440,3 +440,28 @@ fn nushell_completions_name_every_subcommand() {
     }
     assert_eq!(sandbox.run(&["completions", "nu"], None).stdout, *nu, "nu is an alias");
 }
+
+#[test]
+fn the_needs_root_refusal_names_dashkey_by_its_full_path() {
+    let Some(setpriv) = tool("setpriv") else { return };
+    if !std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    }) {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    set(&sandbox, KEY, &["--no-modify-rc"]).expect_code(0);
+    // As a user who is not root: a system unit's files need root.
+    let output = sandbox
+        .program(&setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(common::dashkey_bin())
+        .args(["service", "install", "--systemd", "app"])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let printed = format!("`sudo {} service install --systemd app`", bin_path());
+    assert!(stderr.contains(&printed), "{stderr}");
+}
