@@ -69,6 +69,43 @@ fn a_crlf_profile_gets_an_lf_block_that_bash_and_dash_login_shells_read() {
 }
 
 #[test]
+fn every_shell_reads_the_key_through_its_own_crlf_startup_file() {
+    let sandbox = Sandbox::new();
+    for (file, line) in [
+        (".profile", "export FOO=1"),
+        (".zshenv", "export FOO=1"),
+        (".kshrc", "alias ll=ls"),
+        (".mkshrc", "alias ll=ls"),
+        (".tcshrc", "set foo=1"),
+    ] {
+        sandbox.write(file, format!("{line}\r\n"));
+    }
+    let before = snapshot(sandbox.root());
+    let shells = ["--shell", "zsh", "--shell", "ksh", "--shell", "mksh", "--shell", "tcsh"];
+    let run = set(&sandbox, KEY, &shells);
+    run.expect_code(0);
+    assert_eq!(run.stderr.matches("CRLF").count(), 5, "one note per file: {}", run.stderr);
+    let print = "printf '%s' \"$DASHSCOPE_API_KEY\"";
+    for (name, args) in [
+        ("zsh", ["-c", print].as_slice()),
+        ("ksh", &["-l", "-c", print]),
+        ("ksh", &["-i", "-c", print]),
+        ("mksh", &["-l", "-c", print]),
+        ("mksh", &["-i", "-c", print]),
+        ("tcsh", &["-c", print]),
+    ] {
+        let Some(program) = tool(name) else { continue };
+        let out = shell_out(&sandbox, &program, args);
+        assert!(out.ends_with(KEY), "{name} {args:?} printed {out:?}");
+    }
+    sandbox.run(&["unset"], None).expect_code(0);
+    for history in [".sh_history", ".mksh_history", ".history"] {
+        let _ = std::fs::remove_file(sandbox.home.join(history));
+    }
+    assert!(snapshot(sandbox.root()) == before, "unset did not restore every CRLF file");
+}
+
+#[test]
 fn doctor_flags_a_crlf_startup_file_and_its_fix_clears_the_finding() {
     let sandbox = Sandbox::new();
     sandbox.write(".bashrc", "alias ll='ls -l'\r\n");
