@@ -212,7 +212,7 @@ fn doctor_under_sudo_keeps_the_region_and_never_suggests_set() {
     for name in dashkey::store::WRITTEN_VARS {
         assert!(names.contains(&name), "{name} is not kept: {fix}");
     }
-    assert!(fix.contains(&format!("{} sudo -- <command>", bin_path())), "{fix}");
+    assert!(fix.contains(&format!("{} sudo -u nobody -- <command>", bin_path())), "{fix}");
     for finding in &found {
         let fix = finding["fix"].as_str().unwrap_or_default();
         assert!(!fix.contains("dashkey set"), "under sudo, a fix says set: {finding}");

@@ -68,10 +68,11 @@ impl Context<'_> {
                 )
                 .detail(format!("{why}{also} (FAQ scenario 4)"))
                 .fix(format!(
-                    "as {invoker}, without sudo: {} sudo -- <command>   (passes the stored key \
+                    "as {invoker}, without sudo: {} sudo{} -- <command>   (passes the stored key \
                      and its region's URLs; or, from a shell that has them: sudo \
                      --preserve-env={} <command>)",
                     self.program(),
+                    self.sudo_target(),
                     preserve_list()
                 )),
             );
@@ -107,15 +108,25 @@ impl Context<'_> {
         }
     }
 
+    /// ` -u USER` for the user sudo runs as, when that is not root (sudo's default).
+    fn sudo_target(&self) -> String {
+        match self.platform.var_non_empty("USER").or_else(|| self.platform.var_non_empty("LOGNAME"))
+        {
+            Some(user) if user != "root" => format!(" -u {}", crate::shell::word_posix(user)),
+            _ => String::new(),
+        }
+    }
+
     /// Under sudo, a fix that says `dashkey set` becomes the one that works there: `set`
     /// refuses under sudo (it would write into the target user's home), so the caller keeps
     /// the key in their own account and hands it over with `dashkey sudo`.
     pub(super) fn no_set_under_sudo(&self, out: &mut [Finding]) {
         let Some(invoker) = &self.sudo_user else { return };
         let instead = format!(
-            "as {invoker}, without sudo (set refuses to run under it): {} sudo -- <command>   \
+            "as {invoker}, without sudo (set refuses to run under it): {} sudo{} -- <command>   \
              (passes {invoker}'s stored key and its region's URLs)",
-            self.program()
+            self.program(),
+            self.sudo_target()
         );
         for finding in out.iter_mut() {
             if finding.fix.as_deref().is_some_and(|fix| fix.contains("dashkey set")) {
