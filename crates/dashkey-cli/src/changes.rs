@@ -189,17 +189,30 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             }
             Note::ServiceNotUpdated { service, reason } => {
                 let reason = match reason {
-                    NotUpdated::NeedsRoot { install: true } => {
-                        "its files need root: run `sudo dashkey service install` for it again"
-                            .to_string()
-                    }
-                    NotUpdated::NeedsRoot { install: false } => {
-                        "its files need root: run `sudo dashkey service uninstall` for it"
-                            .to_string()
-                    }
+                    NotUpdated::NeedsRoot { install: true } => format!(
+                        "its files need root: run `{} service install` for it again",
+                        crate::sudo_dashkey()
+                    ),
+                    NotUpdated::NeedsRoot { install: false } => format!(
+                        "its files need root: run `{} service uninstall` for it",
+                        crate::sudo_dashkey()
+                    ),
                     NotUpdated::Failed(error) => error.clone(),
                 };
                 format!("{service} was not changed: {reason}")
+            }
+            Note::CrlfStartupFile { path } => {
+                let target = path.canonicalize().unwrap_or_else(|_| path.clone());
+                let home = platform.home();
+                format!(
+                    "{} has Windows (CRLF) line endings: dashkey's block in it is LF, so that the                      shells reading it can parse it, but its own lines still end in a CR, which                      breaks `then`/`fi` and adds a CR to values. Convert it:  sed -i 's/\\r$//' {}",
+                    show_path(platform, path),
+                    dashkey::shell::path_expression(
+                        dashkey::shell::Dialect::Posix,
+                        &target,
+                        home.as_deref()
+                    )
+                )
             }
             Note::NoStartupFile { shell } => {
                 format!("{shell}: no startup file to hook here (is it installed?)")
@@ -260,7 +273,12 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             ),
             Note::Recovered(recovery) => recovery_text(platform, recovery),
         };
-        anstream::eprintln!("{} {text}", paint(WARN, "!"));
+        // Replacing the old key is what a rotation is for: a plain line, not a warning.
+        if matches!(note, Note::ReplacedSdkKey { .. }) {
+            anstream::eprintln!("  {text}");
+        } else {
+            anstream::eprintln!("{} {text}", paint(WARN, "!"));
+        }
     }
 }
 

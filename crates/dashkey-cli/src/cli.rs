@@ -87,7 +87,9 @@ Files are written 0600. On a terminal, formats holding the key need --reveal.")]
     /// Give a systemd unit, a supervisord program or your cron jobs the key, or take it back.
     #[command(after_help = "\
 Examples:
-  sudo dashkey service install --systemd app          /etc/dashkey/app.service.env + a drop-in
+  sudo \"$(command -v dashkey)\" service install --systemd app
+                                  /etc/dashkey/app.service.env + a drop-in (sudo's PATH may not
+                                  have dashkey: give it its full path)
   dashkey service install --systemd app --user        a user unit
   dashkey service install --supervisord app -c /etc/supervisor/supervisord.conf
   dashkey service install --cron                      the region's URLs atop your crontab (no key)
@@ -171,15 +173,44 @@ Severities: ok, info, warn, fail. Exit status: 0 when nothing is fail, 1 otherwi
 Examples:
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
   dashkey completions zsh  > \"${fpath[1]}/_dashkey\"
-  dashkey completions fish > ~/.config/fish/completions/dashkey.fish")]
+  dashkey completions fish > ~/.config/fish/completions/dashkey.fish
+  dashkey completions nushell | save -f ($nu.default-config-dir | path join completions-dashkey.nu)
+      then in config.nu:  source completions-dashkey.nu")]
     Completions {
         /// The shell to write completions for.
-        shell: clap_complete::Shell,
+        shell: CompletionShell,
     },
 
-    /// Print the man page (roff) on standard output.
-    #[command(after_help = "Example:\n  dashkey man > ~/.local/share/man/man1/dashkey.1")]
-    Man,
+    /// Print the man page (roff) on standard output, or write every page with --output.
+    #[command(after_help = "\
+Examples:
+  dashkey man > ~/.local/share/man/man1/dashkey.1
+  dashkey man --output ~/.local/share/man/man1    dashkey.1 and a page per subcommand
+                                                  (dashkey-set.1, …), which dashkey.1 names")]
+    Man(ManArgs),
+}
+
+/// The shells `dashkey completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    #[value(name = "powershell")]
+    PowerShell,
+    /// nushell (`nu`).
+    #[value(alias = "nu")]
+    Nushell,
+}
+
+/// Options of `dashkey man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write dashkey.1 and one page per subcommand (dashkey-set.1, …) into this directory
+    /// instead of printing dashkey.1.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// Options of `dashkey status`.

@@ -43,6 +43,7 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
         supervisord: args.supervisord.clone(),
         supervisord_config: args.supervisord_conf.clone(),
         crontab: dashkey::reach::read_crontab(platform),
+        program: crate::program_path(),
     };
     let host = Host::system();
     let online = if args.online {

@@ -13,6 +13,9 @@ pub enum Exit {
     Usage,
     /// An I/O failure (file, network, another program).
     Io,
+    /// The person cancelled at a prompt (Ctrl-D); nothing was changed. 130, the status
+    /// shells give a command stopped by Ctrl-C, so scripts treat both alike.
+    Cancelled,
     /// The status of a command dashkey ran for the user (`run`, `sudo`), passed through.
     Child(u8),
 }
@@ -24,6 +27,7 @@ impl From<Exit> for ExitCode {
             Exit::Problem => 1,
             Exit::Usage => 2,
             Exit::Io => 3,
+            Exit::Cancelled => 130,
             Exit::Child(code) => code,
         })
     }
@@ -73,8 +77,9 @@ pub fn sentence(error: anyhow::Error) -> anyhow::Error {
         (Some(persist), _) => persist_sentence(persist),
         (None, Some(HandoffError::Persist(persist))) => persist_sentence(persist),
         (None, Some(HandoffError::NeedsRoot(unit))) => Some(format!(
-            "writing a system unit's files needs root: run `sudo dashkey service install --systemd \
-             {unit}` (dashkey reads the key of the user who ran sudo), or use --user for a user unit"
+            "writing a system unit's files needs root: run `{} service install --systemd {unit}` \
+             (dashkey reads the key of the user who ran sudo), or use --user for a user unit",
+            crate::sudo_dashkey()
         )),
         (None, Some(HandoffError::NoConfig(looked))) => Some(format!(
             "no supervisord configuration found (looked in {looked}); give it with -c"

@@ -98,9 +98,17 @@ pub fn read_key(from_stdin: bool, prompt: &str) -> Result<ParsedKey, Failure> {
         )));
     }
     for attempt in 1..=ATTEMPTS {
-        let input = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| Failure {
-            exit: Exit::Io,
-            error: anyhow!("cannot read from the terminal: {e}"),
+        let input = Zeroizing::new(rpassword::prompt_password(prompt).map_err(|e| {
+            // Ctrl-D at the prompt ends the input before a line: the person chose not to
+            // answer, which is a cancel, not a broken terminal.
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Failure {
+                    exit: Exit::Cancelled,
+                    error: anyhow!("cancelled at the prompt (Ctrl-D); nothing was changed"),
+                }
+            } else {
+                Failure { exit: Exit::Io, error: anyhow!("cannot read from the terminal: {e}") }
+            }
         })?);
         match ApiKey::parse(&input) {
             Ok(parsed) => return Ok(parsed),

@@ -40,6 +40,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// The running binary, canonical: how every printed `sudo` command names dashkey, because
+/// sudo searches only its `secure_path`, which rarely holds `~/.cargo/bin`.
+pub fn program_path() -> Option<std::path::PathBuf> {
+    std::env::current_exe().and_then(std::fs::canonicalize).ok()
+}
+
+/// `sudo /abs/path/dashkey`, quoted for a POSIX shell: the start of every `sudo` command
+/// dashkey prints.
+pub fn sudo_dashkey() -> String {
+    match program_path() {
+        Some(path) => format!("sudo {}", dashkey::shell::word_posix(&path.display().to_string())),
+        None => "sudo dashkey".to_string(),
+    }
+}
+
 /// Prints an error and returns its exit status. Errors name their cause in their own
 /// message, so the chain of sources is not printed again. The message is scrubbed of anything
 /// key-like first, whatever it quotes.
@@ -134,18 +149,70 @@ fn run(cli: Cli) -> Outcome {
         Command::Status(args) => status::run(&platform, &args),
         Command::Verify(args) => verify::run(&platform, &args),
         Command::Doctor(args) => doctor::run(&platform, &args),
-        Command::Completions { shell } => {
-            let mut command = Cli::command();
-            let mut out = std::io::stdout().lock();
-            clap_complete::generate(shell, &mut command, "dashkey", &mut out);
-            out.flush()?;
-            Ok(Exit::Ok)
+        Command::Completions { shell } => completions(shell),
+        Command::Man(args) => man(&args),
+    }
+}
+
+/// `dashkey completions SHELL`: clap's generators, and nushell's from its own crate.
+fn completions(shell: cli::CompletionShell) -> Outcome {
+    use clap_complete::Shell as Clap;
+    use cli::CompletionShell as S;
+    let mut command = Cli::command();
+    let mut out = std::io::stdout().lock();
+    match shell {
+        S::Bash => clap_complete::generate(Clap::Bash, &mut command, "dashkey", &mut out),
+        S::Zsh => clap_complete::generate(Clap::Zsh, &mut command, "dashkey", &mut out),
+        S::Fish => clap_complete::generate(Clap::Fish, &mut command, "dashkey", &mut out),
+        S::Elvish => clap_complete::generate(Clap::Elvish, &mut command, "dashkey", &mut out),
+        S::PowerShell => {
+            clap_complete::generate(Clap::PowerShell, &mut command, "dashkey", &mut out);
         }
-        Command::Man => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-            out.flush()?;
-            Ok(Exit::Ok)
+        S::Nushell => {
+            clap_complete::generate(
+                clap_complete_nushell::Nushell,
+                &mut command,
+                "dashkey",
+                &mut out,
+            );
         }
     }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// `dashkey man`: the main page on stdout, or every page (the main one names the
+/// subcommands' pages, `dashkey-set(1)` …) written into a directory.
+fn man(args: &cli::ManArgs) -> Outcome {
+    // As clap_mangen's generate_to builds it: display names `dashkey-set`, and no page for
+    // clap's `help` subcommand (which the main page then does not name either).
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
+    let Some(dir) = &args.output else {
+        let mut out = std::io::stdout().lock();
+        clap_mangen::Man::new(command).render(&mut out)?;
+        out.flush()?;
+        return Ok(Exit::Ok);
+    };
+    if !dir.is_dir() {
+        return Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow::anyhow!("{} is not a directory: create it first", dir.display()),
+        });
+    }
+    // The pages clap_mangen's generate_to would write, each written atomically.
+    let mut pages = vec![command];
+    let mut at = 0;
+    while at < pages.len() {
+        let page = pages[at].clone();
+        let man = clap_mangen::Man::new(page.clone());
+        let path = dir.join(man.get_filename());
+        let mut roff = Vec::new();
+        man.render(&mut roff)?;
+        dashkey::edit::fsx::write_atomic(&path, &roff, 0o644)?;
+        anstream::println!("{}", path.display());
+        pages.extend(page.get_subcommands().filter(|sub| !sub.is_hide_set()).cloned());
+        at += 1;
+    }
+    Ok(Exit::Ok)
 }

@@ -142,9 +142,14 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
             "sudo is not installed; use `dashkey run -- COMMAND` as the user that needs the key"
         ),
     })?;
-    let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+    // Every variable dashkey writes, the list `doctor` prints too; the ones not stored are
+    // removed, so no stale value from this shell crosses over.
+    let names = store::WRITTEN_VARS;
     let mut child = Command::new(&sudo);
     child.arg(format!("--preserve-env={}", names.join(","))).args(options).arg("--").args(command);
+    for name in names {
+        child.env_remove(name);
+    }
     for (name, value) in &vars {
         child.env(name, value.as_str());
     }

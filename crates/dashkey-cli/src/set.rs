@@ -85,7 +85,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         migrate: args.migrate,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
-    let outcome = write(platform, &settings, &options, args.dry_run, args.json)?;
+    let outcome = write(platform, &settings, &options, args.dry_run, args.json, Writer::Set)?;
     if args.from_env && !args.migrate && !args.dry_run && !args.json {
         offer_migrate(platform);
     }
@@ -137,6 +137,13 @@ fn offer_migrate(platform: &Platform) {
     );
 }
 
+/// Which command writes: the heading says what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Set,
+    Region,
+}
+
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
 fn write(
     platform: &Platform,
@@ -144,6 +151,7 @@ fn write(
     options: &SetOptions,
     dry_run: bool,
     json: bool,
+    writer: Writer,
 ) -> Outcome {
     let asked: Vec<Shell> =
         options.shells.clone().unwrap_or_else(|| dashkey::shell::detect(platform));
@@ -168,11 +176,15 @@ fn write(
             key.fingerprint()
         );
     } else {
-        changes::heading(format!(
-            "Saved the DashScope API key {} ({})",
-            key.mask(),
-            key.fingerprint()
-        ));
+        changes::heading(match (writer, &settings.region) {
+            (Writer::Region, Some(region)) => format!(
+                "Moved the stored key {} ({}) to region {}",
+                key.mask(),
+                key.fingerprint(),
+                region.region
+            ),
+            _ => format!("Saved the DashScope API key {} ({})", key.mask(), key.fingerprint()),
+        });
         changes::print_applied(platform, &plan, &applied);
     }
     changes::print_notes(platform, &plan);
@@ -182,14 +194,18 @@ fn write(
     }
     anstream::println!();
     anstream::println!("Load it into this terminal now:  {}", paint(BOLD, load_command(platform)));
-    anstream::println!(
-        "{}",
-        paint(
-            DIM,
-            "New terminals and new programs get it from now on. Programs already running \
-             (IDEs, terminals, services) keep their old environment: restart them."
-        )
-    );
+    // The desktop session's file (environment.d) is read when a session starts: restarting
+    // an app started from the menu does not give it the key, a new login does.
+    let desktop_file = plan.changes.iter().any(|c| c.role == dashkey::edit::record::Role::Desktop);
+    let after = if desktop_file {
+        "New terminals get it from now on; apps started from the desktop (IDEs from the menu) \
+         get it after your next login: log out and back in. Terminals and services already \
+         running keep their old environment: restart them."
+    } else {
+        "New terminals and new programs get it from now on. Programs already running \
+         (IDEs, terminals, services) keep their old environment: restart them."
+    };
+    anstream::println!("{}", paint(DIM, after));
     Ok(Exit::Ok)
 }
 
@@ -322,7 +338,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         migrate: false,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
-    write(platform, &settings, &options, args.dry_run, args.json)
+    write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

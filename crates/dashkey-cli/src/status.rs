@@ -346,18 +346,33 @@ impl Status {
             );
         }
         if let Some(stored) = self.record.as_ref().and_then(|r| r.region.as_deref()) {
+            // One line per place they would call, naming every SDK that calls it: the same
+            // cause (this environment lacks dashkey's base URL) is said once.
+            let mut elsewhere: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
             for (resolution, region) in self
                 .resolutions
                 .iter()
                 .zip(&self.regions)
                 .filter(|(r, region)| Status::found(r) && region.as_deref() != Some(stored))
             {
+                let sdk = resolution.sdk.name().trim_end_matches(" SDK");
+                match elsewhere.iter_mut().find(|(r, _)| *r == region.as_deref()) {
+                    Some((_, sdks)) => sdks.push(sdk),
+                    None => elsewhere.push((region.as_deref(), vec![sdk])),
+                }
+            }
+            for (region, sdks) in elsewhere {
+                let (last, first) = sdks.split_last().expect("one SDK at least");
+                let names = if first.is_empty() {
+                    format!("the {last} SDK")
+                } else {
+                    format!("the {} and {last} SDKs", first.join(", "))
+                };
                 anstream::println!(
-                    "{} the {} here would call {}, but the stored key belongs to {stored}: \
+                    "{} {names} here would call {}, but the stored key belongs to {stored}: \
                      programs that did not load dashkey's file need {} (new terminals have it)",
                     paint(WARN, "!"),
-                    resolution.sdk.name(),
-                    region.as_deref().unwrap_or("a custom endpoint"),
+                    region.unwrap_or("a custom endpoint"),
                     vars::HTTP_BASE_URL,
                 );
             }

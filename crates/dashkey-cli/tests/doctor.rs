@@ -774,7 +774,7 @@ fn sudo_drops_the_key_and_preserve_env_keeps_it() {
     let Some(report) = doctor_under_sudo(&sandbox, &[], &[]) else { return };
     let finding = report.expect("sudo", "fail");
     assert!(text(finding, "fix").contains("sudo --preserve-env=DASHSCOPE_API_KEY"), "{finding}");
-    assert!(text(finding, "fix").contains("dashkey sudo --"), "{finding}");
+    assert!(text(finding, "fix").contains("dashkey sudo -u nobody --"), "{finding}");
     assert!(text(finding, "title").contains("from root"), "{finding}");
 
     // Twin: the key preserved explicitly; HOME stays the target user's.

@@ -15,7 +15,8 @@
 //! - `stale-process`: "restart <program>", not a command dashkey can run.
 //! - `service-systemd`, `service-supervisord`: the fix is `dashkey service install`, tested in
 //!   `handoff.rs` against real unit files and a real supervisord, not through doctor here.
-//! - `sudo`: needs a run under sudo as another user, and is the defects work's to change.
+//! - `sudo`: needs a run under real sudo as another user; `walk_defects.rs`
+//!   (`a_printed_sudo_fix_runs_as_printed_under_secure_path`) runs its printed fix as printed.
 //! - `key-rejected`: "copy the key again from the console".
 //! - `placeholder`, `quoted`, `whitespace`, `unexpanded-variable`, `malformed`,
 //!   `unknown-prefix`, `key-file-lines`, `skipped-file`: their fixes are sentences about the
@@ -201,6 +202,16 @@ fn key_file_perms_is_fixed_by_chmod() {
     let file = world.sandbox.home.join(".dashscope/api_key");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     loop_free(&world.sandbox, "key-file-perms", None, &[]);
+}
+
+/// A `.profile` saved with Windows line endings: the printed `sed` makes it LF.
+#[test]
+fn a_crlf_startup_file_is_fixed_by_the_printed_sed() {
+    let world = world();
+    std::fs::write(world.sandbox.home.join(".profile"), "umask 022\r\nPATH=$PATH:/opt\r\n")
+        .unwrap();
+    set(&world.sandbox, &["--region", "ap-southeast-1"]);
+    loop_free(&world.sandbox, "crlf-startup-file", None, &[]);
 }
 
 /// The region dashkey stored is not the key's (`--online` finds Singapore): `dashkey region`

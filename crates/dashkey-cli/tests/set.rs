@@ -191,7 +191,9 @@ fn crlf_and_missing_final_newline_round_trip() {
     assert_round_trip(&sandbox, &["--shell", "bash"]);
     set(&sandbox, KEY, &["--shell", "bash"]).expect_code(0);
     let bashrc = String::from_utf8(sandbox.read(".bashrc")).unwrap();
-    assert!(bashrc.ends_with("# <<< dashkey <<<\r\n"));
+    // The user's CRLF lines stay; dashkey's block is LF, which bash can parse.
+    assert!(bashrc.starts_with("echo one\r\necho two\r\n# >>> dashkey >>>\n"), "{bashrc:?}");
+    assert!(bashrc.ends_with("# <<< dashkey <<<\n"));
     let profile = String::from_utf8(sandbox.read(".profile")).unwrap();
     assert!(profile.starts_with("export PATH=$PATH:/opt/bin\n# >>> dashkey (newline added) >>>\n"));
 }

@@ -99,6 +99,8 @@ pub mod id {
     pub const KEY_IN_GIT: &str = "key-in-git";
     /// Some shells of this user never read the file that sets the key.
     pub const LOGIN_VS_INTERACTIVE: &str = "login-vs-interactive";
+    /// A startup file a POSIX shell, csh or fish reads has CRLF line endings.
+    pub const CRLF_STARTUP_FILE: &str = "crlf-startup-file";
     /// The Python, Java and Node SDKs would use different keys, or some none.
     pub const SDK_DISAGREE: &str = "sdk-disagree";
     /// No SDK finds any key here.
@@ -109,7 +111,7 @@ pub mod id {
     pub const CONTEXT_REGION: &str = "context-region";
 
     /// Every id, in the order the checks run.
-    pub const ALL: [&str; 29] = [
+    pub const ALL: [&str; 30] = [
         TEMPORARY,
         NOT_LOADED,
         STALE_ENV,
@@ -135,6 +137,7 @@ pub mod id {
         PLAINTEXT_IN_DOTFILES,
         KEY_IN_GIT,
         LOGIN_VS_INTERACTIVE,
+        CRLF_STARTUP_FILE,
         SDK_DISAGREE,
         NO_KEY,
         CONTEXT_KEY,
@@ -236,6 +239,10 @@ pub struct Options {
     pub supervisord_config: Option<PathBuf>,
     /// The user's crontab text, for the launch-context matrix (`None`: not read).
     pub crontab: Option<String>,
+    /// How fixes name the `dashkey` program: the absolute path of the running binary, so a
+    /// fix is right under `sudo`, whose `secure_path` rarely has `~/.cargo/bin` (none:
+    /// `dashkey`).
+    pub program: Option<PathBuf>,
 }
 
 /// The online check: a client and the regions to try.
@@ -301,6 +308,7 @@ pub fn diagnose(
     cx.check_startup_files(&mut out);
     cx.check_git(&mut out);
     cx.check_sdks(&mut out);
+    cx.no_set_under_sudo(&mut out);
     Ok(out)
 }
 

@@ -3,7 +3,7 @@
 //! using. A key set with `export` in one terminal, a terminal opened before the key was
 //! rotated, and a key file rewritten by another tool all show up here first.
 
-use crate::key::ApiKey;
+use crate::key::{ApiKey, ValueProblem};
 use crate::region::Endpoint;
 use crate::resolve::{Lookup, Resolution, Sdk, Source};
 use crate::store::{KeyCopy, PlaceKind};
@@ -128,8 +128,16 @@ impl Context<'_> {
         }
         if stale_urls.is_empty() {
             out.push(
-                Finding::new(id::STALE_ENV, Severity::Ok, "this environment has the stored key")
-                    .detail(format!("DASHSCOPE_API_KEY is {}.", Self::describe_key(env_key))),
+                Finding::new(
+                    id::STALE_ENV,
+                    Severity::Ok,
+                    if stored_by_dashkey {
+                        "this environment has the stored key"
+                    } else {
+                        "this environment has the key your startup files set"
+                    },
+                )
+                .detail(format!("DASHSCOPE_API_KEY is {}.", Self::describe_key(env_key))),
             );
             return;
         }
@@ -262,14 +270,32 @@ impl Context<'_> {
         fingerprints.dedup();
         if fingerprints.len() == 1 {
             let key = picks[0].1.expect("all found");
-            out.push(
+            // Agreeing on a value that is not a key (the placeholder, quotes) is no good news:
+            // the value checks fail it, and this line must not say ✓ beside them.
+            let problems: Vec<&'static str> = key
+                .problems()
+                .iter()
+                .filter(|p| !matches!(p, ValueProblem::UnknownPrefix))
+                .map(ValueProblem::id)
+                .collect();
+            let finding = if problems.is_empty() {
                 Finding::new(
                     id::SDK_DISAGREE,
                     Severity::Ok,
                     format!("the Python, Java and Node SDKs all use {}", Self::describe_key(key)),
                 )
-                .detail(format!("{}.", all.join("; "))),
-            );
+            } else {
+                Finding::new(
+                    id::SDK_DISAGREE,
+                    Severity::Info,
+                    format!(
+                        "the Python, Java and Node SDKs all read the same value, which is not a \
+                         usable key ({})",
+                        problems.join(", ")
+                    ),
+                )
+            };
+            out.push(finding.detail(format!("{}.", all.join("; "))));
             return;
         }
         let missing = picks.iter().any(|(_, k)| k.is_none());

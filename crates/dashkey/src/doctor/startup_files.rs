@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::edit::fsx;
 use crate::key::{ApiKey, ValueProblem};
+use crate::shell::{self, Dialect};
 use crate::vars;
 use crate::world::read::Refusal;
 use crate::world::startup::{Event, Session, ValueLine};
@@ -36,6 +37,32 @@ impl Context<'_> {
         self.check_plaintext(&assignments, out);
         self.check_conflicts(&assignments, out);
         self.check_coverage(&assignments, out);
+        self.check_crlf(out);
+    }
+
+    /// `crlf-startup-file`: a file saved with Windows line endings. The shells that read it
+    /// take the CR as part of each line: `fi\r` and `then\r` are syntax errors that stop the
+    /// file there, and a value assigned on such a line ends in a CR.
+    fn check_crlf(&self, out: &mut Vec<Finding>) {
+        for file in self.startup.files().iter().filter(|file| file.crlf) {
+            if shell::dialect_of_file(&file.path) == Dialect::PowerShell {
+                continue;
+            }
+            let target = file.path.canonicalize().unwrap_or_else(|_| file.path.clone());
+            let home = self.platform.home();
+            let quoted = shell::path_expression(Dialect::Posix, &target, home.as_deref());
+            out.push(
+                Finding::new(
+                    id::CRLF_STARTUP_FILE,
+                    Severity::Warn,
+                    format!("{} has Windows (CRLF) line endings", self.show(&file.path)),
+                )
+                .detail(
+                    "The shells that read it take the CR as part of each line: `then` and `fi`                      followed by a CR are syntax errors that stop the file there, and values set                      on such lines end in a CR. (dashkey's own block in it is LF.)",
+                )
+                .fix(format!("sed -i 's/\\r$//' {quoted}")),
+            );
+        }
     }
 
     /// `skipped-file`: a startup file that is a FIFO, a device or huge was not read.

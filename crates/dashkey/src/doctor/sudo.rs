@@ -3,8 +3,14 @@
 //! finding says why from sudo's own policy (`env_reset`, `env_keep`, when the policy can be
 //! read), and whether `HOME` still points at the caller's home, where the SDKs would then read
 //! and programs write.
+//!
+//! The fixes keep every variable dashkey writes ([`WRITTEN_VARS`], the list `dashkey sudo`
+//! keeps), not only the key: without the base URLs a key from outside Beijing calls Beijing.
+//! Under sudo no fix says `dashkey set`, which refuses there (it would store the key in the
+//! target user's home): the caller runs `dashkey sudo -- <command>` from their own shell.
 
 use crate::resolve::Sdk;
+use crate::store::WRITTEN_VARS;
 use crate::vars;
 use crate::world::sudoers::EnvPolicy;
 
@@ -61,10 +67,14 @@ impl Context<'_> {
                     format!("sudo dropped DASHSCOPE_API_KEY (running as {user}, from {invoker})"),
                 )
                 .detail(format!("{why}{also} (FAQ scenario 4)"))
-                .fix(
-                    "sudo --preserve-env=DASHSCOPE_API_KEY <command>   \
-                     (or: dashkey sudo -- <command>)",
-                ),
+                .fix(format!(
+                    "as {invoker}, without sudo: {} sudo{} -- <command>   (passes the stored key \
+                     and its region's URLs; or, from a shell that has them: sudo \
+                     --preserve-env={} <command>)",
+                    self.program(),
+                    self.sudo_target(),
+                    preserve_list()
+                )),
             );
         }
         if let (Some(home), Some(account)) = (self.platform.home(), self.platform.account_home())
@@ -82,11 +92,51 @@ impl Context<'_> {
                      {home}/.dashscope/api_key, the Java SDK {account}/.dashscope/api_key, and \
                      files the program writes land in another user's home."
                 ))
-                .fix(
-                    "sudo -H --preserve-env=DASHSCOPE_API_KEY <command>   \
-                     (-H sets HOME to the target user's)",
-                ),
+                .fix(format!(
+                    "sudo -H --preserve-env={} <command>   (-H sets HOME to the target user's)",
+                    preserve_list()
+                )),
             );
         }
     }
+
+    /// How a fix names dashkey: the running binary's absolute path when the caller gave it.
+    pub(super) fn program(&self) -> String {
+        match &self.options.program {
+            Some(path) => crate::shell::word_posix(&path.display().to_string()),
+            None => "dashkey".to_string(),
+        }
+    }
+
+    /// ` -u USER` for the user sudo runs as, when that is not root (sudo's default).
+    fn sudo_target(&self) -> String {
+        match self.platform.var_non_empty("USER").or_else(|| self.platform.var_non_empty("LOGNAME"))
+        {
+            Some(user) if user != "root" => format!(" -u {}", crate::shell::word_posix(user)),
+            _ => String::new(),
+        }
+    }
+
+    /// Under sudo, a fix that says `dashkey set` becomes the one that works there: `set`
+    /// refuses under sudo (it would write into the target user's home), so the caller keeps
+    /// the key in their own account and hands it over with `dashkey sudo`.
+    pub(super) fn no_set_under_sudo(&self, out: &mut [Finding]) {
+        let Some(invoker) = &self.sudo_user else { return };
+        let instead = format!(
+            "as {invoker}, without sudo (set refuses to run under it): {} sudo{} -- <command>   \
+             (passes {invoker}'s stored key and its region's URLs)",
+            self.program(),
+            self.sudo_target()
+        );
+        for finding in out.iter_mut() {
+            if finding.fix.as_deref().is_some_and(|fix| fix.contains("dashkey set")) {
+                finding.fix = Some(instead.clone());
+            }
+        }
+    }
+}
+
+/// `--preserve-env=` for sudo: every variable dashkey writes.
+fn preserve_list() -> String {
+    WRITTEN_VARS.join(",")
 }

@@ -7,7 +7,9 @@
 //! - **Reversible to the byte.** When the file did not end in a newline, dashkey must add one
 //!   before its block; the begin marker then says so (`(newline added)`), and removal takes
 //!   that newline away again. Set-then-unset returns the original bytes.
-//! - **Line endings are kept.** A CRLF file gets a CRLF block.
+//! - **Line endings are kept where the reader allows it.** A CRLF file gets a CRLF block from
+//!   [`upsert`]; startup files use [`upsert_lf_at`], because a POSIX shell reads `fi\r` as a
+//!   syntax error and would stop reading the file at dashkey's line.
 //! - **No guessing.** Two begin markers, an end without a begin, or markers out of order mean
 //!   someone edited by hand; dashkey refuses and names the lines instead of picking one.
 
@@ -195,17 +197,54 @@ pub fn upsert_at_with(
     body: &[String],
     markers: &Markers,
 ) -> Result<String, BlockError> {
+    upsert_eol(content, offset, body, markers, None)
+}
+
+/// Like [`upsert_at`], but the block's lines always end in LF, whatever the file's own line
+/// endings: for files a POSIX shell, csh or fish reads, where a CR left at the end of `fi`
+/// or `end` is a syntax error. Removal gives back the original bytes as for any block.
+///
+/// # Errors
+///
+/// [`BlockError`] when the existing markers cannot be trusted.
+pub fn upsert_lf_at(content: &str, offset: usize, body: &[String]) -> Result<String, BlockError> {
+    upsert_eol(content, offset, body, &Markers::unnamed(), Some("\n"))
+}
+
+/// Whether any line of `content` ends in CRLF.
+pub fn has_crlf(content: &str) -> bool {
+    content.contains("\r\n")
+}
+
+/// The upsert, with the block's line ending forced (`Some`) or taken from the block or the
+/// file (`None`).
+fn upsert_eol(
+    content: &str,
+    offset: usize,
+    body: &[String],
+    markers: &Markers,
+    forced: Option<&'static str>,
+) -> Result<String, BlockError> {
     match find_with(content, markers)? {
         Some(span) => {
             let joined = span.joined;
+            let eol = forced.unwrap_or(span.eol);
             let mut out = String::with_capacity(content.len());
-            out.push_str(&content[..span.start]);
-            out.push_str(&render(body, joined, span.eol, markers));
+            // A joined block's added newline changes with the block's own line ending.
+            let before = &content[..span.start];
+            match before.strip_suffix(span.eol) {
+                Some(rest) if joined && span.eol != eol => {
+                    out.push_str(rest);
+                    out.push_str(eol);
+                }
+                _ => out.push_str(before),
+            }
+            out.push_str(&render(body, joined, eol, markers));
             out.push_str(&content[span.end..]);
             Ok(out)
         }
         None => {
-            let eol = line_ending(content);
+            let eol = forced.unwrap_or_else(|| line_ending(content));
             let (before, after) = content.split_at(offset.min(content.len()));
             let joined = !before.is_empty() && !before.ends_with('\n');
             let mut out = String::with_capacity(content.len() + 256);
@@ -310,6 +349,23 @@ mod tests {
         assert!(out.contains("# >>> dashkey >>>\r\n") && out.ends_with("# <<< dashkey <<<\r\n"));
         assert!(!out.replace("\r\n", "").contains('\n'));
         assert_eq!(remove(&out).unwrap(), original);
+    }
+
+    #[test]
+    fn startup_file_blocks_are_lf_in_a_crlf_file_and_come_out_to_the_byte() {
+        for original in ["echo hi\r\nexport A=1\r\n", "echo hi\r\nno newline", ""] {
+            let out = upsert_lf_at(original, original.len(), &body()).unwrap();
+            let block = &out[find(&out).unwrap().unwrap().start..];
+            assert!(!block.contains('\r'), "{out:?}");
+            assert_eq!(upsert_lf_at(&out, out.len(), &body()).unwrap(), out);
+            assert_eq!(remove(&out).unwrap(), original);
+        }
+        // A CRLF block an older dashkey wrote becomes LF, its added newline too.
+        let old = upsert("a\r\nb", &body()).unwrap();
+        let new = upsert_lf_at(&old, old.len(), &body()).unwrap();
+        assert_eq!(new, upsert_lf_at("a\r\nb", 5, &body()).unwrap());
+        assert_eq!(remove(&new).unwrap(), "a\r\nb");
+        assert!(has_crlf("a\r\n") && !has_crlf("a\n"));
     }
 
     #[test]

@@ -55,14 +55,18 @@ pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<St
     vec![comment.to_string(), line]
 }
 
-/// Where a new hook block goes in a startup file: the end, except in a `.bashrc` that
-/// *starts* by returning early from non-interactive shells. Debian's and Ubuntu's `.bashrc`
-/// begin that way, and `ssh host command` runs bash non-interactively *through* `.bashrc`:
-/// a hook after the guard would never run there, so it goes just before it. Only the first
+/// Where a new hook block goes in a startup file: the end, except in a `.bashrc`, `.kshrc`
+/// or `.mkshrc` that *starts* by returning early from non-interactive shells. Debian's and
+/// Ubuntu's `.bashrc` begin that way, and `ssh host command` runs bash non-interactively
+/// *through* `.bashrc`; Debian's `.kshrc` begins with `[[ -o interactive && -t 0 ]] ||
+/// return`, which an interactive ksh without a terminal (`ksh -i` in a pipeline, an editor's
+/// shell) takes. A hook after the guard would never run there, so it goes just before it.
+/// Only the first
 /// command of the file counts as a guard: the same words inside a function or an `if` later
 /// on are not one, and the hook is appended as usual.
 pub fn hook_offset(path: &Path, text: &str) -> usize {
-    if path.file_name().and_then(|n| n.to_str()) != Some(names::BASHRC) {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if ![names::BASHRC, names::KSHRC, names::MKSHRC].contains(&name) {
         return text.len();
     }
     let mut offset = 0;
@@ -83,7 +87,8 @@ pub fn hook_offset(path: &Path, text: &str) -> usize {
 pub fn is_interactive_guard(code: &str) -> bool {
     code.starts_with("case $- in")
         || code.starts_with("case \"$-\" in")
-        || (code.contains("return") && (code.contains("$-") || code.contains("PS1")))
+        || (code.contains("return")
+            && ["$-", "PS1", "-o interactive", "-t 0"].iter().any(|test| code.contains(test)))
 }
 
 #[cfg(test)]
@@ -101,6 +106,15 @@ mod tests {
         let function = "export P=1\nf() {\n  case $- in\n    *i*) echo i;;\n  esac\n}\n";
         assert_eq!(hook_offset(rc, function), function.len(), "not a guard inside a function");
         assert_eq!(hook_offset(Path::new("/h/.profile"), debian), debian.len());
+    }
+
+    #[test]
+    fn kshrc_hooks_go_before_debians_terminal_guard() {
+        let skel = "# skip this setup for non-interactive shells\n[[ -o interactive && -t 0 ]] || return\n\nulimit -c 0\n";
+        let first = "# skip this setup for non-interactive shells\n".len();
+        assert_eq!(hook_offset(Path::new("/h/.kshrc"), skel), first);
+        assert_eq!(hook_offset(Path::new("/h/.mkshrc"), skel), first);
+        assert_eq!(hook_offset(Path::new("/h/.kshrc"), "alias x=y\n"), 10);
     }
 
     #[test]

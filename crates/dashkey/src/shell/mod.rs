@@ -40,7 +40,7 @@ pub use hook::{hook_lines, hook_offset, is_interactive_guard, owned_file};
 pub use probe::{Probes, detect, login_dialect};
 pub use quote::{
     path_expression, quote_csh, quote_fish, quote_nu_raw, quote_nuon, quote_posix,
-    quote_powershell, unquote_whole, unquote_word,
+    quote_powershell, unquote_whole, unquote_word, word_posix,
 };
 
 /// A shell whose startup files dashkey can hook.

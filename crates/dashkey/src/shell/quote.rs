@@ -11,6 +11,14 @@ pub fn quote_posix(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\"'\"'"))
 }
 
+/// `value` as one POSIX shell word: bare when nothing in it is special (a plain path reads
+/// as the user would type it), else single-quoted.
+pub fn word_posix(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain { value.to_string() } else { quote_posix(value) }
+}
+
 /// `'v'`, with `\` and `'` backslash-escaped (the only escapes fish honours in single quotes).
 pub fn quote_fish(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))

@@ -63,8 +63,17 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
         let text = utf8(path, before.as_deref().map(Vec::as_slice), *dialect, &owned)?;
         check_block_lines(path, &text)?;
         let text = migrate_lines(&mut run.plan, path, &text, &migrating)?;
-        let after = block::upsert_at(&text, shell::hook_offset(path, &text), &lines)
-            .map_err(|source| PersistError::Block { path: path.clone(), source })?;
+        let offset = shell::hook_offset(path, &text);
+        // PowerShell reads CRLF; every other shell stops at a `fi\r`, so their block is LF.
+        let after = if *dialect == Dialect::PowerShell {
+            block::upsert_at(&text, offset, &lines)
+        } else {
+            if block::has_crlf(&text) {
+                run.plan.notes.push(Note::CrlfStartupFile { path: path.clone() });
+            }
+            block::upsert_lf_at(&text, offset, &lines)
+        }
+        .map_err(|source| PersistError::Block { path: path.clone(), source })?;
         run.managed.push((path.clone(), Role::Hook));
         let after = Some(after.into_bytes());
         push_change(&mut run.plan, path.clone(), Role::Hook, before, after, 0o644)?;

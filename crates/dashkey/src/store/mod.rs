@@ -40,7 +40,8 @@ pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings, missing_ancestors,
+    NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings, WRITTEN_VARS,
+    missing_ancestors,
 };
 pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;

@@ -198,6 +198,12 @@ pub enum Note {
         /// Why.
         reason: NotUpdated,
     },
+    /// A startup file has CRLF line endings: dashkey's block in it is LF, so that the shell
+    /// can parse it, but the file's own lines may still break that shell.
+    CrlfStartupFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// A shell was requested but has no startup file to hook here.
     NoStartupFile {
         /// The shell.
@@ -365,8 +371,10 @@ pub(super) fn vars_static(name: &str) -> Option<&'static str> {
     WRITTEN_VARS.into_iter().find(|v| *v == name)
 }
 
-/// Every variable dashkey writes.
-pub(super) const WRITTEN_VARS: [&str; 6] = [
+/// Every variable dashkey writes: the key and the region's base URLs. `dashkey sudo` keeps
+/// exactly these across sudo, and `doctor` prints the same list in its sudo fixes, so that a
+/// program under sudo keeps the region as well as the key.
+pub const WRITTEN_VARS: [&str; 6] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
     vars::WEBSOCKET_BASE_URL,

@@ -130,6 +130,8 @@ pub struct StartupFile {
     pub hook_line: Option<usize>,
     /// Assignments outside the block.
     pub assignments: Vec<ValueLine>,
+    /// Some line ends in CRLF (a POSIX shell reads the CR as part of the line).
+    pub crlf: bool,
     /// Lines that source another file: (line, path as the shell would resolve it).
     sources: Vec<(usize, PathBuf)>,
 }
@@ -405,7 +407,8 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
             sources.push((number, target));
         }
     }
-    StartupFile { path, hook_line: span.map(|s| s.line), assignments, sources }
+    let crlf = crate::shell::block::has_crlf(text);
+    StartupFile { path, hook_line: span.map(|s| s.line), assignments, crlf, sources }
 }
 
 /// The file a `. FILE` or `source FILE` line loads, with `~` and `$HOME` expanded.
