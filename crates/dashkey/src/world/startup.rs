@@ -393,10 +393,19 @@ struct Replay {
 }
 
 fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
+    // One search for the block, one pass over the lines (`block::lines_outside` would
+    // search for the block again).
     let span = block::find(text).ok().flatten();
     let mut assignments = Vec::new();
     let mut sources = Vec::new();
-    for (number, line) in block::lines_outside(text) {
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
+        offset += line.len();
+        if inside {
+            continue;
+        }
+        let number = index + 1;
         if let Some((name, literal)) = dotfiles::parse_assignment(line) {
             let value =
                 if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
@@ -411,13 +420,13 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
 /// The file a `. FILE` or `source FILE` line loads, with `~` and `$HOME` expanded.
 fn sourced_file(line: &str, home: Option<&Path>) -> Option<PathBuf> {
     let text = line.trim();
-    if text.starts_with('#') {
+    // Most lines are ruled out by two searches, without allocating.
+    if text.starts_with('#') || !(text.contains('.') || text.contains("source")) {
         return None;
     }
-    let spaced = text.replace(';', " ; ");
-    let words: Vec<&str> = spaced.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "." || *w == "source")?;
-    let word = words.get(at + 1)?.trim_matches(['"', '\'']);
+    let mut words = words(text);
+    words.find(|w| *w == "." || *w == "source")?;
+    let word = words.next()?.trim_matches(['"', '\'']);
     let home = home?.display().to_string();
     let expanded = if let Some(rest) = word.strip_prefix("~/") {
         format!("{home}/{rest}")
@@ -426,6 +435,17 @@ fn sourced_file(line: &str, home: Option<&Path>) -> Option<PathBuf> {
     };
     let path = PathBuf::from(expanded);
     path.is_absolute().then_some(path)
+}
+
+/// The words of a line split at white space, with each `;` a word of its own.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split_whitespace()
+        .flat_map(|word| word.split_inclusive(';'))
+        .flat_map(|piece| match piece.strip_suffix(';') {
+            Some(before) => [before, ";"],
+            None => [piece, ""],
+        })
+        .filter(|word| !word.is_empty())
 }
 
 #[cfg(test)]
@@ -485,6 +505,19 @@ mod tests {
             ["set .zshrc:1"]
         );
         assert_eq!(lines(&startup.events(Session::ShLogin, vars::API_KEY)), ["set .profile:1"]);
+    }
+
+    #[test]
+    fn source_lines_are_split_like_the_shell_splits_them() {
+        let home = Path::new("/h");
+        let sourced = |line: &str| sourced_file(line, Some(home));
+        assert_eq!(sourced(". ~/.profile"), Some(PathBuf::from("/h/.profile")));
+        assert_eq!(sourced("[ -f x ] && source \"$HOME/.b\";"), Some(PathBuf::from("/h/.b")));
+        assert_eq!(sourced("true;. ~/.p;x"), Some(PathBuf::from("/h/.p")));
+        assert_eq!(sourced(". ;"), None);
+        assert_eq!(sourced("# . ~/.profile"), None);
+        assert_eq!(sourced("alias ll='ls -alF'"), None);
+        assert_eq!(words("a;;b ; c").collect::<Vec<_>>(), ["a", ";", ";", "b", ";", "c"]);
     }
 
     #[test]
