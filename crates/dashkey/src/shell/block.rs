@@ -18,6 +18,9 @@ pub const BEGIN_JOINED: &str = "# >>> dashkey (newline added) >>>";
 /// The end marker.
 pub const END: &str = "# <<< dashkey <<<";
 
+/// What every marker line contains, named or not (checked by a test).
+const MARKER_WORD: &str = "dashkey";
+
 /// The three marker lines of one kind of block: dashkey's own (unnamed) block in a startup
 /// file, or a block named after what it belongs to (`program:app` in a supervisord file
 /// holding several programs, each with its own block).
@@ -110,8 +113,25 @@ pub fn find(content: &str) -> Result<Option<Span>, BlockError> {
 pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, BlockError> {
     let mut begins = Vec::new();
     let mut ends = Vec::new();
-    let mut offset = 0;
-    for (index, line) in content.split_inclusive('\n').enumerate() {
+    // Only lines holding "dashkey" can be markers: they are found by a fast search of the
+    // whole text (a startup file may be megabytes), not by looking at every line.
+    let bytes = content.as_bytes();
+    let (mut index, mut counted, mut searched, mut start) = (0, 0, 0, 0);
+    let mut last = None;
+    for hit in memchr::memmem::find_iter(bytes, MARKER_WORD) {
+        if let Some(newline) = memchr::memrchr(b'\n', &bytes[searched..hit]) {
+            start = searched + newline + 1;
+        }
+        searched = hit;
+        if last == Some(start) {
+            continue;
+        }
+        last = Some(start);
+        index += memchr::memchr_iter(b'\n', &bytes[counted..start]).count();
+        counted = start;
+        let offset = start;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(content.len(), |at| start + at + 1);
+        let line = &content[start..end];
         let text = line.trim_end_matches(['\n', '\r']).trim();
         if text == markers.begin || text == markers.begin_joined {
             // A joined block's added newline is the same line ending as its own lines.
@@ -121,7 +141,6 @@ pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, Block
         } else if text == markers.end {
             ends.push((index + 1, offset + line.len()));
         }
-        offset += line.len();
     }
     let mut lines: Vec<usize> =
         begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
@@ -319,6 +338,22 @@ mod tests {
         let edited = format!("{out}b\n");
         let replaced = upsert(&edited, &["new".to_string()]).unwrap();
         assert_eq!(replaced, "a\n# >>> dashkey >>>\nnew\n# <<< dashkey <<<\nb\n");
+    }
+
+    #[test]
+    fn every_marker_holds_the_word_searched_for() {
+        for markers in [Markers::unnamed(), Markers::named("program:app")] {
+            for marker in [&markers.begin, &markers.begin_joined, &markers.end] {
+                assert!(marker.contains(MARKER_WORD), "{marker}");
+            }
+        }
+        // Lines around the block that mention dashkey are not markers; line numbers count
+        // every line, and a marker on the very first or a last unterminated line is found.
+        let text = "dashkey\n# >>> dashkey >>>\nx dashkey dashkey\n# <<< dashkey <<<";
+        let span = find(text).unwrap().unwrap();
+        assert_eq!((span.line, span.start, span.end), (2, 8, text.len()));
+        let first = "  # >>> dashkey >>>  \r\n# <<< dashkey <<<\r\n";
+        assert_eq!(find(first).unwrap().unwrap().line, 1);
     }
 
     #[test]

@@ -16,6 +16,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use memchr::memmem;
+
 use crate::key::ApiKey;
 use crate::platform::Platform;
 use crate::shell::block;
@@ -393,19 +395,22 @@ struct Replay {
 }
 
 fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
-    // One search for the block, one pass over the lines (`block::lines_outside` would
-    // search for the block again).
+    // One search for the block, then only the lines that can matter are looked at.
     let span = block::find(text).ok().flatten();
     let mut assignments = Vec::new();
     let mut sources = Vec::new();
-    let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        let inside = span.is_some_and(|s| offset >= s.start && offset < s.end);
-        offset += line.len();
-        if inside {
+    let mut number = 1;
+    let mut counted = 0;
+    for start in candidate_lines(text) {
+        number += memchr::memchr_iter(b'\n', &text.as_bytes()[counted..start]).count();
+        counted = start;
+        if span.is_some_and(|s| start >= s.start && start < s.end) {
             continue;
         }
-        let number = index + 1;
+        let line = match memchr::memchr(b'\n', &text.as_bytes()[start..]) {
+            Some(end) => &text[start..=start + end],
+            None => &text[start..],
+        };
         if let Some((name, literal)) = dotfiles::parse_assignment(line) {
             let value =
                 if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
@@ -417,11 +422,41 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
     StartupFile { path, hook_line: span.map(|s| s.line), assignments, sources }
 }
 
+/// The offsets of the lines that may assign a watched variable (they contain what every
+/// watched name contains) or source a file (they contain `source`, or `.` as a word), in
+/// order: found by searching the whole text, so that the cost of a big file is a few
+/// passes of a fast substring search rather than work on each of its lines. Every line
+/// [`dotfiles::parse_assignment`] or [`sourced_file`] accepts is among them.
+fn candidate_lines(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let boundary = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || c == ';');
+    let mut hits: Vec<usize> = memmem::find_iter(bytes, dotfiles::WATCHED_PART)
+        .chain(memmem::find_iter(bytes, "source"))
+        .chain(memchr::memchr_iter(b'.', bytes).filter(|&at| {
+            boundary(text[..at].chars().next_back()) && boundary(text[at + 1..].chars().next())
+        }))
+        .collect();
+    hits.sort_unstable();
+    // Each hit's line start, searching back only as far as the previous hit: linear even in
+    // one huge line.
+    let mut starts: Vec<usize> = Vec::new();
+    let (mut searched, mut start) = (0, 0);
+    for at in hits {
+        if let Some(newline) = memchr::memrchr(b'\n', &bytes[searched..at]) {
+            start = searched + newline + 1;
+        }
+        searched = at;
+        if starts.last() != Some(&start) {
+            starts.push(start);
+        }
+    }
+    starts
+}
+
 /// The file a `. FILE` or `source FILE` line loads, with `~` and `$HOME` expanded.
 fn sourced_file(line: &str, home: Option<&Path>) -> Option<PathBuf> {
     let text = line.trim();
-    // Most lines are ruled out by two searches, without allocating.
-    if text.starts_with('#') || !(text.contains('.') || text.contains("source")) {
+    if text.starts_with('#') {
         return None;
     }
     let mut words = words(text);
@@ -518,6 +553,27 @@ mod tests {
         assert_eq!(sourced("# . ~/.profile"), None);
         assert_eq!(sourced("alias ll='ls -alF'"), None);
         assert_eq!(words("a;;b ; c").collect::<Vec<_>>(), ["a", ";", ";", "b", ";", "c"]);
+    }
+
+    #[test]
+    fn only_candidate_lines_are_skipped_and_none_that_matters() {
+        let home = Path::new("/h");
+        let text = "a\n. ~/.p\nx=1;source ~/.q\n  DASHSCOPE_API_KEY=sk-1\nls ~/.cache\n\
+                    echo a.b\n\t.\t~/.r\n# . ~/.s\nlast . ~/.t";
+        // Line by line, as a shell would read the file.
+        let mut expected = (Vec::new(), Vec::new());
+        for (index, line) in text.split_inclusive('\n').enumerate() {
+            if let Some((name, _)) = dotfiles::parse_assignment(line) {
+                expected.0.push((index + 1, name));
+            } else if let Some(target) = sourced_file(line, Some(home)) {
+                expected.1.push((index + 1, target));
+            }
+        }
+        let file = parse_file(PathBuf::from("/h/.bashrc"), text, Some(home));
+        let found: Vec<_> = file.assignments.iter().map(|a| (a.line, a.name)).collect();
+        assert_eq!((found, file.sources.clone()), expected);
+        assert_eq!(file.sources.len(), 4, "{:?}", file.sources);
+        assert_eq!(candidate_lines("ls ~/.cache\necho a.b\n"), Vec::<usize>::new());
     }
 
     #[test]
