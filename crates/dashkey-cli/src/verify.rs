@@ -55,7 +55,8 @@
 //!   } ],
 //!   "verdict": "accepted" | "rejected" | "unknown",
 //!   "accepted_in": [ "ap-southeast-1" ],
-//!   "configured_region_accepts": bool | null,   // null: the configured region was not probed
+//!   "configured_region_accepts": bool | null,   // null: the configured region was not probed,
+//!                                               // or had not answered yet ("pending")
 //!   "fix": "dashkey region ap-southeast-1" | null,
 //!   "pending": [ "us-east-1" ]           // regions still silent when the check stopped waiting,
 //!                                        // 400 ms after the first acceptance (empty with --wait-all)
