@@ -388,6 +388,59 @@ mod tests {
         assert_eq!(remove_with(&without_b, &a).unwrap(), "x\n");
     }
 
+    /// `find_with` as it was before it searched: every line looked at.
+    fn find_line_by_line(content: &str, markers: &Markers) -> Result<Option<Span>, BlockError> {
+        let mut begins = Vec::new();
+        let mut ends = Vec::new();
+        let mut offset = 0;
+        for (index, line) in content.split_inclusive('\n').enumerate() {
+            let text = line.trim_end_matches(['\n', '\r']).trim();
+            if text == markers.begin || text == markers.begin_joined {
+                // A joined block's added newline is the same line ending as its own lines.
+                let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+                let added = if text == markers.begin_joined { eol } else { "" };
+                begins.push((index + 1, offset, added, eol));
+            } else if text == markers.end {
+                ends.push((index + 1, offset + line.len()));
+            }
+            offset += line.len();
+        }
+        let mut lines: Vec<usize> =
+            begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
+        lines.sort_unstable();
+        match (begins.as_slice(), ends.as_slice()) {
+            ([], []) => Ok(None),
+            ([(line, start, added, eol)], [(end_line, end)]) if end_line > line => {
+                let at_end = *end == content.len();
+                let cut_start = if at_end && content[..*start].ends_with(added) {
+                    start - added.len()
+                } else {
+                    *start
+                };
+                let joined = !added.is_empty();
+                Ok(Some(Span { cut_start, joined, start: *start, end: *end, line: *line, eol }))
+            }
+            _ if begins.len() > 1 || ends.len() > 1 => Err(BlockError::Duplicated { lines }),
+            _ => Err(BlockError::Unbalanced { lines }),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_search_finds_the_markers_reading_every_line_finds(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                BEGIN, BEGIN_JOINED, END, "# >>> dashkey x >>>", "# <<< dashkey x <<<", " ",
+                "\n", "\r\n", "dashkey", "x", "é",
+            ]), 0..24)
+        ) {
+            let text: String = pieces.concat();
+            for markers in [Markers::unnamed(), Markers::named("x")] {
+                prop_assert_eq!(find_with(&text, &markers), find_line_by_line(&text, &markers));
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn set_then_unset_restores_any_file(original in "(\\PC|\r|\n){0,200}", lines in proptest::collection::vec("[ -~]{0,40}", 0..4)) {

@@ -576,6 +576,33 @@ mod tests {
         assert_eq!(candidate_lines("ls ~/.cache\necho a.b\n"), Vec::<usize>::new());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn the_search_finds_what_reading_every_line_finds(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ".", " ", ";", "\n", "\r\n", "\t", "#", "source", "~/.p", "x",
+                "DASHSCOPE_API_KEY=", "é", "# >>> dashkey >>>", "# <<< dashkey <<<",
+            ]), 0..40)
+        ) {
+            let text: String = pieces.concat();
+            let home = Path::new("/h");
+            let span = block::find(&text).ok().flatten();
+            let mut expected = (Vec::new(), Vec::new());
+            for (number, line) in block::lines_outside(&text) {
+                if let Some((name, _)) = dotfiles::parse_assignment(line) {
+                    expected.0.push((number, name));
+                } else if let Some(target) = sourced_file(line, Some(home)) {
+                    expected.1.push((number, target));
+                }
+            }
+            let file = parse_file(PathBuf::from("/h/.bashrc"), &text, Some(home));
+            let found: Vec<_> = file.assignments.iter().map(|a| (a.line, a.name)).collect();
+            proptest::prop_assert_eq!((found, file.sources.clone()), expected);
+            proptest::prop_assert_eq!(file.hook_line, span.map(|s| s.line));
+        }
+    }
+
     #[test]
     fn sourcing_loops_end() {
         let dir = tempfile::tempdir().unwrap();
