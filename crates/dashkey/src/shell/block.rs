@@ -118,7 +118,10 @@ pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, Block
     let bytes = content.as_bytes();
     let (mut index, mut counted, mut searched, mut start) = (0, 0, 0, 0);
     let mut last = None;
-    for hit in memchr::memmem::find_iter(bytes, MARKER_WORD) {
+    // Built once: a finder's setup costs more than searching a small file.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARKER_WORD));
+    for hit in FINDER.find_iter(bytes) {
         if let Some(newline) = memchr::memrchr(b'\n', &bytes[searched..hit]) {
             start = searched + newline + 1;
         }

@@ -14,9 +14,9 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use memchr::memmem;
+use memchr::memmem::Finder;
 
 use crate::key::ApiKey;
 use crate::platform::Platform;
@@ -430,8 +430,13 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
 fn candidate_lines(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
     let boundary = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || c == ';');
-    let mut hits: Vec<usize> = memmem::find_iter(bytes, dotfiles::WATCHED_PART)
-        .chain(memmem::find_iter(bytes, "source"))
+    // Built once: a finder's setup costs more than searching a small file.
+    static WATCHED: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new(dotfiles::WATCHED_PART));
+    static SOURCE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("source"));
+    let mut hits: Vec<usize> = WATCHED
+        .find_iter(bytes)
+        .chain(SOURCE.find_iter(bytes))
         .chain(memchr::memchr_iter(b'.', bytes).filter(|&at| {
             boundary(text[..at].chars().next_back()) && boundary(text[at + 1..].chars().next())
         }))
