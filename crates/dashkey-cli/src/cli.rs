@@ -142,6 +142,11 @@ Examples:
   dashkey verify --region ap-southeast-1  only Singapore
   printf '%s' \"$KEY\" | dashkey verify --stdin
   dashkey verify --json                   a stable JSON document (schema_version 1)
+  dashkey verify --wait-all               wait for every region's answer
+
+Once a region accepts the key, the others get 400 ms more; a region silent then is shown as
+\"no answer yet\" and verify ends (a key works in one region only, so the others could only
+reject it). --wait-all waits for every region, each up to the timeout.
 
 Environment: DASHKEY_HTTP_TIMEOUT_MS (time per request, default 10000), HTTPS_PROXY, NO_PROXY.
 
@@ -344,6 +349,10 @@ pub struct VerifyArgs {
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Wait for every region's answer, each up to the timeout, instead of ending 400 ms after
+    /// a region accepts the key.
+    #[arg(long)]
+    pub wait_all: bool,
 }
 
 /// Options of `dashkey region`.

@@ -27,6 +27,9 @@ use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Failure, Outcome};
 
 fn main() -> ExitCode {
+    if let Some(args) = plain_status(std::env::args_os().skip(1)) {
+        return finish(run(Cli { command: Command::Status(args) }));
+    }
     if keyinput::key_in_arguments(std::env::args_os()) {
         return report(keyinput::refuse_argv(&keyinput::subcommand(std::env::args_os())));
     }
@@ -34,7 +37,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return parse_error(&error),
     };
-    match run(cli) {
+    finish(run(cli))
+}
+
+fn finish(outcome: Outcome) -> ExitCode {
+    match outcome {
         Ok(exit) => exit.into(),
         Err(failure) => report(failure),
     }
@@ -53,6 +60,27 @@ pub fn sudo_dashkey() -> String {
         Some(path) => format!("sudo {}", dashkey::shell::word_posix(&path.display().to_string())),
         None => "sudo dashkey".to_string(),
     }
+}
+
+/// `dashkey status` with nothing but its own flags, read without building the whole command
+/// line definition (which costs more than the rest of `status` together). Anything else
+/// (help, a typo, a repeated flag) is left to clap, so the answer is always clap's.
+fn plain_status(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<cli::StatusArgs> {
+    if args.next()? != "status" {
+        return None;
+    }
+    let mut status = cli::StatusArgs { json: false, reveal: false };
+    for arg in args {
+        let flag = match arg.to_str()? {
+            "--json" => &mut status.json,
+            "--reveal" => &mut status.reveal,
+            _ => return None,
+        };
+        if std::mem::replace(flag, true) {
+            return None;
+        }
+    }
+    Some(status)
 }
 
 /// Prints an error and returns its exit status. Errors name their cause in their own
@@ -215,4 +243,39 @@ fn man(args: &cli::ManArgs) -> Outcome {
         at += 1;
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_status_path_reads_what_clap_reads_and_leaves_the_rest_to_clap() {
+        let lists: [&[&str]; 10] = [
+            &["status"],
+            &["status", "--json"],
+            &["status", "--reveal"],
+            &["status", "--json", "--reveal"],
+            &["status", "--reveal", "--json"],
+            &["status", "--json", "--json"],
+            &["status", "--help"],
+            &["status", "--jso"],
+            &["status", "extra"],
+            &["doctor"],
+        ];
+        for list in lists {
+            let fast = plain_status(list.iter().map(std::ffi::OsString::from));
+            let clap = Cli::try_parse_from(std::iter::once("dashkey").chain(list.iter().copied()));
+            match (fast, clap) {
+                (Some(fast), Ok(Cli { command: Command::Status(slow) })) => {
+                    assert_eq!((fast.json, fast.reveal), (slow.json, slow.reveal), "{list:?}");
+                }
+                (Some(_), other) => panic!("{list:?}: clap says {other:?}"),
+                (None, _) => assert!(
+                    !matches!(list, ["status"] | ["status", "--json" | "--reveal"]),
+                    "{list:?} must take the plain path"
+                ),
+            }
+        }
+    }
 }

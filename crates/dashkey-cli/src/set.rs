@@ -13,7 +13,7 @@ use dashkey::region::RegionEndpoint;
 use dashkey::region::config::UnknownRegion;
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::store::{self, SetOptions, Settings};
-use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, choose_region};
+use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, Wait, choose_region};
 use dashkey::{ApiKey, Platform};
 
 use crate::changes;
@@ -227,14 +227,16 @@ fn explain_environment_d(platform: &Platform, plan: &store::Plan) {
     );
 }
 
-/// Asks every region about the key.
+/// Asks every region about the key, and stops waiting as soon as one accepts it (a key
+/// works in one region: the others could only reject it). The answers already in count.
 fn check(
     key: &ApiKey,
     targets: &[RegionEndpoint],
     settings: HttpSettings,
 ) -> Result<Vec<Probe>, Failure> {
     let spinner = Spinner::start(format!("checking {} with DashScope…", key.mask()));
-    let probes = Prober::new(settings).probe_all(key, targets);
+    let probes =
+        Prober::new(settings).probe_until(key, targets, Wait::Grace(std::time::Duration::ZERO));
     drop(spinner);
     probes.map_err(usage)
 }

@@ -41,7 +41,8 @@
 //!     "origin": "builtin" | "config" | "base-url",
 //!     "configured": bool,                // the SDK's base URL points at this region
 //!     "result": "accepted" | "accepted-restricted" | "accepted-arrears" | "accepted-throttled"
-//!             | "rejected" | "server-error" | "unreachable" | "unexpected",
+//!             | "rejected" | "server-error" | "unreachable" | "unexpected"
+//!             | "pending",                 // no answer yet when the check ended (see "pending" below)
 //!     "accepted": bool,                  // one of the accepted-* results
 //!     "api": "compatible" | "native",    // which API gave the deciding answer
 //!     "url": string,                     // the URL of that request (never contains the key)
@@ -55,8 +56,11 @@
 //!   } ],
 //!   "verdict": "accepted" | "rejected" | "unknown",
 //!   "accepted_in": [ "ap-southeast-1" ],
-//!   "configured_region_accepts": bool | null,   // null: the configured region was not probed
-//!   "fix": "dashkey region ap-southeast-1" | ". \"$HOME/.config/dashkey/env.sh\"" | null
+//!   "configured_region_accepts": bool | null,   // null: the configured region was not probed,
+//!                                               // or had not answered yet ("pending")
+//!   "fix": "dashkey region ap-southeast-1" | ". \"$HOME/.config/dashkey/env.sh\"" | null,
+//!   "pending": [ "us-east-1" ]           // regions still silent when the check stopped waiting,
+//!                                        // 400 ms after the first acceptance (empty with --wait-all)
 //! }
 //! ```
 
@@ -68,7 +72,7 @@ use dashkey::region::ApiShape;
 use dashkey::region::config::ConfigError;
 use dashkey::region::{EndpointOrigin, RegionEndpoint};
 use dashkey::resolve::{self, ConfiguredRegion, Lookup, RegionOrigin, Resolution, Source};
-use dashkey::verify::{Classification, HttpSettings, OnlineVerdict, Probe, Prober};
+use dashkey::verify::{Classification, HttpSettings, OnlineVerdict, Probe, Prober, Wait};
 use dashkey::{ApiKey, Config, Platform};
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -92,6 +96,7 @@ struct Report {
     accepted_in: Vec<String>,
     configured_region_accepts: Option<bool>,
     fix: Option<String>,
+    pending: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -195,7 +200,8 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
         many => format!("asking {} regions about the key…", many.len()),
     };
     let spinner = Spinner::start(what);
-    let probes = Prober::new(settings).probe_all(&candidate.key, &targets);
+    let wait = if args.wait_all { Wait::All } else { Wait::Grace(Wait::VERIFY_GRACE) };
+    let probes = Prober::new(settings).probe_until(&candidate.key, &targets, wait);
     drop(spinner);
     let probes = probes.map_err(|e| Failure { exit: Exit::Problem, error: e.into() })?;
 
@@ -379,8 +385,12 @@ impl<'a> Checked<'a> {
         probes: &'a [Probe],
         load: Option<String>,
     ) -> Checked<'a> {
-        let configured_accepts =
-            probes.iter().find(|probe| is_configured(probe, configured)).map(accepted);
+        // A configured region that had not answered yet is not known to accept or reject.
+        let configured_accepts = probes
+            .iter()
+            .find(|probe| is_configured(probe, configured))
+            .filter(|probe| probe.classification != Classification::Pending)
+            .map(accepted);
         let first = probes.iter().find(|probe| accepted(probe)).map(|p| &p.endpoint.region);
         let fix = match (first, configured_accepts) {
             (_, Some(true)) => None,
@@ -410,6 +420,10 @@ impl<'a> Checked<'a> {
         self.probes.iter().filter(|probe| accepted(probe))
     }
 
+    fn pending(&self) -> impl Iterator<Item = &'a Probe> + use<'a> {
+        self.probes.iter().filter(|probe| probe.classification == Classification::Pending)
+    }
+
     fn report(&self, settings: HttpSettings) -> Report {
         let candidate = self.candidate;
         Report {
@@ -437,6 +451,7 @@ impl<'a> Checked<'a> {
             accepted_in: self.accepted().map(|probe| probe.endpoint.region.clone()).collect(),
             configured_region_accepts: self.configured_accepts,
             fix: self.fix.clone(),
+            pending: self.pending().map(|probe| probe.endpoint.region.clone()).collect(),
         }
     }
 
@@ -522,6 +537,21 @@ impl<'a> Checked<'a> {
         }
         anstream::println!();
         self.conclude();
+        let pending: Vec<&str> = self.pending().map(|p| p.endpoint.region.as_str()).collect();
+        if !pending.is_empty() {
+            anstream::println!(
+                "  {}",
+                paint(
+                    DIM,
+                    format!(
+                        "Stopped waiting {} ms after the key was accepted; no answer yet from {} \
+                         (dashkey verify --wait-all waits for every region).",
+                        Wait::VERIFY_GRACE.as_millis(),
+                        pending.join(", ")
+                    )
+                )
+            );
+        }
     }
 
     fn conclude(&self) {
@@ -587,6 +617,20 @@ impl<'a> Checked<'a> {
                          load it (or start programs with: dashkey run -- <command>)."
                     );
                 }
+            }
+            (Some(fix), None, Some(configured))
+                if self.pending().any(|p| p.endpoint.region == *configured) =>
+            {
+                let label = self
+                    .pending()
+                    .find(|p| p.endpoint.region == *configured)
+                    .map_or_else(|| configured.clone(), |p| label(&p.endpoint));
+                anstream::println!(
+                    "{} But {who} {label}, which had not answered when the check ended; \
+                     a key works in one region only.",
+                    paint(WARN, "!")
+                );
+                anstream::println!("  Fix: {}", paint(BOLD, fix));
             }
             (Some(fix), None, configured) => {
                 let where_ = configured.as_deref().map_or_else(
@@ -679,6 +723,9 @@ fn detail(classification: &Classification) -> Option<String> {
         Classification::ServerError { status } => {
             Some(format!("HTTP {status}: the service failed and said nothing about the key"))
         }
+        Classification::Pending => {
+            Some("still waiting when another region accepted the key".to_string())
+        }
         _ => None,
     }
 }
@@ -695,6 +742,7 @@ fn row(probe: &Probe) -> (&'static str, &'static str, String) {
         Classification::ServerError { .. } => ("?", "server error"),
         Classification::Unreachable { .. } => ("?", "unreachable"),
         Classification::Unexpected { .. } => ("?", "unexpected answer"),
+        Classification::Pending => ("…", "no answer yet"),
     };
     let status = classification.status().map(|s| format!("{s} ")).unwrap_or_default();
     let said = match (classification.answer(), detail(classification)) {
@@ -716,5 +764,15 @@ mod tests {
         assert_eq!(value, "compatible");
         let kind = serde_json::to_value(dashkey::KeyKind::PayAsYouGo).unwrap();
         assert_eq!(kind, "pay-as-you-go");
+    }
+
+    #[test]
+    fn the_help_states_the_grace_in_force() {
+        use clap::CommandFactory;
+        let mut cli = crate::cli::Cli::command();
+        let verify = cli.find_subcommand_mut("verify").unwrap();
+        let help = verify.render_long_help().to_string();
+        let grace = format!("{} ms", dashkey::verify::Wait::VERIFY_GRACE.as_millis());
+        assert!(help.contains(&grace), "{help}");
     }
 }

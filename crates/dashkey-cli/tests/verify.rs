@@ -111,7 +111,8 @@ fn each_fault_is_classified_and_none_is_called_a_rejection() {
         &extra,
     );
     world.sandbox.env("DASHSCOPE_API_KEY", KEY).env("DASHKEY_HTTP_TIMEOUT_MS", "2000");
-    let report = world.verify(&["--json"], None).expect_code(0).json();
+    // Every region's own answer: without --wait-all the stalls would be "pending".
+    let report = world.verify(&["--json", "--wait-all"], None).expect_code(0).json();
     assert_eq!(
         results(&report),
         [

@@ -262,6 +262,25 @@ pub fn write_private(path: &Path, content: &[u8], mode: u32) -> Result<Written, 
 /// [`FsError`] naming the file; on error the file holds its old bytes (or, when even
 /// restoring them failed, [`FsError::kept`] names the journal that holds them).
 pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Written, FsError> {
+    let (written, dir) = write_unflushed(path, content, options)?;
+    sys::sync_dir(&dir);
+    Ok(written)
+}
+
+/// Like [`write()`], without flushing the directory that the rename changed; returns that
+/// directory, for [`flush_dirs`]. The file's bytes are flushed before the rename, so the
+/// file holds its old or its new bytes even after a power loss; only whether the rename
+/// (the new bytes) survives one is left to the caller's later flush. A transaction writing
+/// several files into one directory flushes it once ([`crate::edit::transaction::apply`]).
+///
+/// # Errors
+///
+/// As [`write()`].
+pub fn write_unflushed(
+    path: &Path,
+    content: &[u8],
+    options: &WriteOptions,
+) -> Result<(Written, PathBuf), FsError> {
     let target = if options.follow_links {
         write_target(path)?
     } else {
@@ -279,7 +298,8 @@ pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Writ
         if sys::link_count(meta) > 1 && options.follow_links {
             let mode = options.force_mode.then_some(options.mode);
             write_in_place(&target, content, meta, mode, options.journal_dir.unwrap_or(dir))?;
-            return Ok(Written { real_path: target, created: false });
+            let dir = dir.to_path_buf();
+            return Ok((Written { real_path: target, created: false }, dir));
         }
     }
     let mode = if options.force_mode {
@@ -308,8 +328,15 @@ pub fn write(path: &Path, content: &[u8], options: &WriteOptions) -> Result<Writ
     }
     temp.as_file().sync_all().map_err(|e| FsError::new("flush", temp.path(), e))?;
     temp.persist(&target).map_err(|e| FsError::new("replace", &target, e.error))?;
-    sys::sync_dir(dir);
-    Ok(Written { real_path: target, created: existing.is_none() })
+    let dir = dir.to_path_buf();
+    Ok((Written { real_path: target, created: existing.is_none() }, dir))
+}
+
+/// Flushes each directory once (what [`write_unflushed`] left to do), in order.
+pub fn flush_dirs(dirs: &[PathBuf]) {
+    for dir in dirs {
+        sys::sync_dir(dir);
+    }
 }
 
 /// Why [`refuse_link`] refused a path, carried as its [`FsError`]'s I/O error, so that the
@@ -397,13 +424,21 @@ pub fn writable(path: &Path) -> bool {
 ///
 /// [`FsError`] for any failure other than absence.
 pub fn remove_file(path: &Path) -> Result<bool, FsError> {
+    let removed = remove_file_unflushed(path)?;
+    if removed && let Some(dir) = path.parent() {
+        sys::sync_dir(dir);
+    }
+    Ok(removed)
+}
+
+/// Like [`remove_file`], without flushing the directory (see [`write_unflushed`]).
+///
+/// # Errors
+///
+/// As [`remove_file`].
+pub fn remove_file_unflushed(path: &Path) -> Result<bool, FsError> {
     match fs::remove_file(path) {
-        Ok(()) => {
-            if let Some(dir) = path.parent() {
-                sys::sync_dir(dir);
-            }
-            Ok(true)
-        }
+        Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(FsError::new("remove", path, e)),
     }
@@ -419,6 +454,16 @@ pub fn remove_file(path: &Path) -> Result<bool, FsError> {
 pub fn remove_own(path: &Path) -> Result<bool, FsError> {
     refuse_link(path, "remove")?;
     remove_file(path)
+}
+
+/// Like [`remove_own`], without flushing the directory (see [`write_unflushed`]).
+///
+/// # Errors
+///
+/// As [`remove_own`].
+pub fn remove_own_unflushed(path: &Path) -> Result<bool, FsError> {
+    refuse_link(path, "remove")?;
+    remove_file_unflushed(path)
 }
 
 /// Removes temporary files left by a write that was killed half-way. Only called under the

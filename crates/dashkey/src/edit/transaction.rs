@@ -316,6 +316,10 @@ pub fn apply<N>(
     if let Some(journal) = dirs_journal {
         fsx::write_dirs_journal(journal, &journaled)?;
     }
+    // Directories whose renames and removals are flushed once, after the last change in
+    // them (a flush per file was a third of a `set`'s fsyncs, mostly of the same two
+    // directories).
+    let mut unflushed: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<(), ApplyError> {
         for dir in &plan.create_dirs {
             if !dir.exists() {
@@ -327,7 +331,15 @@ pub fn apply<N>(
             fsx::remove_stale_temporaries(&change.real_path);
             let own = own_place(change.role);
             let mode = std::fs::metadata(&change.real_path).ok().and_then(|m| fsx::mode(&m));
-            match &change.after {
+            // The record says what the other files are: whatever came before it is flushed
+            // before it changes, and it is flushed at once, so that a power loss never
+            // leaves files it does not list (nor a record listing files not yet there).
+            let record = change.role == Role::Record;
+            if record {
+                fsx::flush_dirs(&unflushed);
+                unflushed.clear();
+            }
+            let dir = match &change.after {
                 Some(content) => {
                     let options = fsx::WriteOptions {
                         mode: if change.role.is_private() { 0o600 } else { change.mode },
@@ -336,17 +348,28 @@ pub fn apply<N>(
                         journal_dir,
                     };
                     // A failed write leaves the old bytes: nothing to undo for this change.
-                    fsx::write(&change.path, content, &options)?;
-                }
-                None if own => {
-                    fsx::remove_own(&change.path)?;
+                    fsx::write_unflushed(&change.path, content, &options)?.1
                 }
                 None => {
-                    fsx::remove_file(&change.real_path)?;
+                    if own {
+                        fsx::remove_own_unflushed(&change.path)?;
+                    } else {
+                        fsx::remove_file_unflushed(&change.real_path)?;
+                    }
+                    let path = if own { &change.path } else { &change.real_path };
+                    path.parent().unwrap_or(Path::new(".")).to_path_buf()
                 }
+            };
+            if record {
+                fsx::flush_dirs(std::slice::from_ref(&dir));
+            } else if !unflushed.contains(&dir) {
+                unflushed.push(dir);
             }
             done.push(Done { change, mode });
         }
+        // Every file is durable before the session variables change or the directory
+        // journal goes.
+        fsx::flush_dirs(&unflushed);
         if let Some(session) = session.as_deref_mut() {
             for change in &plan.session {
                 let before = session.get(change.name)?.map(Zeroizing::new);

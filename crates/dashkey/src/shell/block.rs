@@ -20,6 +20,9 @@ pub const BEGIN_JOINED: &str = "# >>> dashkey (newline added) >>>";
 /// The end marker.
 pub const END: &str = "# <<< dashkey <<<";
 
+/// What every marker line contains, named or not (checked by a test).
+const MARKER_WORD: &str = "dashkey";
+
 /// The three marker lines of one kind of block: dashkey's own (unnamed) block in a startup
 /// file, or a block named after what it belongs to (`program:app` in a supervisord file
 /// holding several programs, each with its own block).
@@ -112,8 +115,28 @@ pub fn find(content: &str) -> Result<Option<Span>, BlockError> {
 pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, BlockError> {
     let mut begins = Vec::new();
     let mut ends = Vec::new();
-    let mut offset = 0;
-    for (index, line) in content.split_inclusive('\n').enumerate() {
+    // Only lines holding "dashkey" can be markers: they are found by a fast search of the
+    // whole text (a startup file may be megabytes), not by looking at every line.
+    let bytes = content.as_bytes();
+    let (mut index, mut counted, mut searched, mut start) = (0, 0, 0, 0);
+    let mut last = None;
+    // Built once: a finder's setup costs more than searching a small file.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARKER_WORD));
+    for hit in FINDER.find_iter(bytes) {
+        if let Some(newline) = memchr::memrchr(b'\n', &bytes[searched..hit]) {
+            start = searched + newline + 1;
+        }
+        searched = hit;
+        if last == Some(start) {
+            continue;
+        }
+        last = Some(start);
+        index += memchr::memchr_iter(b'\n', &bytes[counted..start]).count();
+        counted = start;
+        let offset = start;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(content.len(), |at| start + at + 1);
+        let line = &content[start..end];
         let text = line.trim_end_matches(['\n', '\r']).trim();
         if text == markers.begin || text == markers.begin_joined {
             // A joined block's added newline is the same line ending as its own lines.
@@ -123,7 +146,6 @@ pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, Block
         } else if text == markers.end {
             ends.push((index + 1, offset + line.len()));
         }
-        offset += line.len();
     }
     let mut lines: Vec<usize> =
         begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
@@ -378,6 +400,22 @@ mod tests {
     }
 
     #[test]
+    fn every_marker_holds_the_word_searched_for() {
+        for markers in [Markers::unnamed(), Markers::named("program:app")] {
+            for marker in [&markers.begin, &markers.begin_joined, &markers.end] {
+                assert!(marker.contains(MARKER_WORD), "{marker}");
+            }
+        }
+        // Lines around the block that mention dashkey are not markers; line numbers count
+        // every line, and a marker on the very first or a last unterminated line is found.
+        let text = "dashkey\n# >>> dashkey >>>\nx dashkey dashkey\n# <<< dashkey <<<";
+        let span = find(text).unwrap().unwrap();
+        assert_eq!((span.line, span.start, span.end), (2, 8, text.len()));
+        let first = "  # >>> dashkey >>>  \r\n# <<< dashkey <<<\r\n";
+        assert_eq!(find(first).unwrap().unwrap().line, 1);
+    }
+
+    #[test]
     fn refuses_duplicated_and_unbalanced_markers() {
         let twice = format!("{BEGIN}\nx\n{END}\n{BEGIN}\nx\n{END}\n");
         assert_eq!(
@@ -407,6 +445,59 @@ mod tests {
         let without_b = remove_with(&text, &b).unwrap();
         assert_eq!(body_with(&without_b, &a), Some(vec!["A".to_string()]));
         assert_eq!(remove_with(&without_b, &a).unwrap(), "x\n");
+    }
+
+    /// `find_with` as it was before it searched: every line looked at.
+    fn find_line_by_line(content: &str, markers: &Markers) -> Result<Option<Span>, BlockError> {
+        let mut begins = Vec::new();
+        let mut ends = Vec::new();
+        let mut offset = 0;
+        for (index, line) in content.split_inclusive('\n').enumerate() {
+            let text = line.trim_end_matches(['\n', '\r']).trim();
+            if text == markers.begin || text == markers.begin_joined {
+                // A joined block's added newline is the same line ending as its own lines.
+                let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+                let added = if text == markers.begin_joined { eol } else { "" };
+                begins.push((index + 1, offset, added, eol));
+            } else if text == markers.end {
+                ends.push((index + 1, offset + line.len()));
+            }
+            offset += line.len();
+        }
+        let mut lines: Vec<usize> =
+            begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
+        lines.sort_unstable();
+        match (begins.as_slice(), ends.as_slice()) {
+            ([], []) => Ok(None),
+            ([(line, start, added, eol)], [(end_line, end)]) if end_line > line => {
+                let at_end = *end == content.len();
+                let cut_start = if at_end && content[..*start].ends_with(added) {
+                    start - added.len()
+                } else {
+                    *start
+                };
+                let joined = !added.is_empty();
+                Ok(Some(Span { cut_start, joined, start: *start, end: *end, line: *line, eol }))
+            }
+            _ if begins.len() > 1 || ends.len() > 1 => Err(BlockError::Duplicated { lines }),
+            _ => Err(BlockError::Unbalanced { lines }),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_search_finds_the_markers_reading_every_line_finds(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                BEGIN, BEGIN_JOINED, END, "# >>> dashkey x >>>", "# <<< dashkey x <<<", " ",
+                "\n", "\r\n", "dashkey", "x", "é",
+            ]), 0..24)
+        ) {
+            let text: String = pieces.concat();
+            for markers in [Markers::unnamed(), Markers::named("x")] {
+                prop_assert_eq!(find_with(&text, &markers), find_line_by_line(&text, &markers));
+            }
+        }
     }
 
     proptest! {

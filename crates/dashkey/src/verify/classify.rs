@@ -101,6 +101,9 @@ pub enum Classification {
         /// A sentence saying what was wrong with it.
         detail: String,
     },
+    /// No answer yet: the check stopped waiting because another region had accepted the key
+    /// ([`crate::verify::Wait::Grace`]). Says nothing about the key or the network.
+    Pending,
 }
 
 impl Classification {
@@ -115,6 +118,7 @@ impl Classification {
             Classification::ServerError { .. } => "server-error",
             Classification::Unreachable { .. } => "unreachable",
             Classification::Unexpected { .. } => "unexpected",
+            Classification::Pending => "pending",
         }
     }
 
@@ -144,7 +148,8 @@ impl Classification {
             Classification::Accepted
             | Classification::ServerError { .. }
             | Classification::Unreachable { .. }
-            | Classification::Unexpected { .. } => None,
+            | Classification::Unexpected { .. }
+            | Classification::Pending => None,
         }
     }
 
@@ -154,7 +159,7 @@ impl Classification {
             Classification::Accepted => Some(200),
             Classification::ServerError { status } => Some(*status),
             Classification::Unexpected { status, .. } => *status,
-            Classification::Unreachable { .. } => None,
+            Classification::Unreachable { .. } | Classification::Pending => None,
             other => other.answer().map(|answer| answer.status),
         }
     }

@@ -113,6 +113,25 @@ impl HttpSettings {
     }
 }
 
+/// How long the online check waits for the regions.
+///
+/// A key works in exactly one region, so once a region has accepted it the others can only
+/// reject it: waiting for a stalled one (up to the whole timeout) changes no decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Every region's answer, each up to the timeout.
+    All,
+    /// Until a region accepts the key, then this long for the others; the regions still
+    /// silent then are [`Classification::Pending`].
+    Grace(Duration),
+}
+
+impl Wait {
+    /// What `dashkey verify` allows the other regions after the first acceptance: enough
+    /// for regions answering at about the same time to be heard, small beside a timeout.
+    pub const VERIFY_GRACE: Duration = Duration::from_millis(400);
+}
+
 /// One region's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {

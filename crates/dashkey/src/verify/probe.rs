@@ -6,6 +6,7 @@
 //! reaches loopback (checked when the [`RegionEndpoint`] was made), and loopback hosts are
 //! always reached directly, never through the environment's proxy.
 
+use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use ureq::http::{HeaderValue, Uri};
 use zeroize::Zeroizing;
 
 use super::classify::{Answer, Classification, classify, classify_error};
-use super::{HttpSettings, Probe, VerifyError};
+use super::{HttpSettings, Probe, VerifyError, Wait};
 use crate::key::ApiKey;
 use crate::region::{ApiShape, Endpoint, RegionEndpoint};
 
@@ -78,6 +79,76 @@ impl Prober {
                 })
                 .collect()
         }))
+    }
+
+    /// Checks the key in every target at once, and stops waiting as `wait` says: with
+    /// [`Wait::Grace`], once a target has accepted the key and the grace has passed, the
+    /// targets still silent are [`Classification::Pending`]. Results in target order.
+    ///
+    /// The threads of pending targets are left to end by themselves, at their own timeout;
+    /// their answers are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError`] when the key cannot be sent as it is; nothing is sent then.
+    pub fn probe_until(
+        &self,
+        key: &ApiKey,
+        targets: &[RegionEndpoint],
+        wait: Wait,
+    ) -> Result<Vec<Probe>, VerifyError> {
+        let Wait::Grace(grace) = wait else { return self.probe_all(key, targets) };
+        let header = authorization(key)?;
+        let started = Instant::now();
+        let (sender, answers) = mpsc::channel();
+        let running: Vec<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(index, target)| {
+                let (prober, header, target) = (self.clone(), header.clone(), target.clone());
+                let sender = sender.clone();
+                thread::spawn(move || {
+                    // The receiver is gone once the answer was decided without this one.
+                    let _ = sender.send((index, prober.probe_with(&header, &target)));
+                })
+            })
+            .collect();
+        drop(sender);
+        let mut probes: Vec<Option<Probe>> = vec![None; targets.len()];
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let received = match deadline {
+                None => answers.recv().ok(),
+                Some(deadline) => {
+                    answers.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok()
+                }
+            };
+            // Every thread has answered (or the grace is over).
+            let Some((index, probe)) = received else { break };
+            if deadline.is_none() && probe.classification.is_accepted() {
+                deadline = Some(Instant::now() + grace);
+            }
+            probes[index] = Some(probe);
+        }
+        for (probe, handle) in probes.iter().zip(running) {
+            // A thread that ended without answering panicked: pass the panic on.
+            if probe.is_none() && handle.is_finished() {
+                handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            }
+        }
+        Ok(probes
+            .into_iter()
+            .zip(targets)
+            .map(|(probe, target)| {
+                probe.unwrap_or_else(|| Probe {
+                    endpoint: target.clone(),
+                    classification: Classification::Pending,
+                    url: format!("{}/models", target.url(ApiShape::Compatible)),
+                    api: ApiShape::Compatible,
+                    elapsed: started.elapsed(),
+                })
+            })
+            .collect())
     }
 
     /// Checks the key in one target.

@@ -190,3 +190,30 @@ fn timeout_comes_from_the_environment_and_bad_values_are_refused() {
     let none = Platform::simulated(Os::Linux, [("HOME", "/h")]);
     assert_eq!(HttpSettings::from_platform(&none).unwrap(), HttpSettings::default());
 }
+
+#[test]
+fn probe_until_ends_after_the_grace_once_a_region_accepted() {
+    // A 30 s timeout against a stall: only the grace can end this check while the stalled
+    // region's request is still open (the thread below is a hang guard, not a timer).
+    let stalled = FakeDashScope::builder().fault(Fault::Stall).start().unwrap();
+    let accepting = FakeDashScope::builder().valid_key(KEY).start().unwrap();
+    let rejecting = FakeDashScope::builder().start().unwrap();
+    let targets = vec![target(&stalled, "a"), target(&accepting, "b"), target(&rejecting, "c")];
+    let probing = std::thread::spawn(move || {
+        Prober::new(HttpSettings::with_timeout(Duration::from_secs(30)))
+            .probe_until(&ApiKey::verbatim(KEY), &targets, Wait::Grace(Duration::from_millis(300)))
+            .unwrap()
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !probing.is_finished() {
+        assert!(Instant::now() < deadline, "the check waited for the stalled region");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let probes = probing.join().unwrap();
+    let ids: Vec<&str> = probes.iter().map(|p| p.classification.id()).collect();
+    assert_eq!(ids, ["pending", "accepted", "rejected"]);
+    assert_eq!(probes[0].endpoint.region, "a");
+    assert_eq!(probes[0].classification.status(), None);
+    assert!(!probes[0].classification.is_rejected() && !probes[0].classification.is_accepted());
+    assert_eq!(OnlineVerdict::of(&probes), OnlineVerdict::Accepted);
+}

@@ -36,7 +36,7 @@ const WATCHED: [&str; 5] = [
 ];
 
 /// What every watched name contains (checked by a test).
-const WATCHED_PART: &str = "DASHSCOPE_";
+pub(crate) const WATCHED_PART: &str = "DASHSCOPE_";
 
 /// The files to look in: every startup file a shell may read, plus fish's `config.fish`.
 pub fn candidate_files(platform: &Platform, probes: &Probes) -> Vec<PathBuf> {

@@ -14,7 +14,9 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use memchr::memmem::Finder;
 
 use crate::key::ApiKey;
 use crate::platform::Platform;
@@ -395,10 +397,22 @@ struct Replay {
 }
 
 fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
+    // One search for the block, then only the lines that can matter are looked at.
     let span = block::find(text).ok().flatten();
     let mut assignments = Vec::new();
     let mut sources = Vec::new();
-    for (number, line) in block::lines_outside(text) {
+    let mut number = 1;
+    let mut counted = 0;
+    for start in candidate_lines(text) {
+        number += memchr::memchr_iter(b'\n', &text.as_bytes()[counted..start]).count();
+        counted = start;
+        if span.is_some_and(|s| start >= s.start && start < s.end) {
+            continue;
+        }
+        let line = match memchr::memchr(b'\n', &text.as_bytes()[start..]) {
+            Some(end) => &text[start..=start + end],
+            None => &text[start..],
+        };
         if let Some((name, literal)) = dotfiles::parse_assignment(line) {
             let value =
                 if literal { dotfiles::literal_value(line).map(ApiKey::verbatim) } else { None };
@@ -411,16 +425,51 @@ fn parse_file(path: PathBuf, text: &str, home: Option<&Path>) -> StartupFile {
     StartupFile { path, hook_line: span.map(|s| s.line), assignments, crlf, sources }
 }
 
+/// The offsets of the lines that may assign a watched variable (they contain what every
+/// watched name contains) or source a file (they contain `source`, or `.` as a word), in
+/// order: found by searching the whole text, so that the cost of a big file is a few
+/// passes of a fast substring search rather than work on each of its lines. Every line
+/// [`dotfiles::parse_assignment`] or [`sourced_file`] accepts is among them.
+fn candidate_lines(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let boundary = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || c == ';');
+    // Built once: a finder's setup costs more than searching a small file.
+    static WATCHED: LazyLock<Finder<'static>> =
+        LazyLock::new(|| Finder::new(dotfiles::WATCHED_PART));
+    static SOURCE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("source"));
+    let mut hits: Vec<usize> = WATCHED
+        .find_iter(bytes)
+        .chain(SOURCE.find_iter(bytes))
+        .chain(memchr::memchr_iter(b'.', bytes).filter(|&at| {
+            boundary(text[..at].chars().next_back()) && boundary(text[at + 1..].chars().next())
+        }))
+        .collect();
+    hits.sort_unstable();
+    // Each hit's line start, searching back only as far as the previous hit: linear even in
+    // one huge line.
+    let mut starts: Vec<usize> = Vec::new();
+    let (mut searched, mut start) = (0, 0);
+    for at in hits {
+        if let Some(newline) = memchr::memrchr(b'\n', &bytes[searched..at]) {
+            start = searched + newline + 1;
+        }
+        searched = at;
+        if starts.last() != Some(&start) {
+            starts.push(start);
+        }
+    }
+    starts
+}
+
 /// The file a `. FILE` or `source FILE` line loads, with `~` and `$HOME` expanded.
 fn sourced_file(line: &str, home: Option<&Path>) -> Option<PathBuf> {
     let text = line.trim();
     if text.starts_with('#') {
         return None;
     }
-    let spaced = text.replace(';', " ; ");
-    let words: Vec<&str> = spaced.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "." || *w == "source")?;
-    let word = words.get(at + 1)?.trim_matches(['"', '\'']);
+    let mut words = words(text);
+    words.find(|w| *w == "." || *w == "source")?;
+    let word = words.next()?.trim_matches(['"', '\'']);
     let home = home?.display().to_string();
     let expanded = if let Some(rest) = word.strip_prefix("~/") {
         format!("{home}/{rest}")
@@ -429,6 +478,17 @@ fn sourced_file(line: &str, home: Option<&Path>) -> Option<PathBuf> {
     };
     let path = PathBuf::from(expanded);
     path.is_absolute().then_some(path)
+}
+
+/// The words of a line split at white space, with each `;` a word of its own.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split_whitespace()
+        .flat_map(|word| word.split_inclusive(';'))
+        .flat_map(|piece| match piece.strip_suffix(';') {
+            Some(before) => [before, ";"],
+            None => [piece, ""],
+        })
+        .filter(|word| !word.is_empty())
 }
 
 #[cfg(test)]
@@ -488,6 +548,67 @@ mod tests {
             ["set .zshrc:1"]
         );
         assert_eq!(lines(&startup.events(Session::ShLogin, vars::API_KEY)), ["set .profile:1"]);
+    }
+
+    #[test]
+    fn source_lines_are_split_like_the_shell_splits_them() {
+        let home = Path::new("/h");
+        let sourced = |line: &str| sourced_file(line, Some(home));
+        assert_eq!(sourced(". ~/.profile"), Some(PathBuf::from("/h/.profile")));
+        assert_eq!(sourced("[ -f x ] && source \"$HOME/.b\";"), Some(PathBuf::from("/h/.b")));
+        assert_eq!(sourced("true;. ~/.p;x"), Some(PathBuf::from("/h/.p")));
+        assert_eq!(sourced(". ;"), None);
+        assert_eq!(sourced("# . ~/.profile"), None);
+        assert_eq!(sourced("alias ll='ls -alF'"), None);
+        assert_eq!(words("a;;b ; c").collect::<Vec<_>>(), ["a", ";", ";", "b", ";", "c"]);
+    }
+
+    #[test]
+    fn only_candidate_lines_are_skipped_and_none_that_matters() {
+        let home = Path::new("/h");
+        let text = "a\n. ~/.p\nx=1;source ~/.q\n  DASHSCOPE_API_KEY=sk-1\nls ~/.cache\n\
+                    echo a.b\n\t.\t~/.r\n# . ~/.s\nlast . ~/.t";
+        // Line by line, as a shell would read the file.
+        let mut expected = (Vec::new(), Vec::new());
+        for (index, line) in text.split_inclusive('\n').enumerate() {
+            if let Some((name, _)) = dotfiles::parse_assignment(line) {
+                expected.0.push((index + 1, name));
+            } else if let Some(target) = sourced_file(line, Some(home)) {
+                expected.1.push((index + 1, target));
+            }
+        }
+        let file = parse_file(PathBuf::from("/h/.bashrc"), text, Some(home));
+        let found: Vec<_> = file.assignments.iter().map(|a| (a.line, a.name)).collect();
+        assert_eq!((found, file.sources.clone()), expected);
+        assert_eq!(file.sources.len(), 4, "{:?}", file.sources);
+        assert_eq!(candidate_lines("ls ~/.cache\necho a.b\n"), Vec::<usize>::new());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn the_search_finds_what_reading_every_line_finds(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                ".", " ", ";", "\n", "\r\n", "\t", "#", "source", "~/.p", "x",
+                "DASHSCOPE_API_KEY=", "é", "# >>> dashkey >>>", "# <<< dashkey <<<",
+            ]), 0..40)
+        ) {
+            let text: String = pieces.concat();
+            let home = Path::new("/h");
+            let span = block::find(&text).ok().flatten();
+            let mut expected = (Vec::new(), Vec::new());
+            for (number, line) in block::lines_outside(&text) {
+                if let Some((name, _)) = dotfiles::parse_assignment(line) {
+                    expected.0.push((number, name));
+                } else if let Some(target) = sourced_file(line, Some(home)) {
+                    expected.1.push((number, target));
+                }
+            }
+            let file = parse_file(PathBuf::from("/h/.bashrc"), &text, Some(home));
+            let found: Vec<_> = file.assignments.iter().map(|a| (a.line, a.name)).collect();
+            proptest::prop_assert_eq!((found, file.sources.clone()), expected);
+            proptest::prop_assert_eq!(file.hook_line, span.map(|s| s.line));
+        }
     }
 
     #[test]
