@@ -114,6 +114,20 @@ Examples:
   dashkey env --reveal                   show it on the screen")]
     Env(EnvArgs),
 
+    /// Print the stored key alone on one line, for programs that run a helper command.
+    #[command(after_help = "\
+For programs that get a secret by running a command: Claude Code's apiKeyHelper,
+credential-process style hooks, scripts. It prints the key `dashkey run` and `dashkey env`
+hand over, and nothing else.
+
+Examples:
+  {\"apiKeyHelper\": \"dashkey key\"}        Claude Code's settings.json
+  curl -H \"Authorization: Bearer $(dashkey key)\" ...
+  dashkey key --reveal                   show it on the screen
+
+Exit status: 0 printed, 1 no key is stored, 2 standard output is a terminal (without --reveal).")]
+    Key(KeyArgs),
+
     /// Show every copy of the key and which one each official SDK would use.
     #[command(after_help = "\
 Examples:
@@ -261,6 +275,14 @@ pub struct EnvArgs {
     /// The shell syntax: sh, bash, zsh, fish, csh, tcsh, nu, pwsh or cmd (default: from $SHELL).
     #[arg(long, value_name = "NAME")]
     pub shell: Option<String>,
+    /// Allow printing the key to a terminal.
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+/// Options of `dashkey key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
     /// Allow printing the key to a terminal.
     #[arg(long)]
     pub reveal: bool,
