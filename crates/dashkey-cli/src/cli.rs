@@ -88,6 +88,7 @@ Files are written 0600. On a terminal, formats holding the key need --reveal.")]
     #[command(after_help = "\
 Examples:
   sudo dashkey service install --systemd app          /etc/dashkey/app.service.env + a drop-in
+  sudo dashkey service install --systemd app --credential   the key as a systemd credential
   dashkey service install --systemd app --user        a user unit
   dashkey service install --supervisord app -c /etc/supervisor/supervisord.conf
   dashkey service install --cron                      the region's URLs atop your crontab (no key)
@@ -423,6 +424,12 @@ pub struct ServiceTarget {
     /// A user unit (`systemctl --user`).
     #[arg(long, requires = "systemd")]
     pub user: bool,
+    /// Hand the key to the unit as a systemd credential (LoadCredential=, a 0600 file holding
+    /// only the key) with DASHSCOPE_API_KEY_FILE_PATH=%d/dashscope_api_key, so the key is never
+    /// in the unit's environment. The Python and Java SDKs read it; clients that read only
+    /// the variable (Node, OpenAI-style) need the plain hand-off.
+    #[arg(long, requires = "systemd")]
+    pub credential: bool,
     /// Write system units under this directory instead of / (like `systemctl --root`).
     #[arg(long, value_name = "DIR", requires = "systemd")]
     pub root: Option<std::path::PathBuf>,
