@@ -202,3 +202,34 @@ fn unset_takes_a_user_units_credential_back() {
     assert!(!credential.exists() && !drop_in.exists());
     assert!(files_containing(&sandbox.home, &[KEY]).is_empty());
 }
+
+#[test]
+fn doctor_names_a_credential_unit_and_the_clients_it_leaves_without_a_key() {
+    let (sandbox, _) = stored();
+    sandbox.write(".config/systemd/user/worker.service", "[Service]\nExecStart=/bin/true\n");
+    let doctor = |sandbox: &Sandbox| {
+        let run = sandbox.run(&["doctor", "--systemd", "worker", "--user", "--json"], None);
+        run.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == "service-systemd")
+            .cloned()
+            .unwrap()
+    };
+    // Its twin without the hand-off is a failure.
+    assert_eq!(doctor(&sandbox)["severity"], "fail");
+    sandbox
+        .run(&["service", "install", "--systemd", "worker", "--user", "--credential"], None)
+        .expect_code(0);
+    let finding = doctor(&sandbox);
+    assert_eq!(finding["severity"], "info", "{finding}");
+    assert!(finding["title"].as_str().unwrap().contains("systemd credential"), "{finding}");
+    assert!(finding["detail"].as_str().unwrap().contains("Node"), "{finding}");
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(fix.contains("dashkey service install --systemd worker.service --user"), "{fix}");
+    // The fix it names works: the plain hand-off gives the unit the key itself.
+    let plain: Vec<&str> = fix.trim_start_matches("for those clients: ").split(' ').collect();
+    sandbox.run(&plain[1..], None).expect_code(0);
+    assert_eq!(doctor(&sandbox)["severity"], "ok");
+}
