@@ -96,6 +96,32 @@ fn python_in_unit(python: &Path, vars: &[(String, String)], home: &Path) -> Vec<
     String::from_utf8(output.stdout).unwrap().lines().map(str::to_string).collect()
 }
 
+/// `systemd-analyze verify` (`--user` for a user unit) on a unit with this drop-in; returns
+/// its complaints.
+fn systemd_verify(sandbox: &Sandbox, drop_in: &str, user: bool) -> Option<String> {
+    let analyze = tool("systemd-analyze")?;
+    let units = sandbox.root().join(if user { "user-units" } else { "units" });
+    fs::create_dir_all(units.join("app.service.d")).unwrap();
+    fs::write(
+        units.join("app.service"),
+        "[Unit]\nDescription=test\n[Service]\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    fs::write(units.join("app.service.d/50-dashkey.conf"), drop_in).unwrap();
+    let runtime = sandbox.root().join("runtime");
+    fs::create_dir_all(&runtime).unwrap();
+    let mut command = Command::new(analyze);
+    command
+        .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .arg("verify");
+    if user {
+        command.arg("--user");
+    }
+    let output = command.arg(units.join("app.service")).output().unwrap();
+    Some(String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 #[test]
 fn the_unit_gets_a_credential_and_an_environment_without_the_key() {
     let (sandbox, root) = stored();
@@ -123,22 +149,7 @@ fn the_unit_gets_a_credential_and_an_environment_without_the_key() {
     assert!(environment.iter().all(|(_, value)| !value.contains(KEY)), "{environment:?}");
     assert!(environment.iter().all(|(n, _)| n != "DASHSCOPE_API_KEY" && n != "OPENAI_API_KEY"));
 
-    if let Some(analyze) = tool("systemd-analyze") {
-        let units = sandbox.root().join("units");
-        fs::create_dir_all(units.join("app.service.d")).unwrap();
-        fs::write(
-            units.join("app.service"),
-            "[Unit]\nDescription=test\n[Service]\nExecStart=/bin/true\n",
-        )
-        .unwrap();
-        fs::write(units.join("app.service.d/50-dashkey.conf"), &drop_in).unwrap();
-        let output = Command::new(analyze)
-            .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
-            .arg("verify")
-            .arg(units.join("app.service"))
-            .output()
-            .unwrap();
-        let complaints = String::from_utf8_lossy(&output.stderr);
+    if let Some(complaints) = systemd_verify(&sandbox, &drop_in, false) {
         assert!(!complaints.contains("50-dashkey.conf"), "{complaints}");
         assert!(!complaints.contains("Unknown key"), "{complaints}");
     }
@@ -197,7 +208,12 @@ fn unset_takes_a_user_units_credential_back() {
     let credential = sandbox.home.join(".config/dashkey/services/worker.service.credential");
     assert_eq!(fs::read_to_string(&credential).unwrap(), format!("{KEY}\n"));
     let drop_in = sandbox.home.join(".config/systemd/user/worker.service.d/50-dashkey.conf");
-    assert!(fs::read_to_string(&drop_in).unwrap().contains("LoadCredential=dashscope_api_key:"));
+    let text = fs::read_to_string(&drop_in).unwrap();
+    assert!(text.contains("LoadCredential=dashscope_api_key:"), "{text}");
+    if let Some(complaints) = systemd_verify(&sandbox, &text, true) {
+        assert!(!complaints.contains("50-dashkey.conf"), "{complaints}");
+        assert!(!complaints.contains("Unknown key"), "{complaints}");
+    }
     sandbox.run(&["unset"], None).expect_code(0);
     assert!(!credential.exists() && !drop_in.exists());
     assert!(files_containing(&sandbox.home, &[KEY]).is_empty());
