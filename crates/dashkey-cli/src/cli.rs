@@ -12,6 +12,7 @@ Examples:
   dashkey doctor                 why does my program not get the key, and what is the fix?
   dashkey run -- python app.py   a program started without a shell (cron, IDE, service)
   eval \"$(dashkey env)\"          load it into this terminal only
+  dashkey key                    the key alone, for helper commands (Claude Code's apiKeyHelper)
   dashkey unset                  remove everything dashkey wrote
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
 
