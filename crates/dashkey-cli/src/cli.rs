@@ -12,6 +12,7 @@ Examples:
   dashkey doctor                 why does my program not get the key, and what is the fix?
   dashkey run -- python app.py   a program started without a shell (cron, IDE, service)
   eval \"$(dashkey env)\"          load it into this terminal only
+  dashkey key                    the key alone, for helper commands (Claude Code's apiKeyHelper)
   dashkey unset                  remove everything dashkey wrote
   dashkey completions bash > ~/.local/share/bash-completion/completions/dashkey
 
@@ -90,6 +91,8 @@ Examples:
   sudo \"$(command -v dashkey)\" service install --systemd app
                                   /etc/dashkey/app.service.env + a drop-in (sudo's PATH may not
                                   have dashkey: give it its full path)
+  sudo \"$(command -v dashkey)\" service install --systemd app --credential
+                                  the key as a systemd credential, out of the unit's environment
   dashkey service install --systemd app --user        a user unit
   dashkey service install --supervisord app -c /etc/supervisor/supervisord.conf
   dashkey service install --cron                      the region's URLs atop your crontab (no key)
@@ -115,6 +118,20 @@ Examples:
   dashkey env --shell pwsh | Invoke-Expression
   dashkey env --reveal                   show it on the screen")]
     Env(EnvArgs),
+
+    /// Print the stored key alone on one line, for programs that run a helper command.
+    #[command(after_help = "\
+For programs that get a secret by running a command: Claude Code's apiKeyHelper,
+credential-process style hooks, scripts. It prints the key `dashkey run` and `dashkey env`
+hand over, and nothing else.
+
+Examples:
+  {\"apiKeyHelper\": \"dashkey key\"}        Claude Code's settings.json
+  curl -H \"Authorization: Bearer $(dashkey key)\" ...
+  dashkey key --reveal                   show it on the screen
+
+Exit status: 0 printed, 1 no key is stored, 2 standard output is a terminal (without --reveal).")]
+    Key(KeyArgs),
 
     /// Show every copy of the key and which one each official SDK would use.
     #[command(after_help = "\
@@ -306,6 +323,14 @@ pub struct EnvArgs {
     pub reveal: bool,
 }
 
+/// Options of `dashkey key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Allow printing the key to a terminal.
+    #[arg(long)]
+    pub reveal: bool,
+}
+
 /// Options of `dashkey doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -445,6 +470,12 @@ pub struct ServiceTarget {
     /// A user unit (`systemctl --user`).
     #[arg(long, requires = "systemd")]
     pub user: bool,
+    /// Hand the key to the unit as a systemd credential (LoadCredential=, a 0600 file holding
+    /// only the key) with DASHSCOPE_API_KEY_FILE_PATH=%d/dashscope_api_key, so the key is never
+    /// in the unit's environment. The Python and Java SDKs read it; clients that read only
+    /// the variable (Node, OpenAI-style) need the plain hand-off.
+    #[arg(long, requires = "systemd")]
+    pub credential: bool,
     /// Write system units under this directory instead of / (like `systemctl --root`).
     #[arg(long, value_name = "DIR", requires = "systemd")]
     pub root: Option<std::path::PathBuf>,

@@ -7,6 +7,7 @@ mod contexts;
 mod doctor;
 mod exit;
 mod export;
+mod key;
 mod keyinput;
 mod output;
 mod run;
@@ -174,6 +175,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Service(args) => service::run(&platform, &args),
         Command::Unset(args) => unset::run(&platform, &args),
         Command::Env(args) => shellenv::run(&platform, &args),
+        Command::Key(args) => key::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
         Command::Verify(args) => verify::run(&platform, &args),
         Command::Doctor(args) => doctor::run(&platform, &args),

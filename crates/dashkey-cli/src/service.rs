@@ -55,7 +55,7 @@ fn resolve(
                 return Err(failure(Exit::Io, handoff::HandoffError::NeedsRoot(unit.clone())));
             }
             let base = if target.user { platform } else { owner };
-            handoff::systemd_service(base, unit, target.user, &root)
+            handoff::systemd_service(base, unit, target.user, &root, target.credential)
                 .map_err(|e| failure(Exit::Usage, e))
         }
         (None, Some(program)) => {
@@ -105,6 +105,12 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
         Service::Cron { with_key: true, .. } => {
             "Gave your cron jobs the DashScope API key and region".to_string()
         }
+        Service::Systemd { credential: true, .. } => {
+            format!(
+                "Gave the DashScope API key to the {} as a systemd credential",
+                service.describe()
+            )
+        }
         _ => format!("Gave the DashScope API key to the {}", service.describe()),
     };
     if !carry_out(platform, &plan, target.dry_run, &heading)? {
@@ -125,8 +131,37 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
         explain_cron(with_key);
         return Ok(Exit::Ok);
     }
+    if let Service::Systemd { credential: true, .. } = &service {
+        explain_credential(platform, &service, target);
+    }
     activate(&service, target.root.is_some());
     Ok(Exit::Ok)
+}
+
+/// What the unit gets with `--credential`, and which clients that leaves without a key.
+fn explain_credential(platform: &Platform, service: &Service, target: &ServiceTarget) {
+    let unit = target.systemd.as_deref().unwrap_or_default();
+    let scope = match (&target.root, target.user) {
+        (_, true) => " --user".to_string(),
+        (Some(root), false) => {
+            format!(" --root {}", dashkey::shell::quote_posix(&root.display().to_string()))
+        }
+        (None, false) => String::new(),
+    };
+    let sudo = if !target.user && platform.sudo_invoker().is_some() { "sudo " } else { "" };
+    anstream::println!(
+        "The key is in {} (readable only by its owner) and reaches the unit as the credential \
+         {name}: the unit's environment holds only DASHSCOPE_API_KEY_FILE_PATH=%d/{name} and the \
+         region's URLs, never the key. The Python and Java SDKs read the key from that file.",
+        show_path(platform, handoff::key_file(service)),
+        name = handoff::CREDENTIAL_NAME,
+    );
+    anstream::println!(
+        "Node, the OpenAI SDKs, LiteLLM, LangChain's ChatTongyi and other clients that read only \
+         DASHSCOPE_API_KEY or OPENAI_API_KEY get no key this way: for them, use the plain \
+         hand-off:  {}",
+        paint(BOLD, format!("{sudo}dashkey service install --systemd {unit}{scope}"))
+    );
 }
 
 /// What cron jobs get now, and which clients still lack the key (the block holds none

@@ -21,15 +21,7 @@ pub fn run(platform: &Platform, args: &EnvArgs) -> Outcome {
         })?,
         None => crate::set::current_dialect(platform),
     };
-    if std::io::stdout().is_terminal() && !args.reveal {
-        return Err(Failure {
-            exit: Exit::Usage,
-            error: anyhow!(
-                "this prints your key: load it with  eval \"$(dashkey env)\"  \
-                 or add --reveal to show it on the screen"
-            ),
-        });
-    }
+    refuse_terminal(args.reveal, "load it with  eval \"$(dashkey env)\"")?;
     let Some(stored) = store::load_stored(platform)? else {
         anstream::eprintln!("no key is stored: {}", crate::output::set_first(platform));
         return Ok(Exit::Problem);
@@ -41,4 +33,19 @@ pub fn run(platform: &Platform, args: &EnvArgs) -> Outcome {
     }
     print!("{}", out.as_str());
     Ok(Exit::Ok)
+}
+
+/// Refuses to print the key to a terminal unless `--reveal` was given: a key on the screen
+/// ends up in scrollback, screen shares and recordings. `instead` says how the output is
+/// meant to be consumed. Shared by `env` and `key`, so both refuse the same way.
+pub fn refuse_terminal(reveal: bool, instead: &str) -> Result<(), Failure> {
+    if std::io::stdout().is_terminal() && !reveal {
+        return Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!(
+                "this prints your key: {instead}, or add --reveal to show it on the screen"
+            ),
+        });
+    }
+    Ok(())
 }

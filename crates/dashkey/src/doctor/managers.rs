@@ -142,7 +142,24 @@ impl Context<'_> {
                  environment does (systemctl show-environment), which dashkey cannot see.",
             )
             .fix(fix),
-            (None, _, false) => self.unit_without_key(&unit, &what, fix),
+            (None, _, false) => match unit.variable(vars::API_KEY_FILE_PATH).value {
+                // `service install --credential`: the key file is systemd's credential.
+                Some((path, UnitOrigin::Environment(at))) if path.starts_with("%d/") => {
+                    Finding::new(
+                        id::SERVICE_SYSTEMD,
+                        Severity::Info,
+                        format!("{what} gives the key as a systemd credential"),
+                    )
+                    .detail(format!(
+                        "Environment= in {at} sets DASHSCOPE_API_KEY_FILE_PATH={path} (inside \
+                         $CREDENTIALS_DIRECTORY), which the Python and Java SDKs read; Node, the \
+                         OpenAI SDKs and other clients that read only DASHSCOPE_API_KEY get no \
+                         key from it."
+                    ))
+                    .fix(format!("for those clients: {fix}"))
+                }
+                _ => self.unit_without_key(&unit, &what, fix),
+            },
         };
         out.push(finding);
     }

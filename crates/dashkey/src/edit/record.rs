@@ -98,6 +98,10 @@ pub enum Service {
         unit_env_file: PathBuf,
         /// The drop-in pointing the unit at it.
         drop_in: PathBuf,
+        /// The key goes as a systemd credential (`LoadCredential=`, `env_file` holding the
+        /// key alone) instead of into the unit's environment. Absent in older records.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        credential: bool,
     },
     /// A supervisord program.
     Supervisord {

@@ -31,8 +31,11 @@ use crate::store::plan::{NotUpdated, Note, PersistError, Plan, SetRun, UnsetRun,
 
 use supervisord::{edit_config, supervisord_with, supervisord_without};
 pub use supervisord::{find_supervisord_programs, supervisord_service};
-use systemd::{DROP_IN_HEADER, ENV_FILE_HEADER, drop_in_text, missing_dirs};
-pub use systemd::{find_user_units, systemd_env_file, systemd_service};
+pub use systemd::{CREDENTIAL_NAME, find_user_units, systemd_env_file, systemd_service};
+use systemd::{
+    DROP_IN_HEADER, ENV_FILE_HEADER, credential_drop_in_text, credential_text, drop_in_text,
+    is_credential_text, key_file_name, missing_dirs,
+};
 
 mod service;
 
@@ -61,23 +64,31 @@ pub fn plan_install(
                 });
             }
         }
-        Service::Systemd { unit, env_file, unit_env_file, drop_in, .. } => {
+        Service::Systemd { unit, env_file, unit_env_file, drop_in, credential, .. } => {
             for path in [env_file, drop_in] {
                 if let Some(dir) = path.parent() {
                     missing_dirs(dir, &mut plan);
                 }
             }
             let before = fsx::read_optional(env_file)?;
-            let after = systemd_env_file(vars).into_bytes();
+            let after = if *credential { credential_text(vars) } else { systemd_env_file(vars) };
             plan.changes.extend(FileChange::new(
                 env_file.clone(),
                 Role::ServiceEnv,
                 before,
-                Some(after),
+                Some(after.into_bytes()),
                 0o600,
             )?);
+            // The other way's file, from an earlier install of this unit: no copy stays behind.
+            let (other, ours) = key_file_of(unit, env_file, !*credential);
+            take_back(&mut plan, &other, Role::ServiceEnv, ours, false)?;
             let before = fsx::read_optional(drop_in)?;
-            let after = drop_in_text(unit, unit_env_file).into_bytes();
+            let after = if *credential {
+                credential_drop_in_text(unit, unit_env_file, vars)
+            } else {
+                drop_in_text(unit, unit_env_file)
+            }
+            .into_bytes();
             plan.changes.extend(FileChange::new(
                 drop_in.clone(),
                 Role::ServiceConfig,
@@ -112,7 +123,6 @@ fn require_writable(plan: &Plan) -> Result<(), HandoffError> {
 ///
 /// [`HandoffError`] when a file cannot be read or its markers cannot be trusted.
 pub fn plan_uninstall(platform: &Platform, service: &Service) -> Result<Plan, HandoffError> {
-    use crate::store::{NotRemovedReason, Note};
     let mut plan = Plan::default();
     match service {
         Service::Cron { created, .. } => {
@@ -130,40 +140,21 @@ pub fn plan_uninstall(platform: &Platform, service: &Service) -> Result<Plan, Ha
             }
         }
         Service::Systemd { unit, env_file, drop_in, .. } => {
-            let files = [
-                (env_file, Role::ServiceEnv, ENV_FILE_HEADER, format!("{unit}.env")),
-                (drop_in, Role::ServiceConfig, DROP_IN_HEADER, "50-dashkey.conf".to_string()),
-            ];
-            for (path, role, header, name) in files {
-                // Where dashkey puts them: the unit's names (a record may say anything).
-                let named = path.file_name().is_some_and(|n| *n == *name.as_str())
-                    && (role == Role::ServiceEnv
-                        || path
-                            .parent()
-                            .and_then(Path::file_name)
-                            .is_some_and(|d| *d == *format!("{unit}.d").as_str()));
-                if !named {
-                    continue;
+            // Where dashkey puts them: the unit's names (a record may say anything).
+            let named = |path: &Path, name: &str| path.file_name().is_some_and(|n| *n == *name);
+            let key_files = [false, true].map(|credential| key_file_of(unit, env_file, credential));
+            if [false, true].iter().any(|c| named(env_file, &key_file_name(unit, *c))) {
+                for (path, ours) in key_files {
+                    take_back(&mut plan, &path, Role::ServiceEnv, ours, true)?;
                 }
-                let reason = match std::fs::symlink_metadata(path) {
-                    Err(_) => continue,
-                    Ok(meta) if meta.file_type().is_symlink() => Some(NotRemovedReason::Link),
-                    Ok(meta) if !meta.is_file() => Some(NotRemovedReason::NotAFile),
-                    Ok(_) => None,
-                };
-                if let Some(reason) = reason {
-                    plan.notes.push(Note::NotRemoved { path: path.clone(), reason });
-                    continue;
-                }
-                let before = fsx::read_optional(path)?;
-                if !before.as_deref().is_some_and(|b| b.starts_with(header.as_bytes())) {
-                    plan.notes.push(Note::NotRemoved {
-                        path: path.clone(),
-                        reason: NotRemovedReason::Foreign,
-                    });
-                    continue;
-                }
-                plan.changes.extend(FileChange::new(path.clone(), role, before, None, 0o600)?);
+            }
+            let in_unit_dir = drop_in
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| *d == *format!("{unit}.d").as_str());
+            if named(drop_in, "50-dashkey.conf") && in_unit_dir {
+                let ours: fn(&[u8]) -> bool = |b| b.starts_with(DROP_IN_HEADER.as_bytes());
+                take_back(&mut plan, drop_in, Role::ServiceConfig, ours, true)?;
             }
         }
         Service::Supervisord { config, program } if config.is_file() => {
@@ -173,6 +164,48 @@ pub fn plan_uninstall(platform: &Platform, service: &Service) -> Result<Plan, Ha
     }
     require_writable(&plan)?;
     Ok(plan)
+}
+
+/// A unit's key file of one kind, beside `env_file`, and how to recognise dashkey's.
+fn key_file_of(unit: &str, env_file: &Path, credential: bool) -> (PathBuf, fn(&[u8]) -> bool) {
+    let path = env_file.with_file_name(key_file_name(unit, credential));
+    let ours: fn(&[u8]) -> bool =
+        if credential { is_credential_text } else { |b| b.starts_with(ENV_FILE_HEADER.as_bytes()) };
+    (path, ours)
+}
+
+/// Plans deleting `path` when it is a regular file `ours` recognises as dashkey's; a link, a
+/// special file or someone else's file stays (with a note when `noted`).
+fn take_back(
+    plan: &mut Plan,
+    path: &Path,
+    role: Role,
+    ours: fn(&[u8]) -> bool,
+    noted: bool,
+) -> Result<(), HandoffError> {
+    use crate::store::NotRemovedReason;
+    let reason = match std::fs::symlink_metadata(path) {
+        Err(_) => return Ok(()),
+        Ok(meta) if meta.file_type().is_symlink() => Some(NotRemovedReason::Link),
+        Ok(meta) if !meta.is_file() => Some(NotRemovedReason::NotAFile),
+        Ok(_) => None,
+    };
+    let before = match reason {
+        Some(_) => None,
+        None => fsx::read_optional(path)?,
+    };
+    let reason = reason
+        .or_else(|| (!before.as_deref().is_some_and(ours)).then_some(NotRemovedReason::Foreign));
+    match reason {
+        Some(reason) if noted => {
+            plan.notes.push(Note::NotRemoved { path: path.to_path_buf(), reason });
+        }
+        Some(_) => {}
+        None => {
+            plan.changes.extend(FileChange::new(path.to_path_buf(), role, before, None, 0o600)?)
+        }
+    }
+    Ok(())
 }
 
 /// `set`: every service given the key earlier gets the new value too, when this user can

@@ -22,10 +22,18 @@ impl Service {
         }
     }
 
-    /// Whether two are the same place (one crontab, whatever was asked for it).
+    /// Whether two are the same place (one crontab, whatever was asked for it; one unit's
+    /// drop-in, with or without `--credential`).
     pub fn same_place(&self, other: &Service) -> bool {
         match (self, other) {
             (Service::Cron { .. }, Service::Cron { .. }) => true,
+            // One drop-in per unit, whether it hands over the environment or a credential.
+            (
+                Service::Systemd { unit, user, drop_in, .. },
+                Service::Systemd {
+                    unit: other_unit, user: other_user, drop_in: other_drop_in, ..
+                },
+            ) => unit == other_unit && user == other_user && drop_in == other_drop_in,
             _ => self == other,
         }
     }
