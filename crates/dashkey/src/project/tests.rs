@@ -1,0 +1,43 @@
+//! Unit tests of the pieces that need no file system; the walls themselves are tested
+//! through the binary (`crates/dashkey-cli/tests/project.rs`).
+
+use std::path::Path;
+
+use super::dotenv;
+use super::walk::read_source;
+
+#[test]
+fn dotenv_lines_parse_as_the_loaders_read_them() {
+    let parsed = dotenv::parse(
+        "# comment\nexport A=1\nB='two words' # c\nC=\"x\"\nD=plain # note\nnot a line\nE=\n",
+    );
+    let pairs: Vec<(&str, &str, usize)> =
+        parsed.iter().map(|a| (a.name.as_str(), a.value.as_str(), a.line)).collect();
+    assert_eq!(
+        pairs,
+        [("A", "1", 1), ("B", "two words", 2), ("C", "x", 3), ("D", "plain", 4), ("E", "", 6)]
+    );
+}
+
+#[test]
+fn load_dotenv_arguments_are_literal_paths_or_the_default_search() {
+    let text = "load_dotenv()\nload_dotenv('conf/.env', override=True)\n# load_dotenv('x')\nload_dotenv(find_dotenv())\n";
+    assert_eq!(dotenv::load_dotenv_arguments(text), [None, Some("conf/.env".to_string()), None]);
+}
+
+#[test]
+fn notebook_places_name_the_cell_and_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.ipynb");
+    let nb = r##"{"cells": [
+        {"cell_type": "markdown", "source": ["# title\n"]},
+        {"cell_type": "code", "source": ["import os\n", "x = 1\n"]},
+        {"cell_type": "code", "source": "y = 2\nz = 3"}
+    ]}"##;
+    std::fs::write(&path, nb).unwrap();
+    let source = read_source(&path).unwrap();
+    assert_eq!(source.text, "import os\nx = 1\ny = 2\nz = 3\n");
+    assert_eq!(source.place(1), " cell 2, line 2");
+    assert_eq!(source.place(3), " cell 3, line 2");
+    assert!(read_source(Path::new("/nonexistent/x.py")).is_err());
+}
