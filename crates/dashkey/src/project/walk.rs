@@ -156,8 +156,8 @@ pub(super) fn walk(root: &Path) -> Walked {
                 return true;
             }
             if is_dir {
-                return !(name.starts_with('.') || SKIP_DIRS.contains(&name.as_ref()))
-                    && !entry.path().join("pyvenv.cfg").exists();
+                let skipped = name.starts_with('.') || SKIP_DIRS.contains(&name.as_ref());
+                return !(skipped || entry.path().join("pyvenv.cfg").exists());
             }
             !name.starts_with('.') || Lang::of(&name) == Lang::Env
         })
@@ -258,7 +258,8 @@ fn notebook_source(path: &Path, json: &str) -> Result<Source, Skip> {
 
 /// One note per reason, listing the files.
 pub(super) fn skipped_findings(scan: &Scan<'_>, skipped: &[(PathBuf, Skip)]) -> Vec<Finding> {
-    let reasons: [(&str, fn(&Skip) -> bool); 5] = [
+    type Matches = fn(&Skip) -> bool;
+    let reasons: [(&str, Matches); 5] = [
         ("binary", |s| *s == Skip::Binary),
         ("larger than the scan's cap", |s| *s == Skip::TooLarge),
         ("not regular files", |s| matches!(s, Skip::NotRegular(_))),
