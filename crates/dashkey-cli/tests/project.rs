@@ -459,3 +459,41 @@ fn the_python_sdk_never_sees_a_key_set_after_import() {
     );
     assert_eq!(auth("early"), format!("Bearer {KEY}"));
 }
+
+#[test]
+fn online_judges_the_project_against_where_the_key_works() {
+    // Stored for Singapore, but DashScope (four fake regions on loopback) accepts the key only
+    // in US (Virginia), where the project sends it.
+    let mut sandbox = healthy_sandbox();
+    let servers: Vec<_> = ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong"]
+        .iter()
+        .map(|region| {
+            let builder = FakeDashScope::builder().region(*region);
+            let builder = if *region == "us-east-1" { builder.valid_key(KEY) } else { builder };
+            (region.to_string(), builder.start().unwrap())
+        })
+        .collect();
+    let config: String = servers
+        .iter()
+        .map(|(region, server)| format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url()))
+        .collect();
+    sandbox.write(".config/dashkey/config.toml", config);
+    sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
+    let app = "import dashscope\ndashscope.base_http_api_url = 'https://dashscope-us.aliyuncs.com/api/v1'\n";
+    let dir = project(&sandbox, "online", &[("config.py", app)]);
+    let (run, findings) = scan(&sandbox, &dir);
+    run.expect_code(1);
+    let offline = find(
+        &findings,
+        "project-url",
+        "config.py:2 calls US (Virginia) (us-east-1), but the key works in Singapore",
+    );
+    assert!(offline["detail"].as_str().unwrap().contains("the stored key's region"), "{offline}");
+
+    let path = dir.to_str().unwrap();
+    let run = sandbox.run_bounded(&["doctor", "--project", path, "--online", "--json"], None);
+    let findings = run.json()["findings"].as_array().cloned().unwrap();
+    assert_silent(&run, &findings);
+    let asked = servers.iter().filter(|(_, s)| !s.requests().is_empty()).count();
+    assert_eq!(asked, 4, "every region was asked");
+}
