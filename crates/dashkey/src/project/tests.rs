@@ -41,3 +41,21 @@ fn notebook_places_name_the_cell_and_its_line() {
     assert_eq!(source.place(3), " cell 3, line 2");
     assert!(read_source(Path::new("/nonexistent/x.py")).is_err());
 }
+
+#[test]
+fn urls_are_cut_where_a_string_or_setting_ends() {
+    use super::urls::urls_in;
+    assert_eq!(
+        urls_in("client = OpenAI(base_url=\"https://dashscope-intl.aliyuncs.com/api/v1\")"),
+        ["https://dashscope-intl.aliyuncs.com/api/v1"]
+    );
+    assert_eq!(
+        urls_in("a='http://127.0.0.1:8080/api/v1', b=`wss://x.y/api-ws/v1/inference`"),
+        ["http://127.0.0.1:8080/api/v1", "wss://x.y/api-ws/v1/inference"]
+    );
+    assert_eq!(
+        urls_in("base-url: https://dashscope.aliyuncs.com # China"),
+        ["https://dashscope.aliyuncs.com"]
+    );
+    assert!(urls_in("ftp://files.example.com/x and file:///etc").is_empty());
+}

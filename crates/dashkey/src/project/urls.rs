@@ -344,7 +344,7 @@ fn find_urls<'a>(source: &'a Source, out: &mut Vec<Found<'a>>) {
 
 /// `http://`, `https://` and `wss://` URLs on a line, up to the first character no URL in a
 /// string or setting has.
-fn urls_in(line: &str) -> Vec<String> {
+pub(super) fn urls_in(line: &str) -> Vec<String> {
     let mut urls = Vec::new();
     let mut rest = line;
     while let Some(at) = rest.find("://") {
