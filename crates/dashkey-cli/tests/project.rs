@@ -497,3 +497,36 @@ fn online_judges_the_project_against_where_the_key_works() {
     let asked = servers.iter().filter(|(_, s)| !s.requests().is_empty()).count();
     assert_eq!(asked, 4, "every region was asked");
 }
+
+#[test]
+fn a_key_in_a_file_is_the_stored_one_an_old_one_or_unknown() {
+    // `set --migrate` replaces the old key of .bashrc and keeps a backup: dashkey knows it.
+    let mut sandbox = Sandbox::new();
+    sandbox.env("SHELL", "/bin/bash");
+    sandbox.write(".bashrc", format!("export DASHSCOPE_API_KEY={OTHER_KEY}\n"));
+    sandbox.run(&["set", "--stdin", "--offline", "--migrate"], Some(KEY)).expect_code(0);
+    let unknown = "sk-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
+    let old = format!("KEY = '{OTHER_KEY}'\n");
+    let other = format!("KEY = '{unknown}'\n");
+    let dir = project(&sandbox, "keys", &[("old.py", &old), ("other.py", &other)]);
+    let (run, findings) = scan(&sandbox, &dir);
+    assert!(!run.stdout.contains(unknown), "{}", run.stdout);
+    run.expect_code(0);
+    let found = find(&findings, "project-key", "old.py:1 holds a key, sk-…6b5a");
+    assert_eq!(found["severity"], "warn");
+    assert!(
+        found["detail"]
+            .as_str()
+            .unwrap()
+            .contains("an old key (known from dashkey's backup ~/.bashrc.dashkey-backup-"),
+        "{found}"
+    );
+    let found = find(&findings, "project-key", "other.py:1 holds a key, sk-…5c4d");
+    assert!(found["detail"].as_str().unwrap().contains("a key unknown to dashkey"), "{found}");
+
+    // Twin: the stored key, outside any git work tree, is the user's own business.
+    let stored = format!("KEY = '{KEY}'\n");
+    let twin = project(&sandbox, "keys-twin", &[("app.py", &stored)]);
+    let (run, findings) = scan(&sandbox, &twin);
+    assert_silent(&run, &findings);
+}
