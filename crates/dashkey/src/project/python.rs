@@ -11,8 +11,9 @@
 //!
 //! The limit: only the top-level statements of one module are ordered (an import in another
 //! module, or one done inside a function, is not followed), and a module that uses the 2.0
-//! surface (`dashscope.Client(`), which reads the environment when the client is built, is
-//! left alone. A notebook counts as one module, its code cells in order.
+//! surface (`dashscope.Client(`, or `Client` imported from `dashscope`), which reads the
+//! environment when the client is built, is left alone. A notebook counts as one module, its
+//! code cells in order.
 
 use crate::vars;
 
@@ -26,7 +27,7 @@ const READ_AT_IMPORT: [&str; 8] = vars::ALL;
 impl Scan<'_> {
     pub(super) fn check_import_order(&self, out: &mut Vec<Finding>) {
         for source in self.sources.iter().filter(|s| s.lang == Lang::Python) {
-            if !source.text.contains("dashscope") || source.text.contains("Client(") {
+            if !source.text.contains("dashscope") || uses_v2_client(&source.text) {
                 continue;
             }
             let lines: Vec<&str> = source.text.lines().collect();
@@ -145,4 +146,15 @@ fn sets_api_key_after(lines: &[&str], from: usize) -> bool {
         let t = l.trim_start();
         t.contains(".api_key =") || t.contains(".api_key=")
     })
+}
+
+/// The 2.0 surface: `dashscope.Client(`/`AsyncClient(`, or either imported from `dashscope`
+/// (another library's `Client(`, such as httpx's, does not count).
+pub(super) fn uses_v2_client(text: &str) -> bool {
+    text.contains("dashscope.Client(")
+        || text.contains("dashscope.AsyncClient(")
+        || text.lines().any(|line| {
+            line.trim_start().starts_with("from dashscope import")
+                && line.split([',', ' ', '(']).any(|w| w == "Client" || w == "AsyncClient")
+        })
 }

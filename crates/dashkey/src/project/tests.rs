@@ -59,3 +59,12 @@ fn urls_are_cut_where_a_string_or_setting_ends() {
     );
     assert!(urls_in("ftp://files.example.com/x and file:///etc").is_empty());
 }
+
+#[test]
+fn only_the_sdks_own_client_marks_the_2_0_surface() {
+    use super::python::uses_v2_client;
+    assert!(uses_v2_client("import dashscope\nc = dashscope.Client()\n"));
+    assert!(uses_v2_client("from dashscope import Generation, Client\n"));
+    assert!(!uses_v2_client("import dashscope\nimport httpx\nh = httpx.Client()\n"));
+    assert!(!uses_v2_client("from dashscope import Generation\n"));
+}
