@@ -184,6 +184,7 @@ Examples:
   dashkey doctor --systemd myapp --user       ... a user unit
   dashkey doctor --supervisord worker         also: does supervisord give it to worker?
   dashkey doctor --online                     also: is the key accepted where it is sent?
+  dashkey doctor --project [DIR]              the project's URLs, keys, .env files (DIR: .)
   dashkey doctor --json                       {\"findings\":[{id, severity, title, detail, fix}]}
 
 Severities: ok, info, warn, fail. Exit status: 0 when nothing is fail, 1 otherwise,
@@ -353,6 +354,11 @@ pub struct DoctorArgs {
     /// Also ask DashScope, in every region, whether the key works where it is sent.
     #[arg(long)]
     pub online: bool,
+    /// Check a project's code, configuration and .env files instead (default: this
+    /// directory); nothing in it is changed.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = ".",
+          conflicts_with_all = ["pids", "systemd", "supervisord"])]
+    pub project: Option<std::path::PathBuf>,
     /// Print {"findings":[…]} as JSON instead of text.
     #[arg(long)]
     pub json: bool,

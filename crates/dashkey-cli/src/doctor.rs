@@ -36,6 +36,9 @@ struct Report<'a> {
 }
 
 pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
+    if let Some(dir) = &args.project {
+        return project(platform, args, dir);
+    }
     let options = Options {
         pids: args.pids.clone(),
         systemd: args.systemd.clone(),
@@ -68,6 +71,32 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
     }
     let failed = findings.iter().any(|f| f.severity == Severity::Fail);
     Ok(if failed { Exit::Problem } else { Exit::Ok })
+}
+
+/// `--project DIR`: the project scan, printed like the rest of doctor.
+fn project(platform: &Platform, args: &DoctorArgs, dir: &std::path::Path) -> Outcome {
+    let region = if args.online { online_region(platform)? } else { None };
+    let findings = dashkey::project::scan(dir, platform, region.as_deref()).map_err(usage)?;
+    if args.json {
+        output::print_json(&Report { findings: &findings })?;
+    } else {
+        render(&findings);
+    }
+    let failed = findings.iter().any(|f| f.severity == Severity::Fail);
+    Ok(if failed { Exit::Problem } else { Exit::Ok })
+}
+
+/// The region where DashScope accepts the stored key, asked in every region at once.
+fn online_region(platform: &Platform) -> Result<Option<String>, Failure> {
+    let stored = dashkey::store::load_stored(platform).ok().flatten();
+    let Some(key) = stored.as_ref().and_then(dashkey::store::Stored::key) else { return Ok(None) };
+    let config = dashkey::Config::load(platform).map_err(usage)?;
+    let settings = HttpSettings::from_platform(platform).map_err(usage)?;
+    let targets = config.endpoints();
+    let spinner = Spinner::start(format!("asking {} regions about the key…", targets.len()));
+    let probes = Prober::new(settings).probe_all(&key, &targets).map_err(usage)?;
+    drop(spinner);
+    Ok(probes.iter().find(|p| p.classification.is_accepted()).map(|p| p.endpoint.region.clone()))
 }
 
 /// A write that a killed dashkey left half-done (its journal is still in dashkey's

@@ -20,7 +20,7 @@
 
 mod contexts;
 mod environment;
-mod git;
+pub(crate) mod git;
 mod managers;
 mod processes;
 mod startup_files;
@@ -187,16 +187,16 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(id: &'static str, severity: Severity, title: impl Into<String>) -> Finding {
+    pub(crate) fn new(id: &'static str, severity: Severity, title: impl Into<String>) -> Finding {
         Finding { id, severity, title: title.into(), detail: String::new(), fix: None }
     }
 
-    fn detail(mut self, detail: impl Into<String>) -> Finding {
+    pub(crate) fn detail(mut self, detail: impl Into<String>) -> Finding {
         self.detail = detail.into();
         self
     }
 
-    fn fix(mut self, fix: impl Into<String>) -> Finding {
+    pub(crate) fn fix(mut self, fix: impl Into<String>) -> Finding {
         self.fix = Some(fix.into());
         self
     }

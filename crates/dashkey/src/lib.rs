@@ -21,6 +21,7 @@ pub mod export;
 pub mod key;
 pub mod mask;
 pub mod platform;
+pub mod project;
 pub mod reach;
 pub mod region;
 pub mod resolve;

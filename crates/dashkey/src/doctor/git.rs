@@ -25,7 +25,7 @@ const MAX_OWNED_FILE: u64 = 1 << 20;
 
 /// What git says about one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GitState {
+pub(crate) enum GitState {
     /// In the index: committed, or about to be.
     Tracked,
     /// Neither tracked nor ignored: `git add -A` would take it.
@@ -128,7 +128,7 @@ fn holds(path: &Path, needle: &str) -> bool {
 
 /// The git work tree around `file`: the nearest directory above it with a `.git`, not above
 /// `stop` (the home directory's parent).
-fn work_tree(file: &Path, stop: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn work_tree(file: &Path, stop: Option<&Path>) -> Option<PathBuf> {
     file.ancestors()
         .skip(1)
         .take_while(|dir| Some(*dir) != stop)
@@ -181,4 +181,55 @@ fn run_bounded(mut command: Command) -> Option<i32> {
             }
         }
     }
+}
+
+/// What git says about several files of one work tree, in their order: one `ls-files` and
+/// one `check-ignore` for all of them (`doctor --project` asks about every file of a project
+/// that holds a key). A file git could not be asked about counts as [`GitState::Safe`].
+pub(crate) fn git_states(git: &Path, tree: &Path, relatives: &[&Path]) -> Vec<GitState> {
+    let listed = |args: &[&str]| -> Option<Vec<PathBuf>> {
+        let out = tempfile::tempfile().ok()?;
+        let mut command = Command::new(git);
+        command
+            .arg("-C")
+            .arg(tree)
+            .args(["-c", "core.fsmonitor=false"])
+            .args(args)
+            .arg("--")
+            .args(relatives)
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().ok()?)
+            .stderr(Stdio::null());
+        // ls-files answers 0, check-ignore 0 (some ignored) or 1 (none): both mean "listed".
+        run_bounded(command).filter(|code| *code == 0 || *code == 1)?;
+        let mut text = Vec::new();
+        let mut out = out;
+        std::io::Seek::rewind(&mut out).ok()?;
+        out.read_to_end(&mut text).ok()?;
+        Some(
+            text.split(|b| *b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+                .collect(),
+        )
+    };
+    let Some(tracked) = listed(&["ls-files", "-z"]) else {
+        return vec![GitState::Safe; relatives.len()];
+    };
+    let ignored = listed(&["check-ignore", "-z"]);
+    relatives
+        .iter()
+        .map(|relative| {
+            if tracked.iter().any(|t| t == relative) {
+                GitState::Tracked
+            } else {
+                match &ignored {
+                    Some(ignored) if !ignored.iter().any(|i| i == relative) => GitState::Unignored,
+                    _ => GitState::Safe,
+                }
+            }
+        })
+        .collect()
 }
