@@ -124,6 +124,15 @@ Examples:
 Exit status: 0 when the Python, Java and Node SDKs all find a non-empty key, 1 otherwise.")]
     Status(StatusArgs),
 
+    /// List the clients dashkey knows: where each reads the key and the base URL.
+    #[command(after_help = "\
+Examples:
+  dashkey clients                      id, what it is, key and URL variables, URL style
+  dashkey clients --json
+  dashkey status --client litellm      what LiteLLM would send from here, and where
+  dashkey doctor --client openai       why the openai client fails, and the fix")]
+    Clients(ClientsArgs),
+
     /// Ask DashScope whether the key works, in every region at once.
     #[command(after_help = "\
 Checks the key the Python SDK would use (environment variable, then key files), or the key
@@ -182,9 +191,20 @@ Examples:
     Man,
 }
 
+/// Options of `dashkey clients`.
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    /// Print {"clients":[…]} as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `dashkey status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Show only what this client (see `dashkey clients`) would send, and where.
+    #[arg(long, value_name = "ID")]
+    pub client: Option<String>,
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -292,6 +312,9 @@ pub struct DoctorArgs {
     /// Also ask DashScope, in every region, whether the key works where it is sent.
     #[arg(long)]
     pub online: bool,
+    /// Also check what this client (see `dashkey clients`) would send, and where.
+    #[arg(long, value_name = "ID")]
+    pub client: Option<String>,
     /// Print {"findings":[…]} as JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -3,6 +3,7 @@
 
 mod changes;
 mod cli;
+mod clients;
 mod contexts;
 mod doctor;
 mod exit;
@@ -132,6 +133,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Unset(args) => unset::run(&platform, &args),
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
+        Command::Clients(args) => clients::list(&args),
         Command::Verify(args) => verify::run(&platform, &args),
         Command::Doctor(args) => doctor::run(&platform, &args),
         Command::Completions { shell } => {

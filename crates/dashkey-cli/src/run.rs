@@ -39,8 +39,13 @@ fn stored_vars(
             Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
         let target = config.find(id).map_err(crate::set::unknown_region)?;
         vars.retain(|(name, _)| {
-            ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
-                .contains(&name.as_str())
+            ![
+                vars::HTTP_BASE_URL,
+                vars::WEBSOCKET_BASE_URL,
+                vars::COMPATIBLE_BASE_URL,
+                vars::API_BASE,
+            ]
+            .contains(&name.as_str())
         });
         if let Some((_, base)) = vars.iter_mut().find(|(n, _)| n == vars::OPENAI_BASE_URL) {
             *base = Zeroizing::new(target.compatible());
@@ -48,6 +53,7 @@ fn stored_vars(
         vars.push((vars::HTTP_BASE_URL.into(), Zeroizing::new(target.native())));
         vars.push((vars::WEBSOCKET_BASE_URL.into(), Zeroizing::new(target.websocket())));
         vars.push((vars::COMPATIBLE_BASE_URL.into(), Zeroizing::new(target.compatible())));
+        vars.push((vars::API_BASE.into(), Zeroizing::new(target.compatible())));
     }
     Ok(vars)
 }

@@ -17,6 +17,10 @@ pub const API_REGION: &str = "DASHSCOPE_API_REGION";
 pub const WORKSPACE_ID: &str = "DASHSCOPE_WORKSPACE_ID";
 /// API version in the default URLs (`v1`).
 pub const API_VERSION: &str = "DASHSCOPE_API_VERSION";
+/// The OpenAI-compatible base URL that LiteLLM (`dashscope/…` models) and langchain-qwq
+/// read. It carries DashScope in its name and means exactly this key's region, so `set`
+/// writes it by default, in compatible-mode form.
+pub const API_BASE: &str = "DASHSCOPE_API_BASE";
 /// The OpenAI SDK's key, which users of Qwen through that SDK set to a DashScope key.
 pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
 /// The OpenAI SDK's base URL.

@@ -18,12 +18,14 @@ use crate::region::{ApiShape, Endpoint, HostRegion, Region, RegionEndpoint};
 use crate::resolve::{self, CandidateVerdict, ClientUrl, Lookup, Skip};
 use crate::vars;
 
+mod findings;
 mod table;
 
+pub use findings::{findings, id, with_stored};
 pub use table::CATALOGUE;
 
-/// LiteLLM's and langchain-qwq's base URL variable (compatible-mode form).
-pub const API_BASE: &str = "DASHSCOPE_API_BASE";
+/// LiteLLM's and langchain-qwq's base URL variable (compatible-mode form), which `set` writes.
+pub const API_BASE: &str = vars::API_BASE;
 
 /// The URL style a client builds its requests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -295,7 +297,7 @@ pub enum Problem {
         /// The problem's id ([`ValueProblem::id`]).
         problem: &'static str,
         /// The problem, in words.
-        message: String,
+        detail: String,
         /// The openai client turns it into "Connection error.".
         connection_error: bool,
     },
@@ -325,7 +327,7 @@ pub enum Problem {
         /// The region called.
         calls: String,
         /// The key's region.
-        key: String,
+        key_region: String,
     },
     /// A Coding Plan key on a standard host.
     CodingKeyOnStandardHost,
@@ -349,8 +351,8 @@ impl fmt::Display for Problem {
             Problem::EmptyKeySent { variable } => {
                 write!(f, "{variable} is set but empty, and an empty value counts as the key")
             }
-            Problem::BadKey { source, message, connection_error, .. } => {
-                write!(f, "the key in {source}: {message}")?;
+            Problem::BadKey { source, detail, connection_error, .. } => {
+                write!(f, "the key in {source}: {detail}")?;
                 if *connection_error {
                     f.write_str(" (the openai client reports this as \"Connection error.\")")?;
                 }
@@ -365,8 +367,8 @@ impl fmt::Display for Problem {
                 Some(got) => write!(f, "the base URL is {got}; this client needs {want}"),
                 None => write!(f, "the base URL has an unknown path; this client needs {want}"),
             },
-            Problem::WrongRegion { calls, key } => {
-                write!(f, "it calls {calls}, but the key works in {key}")
+            Problem::WrongRegion { calls, key_region } => {
+                write!(f, "it calls {calls}, but the key works in {key_region}")
             }
             Problem::CodingKeyOnStandardHost => f.write_str(
                 "a Coding Plan key (sk-sp-) is sent to a standard host, which refuses it",
@@ -718,7 +720,7 @@ fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<Problem> {
                         KeySource::File(path) => platform.show_path(path),
                     },
                     problem: problem.id(),
-                    message: problem.to_string(),
+                    detail: problem.to_string(),
                     connection_error,
                 });
             }
@@ -765,7 +767,7 @@ fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<Problem> {
         && calls != key
         && !base.coding
     {
-        problems.push(Problem::WrongRegion { calls: calls.clone(), key: key.clone() });
+        problems.push(Problem::WrongRegion { calls: calls.clone(), key_region: key.clone() });
     }
     problems
 }

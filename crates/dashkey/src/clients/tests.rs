@@ -37,7 +37,10 @@ fn litellm_without_its_base_calls_beijing_with_a_singapore_key() {
     assert_eq!(bare.base.region.as_deref(), Some("cn-beijing"));
     assert_eq!(
         bare.problems,
-        vec![Problem::WrongRegion { calls: "cn-beijing".into(), key: "ap-southeast-1".into() }]
+        vec![Problem::WrongRegion {
+            calls: "cn-beijing".into(),
+            key_region: "ap-southeast-1".into()
+        }]
     );
     let served = run(
         "litellm",

@@ -43,6 +43,7 @@ impl Settings {
             out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native())));
             out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket())));
             out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible())));
+            out.push((vars::API_BASE, Zeroizing::new(region.compatible())));
         }
         if self.openai_compatible {
             let base = match &self.region {
@@ -366,11 +367,12 @@ pub(super) fn vars_static(name: &str) -> Option<&'static str> {
 }
 
 /// Every variable dashkey writes.
-pub(super) const WRITTEN_VARS: [&str; 6] = [
+pub(super) const WRITTEN_VARS: [&str; 7] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
     vars::WEBSOCKET_BASE_URL,
     vars::COMPATIBLE_BASE_URL,
+    vars::API_BASE,
     vars::OPENAI_API_KEY,
     vars::OPENAI_BASE_URL,
 ];

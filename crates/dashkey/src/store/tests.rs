@@ -77,6 +77,7 @@ fn windows_set_writes_the_registry_through_the_session_abstraction() {
             vars::HTTP_BASE_URL,
             vars::WEBSOCKET_BASE_URL,
             vars::COMPATIBLE_BASE_URL,
+            vars::API_BASE,
             "WSLENV"
         ]
     );
@@ -111,7 +112,7 @@ fn windows_set_passes_the_variables_to_wsl_beside_the_users_entries_and_unset_ta
     // The user's own entry for the key stays the user's (and is not doubled).
     let expected = format!(
         "{users}:DASHSCOPE_HTTP_BASE_URL/u:DASHSCOPE_WEBSOCKET_BASE_URL/u:\
-         DASHSCOPE_COMPATIBLE_BASE_URL/u:OPENAI_API_KEY/u:OPENAI_BASE_URL/u"
+         DASHSCOPE_COMPATIBLE_BASE_URL/u:DASHSCOPE_API_BASE/u:OPENAI_API_KEY/u:OPENAI_BASE_URL/u"
     );
     assert_eq!(session.vars["WSLENV"], expected);
     assert!(plan_for(&session, true).is_empty());
