@@ -230,8 +230,18 @@ pub struct SetArgs {
     /// Do not check the key with DashScope before storing it.
     #[arg(long)]
     pub offline: bool,
-    /// Also write OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI SDK with Qwen models.
+    /// Also write the generic variables this client reads (repeatable; see `dashkey
+    /// clients`): OPENAI_API_KEY and OPENAI_BASE_URL for openai and qwen-code, ALIBABA_* for
+    /// langchain-js and ai-sdk, AI_DASHSCOPE_API_KEY for spring-ai, ANTHROPIC_* for
+    /// claude-code. Refused when such a variable already holds another value, unless --force.
+    #[arg(long = "client", value_name = "ID")]
+    pub clients: Vec<String>,
+    /// With --client: write a generic variable even where another value is set (this
+    /// environment, a startup file, ./.env); dashkey's value then shadows it until `unset`.
     #[arg(long)]
+    pub force: bool,
+    /// The same as `--client openai` (kept for scripts written before --client).
+    #[arg(long, hide = true)]
     pub openai_compatible: bool,
     /// Stop writing OPENAI_API_KEY and OPENAI_BASE_URL that an earlier set wrote.
     #[arg(long, conflicts_with = "openai_compatible")]

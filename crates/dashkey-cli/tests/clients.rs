@@ -202,3 +202,115 @@ fn status_json_has_a_clients_section_for_every_client() {
     // The sections that were there are unchanged in shape.
     assert!(json["sdks"].is_array() && json["contexts"].is_array());
 }
+
+const USERS_OPENAI: &str = "sk-openai-users-own-value-0000";
+
+#[test]
+fn set_client_refuses_to_shadow_another_value_and_force_then_unset_gives_it_back() {
+    let Some(bash) = tool("bash") else { return };
+    let mut sandbox = Sandbox::new();
+    sandbox.secret(USERS_OPENAI);
+    let bashrc = format!("# mine\nexport OPENAI_API_KEY='{USERS_OPENAI}'\n");
+    sandbox.write(".bashrc", &bashrc);
+    let before = common::snapshot(sandbox.root());
+    let set = ["set", "--stdin", "--offline", "--region", "ap-southeast-1", "--shell", "bash"];
+    let with = |extra: &[&'static str]| -> Vec<&str> { set.iter().chain(extra).copied().collect() };
+
+    // A startup file, this environment, ./.env: each is named, and nothing changes.
+    let run = sandbox.run(&with(&["--client", "openai"]), Some(KEY));
+    run.expect_code(2);
+    assert!(run.stderr.contains("OPENAI_API_KEY in ~/.bashrc line 2"), "{}", run.stderr);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(common::snapshot(sandbox.root()), before);
+    // The hidden old flag is the same thing, and refuses the same way.
+    sandbox.run(&with(&["--openai-compatible"]), Some(KEY)).expect_code(2);
+    sandbox.env("ANTHROPIC_BASE_URL", "https://api.anthropic.com");
+    let run = sandbox.run(&with(&["--client", "claude-code"]), Some(KEY));
+    run.expect_code(2);
+    assert!(run.stderr.contains("ANTHROPIC_BASE_URL in this environment"), "{}", run.stderr);
+    sandbox.unenv("ANTHROPIC_BASE_URL");
+    std::fs::write(sandbox.root().join(".env"), "ALIBABA_API_KEY=sk-another-one\n").unwrap();
+    let run = sandbox.run(&with(&["--client", "ai-sdk"]), Some(KEY));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("ALIBABA_API_KEY in") && run.stderr.contains(".env line 1"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(sandbox.root().join(".env")).unwrap();
+    assert_eq!(common::snapshot(sandbox.root()), before);
+
+    // --force: new shells get dashkey's key and Singapore's compatible URL...
+    sandbox.run(&with(&["--client", "openai", "--force"]), Some(KEY)).expect_code(0);
+    let same = "[ \"$OPENAI_API_KEY\" = \"$DASHSCOPE_API_KEY\" ] && printf same; printf ' %s' \"$OPENAI_BASE_URL\"";
+    assert_eq!(shell_prints(&sandbox, &bash, same), format!("same {SG_COMPATIBLE}"));
+    let run = in_login_shell(&sandbox, &bash, "status --client openai --json");
+    assert_eq!(client(&run)["verdict"], "works");
+    // ...and a second set (a new key) is no conflict with dashkey's own earlier value.
+    sandbox.env("OPENAI_API_KEY", KEY);
+    sandbox.run(&set, Some(common::OTHER_KEY)).expect_code(0);
+    sandbox.unenv("OPENAI_API_KEY");
+    let rotated = "[ \"$OPENAI_API_KEY\" = \"$DASHSCOPE_API_KEY\" ] && printf same";
+    assert_eq!(shell_prints(&sandbox, &bash, rotated), "same");
+
+    // unset: the user's value is back, their file byte for byte.
+    sandbox.run(&["unset"], None).expect_code(0);
+    assert_eq!(String::from_utf8(sandbox.read(".bashrc")).unwrap(), bashrc);
+    // An interactive bash reads ~/.bashrc: the user's own value again.
+    let output = sandbox
+        .program(&bash)
+        .args(["-i", "-c", "printf %s \"$OPENAI_API_KEY\""])
+        .env("TERM", "dumb")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), USERS_OPENAI);
+}
+
+#[test]
+fn set_client_serves_langchain_js_spring_ai_and_claude_code_and_keeps_them_on_the_next_set() {
+    let Some(bash) = tool("bash") else { return };
+    let sandbox = Sandbox::new();
+    let ids = ["langchain-js", "spring-ai", "claude-code", "ai-sdk"];
+    let mut args =
+        vec!["set", "--stdin", "--offline", "--region", "ap-southeast-1", "--shell", "bash"];
+    for id in ids {
+        args.extend(["--client", id]);
+    }
+    sandbox.run(&args, Some(KEY)).expect_code(0);
+    assert_eq!(
+        shell_prints(
+            &sandbox,
+            &bash,
+            "printf '%s %s %s' \"$ALIBABA_REGION\" \"$SPRING_AI_DASHSCOPE_BASE_URL\" \"$ANTHROPIC_BASE_URL\""
+        ),
+        "singapore https://dashscope-intl.aliyuncs.com https://dashscope-intl.aliyuncs.com/apps/anthropic"
+    );
+    let check = |label: &str| {
+        for id in ids {
+            let run = in_login_shell(&sandbox, &bash, &format!("status --client {id} --json"));
+            let client = client(&run);
+            assert_eq!(client["verdict"], "works", "{label} {id}: {client}");
+            assert_eq!(client["key_found"], true);
+        }
+    };
+    check("first set");
+    // A later set without --client (a new key) keeps writing them, with the new key.
+    sandbox
+        .run(
+            &["set", "--stdin", "--offline", "--region", "ap-southeast-1", "--shell", "bash"],
+            Some(common::OTHER_KEY),
+        )
+        .expect_code(0);
+    check("second set");
+    let same = "[ \"$ANTHROPIC_AUTH_TOKEN\" = \"$DASHSCOPE_API_KEY\" ] && [ \"$ALIBABA_API_KEY\" = \"$DASHSCOPE_API_KEY\" ] && printf same";
+    assert_eq!(shell_prints(&sandbox, &bash, same), "same");
+    // Hong Kong has no ALIBABA_REGION word: refused, nothing changed.
+    let before = common::snapshot(sandbox.root());
+    let run = sandbox.run(
+        &["set", "--stdin", "--offline", "--region", "cn-hongkong", "--client", "langchain-js"],
+        Some(KEY),
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("ALIBABA_REGION cannot name cn-hongkong"), "{}", run.stderr);
+    assert_eq!(common::snapshot(sandbox.root()), before);
+}

@@ -107,7 +107,7 @@ fn after_set_every_client_gets_200_from_the_keys_region_in_a_new_login_shell() {
     let Some(setup) = setup(&sandbox) else { return };
     let _servers = launch_fake_regions(&mut sandbox, "ap-southeast-1");
     sandbox
-        .run(&["set", "--stdin", "--shell", "bash", "--openai-compatible"], Some(KEY))
+        .run(&["set", "--stdin", "--shell", "bash", "--client", "openai"], Some(KEY))
         .expect_code(0);
     for client in CLIENTS {
         let answer = request(&sandbox, &setup, client);

@@ -18,9 +18,11 @@ use crate::region::{ApiShape, Endpoint, HostRegion, Region, RegionEndpoint};
 use crate::resolve::{self, CandidateVerdict, ClientUrl, Lookup, Skip};
 use crate::vars;
 
+mod conflicts;
 mod findings;
 mod table;
 
+pub use conflicts::{Conflict, Place, conflicts};
 pub use findings::{findings, id, with_stored};
 pub use table::CATALOGUE;
 
@@ -311,6 +313,7 @@ pub enum Problem {
         value: String,
     },
     /// The URL is not DashScope (the client's own default service, e.g. api.openai.com).
+    #[serde(rename = "not-dashscope")]
     NotDashScope {
         /// The URL.
         url: String,

@@ -207,3 +207,18 @@ fn coding_plan_keys_and_hosts() {
     let llama = run("llama-index", &[("DASHSCOPE_API_KEY", SG_KEY)], None);
     assert_eq!(llama.problems, vec![Problem::KeyInCode]);
 }
+
+#[test]
+fn every_variable_set_writes_for_a_client_has_a_value_and_is_one_dashkey_tracks() {
+    let region = RegionEndpoint::builtin("ap-southeast-1").unwrap();
+    let key = ApiKey::verbatim(SG_KEY);
+    for client in &CATALOGUE {
+        for name in client.set_vars {
+            let openai = [vars::OPENAI_API_KEY, vars::OPENAI_BASE_URL].contains(name);
+            assert!(openai || crate::store::CLIENT_VARS.contains(name), "{}: {name}", client.id);
+            if !openai {
+                assert!(crate::store::client_value(name, &key, &region).is_some(), "{name}");
+            }
+        }
+    }
+}

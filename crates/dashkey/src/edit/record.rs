@@ -54,6 +54,10 @@ pub struct Record {
     /// Whether `OPENAI_API_KEY`/`OPENAI_BASE_URL` were written too.
     #[serde(default)]
     pub openai_compatible: bool,
+    /// The generic variables written for `set --client` (besides the OpenAI pair), so that
+    /// the next `set` and `region` keep writing them.
+    #[serde(default)]
+    pub client_vars: Vec<String>,
     /// Fingerprint of the key written.
     pub fingerprint: Option<String>,
     /// When (seconds since the Unix epoch).

@@ -40,7 +40,8 @@ pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings, missing_ancestors,
+    CLIENT_VARS, NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings,
+    client_value, missing_ancestors,
 };
 pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;
@@ -347,6 +348,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         version: Record::VERSION,
         region: run.settings.region.as_ref().map(|r| r.region.clone()),
         openai_compatible: run.settings.openai_compatible,
+        client_vars: run.settings.client_vars.iter().map(|n| (*n).to_string()).collect(),
         fingerprint: Some(run.settings.key.fingerprint()),
         written_at: if run.plan.is_empty() { run.old_record.written_at } else { now() },
         files,

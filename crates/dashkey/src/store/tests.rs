@@ -12,6 +12,7 @@ fn settings(region: Option<&str>) -> Settings {
         key: ApiKey::verbatim(KEY),
         region: region.map(|id| crate::region::RegionEndpoint::builtin(id).unwrap()),
         openai_compatible: false,
+        client_vars: Vec::new(),
     }
 }
 
