@@ -412,7 +412,9 @@ fn refuse_conflicts(
         .map(|(name, value)| (*name, value.as_str()))
         .collect();
     let stored = store::load_stored(platform).ok().flatten();
-    let conflicts = dashkey::clients::conflicts(platform, &generic, stored.as_ref());
+    let session = dashkey::store::desktop::native_session();
+    let conflicts =
+        dashkey::clients::conflicts(platform, &generic, stored.as_ref(), session.as_deref());
     if conflicts.is_empty() {
         return Ok(());
     }

@@ -314,3 +314,34 @@ fn set_client_serves_langchain_js_spring_ai_and_claude_code_and_keeps_them_on_th
     assert!(run.stderr.contains("ALIBABA_REGION cannot name cn-hongkong"), "{}", run.stderr);
     assert_eq!(common::snapshot(sandbox.root()), before);
 }
+
+#[test]
+fn doctor_client_names_the_variable_the_key_is_missing_from_and_its_fix_works() {
+    let Some(bash) = tool("bash") else { return };
+    let sandbox = Sandbox::new();
+    let set = ["set", "--stdin", "--offline", "--region", "ap-southeast-1", "--shell", "bash"];
+    sandbox.run(&set, Some(KEY)).expect_code(0);
+    let run = in_login_shell(&sandbox, &bash, "doctor --client openai --json");
+    run.expect_code(1);
+    let json = run.json();
+    let findings: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "client-problem")
+        .collect();
+    let no_key = findings
+        .iter()
+        .find(|f| f["title"].as_str().unwrap().contains("no key: it reads OPENAI_API_KEY"))
+        .unwrap_or_else(|| panic!("{json}"));
+    assert!(no_key["title"].as_str().unwrap().contains("the key is in DASHSCOPE_API_KEY"));
+    assert_eq!(no_key["fix"], "dashkey set --client openai");
+    // The fix, run: a new terminal's openai client gets the key and Singapore.
+    let fix: Vec<&str> = set.iter().copied().chain(["--client", "openai"]).collect();
+    sandbox.run(&fix, Some(KEY)).expect_code(0);
+    let run = in_login_shell(&sandbox, &bash, "doctor --client openai --json");
+    let json = run.json();
+    let ok = json["findings"].as_array().unwrap().iter().find(|f| f["id"] == "client-ok");
+    assert!(ok.is_some(), "{json}");
+    assert!(!json["findings"].as_array().unwrap().iter().any(|f| f["id"] == "client-problem"));
+}

@@ -14,6 +14,8 @@ use crate::store::Stored;
 pub enum Place {
     /// The environment `dashkey` runs in (a shell, a terminal, an IDE set it).
     Environment,
+    /// The desktop session's variables (the Windows registry's `HKCU\Environment`, launchd).
+    DesktopSession,
     /// A line of a shell startup file, outside dashkey's block.
     StartupFile {
         /// The file.
@@ -44,6 +46,7 @@ impl Place {
     pub fn describe(&self, platform: &Platform) -> String {
         match self {
             Place::Environment => "this environment".to_string(),
+            Place::DesktopSession => "the desktop session's variables".to_string(),
             Place::StartupFile { path, line } | Place::DotEnv { path, line } => {
                 format!("{} line {line}", platform.show_path(path))
             }
@@ -57,6 +60,7 @@ pub fn conflicts(
     platform: &Platform,
     wanted: &[(&'static str, &str)],
     stored: Option<&Stored>,
+    session: Option<&dyn crate::edit::session::SessionEnv>,
 ) -> Vec<Conflict> {
     let ours = |name: &str, value: &str| {
         wanted.iter().any(|(n, v)| *n == name && *v == value)
@@ -68,6 +72,12 @@ pub fn conflicts(
             && !ours(name, value)
         {
             found.push(Conflict { name, place: Place::Environment });
+        }
+        // An unreadable session is `set`'s to report when it writes there.
+        if let Some(value) = session.and_then(|s| s.get(name).ok().flatten())
+            && !ours(name, &value)
+        {
+            found.push(Conflict { name, place: Place::DesktopSession });
         }
     }
     let files = crate::world::dotfiles::candidate_files(platform, &Probes::default());
@@ -146,5 +156,35 @@ mod tests {
         }
         assert_eq!(assigned("# export OPENAI_API_KEY=x", "OPENAI_API_KEY"), None);
         assert_eq!(assigned("export OPENAI_API_KEY_OLD=x", "OPENAI_API_KEY"), None);
+    }
+
+    #[test]
+    fn a_different_value_in_the_environment_the_session_or_dotenv_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        std::fs::write(dir.path().join(".env"), "# x\nOPENAI_BASE_URL=https://api.openai.com/v1\n")
+            .unwrap();
+        let platform = Platform::simulated(
+            crate::platform::Os::Linux,
+            [("HOME", home), ("OPENAI_API_KEY", "sk-other")],
+        )
+        .with_cwd(dir.path());
+        let mut session = crate::edit::session::MemorySession::default();
+        session.vars.insert("OPENAI_API_KEY".into(), "sk-other".into());
+        let wanted =
+            [("OPENAI_API_KEY", "sk-ours"), ("OPENAI_BASE_URL", "https://x/compatible-mode/v1")];
+        let found = conflicts(&platform, &wanted, None, Some(&session));
+        let places: Vec<(&str, &Place)> = found.iter().map(|c| (c.name, &c.place)).collect();
+        assert_eq!(
+            places,
+            [
+                ("OPENAI_API_KEY", &Place::Environment),
+                ("OPENAI_API_KEY", &Place::DesktopSession),
+                ("OPENAI_BASE_URL", &Place::DotEnv { path: dir.path().join(".env"), line: 2 }),
+            ]
+        );
+        // The values dashkey itself would write are no conflict.
+        let same = [("OPENAI_API_KEY", "sk-other")];
+        assert!(conflicts(&platform, &same, None, Some(&session)).is_empty());
     }
 }

@@ -241,6 +241,7 @@ impl<'a> SetRun<'a> {
             plan,
             managed: Vec::new(),
             wslenv: Vec::new(),
+            displaced: Vec::new(),
         })
     }
 }
@@ -363,6 +364,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         },
         no_desktop,
         wslenv: std::mem::take(&mut run.wslenv),
+        session_displaced: std::mem::take(&mut run.displaced),
     };
     if !run.plan.is_empty() || !run.record_usable {
         // First, not last: a `set` killed half-way leaves a record listing every file it

@@ -455,6 +455,9 @@ pub(super) struct SetRun<'a> {
     pub(super) managed: Vec<(PathBuf, Role)>,
     /// The `WSLENV` entries that are dashkey's after this set, for the record.
     pub(super) wslenv: Vec<String>,
+    /// Session values that `set --client --force` writes over (see [`Record`]'s
+    /// `session_displaced`), with those an earlier `set` displaced.
+    pub(super) displaced: Vec<crate::edit::record::Displaced>,
 }
 
 /// One `unset`, read once and planned into by every store in turn.

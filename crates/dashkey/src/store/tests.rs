@@ -289,3 +289,28 @@ fn a_set_without_a_region_takes_dashkeys_base_url_out_of_config_toml() {
     apply(&plan, None).unwrap();
     assert!(!config.exists());
 }
+
+#[test]
+fn a_session_value_written_over_with_force_is_put_back_by_unset_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, _) = windows(dir.path());
+    let mut session = MemorySession::default();
+    let users = "sk-openai users own\tvalue ";
+    session.vars.insert(vars::OPENAI_API_KEY.to_string(), users.to_string());
+    session.vars.insert("PATH".to_string(), "C:\\bin".to_string());
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let mut settings = settings(Some("ap-southeast-1"));
+    settings.openai_compatible = true;
+    let plan =
+        plan_set(&platform, &settings, &options, &Probes::default(), Some(&session)).unwrap();
+    apply(&plan, Some(&mut session)).unwrap();
+    assert_eq!(session.vars[vars::OPENAI_API_KEY], KEY);
+    // A second set (rotation) keeps the user's value displaced, not dashkey's own.
+    let again =
+        plan_set(&platform, &settings, &options, &Probes::default(), Some(&session)).unwrap();
+    apply(&again, Some(&mut session)).unwrap();
+    let unset = plan_unset(&platform, &Probes::default(), Some(&session)).unwrap();
+    apply(&unset, Some(&mut session)).unwrap();
+    assert_eq!(session.vars[vars::OPENAI_API_KEY], users);
+    assert_eq!(session.vars.len(), 2, "{:?}", session.vars.keys().collect::<Vec<_>>());
+}
