@@ -22,6 +22,10 @@ try:
         from openai import OpenAI
         r = OpenAI(max_retries=0).chat.completions.create(model="qwen-plus", messages=messages)
         print("200", r.choices[0].message.content)
+    elif which == "openai-embeddings":
+        from openai import OpenAI
+        r = OpenAI(max_retries=0).embeddings.create(model="text-embedding-v4", input="hi")
+        print("200", len(r.data[0].embedding))
     elif which == "litellm":
         import litellm
         litellm.suppress_debug_info = True
@@ -113,6 +117,7 @@ fn after_set_every_client_gets_200_from_the_keys_region_in_a_new_login_shell() {
         let answer = request(&sandbox, &setup, client);
         assert_eq!(answer, "200 Hello from fake-dashscope (ap-southeast-1).", "{client}");
     }
+    assert_eq!(request(&sandbox, &setup, "openai-embeddings"), "200 4");
 }
 
 #[test]
@@ -135,7 +140,7 @@ fn a_key_stored_for_the_wrong_region_gets_the_real_401_and_doctor_names_and_fixe
             Some(KEY),
         )
         .expect_code(0);
-    for client in CLIENTS {
+    for client in CLIENTS.iter().copied().chain(["openai-embeddings"]) {
         let answer = request(&sandbox, &setup, client);
         assert!(
             answer.starts_with("error ") && answer.contains("AuthenticationError 401 "),
