@@ -143,6 +143,15 @@ Examples:
 Exit status: 0 when the Python, Java and Node SDKs all find a non-empty key, 1 otherwise.")]
     Status(StatusArgs),
 
+    /// List the clients dashkey knows: where each reads the key and the base URL.
+    #[command(after_help = "\
+Examples:
+  dashkey clients                      id, what it is, key and URL variables, URL style
+  dashkey clients --json
+  dashkey status --client litellm      what LiteLLM would send from here, and where
+  dashkey doctor --client openai       why the openai client fails, and the fix")]
+    Clients(ClientsArgs),
+
     /// Ask DashScope whether the key works, in every region at once.
     #[command(after_help = "\
 Checks the key the Python SDK would use (environment variable, then key files), or the key
@@ -236,9 +245,20 @@ pub struct ManArgs {
     pub output: Option<std::path::PathBuf>,
 }
 
+/// Options of `dashkey clients`.
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    /// Print {"clients":[…]} as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `dashkey status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Show only what this client (see `dashkey clients`) would send, and where.
+    #[arg(long, value_name = "ID")]
+    pub client: Option<String>,
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -264,8 +284,18 @@ pub struct SetArgs {
     /// Do not check the key with DashScope before storing it.
     #[arg(long)]
     pub offline: bool,
-    /// Also write OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI SDK with Qwen models.
+    /// Also write the generic variables this client reads (repeatable; see `dashkey
+    /// clients`): OPENAI_API_KEY and OPENAI_BASE_URL for openai and qwen-code, ALIBABA_* for
+    /// langchain-js and ai-sdk, AI_DASHSCOPE_API_KEY for spring-ai, ANTHROPIC_* for
+    /// claude-code. Refused when such a variable already holds another value, unless --force.
+    #[arg(long = "client", value_name = "ID")]
+    pub clients: Vec<String>,
+    /// With --client: write a generic variable even where another value is set (this
+    /// environment, a startup file, ./.env); dashkey's value then shadows it until `unset`.
     #[arg(long)]
+    pub force: bool,
+    /// The same as `--client openai` (kept for scripts written before --client).
+    #[arg(long, hide = true)]
     pub openai_compatible: bool,
     /// Stop writing OPENAI_API_KEY and OPENAI_BASE_URL that an earlier set wrote.
     #[arg(long, conflicts_with = "openai_compatible")]
@@ -359,6 +389,9 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = ".",
           conflicts_with_all = ["pids", "systemd", "supervisord"])]
     pub project: Option<std::path::PathBuf>,
+    /// Also check what this client (see `dashkey clients`) would send, and where.
+    #[arg(long, value_name = "ID")]
+    pub client: Option<String>,
     /// Print {"findings":[…]} as JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -39,6 +39,7 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
     if let Some(dir) = &args.project {
         return project(platform, args, dir);
     }
+    let client = args.client.as_deref().map(crate::clients::find).transpose()?;
     let options = Options {
         pids: args.pids.clone(),
         systemd: args.systemd.clone(),
@@ -63,6 +64,9 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
     let mut findings = doctor::diagnose(platform, &host, &options, online_ref).map_err(usage)?;
     drop(spinner);
     findings.splice(0..0, pending_recovery(platform));
+    if let Some(client) = client {
+        findings.extend(client_findings(platform, client, online.as_ref()));
+    }
 
     if args.json {
         output::print_json(&Report { findings: &findings })?;
@@ -119,6 +123,37 @@ fn pending_recovery(platform: &Platform) -> Vec<Finding> {
             fix: Some("dashkey set (or unset, or region) completes it first".to_string()),
         })
         .collect()
+}
+
+/// `--client ID`: what that client would send from here, judged against the key's region,
+/// and whether dashkey's stored variables (a new terminal, `dashkey run`) would fix it.
+/// With `--online`, the key the client sends is asked about in every region, and the region
+/// that accepts it is the one judged against.
+fn client_findings(
+    platform: &Platform,
+    client: &'static dashkey::clients::Client,
+    online: Option<&(Prober, Vec<dashkey::RegionEndpoint>)>,
+) -> Vec<Finding> {
+    let mut key_region = crate::contexts::matrix(platform).key_region;
+    if let Some((prober, targets)) = online {
+        let sent = crate::clients::resolve(platform, Some(client), None).remove(0).key;
+        if let Some((key, _)) = sent.filter(|(key, _)| !key.is_empty()) {
+            // The key itself: padding and quotes are the client's own finding.
+            let key = dashkey::ApiKey::parse(key.expose()).map_or(key, |parsed| parsed.key);
+            let accepted = prober.probe_all(&key, targets).ok().and_then(|probes| {
+                probes
+                    .iter()
+                    .find(|p| p.classification.is_accepted())
+                    .map(|p| p.endpoint.region.clone())
+            });
+            key_region = accepted.or(key_region);
+        }
+    }
+    let here = crate::clients::resolve(platform, Some(client), key_region.as_deref());
+    let stored = dashkey::clients::with_stored(platform)
+        .map(|loaded| crate::clients::resolve(&loaded, Some(client), key_region.as_deref()));
+    let stored = stored.as_ref().map(|s| &s[0]);
+    dashkey::clients::findings(&here[0], stored, platform)
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

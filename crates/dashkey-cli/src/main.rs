@@ -3,6 +3,7 @@
 
 mod changes;
 mod cli;
+mod clients;
 mod contexts;
 mod doctor;
 mod exit;
@@ -70,7 +71,7 @@ fn plain_status(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<cl
     if args.next()? != "status" {
         return None;
     }
-    let mut status = cli::StatusArgs { json: false, reveal: false };
+    let mut status = cli::StatusArgs { json: false, reveal: false, client: None };
     for arg in args {
         let flag = match arg.to_str()? {
             "--json" => &mut status.json,
@@ -177,6 +178,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Key(args) => key::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
+        Command::Clients(args) => clients::list(&args),
         Command::Verify(args) => verify::run(&platform, &args),
         Command::Doctor(args) => doctor::run(&platform, &args),
         Command::Completions { shell } => completions(shell),

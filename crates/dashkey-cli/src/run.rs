@@ -39,8 +39,13 @@ fn stored_vars(
             Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
         let target = config.find(id).map_err(crate::set::unknown_region)?;
         vars.retain(|(name, _)| {
-            ![vars::HTTP_BASE_URL, vars::WEBSOCKET_BASE_URL, vars::COMPATIBLE_BASE_URL]
-                .contains(&name.as_str())
+            ![
+                vars::HTTP_BASE_URL,
+                vars::WEBSOCKET_BASE_URL,
+                vars::COMPATIBLE_BASE_URL,
+                vars::API_BASE,
+            ]
+            .contains(&name.as_str())
         });
         if let Some((_, base)) = vars.iter_mut().find(|(n, _)| n == vars::OPENAI_BASE_URL) {
             *base = Zeroizing::new(target.compatible());
@@ -48,6 +53,7 @@ fn stored_vars(
         vars.push((vars::HTTP_BASE_URL.into(), Zeroizing::new(target.native())));
         vars.push((vars::WEBSOCKET_BASE_URL.into(), Zeroizing::new(target.websocket())));
         vars.push((vars::COMPATIBLE_BASE_URL.into(), Zeroizing::new(target.compatible())));
+        vars.push((vars::API_BASE.into(), Zeroizing::new(target.compatible())));
     }
     Ok(vars)
 }
@@ -142,12 +148,21 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
             "sudo is not installed; use `dashkey run -- COMMAND` as the user that needs the key"
         ),
     })?;
-    // Every variable dashkey writes, the list `doctor` prints too; the ones not stored are
-    // removed, so no stale value from this shell crosses over.
-    let names = store::WRITTEN_VARS;
+    // The DashScope variables dashkey writes (the list `doctor` prints too) and the `--client`
+    // names it stores; the DashScope ones not stored are removed, so no stale value from this
+    // shell crosses over. A generic name dashkey does not store (a real OPENAI_API_KEY) is
+    // neither kept nor touched: sudo's own policy decides.
+    let mut names: Vec<&str> = store::DASHSCOPE_VARS.to_vec();
+    for (name, _) in &vars {
+        if let Some(known) = store::WRITTEN_VARS.iter().find(|n| **n == name.as_str()) {
+            if !names.contains(known) {
+                names.push(known);
+            }
+        }
+    }
     let mut child = Command::new(&sudo);
     child.arg(format!("--preserve-env={}", names.join(","))).args(options).arg("--").args(command);
-    for name in names {
+    for name in &names {
         child.env_remove(name);
     }
     for (name, value) in &vars {

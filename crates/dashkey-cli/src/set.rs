@@ -38,6 +38,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         None => None,
     };
     let shells = parse_shells(&args.shells)?;
+    let asked = client_vars(&args.clients)?;
     let parsed = if args.from_env {
         from_env(platform)?
     } else {
@@ -71,12 +72,32 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     if let Some(locked) = &locked {
         changes::print_note_list(platform, &locked.notes);
     }
+    let mut client_vars: Vec<&'static str> = previous
+        .as_ref()
+        .map(|r| r.client_vars.iter().filter_map(|n| static_client_var(n)).collect())
+        .unwrap_or_default();
+    for name in &asked.others {
+        if !client_vars.contains(name) {
+            client_vars.push(name);
+        }
+    }
     let settings = Settings {
         key: parsed.key,
         region,
         openai_compatible: args.openai_compatible
+            || asked.openai
             || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
+        client_vars,
     };
+    // Only names this set adds are checked: those an earlier set wrote were accepted then.
+    let mut already: Vec<&'static str> = previous
+        .as_ref()
+        .map(|r| r.client_vars.iter().filter_map(|n| static_client_var(n)).collect())
+        .unwrap_or_default();
+    if previous.as_ref().is_some_and(|r| r.openai_compatible) {
+        already.extend([dashkey::vars::OPENAI_API_KEY, dashkey::vars::OPENAI_BASE_URL]);
+    }
+    refuse_conflicts(platform, &settings, &asked, &already, args)?;
     let options = SetOptions {
         shells,
         no_modify_rc: args.no_modify_rc,
@@ -329,8 +350,12 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         .filter(|f| f.role == dashkey::edit::record::Role::Hook)
         .filter_map(|f| dashkey::shell::shell_of_hook_file(&f.path))
         .collect();
-    let settings =
-        Settings { key, region: Some(target), openai_compatible: record.openai_compatible };
+    let settings = Settings {
+        key,
+        region: Some(target),
+        openai_compatible: record.openai_compatible,
+        client_vars: record.client_vars.iter().filter_map(|n| static_client_var(n)).collect(),
+    };
     // Only the files the last `set` wrote change: no new shells are hooked by a region change.
     let options = SetOptions {
         shells: Some(shells.clone()),
@@ -341,6 +366,90 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)
+}
+
+/// The generic variables `--client` asked for: the OpenAI pair, and the others by name.
+#[derive(Default)]
+struct Asked {
+    ids: Vec<&'static str>,
+    openai: bool,
+    others: Vec<&'static str>,
+}
+
+fn client_vars(ids: &[String]) -> Result<Asked, Failure> {
+    let mut asked = Asked::default();
+    for id in ids {
+        let client = crate::clients::find(id)?;
+        asked.ids.push(client.id);
+        for name in client.set_vars {
+            match static_client_var(name) {
+                Some(name) if !asked.others.contains(&name) => asked.others.push(name),
+                Some(_) => {}
+                None => asked.openai = true,
+            }
+        }
+    }
+    Ok(asked)
+}
+
+fn static_client_var(name: &str) -> Option<&'static str> {
+    store::CLIENT_VARS.into_iter().find(|n| *n == name)
+}
+
+/// `--client`: a generic variable that holds another value somewhere a program would read
+/// it is not shadowed without `--force`; a client whose variables cannot name the region is
+/// refused. Nothing is written either way.
+fn refuse_conflicts(
+    platform: &Platform,
+    settings: &Settings,
+    asked: &Asked,
+    already: &[&'static str],
+    args: &SetArgs,
+) -> Result<(), Failure> {
+    let region = settings.region.clone().or_else(|| RegionEndpoint::builtin("cn-beijing"));
+    if let Some(region) = &region {
+        for name in &asked.others {
+            if store::client_value(name, &settings.key, region).is_none() {
+                return Err(usage(anyhow!(
+                    "{name} cannot name {} (it knows china, singapore and us), so `--client {}` cannot serve that region; nothing was changed",
+                    region.region,
+                    asked.ids.join(" --client ")
+                )));
+            }
+        }
+    }
+    let variables = settings.variables();
+    let generic: Vec<(&'static str, &str)> = variables
+        .iter()
+        .filter(|(name, _)| {
+            store::CLIENT_VARS.contains(name)
+                || *name == dashkey::vars::OPENAI_API_KEY
+                || *name == dashkey::vars::OPENAI_BASE_URL
+        })
+        .filter(|(name, _)| !already.contains(name))
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let stored = store::load_stored(platform).ok().flatten();
+    let session = dashkey::store::desktop::native_session();
+    let conflicts =
+        dashkey::clients::conflicts(platform, &generic, stored.as_ref(), session.as_deref());
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let places: Vec<String> =
+        conflicts.iter().map(|c| format!("{} in {}", c.name, c.place.describe(platform))).collect();
+    if args.force {
+        anstream::eprintln!(
+            "{} dashkey's values now shadow another value of {}; `dashkey unset` takes dashkey's away and leaves those untouched",
+            paint(WARN, "!"),
+            places.join(", ")
+        );
+        return Ok(());
+    }
+    Err(usage(anyhow!(
+        "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed. To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
+        places.join(", ")
+    )))
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

@@ -36,6 +36,9 @@ struct Report {
     key_region: Option<crate::contexts::KeyRegionReport>,
     /// The launch-context matrix (see `contexts.rs`).
     contexts: Vec<crate::contexts::ContextReport>,
+    /// What each client of the catalogue would send from here (see `clients.rs`); only the
+    /// one asked for with `--client`.
+    clients: Vec<crate::clients::ClientReport>,
 }
 
 /// The `base_url` in `~/.dashscope/config.toml`, which `dashscope.Client()` reads when no
@@ -134,6 +137,7 @@ struct UrlReport {
 }
 
 pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
+    let only = args.client.as_deref().map(crate::clients::find).transpose()?;
     let status = Status::read(platform);
     // A write killed half-way is completed by the next command that takes the lock.
     for (file, journal) in
@@ -148,11 +152,20 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
         );
     }
     let matrix = crate::contexts::matrix(platform);
+    let clients = crate::clients::resolve(platform, only, matrix.key_region.as_deref());
+    if let (Some(_), false) = (only, args.json) {
+        crate::clients::render(platform, &clients[0]);
+        return Ok(if clients[0].works() { Exit::Ok } else { Exit::Problem });
+    }
     if args.json {
         let mut report = status.report(platform, args.reveal);
         report.key_region = Some(crate::contexts::key_region(&matrix));
         report.contexts = crate::contexts::report(&matrix);
+        report.clients = crate::clients::report(&clients);
         output::print_json(&report)?;
+        if only.is_some() {
+            return Ok(if clients[0].works() { Exit::Ok } else { Exit::Problem });
+        }
     } else {
         status.render(platform, args.reveal);
         crate::contexts::render(platform, &matrix);
@@ -239,6 +252,7 @@ impl Status {
             }),
             key_region: None,
             contexts: Vec::new(),
+            clients: Vec::new(),
         }
     }
 

@@ -185,6 +185,10 @@ fn expected_pairs() -> Vec<(String, String)> {
             "DASHSCOPE_COMPATIBLE_BASE_URL".into(),
             "https://dashscope-intl.aliyuncs.com/compatible-mode/v1".into(),
         ),
+        (
+            "DASHSCOPE_API_BASE".into(),
+            "https://dashscope-intl.aliyuncs.com/compatible-mode/v1".into(),
+        ),
     ]
 }
 

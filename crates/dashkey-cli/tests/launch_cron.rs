@@ -269,7 +269,8 @@ fn a_line_the_user_put_inside_the_block_is_refused_with_the_line() {
     spool.install(&sandbox, &edited);
     let run = spool.dashkey(&sandbox, &["service", "uninstall", "--cron"], None);
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("crontab line 6"), "{}", run.stderr);
+    let line = edited.lines().position(|l| l.contains("/usr/bin/poll")).unwrap() + 1;
+    assert!(run.stderr.contains(&format!("crontab line {line}")), "{}", run.stderr);
     assert!(run.stderr.contains("*/5 * * * * /usr/bin/poll"), "{}", run.stderr);
     assert_eq!(spool.crontab(&sandbox), edited);
     // `unset` keeps it too, and says why.

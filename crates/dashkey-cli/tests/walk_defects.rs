@@ -209,7 +209,7 @@ fn doctor_under_sudo_keeps_the_region_and_never_suggests_set() {
     let fix = dropped["fix"].as_str().unwrap();
     let preserve = fix.split("--preserve-env=").nth(1).expect(fix).split(' ').next().unwrap();
     let names: Vec<&str> = preserve.split(',').collect();
-    for name in dashkey::store::WRITTEN_VARS {
+    for name in dashkey::store::DASHSCOPE_VARS {
         assert!(names.contains(&name), "{name} is not kept: {fix}");
     }
     assert!(fix.contains(&format!("{} sudo -u nobody -- <command>", bin_path())), "{fix}");

@@ -15,6 +15,7 @@
 //! # Ok::<(), dashkey::resolve::ResolveError>(())
 //! ```
 
+pub mod clients;
 pub mod doctor;
 pub mod edit;
 pub mod export;

@@ -17,10 +17,27 @@ pub const API_REGION: &str = "DASHSCOPE_API_REGION";
 pub const WORKSPACE_ID: &str = "DASHSCOPE_WORKSPACE_ID";
 /// API version in the default URLs (`v1`).
 pub const API_VERSION: &str = "DASHSCOPE_API_VERSION";
+/// The OpenAI-compatible base URL that LiteLLM (`dashscope/…` models) and langchain-qwq
+/// read. It carries DashScope in its name and means exactly this key's region, so `set`
+/// writes it by default, in compatible-mode form.
+pub const API_BASE: &str = "DASHSCOPE_API_BASE";
 /// The OpenAI SDK's key, which users of Qwen through that SDK set to a DashScope key.
 pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
 /// The OpenAI SDK's base URL.
 pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
+
+/// `@langchain/community`'s and `@ai-sdk/alibaba`'s key (written only with `--client`).
+pub const ALIBABA_API_KEY: &str = "ALIBABA_API_KEY";
+/// `@langchain/community`'s region word: `china`, `singapore` or `us`.
+pub const ALIBABA_REGION: &str = "ALIBABA_REGION";
+/// Spring AI Alibaba's key when its property is not set.
+pub const AI_DASHSCOPE_API_KEY: &str = "AI_DASHSCOPE_API_KEY";
+/// Spring AI Alibaba's base URL property (`spring.ai.dashscope.base-url`), a host root.
+pub const SPRING_AI_BASE_URL: &str = "SPRING_AI_DASHSCOPE_BASE_URL";
+/// The Anthropic SDK's bearer token (Claude Code on DashScope's `/apps/anthropic`).
+pub const ANTHROPIC_AUTH_TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
+/// The Anthropic SDK's base URL.
+pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";
 
 /// Every variable that carries the key or decides where it is sent, in the order dashkey
 /// reports them.

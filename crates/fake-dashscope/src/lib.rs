@@ -33,6 +33,7 @@
 //! | `GET /compatible-mode/v1/models` | 200 `{"object":"list","data":[…]}` | 401 `{"error":{…,"code":"invalid_api_key"},…}` |
 //! | `GET /api/v1/models?page_no=1&page_size=1` | 200 `{"request_id":…,"output":{"models":[…],…}}` | 401 `{"code":"InvalidApiKey",…}` |
 //! | `POST /compatible-mode/v1/chat/completions` | 200 a one-choice `chat.completion` | as `/compatible-mode/v1/models` |
+//! | `POST /compatible-mode/v1/embeddings` | 200 an OpenAI-style `list` of one `embedding` per input | as `/compatible-mode/v1/models` |
 //!
 //! A key can also be restricted (403 `AccessDenied`), in arrears (400 `Arrearage`) or
 //! throttled (429 `Throttling.RateQuota`): see [`KeyBehaviour`].
@@ -736,11 +737,13 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
         CompatibleModels,
         NativeModels,
         Chat,
+        Embeddings,
     }
     let call = match (request.method.as_str(), path) {
         ("GET", "/compatible-mode/v1/models") if config.compatible_models => Call::CompatibleModels,
         ("GET", "/api/v1/models") => Call::NativeModels,
         ("POST", "/compatible-mode/v1/chat/completions") => Call::Chat,
+        ("POST", "/compatible-mode/v1/embeddings") => Call::Embeddings,
         _ => return refuse(api, Refusal::NotFound, request_id),
     };
     match bearer(request) {
@@ -786,6 +789,7 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
                 }),
             )
         }
+        Call::Embeddings => embeddings(request, request_id),
         Call::Chat => {
             let model = serde_json::from_slice::<Value>(&request.body)
                 .ok()
@@ -812,6 +816,35 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
             )
         }
     }
+}
+
+/// The compatible-mode embeddings answer: one vector per input (a string or a list of them),
+/// in the shape DashScope's OpenAI-compatible endpoint returns; the vector is small and
+/// fixed, since no client checks its values.
+fn embeddings(request: &Request, request_id: &str) -> Answer {
+    let body = serde_json::from_slice::<Value>(&request.body).ok();
+    let model = body.as_ref().and_then(|b| b.get("model")).and_then(Value::as_str);
+    let inputs = match body.as_ref().and_then(|b| b.get("input")) {
+        Some(Value::String(_)) => Some(1),
+        Some(Value::Array(items)) if !items.is_empty() => Some(items.len()),
+        _ => None,
+    };
+    let (Some(model), Some(inputs)) = (model, inputs) else {
+        return refuse(Api::Compatible, Refusal::BadInput, request_id);
+    };
+    let data: Vec<Value> = (0..inputs)
+        .map(|index| json!({"object": "embedding", "index": index, "embedding": [0.125, -0.25, 0.5, 0.0625]}))
+        .collect();
+    Answer::json(
+        200,
+        &json!({
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": inputs, "total_tokens": inputs},
+            "id": request_id,
+        }),
+    )
 }
 
 fn refuse(api: Api, refusal: Refusal, request_id: &str) -> Answer {
@@ -925,6 +958,30 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(body["choices"][0]["message"]["role"], "assistant");
         assert_eq!(server.requests().len(), 6);
+    }
+
+    #[test]
+    fn embeddings_answer_one_vector_per_input_and_refuse_a_bad_key_like_chat() {
+        let server = FakeDashScope::builder().valid_key(KEY).start().unwrap();
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        let body = r#"{"model":"text-embedding-v4","input":["a","b"]}"#;
+        write!(
+            stream,
+            "POST /compatible-mode/v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let json: Value = serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(json["data"].as_array().unwrap().len(), 2);
+        assert_eq!(json["data"][1]["index"], 1);
+        assert_eq!(json["model"], "text-embedding-v4");
+        let (status, body) =
+            call(&server, "POST", "/compatible-mode/v1/embeddings", Some("sk-other"));
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["code"], "invalid_api_key");
     }
 
     #[test]

@@ -565,3 +565,32 @@ pub fn launch_sdk_urls(python: &Path, vars: &[(String, String)]) -> (String, Str
     let v2 = lines.next().unwrap_or_default().to_string();
     (v1, v2, lines.next() == Some("True"))
 }
+
+// ---- scope "clients": the real third-party clients ----
+
+/// The Python interpreter that has the real clients (`openai`, `litellm`, `langchain-qwq`):
+/// `$DASHKEY_CLIENTS_PYTHON`, else `.venv-clients/bin/python` at the workspace root. `None`
+/// (a skip, with a notice) when it cannot import them; a failure under
+/// `DASHKEY_REQUIRE_SHELLS=1`.
+pub fn clients_python() -> Option<PathBuf> {
+    let candidate =
+        std::env::var_os("DASHKEY_CLIENTS_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-clients/bin/python")
+        });
+    let works = candidate.is_file()
+        && Command::new(&candidate)
+            .args(["-c", "import openai, litellm, langchain_qwq"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !works {
+        assert!(
+            !required(),
+            "the real clients are required (DASHKEY_REQUIRE_SHELLS=1) but {} cannot import \
+             openai, litellm and langchain_qwq",
+            candidate.display()
+        );
+        eprintln!("notice: no Python with the real clients (DASHKEY_CLIENTS_PYTHON); skipping");
+        return None;
+    }
+    Some(candidate)
+}

@@ -4,13 +4,13 @@
 //! read), and whether `HOME` still points at the caller's home, where the SDKs would then read
 //! and programs write.
 //!
-//! The fixes keep every variable dashkey writes ([`WRITTEN_VARS`], the list `dashkey sudo`
+//! The fixes keep every variable dashkey writes ([`DASHSCOPE_VARS`], the list `dashkey sudo`
 //! keeps), not only the key: without the base URLs a key from outside Beijing calls Beijing.
 //! Under sudo no fix says `dashkey set`, which refuses there (it would store the key in the
 //! target user's home): the caller runs `dashkey sudo -- <command>` from their own shell.
 
 use crate::resolve::Sdk;
-use crate::store::WRITTEN_VARS;
+use crate::store::DASHSCOPE_VARS;
 use crate::vars;
 use crate::world::sudoers::EnvPolicy;
 
@@ -136,7 +136,7 @@ impl Context<'_> {
     }
 }
 
-/// `--preserve-env=` for sudo: every variable dashkey writes.
+/// `--preserve-env=` for sudo: every DashScope variable dashkey writes.
 fn preserve_list() -> String {
-    WRITTEN_VARS.join(",")
+    DASHSCOPE_VARS.join(",")
 }

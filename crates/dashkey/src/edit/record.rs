@@ -54,6 +54,10 @@ pub struct Record {
     /// Whether `OPENAI_API_KEY`/`OPENAI_BASE_URL` were written too.
     #[serde(default)]
     pub openai_compatible: bool,
+    /// The generic variables written for `set --client` (besides the OpenAI pair), so that
+    /// the next `set` and `region` keep writing them.
+    #[serde(default)]
+    pub client_vars: Vec<String>,
     /// Fingerprint of the key written.
     pub fingerprint: Option<String>,
     /// When (seconds since the Unix epoch).
@@ -78,6 +82,26 @@ pub struct Record {
     /// these and no entry of the user's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wslenv: Vec<String>,
+    /// Session variables (Windows registry, launchd) that held another value when `set
+    /// --client --force` wrote dashkey's over it: `unset` puts these back byte for byte.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_displaced: Vec<Displaced>,
+}
+
+/// A session variable's value from before dashkey wrote over it. It may be another
+/// provider's secret, so it is never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Displaced {
+    /// The variable.
+    pub name: String,
+    /// Its value before, exactly.
+    pub value: String,
+}
+
+impl std::fmt::Debug for Displaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Displaced").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// A service dashkey gave the key to: the data the record keeps (how it is written and

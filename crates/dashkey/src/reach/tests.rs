@@ -21,6 +21,7 @@ fn stored_singapore() -> (tempfile::TempDir, Platform) {
         key: ApiKey::verbatim(KEY),
         region: crate::region::RegionEndpoint::builtin("ap-southeast-1"),
         openai_compatible: false,
+        client_vars: Vec::new(),
     };
     let options =
         SetOptions { shells: Some(vec![crate::shell::Shell::Bash]), ..SetOptions::default() };

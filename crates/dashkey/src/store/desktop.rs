@@ -175,12 +175,31 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
             }
             if let Some(session) = run.session {
                 for (name, value) in &run.variables {
-                    if session.get(name)?.as_deref() != Some(value.as_str()) {
+                    let current = session.get(name)?;
+                    if current.as_deref() != Some(value.as_str()) {
                         run.plan.session.push(SessionChange { name, after: Some(value.clone()) });
+                    }
+                    // Still displaced from an earlier set, or displaced now: a generic name
+                    // (another provider's) that held a value dashkey did not write.
+                    let earlier = run.old_record.session_displaced.iter().find(|d| d.name == *name);
+                    let ours = run.old_record.session_vars.iter().any(|v| v == name);
+                    match (earlier, current) {
+                        (Some(earlier), _) => run.displaced.push(earlier.clone()),
+                        (None, Some(current))
+                            if !ours && !name.starts_with("DASHSCOPE_") && current != **value =>
+                        {
+                            run.displaced.push(crate::edit::record::Displaced {
+                                name: (*name).to_string(),
+                                value: current,
+                            });
+                        }
+                        _ => {}
                     }
                 }
                 for name in stale_session_vars(&run.old_record, &run.variables) {
-                    run.plan.session.push(SessionChange { name, after: None });
+                    let before = run.old_record.session_displaced.iter().find(|d| d.name == name);
+                    let after = before.map(|d| Zeroizing::new(d.value.clone()));
+                    run.plan.session.push(SessionChange { name, after });
                 }
                 if run.platform.os() == Os::Windows {
                     let names: Vec<&str> = run.variables.iter().map(|(n, _)| *n).collect();
@@ -205,14 +224,28 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
 /// session is taken back as `unset` would, and nothing new is written.
 fn plan_opt_out(run: &mut SetRun) -> Result<(), PersistError> {
     let record = &run.old_record;
-    take_back(run.platform, run.session, &record.session_vars, &record.wslenv, &mut run.plan)
+    take_back(
+        run.platform,
+        run.session,
+        &record.session_vars,
+        &record.wslenv,
+        &record.session_displaced,
+        &mut run.plan,
+    )
 }
 
 /// `unset`: the session file by its content, at the one place dashkey writes it, and the
 /// session variables the record lists.
 pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
     let record = &run.record;
-    take_back(run.platform, run.session, &record.session_vars, &record.wslenv, &mut run.plan)
+    take_back(
+        run.platform,
+        run.session,
+        &record.session_vars,
+        &record.wslenv,
+        &record.session_displaced,
+        &mut run.plan,
+    )
 }
 
 /// Removes the session file when its content is dashkey's (a file the user wrote there is
@@ -223,6 +256,7 @@ fn take_back(
     session: Option<&dyn SessionEnv>,
     recorded: &[String],
     wsl: &[String],
+    displaced: &[crate::edit::record::Displaced],
     plan: &mut crate::store::Plan,
 ) -> Result<(), PersistError> {
     if let Some(path) = session_file(platform)
@@ -236,10 +270,12 @@ fn take_back(
     }
     if let Some(session) = session {
         for name in recorded {
-            if let Some(name) = vars_static(name)
-                && session.get(name)?.is_some()
-            {
-                plan.session.push(SessionChange { name, after: None });
+            let Some(name) = vars_static(name) else { continue };
+            // A value dashkey wrote over goes back as it was; dashkey's own goes.
+            let before = displaced.iter().find(|d| d.name == name).map(|d| d.value.clone());
+            let current = session.get(name)?;
+            if current != before {
+                plan.session.push(SessionChange { name, after: before.map(Zeroizing::new) });
             }
         }
         if !wsl.is_empty()

@@ -40,8 +40,8 @@ pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    NotRemovedReason, NotUpdated, Note, PersistError, Plan, SetOptions, Settings, WRITTEN_VARS,
-    missing_ancestors,
+    CLIENT_VARS, DASHSCOPE_VARS, NotRemovedReason, NotUpdated, Note, PersistError, Plan,
+    SetOptions, Settings, WRITTEN_VARS, client_value, missing_ancestors,
 };
 pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;
@@ -241,6 +241,7 @@ impl<'a> SetRun<'a> {
             plan,
             managed: Vec::new(),
             wslenv: Vec::new(),
+            displaced: Vec::new(),
         })
     }
 }
@@ -348,6 +349,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         version: Record::VERSION,
         region: run.settings.region.as_ref().map(|r| r.region.clone()),
         openai_compatible: run.settings.openai_compatible,
+        client_vars: run.settings.client_vars.iter().map(|n| (*n).to_string()).collect(),
         fingerprint: Some(run.settings.key.fingerprint()),
         written_at: if run.plan.is_empty() { run.old_record.written_at } else { now() },
         files,
@@ -362,6 +364,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         },
         no_desktop,
         wslenv: std::mem::take(&mut run.wslenv),
+        session_displaced: std::mem::take(&mut run.displaced),
     };
     if !run.plan.is_empty() || !run.record_usable {
         // First, not last: a `set` killed half-way leaves a record listing every file it

@@ -33,6 +33,38 @@ pub struct Settings {
     pub region: Option<RegionEndpoint>,
     /// Also write `OPENAI_API_KEY` and `OPENAI_BASE_URL` for OpenAI-SDK users.
     pub openai_compatible: bool,
+    /// Other generic variables asked for with `set --client` (names from [`CLIENT_VARS`]).
+    pub client_vars: Vec<&'static str>,
+}
+
+/// The generic variables `set --client` can write besides the OpenAI pair: names another
+/// provider may own, so never written by default.
+pub const CLIENT_VARS: [&str; 6] = [
+    vars::ALIBABA_API_KEY,
+    vars::ALIBABA_REGION,
+    vars::AI_DASHSCOPE_API_KEY,
+    vars::SPRING_AI_BASE_URL,
+    vars::ANTHROPIC_AUTH_TOKEN,
+    vars::ANTHROPIC_BASE_URL,
+];
+
+/// A client variable's value for this key and region; `None` when the client has no way to
+/// name the region (`ALIBABA_REGION` knows only China, Singapore and the US).
+pub fn client_value(name: &str, key: &ApiKey, region: &RegionEndpoint) -> Option<String> {
+    match name {
+        vars::ALIBABA_API_KEY | vars::AI_DASHSCOPE_API_KEY | vars::ANTHROPIC_AUTH_TOKEN => {
+            Some(key.expose().to_string())
+        }
+        vars::ALIBABA_REGION => match region.region.as_str() {
+            "cn-beijing" => Some("china".to_string()),
+            "ap-southeast-1" => Some("singapore".to_string()),
+            "us-east-1" => Some("us".to_string()),
+            _ => None,
+        },
+        vars::SPRING_AI_BASE_URL => Some(region.base.clone()),
+        vars::ANTHROPIC_BASE_URL => Some(format!("{}/apps/anthropic", region.base)),
+        _ => None,
+    }
 }
 
 impl Settings {
@@ -43,6 +75,7 @@ impl Settings {
             out.push((vars::HTTP_BASE_URL, Zeroizing::new(region.native())));
             out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket())));
             out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible())));
+            out.push((vars::API_BASE, Zeroizing::new(region.compatible())));
         }
         if self.openai_compatible {
             let base = match &self.region {
@@ -51,6 +84,14 @@ impl Settings {
             };
             out.push((vars::OPENAI_API_KEY, Zeroizing::new(self.key.expose().to_string())));
             out.push((vars::OPENAI_BASE_URL, Zeroizing::new(base)));
+        }
+        let region = self.region.clone().unwrap_or_else(|| {
+            RegionEndpoint::builtin(crate::region::DEFAULT_REGION).expect("the default region")
+        });
+        for name in &self.client_vars {
+            if let Some(value) = client_value(name, &self.key, &region) {
+                out.push((name, Zeroizing::new(value)));
+            }
         }
         out
     }
@@ -371,16 +412,34 @@ pub(super) fn vars_static(name: &str) -> Option<&'static str> {
     WRITTEN_VARS.into_iter().find(|v| *v == name)
 }
 
-/// Every variable dashkey writes: the key and the region's base URLs. `dashkey sudo` keeps
-/// exactly these across sudo, and `doctor` prints the same list in its sudo fixes, so that a
-/// program under sudo keeps the region as well as the key.
-pub const WRITTEN_VARS: [&str; 6] = [
+/// The variables with DashScope in their name that dashkey writes by default: the key and the
+/// region's base URLs. `dashkey sudo` keeps these across sudo (with any `--client` names that
+/// are stored), and `doctor` prints the same list in its sudo fixes, so that a program under
+/// sudo keeps the region as well as the key.
+pub const DASHSCOPE_VARS: [&str; 5] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
     vars::WEBSOCKET_BASE_URL,
     vars::COMPATIBLE_BASE_URL,
+    vars::API_BASE,
+];
+
+/// Every variable dashkey writes: [`DASHSCOPE_VARS`], and the generic names a client reads
+/// that are written only with `set --client`.
+pub const WRITTEN_VARS: [&str; 13] = [
+    vars::API_KEY,
+    vars::HTTP_BASE_URL,
+    vars::WEBSOCKET_BASE_URL,
+    vars::COMPATIBLE_BASE_URL,
+    vars::API_BASE,
     vars::OPENAI_API_KEY,
     vars::OPENAI_BASE_URL,
+    CLIENT_VARS[0],
+    CLIENT_VARS[1],
+    CLIENT_VARS[2],
+    CLIENT_VARS[3],
+    CLIENT_VARS[4],
+    CLIENT_VARS[5],
 ];
 
 /// The variables as (name, value) pairs, the shape the renderers take.
@@ -415,6 +474,9 @@ pub(super) struct SetRun<'a> {
     pub(super) managed: Vec<(PathBuf, Role)>,
     /// The `WSLENV` entries that are dashkey's after this set, for the record.
     pub(super) wslenv: Vec<String>,
+    /// Session values that `set --client --force` writes over (see [`Record`]'s
+    /// `session_displaced`), with those an earlier `set` displaced.
+    pub(super) displaced: Vec<crate::edit::record::Displaced>,
 }
 
 /// One `unset`, read once and planned into by every store in turn.

@@ -12,6 +12,7 @@ fn settings(region: Option<&str>) -> Settings {
         key: ApiKey::verbatim(KEY),
         region: region.map(|id| crate::region::RegionEndpoint::builtin(id).unwrap()),
         openai_compatible: false,
+        client_vars: Vec::new(),
     }
 }
 
@@ -77,6 +78,7 @@ fn windows_set_writes_the_registry_through_the_session_abstraction() {
             vars::HTTP_BASE_URL,
             vars::WEBSOCKET_BASE_URL,
             vars::COMPATIBLE_BASE_URL,
+            vars::API_BASE,
             "WSLENV"
         ]
     );
@@ -111,7 +113,7 @@ fn windows_set_passes_the_variables_to_wsl_beside_the_users_entries_and_unset_ta
     // The user's own entry for the key stays the user's (and is not doubled).
     let expected = format!(
         "{users}:DASHSCOPE_HTTP_BASE_URL/u:DASHSCOPE_WEBSOCKET_BASE_URL/u:\
-         DASHSCOPE_COMPATIBLE_BASE_URL/u:OPENAI_API_KEY/u:OPENAI_BASE_URL/u"
+         DASHSCOPE_COMPATIBLE_BASE_URL/u:DASHSCOPE_API_BASE/u:OPENAI_API_KEY/u:OPENAI_BASE_URL/u"
     );
     assert_eq!(session.vars["WSLENV"], expected);
     assert!(plan_for(&session, true).is_empty());
@@ -286,4 +288,29 @@ fn a_set_without_a_region_takes_dashkeys_base_url_out_of_config_toml() {
     let plan = plan_set(&platform, &settings(None), &options, &Probes::default(), None).unwrap();
     apply(&plan, None).unwrap();
     assert!(!config.exists());
+}
+
+#[test]
+fn a_session_value_written_over_with_force_is_put_back_by_unset_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (platform, _) = windows(dir.path());
+    let mut session = MemorySession::default();
+    let users = "sk-openai users own\tvalue ";
+    session.vars.insert(vars::OPENAI_API_KEY.to_string(), users.to_string());
+    session.vars.insert("PATH".to_string(), "C:\\bin".to_string());
+    let options = SetOptions { no_modify_rc: true, ..SetOptions::default() };
+    let mut settings = settings(Some("ap-southeast-1"));
+    settings.openai_compatible = true;
+    let plan =
+        plan_set(&platform, &settings, &options, &Probes::default(), Some(&session)).unwrap();
+    apply(&plan, Some(&mut session)).unwrap();
+    assert_eq!(session.vars[vars::OPENAI_API_KEY], KEY);
+    // A second set (rotation) keeps the user's value displaced, not dashkey's own.
+    let again =
+        plan_set(&platform, &settings, &options, &Probes::default(), Some(&session)).unwrap();
+    apply(&again, Some(&mut session)).unwrap();
+    let unset = plan_unset(&platform, &Probes::default(), Some(&session)).unwrap();
+    apply(&unset, Some(&mut session)).unwrap();
+    assert_eq!(session.vars[vars::OPENAI_API_KEY], users);
+    assert_eq!(session.vars.len(), 2, "{:?}", session.vars.keys().collect::<Vec<_>>());
 }

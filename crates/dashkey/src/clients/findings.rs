@@ -1,0 +1,121 @@
+//! `doctor --client ID`: one client's verdict as doctor findings.
+//!
+//! The fix depends on where the right value already is: when dashkey's stored file would
+//! make the client work and this process did not load it, the fix is to start the program
+//! with it (`dashkey run`), not to store anything again; when the client reads only names
+//! dashkey writes with `--client`, the fix is that flag.
+
+use super::{ClientResolution, KeySource, Problem, UrlSource};
+use crate::doctor::{Finding, Severity};
+use crate::platform::Platform;
+
+/// Finding ids (stable, `--json`).
+pub mod id {
+    /// The client would send a key to the key's region in the style it needs.
+    pub const CLIENT_OK: &str = "client-ok";
+    /// Anything that stops it; the problem's own id is in the title's data (`--json` of
+    /// `status`).
+    pub const CLIENT_PROBLEM: &str = "client-problem";
+}
+
+/// The platform with dashkey's stored variables over its own environment: what a program
+/// started with `dashkey run` (or from a new shell) gets. `None` when nothing is stored.
+pub fn with_stored(platform: &Platform) -> Option<Platform> {
+    let stored = crate::store::load_stored(platform).ok().flatten()?;
+    let mut vars: Vec<(String, String)> = platform
+        .vars()
+        .filter(|(name, _)| !stored.vars.iter().any(|(n, _)| n == name))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    vars.extend(stored.vars.iter().map(|(n, v)| (n.clone(), v.to_string())));
+    Some(platform.clone().with_vars(vars))
+}
+
+/// The findings for one client. `stored`: the same client replayed with dashkey's stored
+/// variables loaded (see [`with_stored`]), when something is stored.
+pub fn findings(
+    resolution: &ClientResolution,
+    stored: Option<&ClientResolution>,
+    platform: &Platform,
+) -> Vec<Finding> {
+    let client = resolution.client;
+    let sends = describe_send(resolution, platform);
+    if resolution.works() {
+        return vec![Finding {
+            id: id::CLIENT_OK,
+            severity: Severity::Ok,
+            title: format!("{}: {sends}", client.id),
+            detail: String::new(),
+            fix: None,
+        }];
+    }
+    let loaded_fixes = stored.is_some_and(ClientResolution::works);
+    resolution
+        .problems
+        .iter()
+        .map(|problem| Finding {
+            id: id::CLIENT_PROBLEM,
+            severity: Severity::Fail,
+            title: format!("{}: {problem}", client.id),
+            detail: format!("{} ({}); {sends}", client.name, client.note),
+            fix: fix(resolution, problem, loaded_fixes),
+        })
+        .collect()
+}
+
+fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
+    let key = match &resolution.key {
+        Some((key, source)) => {
+            let from = match source {
+                KeySource::Variable(name) => (*name).to_string(),
+                KeySource::File(path) => platform.show_path(path),
+            };
+            format!("it sends the key {} from {from}", key.mask())
+        }
+        None => "it sends no key".to_string(),
+    };
+    let base = &resolution.base;
+    let url = match &base.url {
+        Some(url) => {
+            let from = match &base.source {
+                UrlSource::Variable(name) => (*name).to_string(),
+                UrlSource::Sdk(what) => format!("the SDK's {what}"),
+                UrlSource::Default => "its default".to_string(),
+            };
+            let region = base.region.as_deref().unwrap_or("no known region");
+            format!("to {url} (from {from}; {region})")
+        }
+        None => "to no URL".to_string(),
+    };
+    format!("{key} {url}")
+}
+
+fn fix(resolution: &ClientResolution, problem: &Problem, loaded_fixes: bool) -> Option<String> {
+    let client = resolution.client;
+    if loaded_fixes {
+        return Some(
+            "start it with dashkey's stored variables: dashkey run -- COMMAND (or from a new \
+             terminal)"
+                .to_string(),
+        );
+    }
+    match problem {
+        // The client reads a URL variable dashkey writes beside the key: moving the stored
+        // region moves it too.
+        Problem::WrongRegion { key_region: key, .. } if reads_dashkey_url(resolution) => {
+            Some(format!("dashkey region {key}, then start it from a new terminal"))
+        }
+        Problem::NoKey { .. } | Problem::WrongRegion { .. } if !client.set_vars.is_empty() => {
+            Some(format!("dashkey set --client {}", client.id))
+        }
+        _ => None,
+    }
+}
+
+/// The URL came from (or, unset, would come from) a variable `set` writes by default.
+fn reads_dashkey_url(resolution: &ClientResolution) -> bool {
+    let written = [crate::vars::API_BASE, crate::vars::HTTP_BASE_URL];
+    let client = resolution.client;
+    client.url_vars.iter().any(|v| written.contains(&v.name))
+        || (client.url_vars.is_empty() && client.url_chain == super::UrlChain::Sdk1x)
+}
