@@ -38,7 +38,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         None => None,
     };
     let shells = parse_shells(&args.shells)?;
-    let parsed = if args.from_env {
+    let parsed = if args.keep_key {
+        kept_key(platform)?
+    } else if args.from_env {
         from_env(platform)?
     } else {
         keyinput::read_key(args.stdin, "DashScope API key (input hidden): ")?
@@ -48,14 +50,15 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
     let coding_plan = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
-    if coding_plan && !args.offline {
+    if coding_plan && !args.offline && !args.keep_key {
         anstream::eprintln!(
             "note: Coding Plan keys (sk-sp-) work only on the Coding Plan endpoints, which dashkey \
              does not check: storing it without an online check"
         );
     }
     let stored = previous.as_ref().and_then(|record| record.region.as_deref());
-    let probes = if args.offline || coding_plan {
+    // A kept key was checked (or not) when it was stored; its stored region stays.
+    let probes = if args.offline || args.keep_key || coding_plan {
         None
     } else {
         let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {
@@ -103,6 +106,21 @@ fn from_env(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
         ))
     })?;
     ApiKey::parse(value).map_err(|e| usage(crate::output::key_error(e)))
+}
+
+/// `--keep-key`: the key dashkey's own file holds, so a person adds a store (`--gui`) or a
+/// shell without pasting the key again and without it passing through argv.
+fn kept_key(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
+    match store::load_stored(platform)?.and_then(|stored| stored.key()) {
+        Some(key) => Ok(dashkey::ParsedKey { key, notes: Vec::new() }),
+        None => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "--keep-key writes the stored key again, but no key is stored: {}",
+                crate::output::set_first(platform)
+            ),
+        }),
+    }
 }
 
 /// The old `export DASHSCOPE_API_KEY=…` lines that adopted the key are still there, and a
