@@ -337,7 +337,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let Some(key) = store::load_stored(platform)?.and_then(|stored| stored.key()) else {
         return Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("no key is stored: run `dashkey set --region {id}` first"),
+            error: anyhow!("no key is stored: {}", set_first_in(platform, id)),
         });
     };
     let record = previous.unwrap_or_default();
@@ -359,6 +359,18 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)
+}
+
+/// `set --region <id>` first, from this environment's key when it has one (no paste).
+fn set_first_in(platform: &Platform, id: &str) -> String {
+    if platform.var(dashkey::vars::API_KEY).is_some_and(|v| !v.trim().is_empty()) {
+        format!(
+            "run `dashkey set --from-env --region {id}` first (it stores the DASHSCOPE_API_KEY \
+             this terminal has)"
+        )
+    } else {
+        format!("run `dashkey set --region {id}` first")
+    }
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

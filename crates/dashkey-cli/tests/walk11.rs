@@ -278,3 +278,29 @@ fn the_status_header_says_stored_for_unless_checked_online() {
     assert!(run.stdout.contains("(the key is stored for ap-southeast-1)"), "{}", run.stdout);
     assert!(!run.stdout.contains("the key works in"), "{}", run.stdout);
 }
+
+// ---- `region` with nothing stored ----
+
+/// `dashkey region <id>` with nothing stored, in a terminal that has the key (the seed
+/// reader's `export` line): the error's command takes the key from there, and running it as
+/// printed stores the key for that region.
+#[test]
+fn region_with_nothing_stored_points_at_set_from_env_and_that_works() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let run = sandbox.run(&["region", "ap-southeast-1"], None);
+    run.expect_code(1);
+    let printed = run.stderr.split('`').nth(1).expect("a command in backticks").to_string();
+    assert_eq!(printed, "dashkey set --from-env --region ap-southeast-1", "{}", run.stderr);
+    let args: Vec<&str> =
+        printed.split(' ').skip(1).chain(["--offline", "--shell", "bash"]).collect();
+    sandbox.run(&args, None).expect_code(0);
+    let region = sandbox.run(&["region"], None);
+    region.expect_code(0);
+    assert_eq!(region.stdout.trim(), "ap-southeast-1");
+
+    // Without the variable, the plain paste.
+    let bare = Sandbox::new();
+    let run = bare.run(&["region", "ap-southeast-1"], None);
+    assert!(run.stderr.contains("`dashkey set --region ap-southeast-1`"), "{}", run.stderr);
+}

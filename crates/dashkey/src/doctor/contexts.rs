@@ -141,7 +141,8 @@ impl Context<'_> {
     }
 
     /// The command that makes this context get dashkey's stored variables, when dashkey has
-    /// one: `set --keep-key` (the stored key again, no prompt, never through argv), or `set --from-env` when nothing is stored and the variable is here; for cron,
+    /// one: `set --keep-key` (the stored key again, no prompt, never through argv), or
+    /// `set --from-env` when nothing is stored and the variable is here; for cron,
     /// the crontab hand-off (the region's variables, and with `--with-key` the key itself,
     /// which only the key finding asks for).
     fn context_fix(&self, row: &ContextReach, for_key: bool) -> Option<String> {
