@@ -304,3 +304,104 @@ fn region_with_nothing_stored_points_at_set_from_env_and_that_works() {
     let run = bare.run(&["region", "ap-southeast-1"], None);
     assert!(run.stderr.contains("`dashkey set --region ap-southeast-1`"), "{}", run.stderr);
 }
+
+// ---- the whole walk, and back ----
+
+/// The new user's walk in one go, as the issue tells it: Debian's skeleton `.bashrc` and
+/// `.profile`, a `config.toml` and a crontab of their own, a systemd user manager running;
+/// `set` finds Singapore online (fake regions), `service install --cron` adds the crontab
+/// block; the shell-less contexts then have the key's region where the files reach them.
+/// `unset` then gives back every file byte for byte, the crontab (real `crontab`, private
+/// spool) included.
+#[test]
+fn the_walk_and_unset_give_back_every_file_and_the_crontab_byte_for_byte() {
+    for name in ["unshare", "crontab"] {
+        if tool(name).is_none() {
+            return;
+        }
+    }
+    let mut sandbox = Sandbox::new();
+    let runtime = sandbox.root().join("run-user");
+    std::fs::create_dir_all(runtime.join("systemd")).unwrap();
+    sandbox.env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
+    let servers = common::launch_fake_regions(&mut sandbox, "ap-southeast-1");
+    let singapore = format!("{}/api/v1", servers[1].1.url());
+    for skel in [".bashrc", ".profile"] {
+        let text =
+            std::fs::read(format!("/etc/skel/{skel}")).unwrap_or_else(|_| b"# mine\n".into());
+        sandbox.write(skel, text);
+    }
+    sandbox.write(".dashscope/config.toml", "# my SDK settings\n[http]\ntimeout = 30 # seconds\n");
+    let users_crontab = "# my jobs\nMAILTO=\"\"\n0 3 * * *\t/usr/bin/backup --all  # nightly\n";
+    let before = common::file_contents(sandbox.root());
+
+    let bin = bin();
+    // Inside a private mount namespace over an empty spool: the user's crontab, the walk,
+    // the crontab after each step (between markers), `unset`, the crontab again.
+    let script = format!(
+        "set -e\n\
+         mount -t tmpfs -o mode=1730 tmpfs /var/spool/cron/crontabs\n\
+         chgrp crontab /var/spool/cron/crontabs\n\
+         printf '%s' \"$USERS_CRONTAB\" | crontab -\n\
+         {bin} set --stdin --shell bash >&2\n\
+         {bin} service install --cron >&2\n\
+         echo '@@installed'; crontab -l\n\
+         {bin} status --json </dev/null > \"$STATUS_JSON\" || true\n\
+         {bin} unset >&2\n\
+         echo '@@unset'; crontab -l\n"
+    );
+    let status_json = sandbox.root().join("status.json");
+    let mut command = sandbox.program("/usr/bin/timeout");
+    command.env("USERS_CRONTAB", users_crontab).env("STATUS_JSON", &status_json).args([
+        "120",
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let run = Run::from(common::feed(command, Some(KEY)));
+    sandbox.assert_no_secret(&run, &["walk"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let installed =
+        run.stdout.split("@@installed\n").nth(1).unwrap().split("@@unset\n").next().unwrap();
+    let after_unset = run.stdout.split("@@unset\n").nth(1).unwrap();
+
+    // The crontab block carries the region's URLs, atop the user's own lines, no key.
+    let vars = dashkey::world::crontab::variables(installed);
+    assert!(vars.contains(&("DASHSCOPE_HTTP_BASE_URL".into(), singapore.clone())), "{installed}");
+    assert!(installed.ends_with(users_crontab), "{installed}");
+    assert!(!installed.contains(KEY));
+    // The matrix then: the shells and the environment.d rows have the key and its region.
+    // (The cron row is judged from the crontab only when HOME is the account's home, which
+    // a sandbox HOME is not; the crontab's own contents are checked above.)
+    let status: Value = serde_json::from_slice(&std::fs::read(&status_json).unwrap()).unwrap();
+    assert_eq!(status["key_region"]["region"], "ap-southeast-1", "{status}");
+    for context in ["login-shell", "interactive-shell", "desktop", "user-service"] {
+        let row = status["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["context"] == context)
+            .unwrap_or_else(|| panic!("no {context} row: {status}"));
+        assert_eq!(
+            (row["key"].clone(), row["region"].clone()),
+            (true.into(), true.into()),
+            "{row}"
+        );
+    }
+
+    // Back: the crontab, and every file, byte for byte.
+    assert_eq!(after_unset, users_crontab);
+    std::fs::remove_file(&status_json).unwrap();
+    let after = common::file_contents(sandbox.root());
+    let changed: Vec<_> = before
+        .iter()
+        .filter(|(path, bytes)| after.get(*path) != Some(bytes))
+        .map(|(path, _)| path.display().to_string())
+        .chain(after.keys().filter(|p| !before.contains_key(*p)).map(|p| p.display().to_string()))
+        .collect();
+    assert!(changed.is_empty(), "not given back: {changed:?}");
+}
