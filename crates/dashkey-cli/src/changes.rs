@@ -205,7 +205,9 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                 let target = path.canonicalize().unwrap_or_else(|_| path.clone());
                 let home = platform.home();
                 format!(
-                    "{} has Windows (CRLF) line endings: dashkey's block in it is LF, so that the                      shells reading it can parse it, but its own lines still end in a CR, which                      breaks `then`/`fi` and adds a CR to values. Convert it:  sed -i 's/\\r$//' {}",
+                    "{} has Windows (CRLF) line endings: dashkey's block in it is LF, so that the \
+                     shells reading it can parse it, but its own lines still end in a CR, which \
+                     breaks `then`/`fi` and adds a CR to values. Convert it:  sed -i 's/\\r$//' {}",
                     show_path(platform, path),
                     dashkey::shell::path_expression(
                         dashkey::shell::Dialect::Posix,

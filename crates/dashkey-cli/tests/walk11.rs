@@ -405,3 +405,40 @@ fn the_walk_and_unset_give_back_every_file_and_the_crontab_byte_for_byte() {
         .collect();
     assert!(changed.is_empty(), "not given back: {changed:?}");
 }
+
+// ---- sentences as printed ----
+
+/// A run of four or more spaces inside a sentence: a string literal whose line break lost
+/// its `\`, so the next line's indentation is printed (fixes keep their `   (gloss)`).
+fn gap(text: &str) -> Option<&str> {
+    text.split('\n').find(|line| line.trim_start().contains("    "))
+}
+
+/// The CRLF startup-file note of `set`, doctor's CRLF finding, and the finding of a key a
+/// service manager sets read as sentences, not with a source line's indentation inside.
+#[test]
+fn walk_sentences_have_no_source_indentation_inside() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".profile", "# mine\r\nif [ -n \"$BASH\" ]; then\r\n  :\r\nfi\r\n");
+    let run = set(&sandbox, &["--shell", "sh"]);
+    run.expect_code(0);
+    let note = run.stdout.lines().chain(run.stderr.lines()).find(|l| l.contains("CRLF"));
+    let note = note.unwrap_or_else(|| panic!("no CRLF note: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(gap(note), None, "{note}");
+    let found = findings(&sandbox.run(&["doctor", "--json"], None));
+    let crlf = with_id(&found, "crlf-startup-file");
+    assert!(!crlf.is_empty(), "{found:?}");
+
+    let mut service = Sandbox::new();
+    service.env("INVOCATION_ID", "0123456789abcdef").env("DASHSCOPE_API_KEY", KEY);
+    let managed = findings(&service.run(&["doctor", "--json"], None));
+    let temporary = with_id(&managed, "temporary");
+    assert!(!temporary.is_empty(), "{managed:?}");
+
+    for finding in crlf.iter().chain(temporary.iter()) {
+        for field in ["title", "detail"] {
+            let text = finding[field].as_str().unwrap_or_default();
+            assert_eq!(gap(text), None, "{finding}");
+        }
+    }
+}

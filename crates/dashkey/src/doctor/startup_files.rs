@@ -58,7 +58,9 @@ impl Context<'_> {
                     format!("{} has Windows (CRLF) line endings", self.show(&file.path)),
                 )
                 .detail(
-                    "The shells that read it take the CR as part of each line: `then` and `fi`                      followed by a CR are syntax errors that stop the file there, and values set                      on such lines end in a CR. (dashkey's own block in it is LF.)",
+                    "The shells that read it take the CR as part of each line: `then` and `fi` \
+                     followed by a CR are syntax errors that stop the file there, and values set \
+                     on such lines end in a CR. (dashkey's own block in it is LF.)",
                 )
                 .fix(format!("sed -i 's/\\r$//' {quoted}")),
             );
