@@ -150,14 +150,14 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             }
             Note::Assignment { assignment: a, overrides_dashkey: true } => format!(
                 "{}:{} sets {} itself and is read after dashkey's hook, so its value wins; \
-                 remove it with `dashkey set --migrate`",
+                 remove it with `dashkey set --keep-key --migrate`",
                 show_path(platform, &a.path),
                 a.line,
                 a.name
             ),
             Note::Assignment { assignment: a, overrides_dashkey: false } => format!(
                 "{}:{} also sets {} (dashkey's value is read later and wins); \
-                 `dashkey set --migrate` removes it",
+                 `dashkey set --keep-key --migrate` removes it",
                 show_path(platform, &a.path),
                 a.line,
                 a.name

@@ -151,7 +151,7 @@ fn offer_migrate(platform: &Platform) {
         if one { "s" } else { "" },
         dashkey::vars::API_KEY,
         if one { "it" } else { "them" },
-        paint(BOLD, "dashkey set --from-env --offline --migrate")
+        paint(BOLD, "dashkey set --keep-key --migrate")
     );
 }
 

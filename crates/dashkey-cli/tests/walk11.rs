@@ -442,3 +442,45 @@ fn walk_sentences_have_no_source_indentation_inside() {
         }
     }
 }
+
+// ---- adopting the old export line ----
+
+/// After `set --from-env` adopted the seed reader's `export` line, both places that name
+/// the old line give one command, `dashkey set --keep-key --migrate`; run as printed from a
+/// shell without the variable, it takes the line out and new shells still get the key.
+#[test]
+fn the_old_export_line_is_taken_out_by_the_one_command_set_prints() {
+    let Some(bash) = tool("bash") else { return };
+    let sandbox = Sandbox::new();
+    let skel = std::fs::read_to_string("/etc/skel/.bashrc").unwrap_or_default();
+    sandbox.write(".bashrc", format!("{skel}export DASHSCOPE_API_KEY='{KEY}'\n"));
+    let output = sandbox
+        .program(&bash)
+        .args(["-i", "-c", "exec \"$0\" set --from-env --offline --region ap-southeast-1"])
+        .arg(dashkey_bin())
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    sandbox.assert_no_secret(&run, &["set", "--from-env"]);
+    run.expect_code(0);
+    let printed = format!("{}{}", run.stdout, run.stderr);
+    let commands: Vec<&str> =
+        printed.match_indices("dashkey set ").map(|(at, _)| &printed[at..]).collect();
+    assert!(commands.len() >= 2, "{printed}");
+    for command in &commands {
+        assert!(command.starts_with("dashkey set --keep-key --migrate"), "{printed}");
+    }
+    // As printed, with the old line's variable nowhere in this environment.
+    let after = sandbox.run(&["set", "--keep-key", "--migrate"], Some(""));
+    after.expect_code(0);
+    let bashrc = String::from_utf8(sandbox.read(".bashrc")).unwrap();
+    assert!(!bashrc.contains(KEY), "{bashrc}");
+    let out = sandbox
+        .program(&bash)
+        .args(["-i", "-c", "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\""])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{KEY}|{SG_URL}"));
+    let found = findings(&sandbox.run(&["doctor", "--json"], None));
+    assert!(with_id(&found, "plaintext-in-dotfiles").is_empty(), "{found:?}");
+}
