@@ -484,3 +484,17 @@ fn the_old_export_line_is_taken_out_by_the_one_command_set_prints() {
     let found = findings(&sandbox.run(&["doctor", "--json"], None));
     assert!(with_id(&found, "plaintext-in-dotfiles").is_empty(), "{found:?}");
 }
+
+// ---- the README's sudo commands ----
+
+/// `sudo` searches its `secure_path`, not `~/.cargo/bin`: every `sudo … dashkey` the README
+/// shows names dashkey by its path, as its install paragraph promises.
+#[test]
+fn every_readme_sudo_command_names_dashkey_by_its_path() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let bare: Vec<&str> = readme.lines().filter(|line| line.contains("sudo dashkey ")).collect();
+    assert!(bare.is_empty(), "{bare:#?}");
+}
