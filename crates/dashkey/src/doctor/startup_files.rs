@@ -18,8 +18,8 @@ use super::{Context, Finding, Severity, id};
 
 const MIGRATE: &str =
     "dashkey set --migrate   (hooks the file each shell reads, and moves the assignment there)";
-/// `set` again with the stored key, which `dashkey run` hands over without a prompt or argv.
-const RESTORE: &str = "dashkey run -- dashkey set --from-env --offline";
+/// `set` again with the stored key, without a prompt or argv.
+const RESTORE: &str = "dashkey set --keep-key";
 const MIGRATE_FROM_ENV: &str = "dashkey set --from-env --migrate   (stores the key this \
      environment has, hooks the file each shell reads, and moves the assignment there)";
 
