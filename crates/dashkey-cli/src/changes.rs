@@ -150,14 +150,14 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
             }
             Note::Assignment { assignment: a, overrides_dashkey: true } => format!(
                 "{}:{} sets {} itself and is read after dashkey's hook, so its value wins; \
-                 remove it with `dashkey set --migrate`",
+                 remove it with `dashkey set --keep-key --migrate`",
                 show_path(platform, &a.path),
                 a.line,
                 a.name
             ),
             Note::Assignment { assignment: a, overrides_dashkey: false } => format!(
                 "{}:{} also sets {} (dashkey's value is read later and wins); \
-                 `dashkey set --migrate` removes it",
+                 `dashkey set --keep-key --migrate` removes it",
                 show_path(platform, &a.path),
                 a.line,
                 a.name
@@ -205,7 +205,9 @@ pub fn print_note_list(platform: &Platform, notes: &[Note]) {
                 let target = path.canonicalize().unwrap_or_else(|_| path.clone());
                 let home = platform.home();
                 format!(
-                    "{} has Windows (CRLF) line endings: dashkey's block in it is LF, so that the                      shells reading it can parse it, but its own lines still end in a CR, which                      breaks `then`/`fi` and adds a CR to values. Convert it:  sed -i 's/\\r$//' {}",
+                    "{} has Windows (CRLF) line endings: dashkey's block in it is LF, so that the \
+                     shells reading it can parse it, but its own lines still end in a CR, which \
+                     breaks `then`/`fi` and adds a CR to values. Convert it:  sed -i 's/\\r$//' {}",
                     show_path(platform, path),
                     dashkey::shell::path_expression(
                         dashkey::shell::Dialect::Posix,

@@ -277,6 +277,10 @@ pub struct SetArgs {
     /// `export DASHSCOPE_API_KEY=…` line in ~/.bashrc set), never from the command line.
     #[arg(long, conflicts_with = "stdin")]
     pub from_env: bool,
+    /// Write the key dashkey already stores again, with no prompt and no online check (its
+    /// stored region is kept unless --region is given): to add --gui, --migrate or a shell.
+    #[arg(long, conflicts_with_all = ["stdin", "from_env"])]
+    pub keep_key: bool,
     /// The key's region (cn-beijing, ap-southeast-1, us-east-1, cn-hongkong, or one from
     /// config.toml); by default it is found online.
     #[arg(long, value_name = "ID")]

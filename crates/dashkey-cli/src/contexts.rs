@@ -114,7 +114,8 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
         (Some(region), Some(RegionKnown::Probed)) => {
             format!("the key works in {region} (checked online)")
         }
-        (Some(region), _) => format!("the key works in {region}, the region dashkey stored"),
+        // The record keeps no trace of an online check: what is stored is not proof.
+        (Some(region), _) => format!("the key is stored for {region}"),
         (None, _) => {
             "the key's region is not known: nothing is stored (dashkey verify tells)".to_string()
         }

@@ -154,10 +154,10 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
     // neither kept nor touched: sudo's own policy decides.
     let mut names: Vec<&str> = store::DASHSCOPE_VARS.to_vec();
     for (name, _) in &vars {
-        if let Some(known) = store::WRITTEN_VARS.iter().find(|n| **n == name.as_str()) {
-            if !names.contains(known) {
-                names.push(known);
-            }
+        if let Some(known) = store::WRITTEN_VARS.iter().find(|n| **n == name.as_str())
+            && !names.contains(known)
+        {
+            names.push(known);
         }
     }
     let mut child = Command::new(&sudo);

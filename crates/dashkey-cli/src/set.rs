@@ -39,7 +39,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     };
     let shells = parse_shells(&args.shells)?;
     let asked = client_vars(&args.clients)?;
-    let parsed = if args.from_env {
+    let parsed = if args.keep_key {
+        kept_key(platform)?
+    } else if args.from_env {
         from_env(platform)?
     } else {
         keyinput::read_key(args.stdin, "DashScope API key (input hidden): ")?
@@ -49,14 +51,15 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
     let coding_plan = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
-    if coding_plan && !args.offline {
+    if coding_plan && !args.offline && !args.keep_key {
         anstream::eprintln!(
             "note: Coding Plan keys (sk-sp-) work only on the Coding Plan endpoints, which dashkey \
              does not check: storing it without an online check"
         );
     }
     let stored = previous.as_ref().and_then(|record| record.region.as_deref());
-    let probes = if args.offline || coding_plan {
+    // A kept key was checked (or not) when it was stored; its stored region stays.
+    let probes = if args.offline || args.keep_key || coding_plan {
         None
     } else {
         let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {
@@ -126,6 +129,21 @@ fn from_env(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
     ApiKey::parse(value).map_err(|e| usage(crate::output::key_error(e)))
 }
 
+/// `--keep-key`: the key dashkey's own file holds, so a person adds a store (`--gui`) or a
+/// shell without pasting the key again and without it passing through argv.
+fn kept_key(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
+    match store::load_stored(platform)?.and_then(|stored| stored.key()) {
+        Some(key) => Ok(dashkey::ParsedKey { key, notes: Vec::new() }),
+        None => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "--keep-key writes the stored key again, but no key is stored: {}",
+                crate::output::set_first(platform)
+            ),
+        }),
+    }
+}
+
 /// The old `export DASHSCOPE_API_KEY=…` lines that adopted the key are still there, and a
 /// line after dashkey's hook wins over it: offer to take them out (after a 0600 backup).
 fn offer_migrate(platform: &Platform) {
@@ -154,7 +172,7 @@ fn offer_migrate(platform: &Platform) {
         if one { "s" } else { "" },
         dashkey::vars::API_KEY,
         if one { "it" } else { "them" },
-        paint(BOLD, "dashkey set --from-env --offline --migrate")
+        paint(BOLD, "dashkey set --keep-key --migrate")
     );
 }
 
@@ -340,7 +358,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
     let Some(key) = store::load_stored(platform)?.and_then(|stored| stored.key()) else {
         return Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("no key is stored: run `dashkey set --region {id}` first"),
+            error: anyhow!("no key is stored: {}", set_first_in(platform, id)),
         });
     };
     let record = previous.unwrap_or_default();
@@ -450,6 +468,18 @@ fn refuse_conflicts(
         "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed. To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
         places.join(", ")
     )))
+}
+
+/// `set --region <id>` first, from this environment's key when it has one (no paste).
+fn set_first_in(platform: &Platform, id: &str) -> String {
+    if platform.var(dashkey::vars::API_KEY).is_some_and(|v| !v.trim().is_empty()) {
+        format!(
+            "run `dashkey set --from-env --region {id}` first (it stores the DASHSCOPE_API_KEY \
+             this terminal has)"
+        )
+    } else {
+        format!("run `dashkey set --region {id}` first")
+    }
 }
 
 fn usage(error: impl Into<anyhow::Error>) -> Failure {

@@ -16,7 +16,8 @@
 //! - `service-systemd`, `service-supervisord`: the fix is `dashkey service install`, tested in
 //!   `handoff.rs` against real unit files and a real supervisord, not through doctor here.
 //! - `sudo`: needs a run under real sudo as another user; `walk_defects.rs`
-//!   (`a_printed_sudo_fix_runs_as_printed_under_secure_path`) runs its printed fix as printed.
+//!   (`a_printed_sudo_fix_runs_as_printed_under_secure_path`) runs its printed fix as printed,
+//!   and `walk11.rs` runs the fix of the kept-key-dropped-URLs failure as a user under sudo.
 //! - `key-rejected`: "copy the key again from the console".
 //! - `placeholder`, `quoted`, `whitespace`, `unexpanded-variable`, `malformed`,
 //!   `unknown-prefix`, `key-file-lines`, `skipped-file`: their fixes are sentences about the

@@ -208,11 +208,11 @@ fn set_from_env_adopts_the_key_of_the_old_export_line_and_offers_migrate() {
     run.expect_code(0);
     assert!(run.stderr.contains("accepts the key in ap-southeast-1"), "{}", run.stderr);
     assert!(run.stdout.contains("~/.bashrc:1"), "{}", run.stdout);
-    assert!(run.stdout.contains("dashkey set --from-env --offline --migrate"), "{}", run.stdout);
+    assert!(run.stdout.contains("dashkey set --keep-key --migrate"), "{}", run.stdout);
     let status = sandbox.run(&["status", "--json"], None).json();
     assert_eq!(status["stored"]["region"], "ap-southeast-1");
 
-    let run = in_shell("set --from-env --offline --migrate --shell bash");
+    let run = in_shell("set --keep-key --migrate --shell bash");
     run.expect_code(0);
     let bashrc = String::from_utf8(sandbox.read(".bashrc")).unwrap();
     assert!(!bashrc.contains(KEY), "{bashrc}");

@@ -141,14 +141,14 @@ impl Context<'_> {
     }
 
     /// The command that makes this context get dashkey's stored variables, when dashkey has
-    /// one: `set` again with the stored key (from `dashkey run`, so it never passes through
-    /// argv), or `set --from-env` when nothing is stored and the variable is here; for cron,
+    /// one: `set --keep-key` (the stored key again, no prompt, never through argv), or
+    /// `set --from-env` when nothing is stored and the variable is here; for cron,
     /// the crontab hand-off (the region's variables, and with `--with-key` the key itself,
     /// which only the key finding asks for).
     fn context_fix(&self, row: &ContextReach, for_key: bool) -> Option<String> {
         let again = |flags: &str| {
             if self.stored_key.is_some() {
-                Some(format!("dashkey run -- dashkey set --from-env --offline{flags}"))
+                Some(format!("dashkey set --keep-key{flags}"))
             } else if self.env_key.as_ref().is_some_and(|k| !k.is_empty()) {
                 Some(format!("dashkey set --from-env{flags}"))
             } else {

@@ -30,7 +30,8 @@ impl Context<'_> {
                         format!("DASHSCOPE_API_KEY comes from {manager}"),
                     )
                     .detail(format!(
-                        "This runs under {manager}, whose configuration sets {}; it is stored                          there, not for the user's shells.",
+                        "This runs under {manager}, whose configuration sets {}; it is stored \
+                         there, not for the user's shells.",
                         Self::describe_key(key)
                     )),
                 );

@@ -18,8 +18,8 @@ use super::{Context, Finding, Severity, id};
 
 const MIGRATE: &str =
     "dashkey set --migrate   (hooks the file each shell reads, and moves the assignment there)";
-/// `set` again with the stored key, which `dashkey run` hands over without a prompt or argv.
-const RESTORE: &str = "dashkey run -- dashkey set --from-env --offline";
+/// `set` again with the stored key, without a prompt or argv.
+const RESTORE: &str = "dashkey set --keep-key";
 const MIGRATE_FROM_ENV: &str = "dashkey set --from-env --migrate   (stores the key this \
      environment has, hooks the file each shell reads, and moves the assignment there)";
 
@@ -58,7 +58,9 @@ impl Context<'_> {
                     format!("{} has Windows (CRLF) line endings", self.show(&file.path)),
                 )
                 .detail(
-                    "The shells that read it take the CR as part of each line: `then` and `fi`                      followed by a CR are syntax errors that stop the file there, and values set                      on such lines end in a CR. (dashkey's own block in it is LF.)",
+                    "The shells that read it take the CR as part of each line: `then` and `fi` \
+                     followed by a CR are syntax errors that stop the file there, and values set \
+                     on such lines end in a CR. (dashkey's own block in it is LF.)",
                 )
                 .fix(format!("sed -i 's/\\r$//' {quoted}")),
             );

@@ -27,10 +27,30 @@ impl Context<'_> {
             .to_string();
         let has_key = self.env_key.as_ref().is_some_and(|key| !key.is_empty());
         if has_key {
-            out.push(
-                Finding::new(id::SUDO, Severity::Ok, "sudo kept DASHSCOPE_API_KEY")
+            out.push(match self.sudo_region_lost() {
+                Some((calls, stored)) => Finding::new(
+                    id::SUDO,
+                    Severity::Fail,
+                    format!(
+                        "sudo kept DASHSCOPE_API_KEY but not its region's URLs (running as \
+                         {user}, from {invoker})"
+                    ),
+                )
+                .detail(format!(
+                    "{invoker}'s stored key is for {stored}, but the Python SDK here calls \
+                     {calls}: the base URLs were not kept, so the key goes to another region, \
+                     which answers 401 Invalid API-key provided (FAQ scenario 5)."
+                ))
+                .fix(format!(
+                    "as {invoker}, without sudo: {} sudo{} -- <command>   (passes the stored key \
+                     and its region's URLs; or sudo --preserve-env={} <command>)",
+                    self.program(),
+                    self.sudo_target(),
+                    preserve_list()
+                )),
+                None => Finding::new(id::SUDO, Severity::Ok, "sudo kept DASHSCOPE_API_KEY")
                     .detail(format!("Running as {user} under sudo (from {invoker}) with the key.")),
-            );
+            });
         } else {
             let sudoers = self.host.sudoers.display();
             let why = match EnvPolicy::read(&self.host.sudoers) {
@@ -98,6 +118,26 @@ impl Context<'_> {
                 )),
             );
         }
+    }
+
+    /// Under sudo with the key kept: the region this process's Python SDK calls and the one
+    /// the invoking user stored, when they differ (`--preserve-env=DASHSCOPE_API_KEY` alone
+    /// drops the base URLs). `None` when they agree or the invoker stored no region.
+    fn sudo_region_lost(&self) -> Option<(String, String)> {
+        let invoker = self.platform.sudo_invoker()?;
+        let endpoints =
+            crate::region::config::Config::load(&invoker).unwrap_or_default().endpoints();
+        let stored = crate::store::load_stored(&invoker).ok().flatten()?;
+        let stored_url = stored.get(vars::HTTP_BASE_URL)?;
+        let stored_region = crate::resolve::region_of_native(stored_url, &endpoints)
+            .unwrap_or_else(|| stored_url.to_string());
+        let calls_url = &self.resolution(Sdk::Python).urls.http.url;
+        if calls_url.trim_end_matches('/') == stored_url.trim_end_matches('/') {
+            return None;
+        }
+        let calls = crate::resolve::region_of_native(calls_url, &endpoints)
+            .unwrap_or_else(|| calls_url.clone());
+        (calls != stored_region).then_some((calls, stored_region))
     }
 
     /// How a fix names dashkey: the running binary's absolute path when the caller gave it.

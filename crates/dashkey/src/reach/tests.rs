@@ -133,3 +133,20 @@ fn each_platform_has_its_own_rows() {
     assert!(!ids(Os::MacOs).contains(&LaunchContext::UserService));
     assert_eq!(ids(Os::Windows), vec![LaunchContext::ThisProcess, LaunchContext::Desktop]);
 }
+
+/// sudoers keeping the key alone (the `--preserve-env=DASHSCOPE_API_KEY` of a policy): the
+/// sudo row has the key and calls Beijing, a ✗ for a Singapore key, not a ✓.
+#[test]
+fn sudo_keeping_only_the_key_is_the_wrong_region_for_a_singapore_key() {
+    let (dir, platform) = stored_singapore();
+    let sudoers = dir.path().join("sudoers");
+    std::fs::write(&sudoers, "Defaults env_reset\nDefaults env_keep += \"DASHSCOPE_API_KEY\"\n")
+        .unwrap();
+    let inputs = Inputs { sudoers: Some(sudoers), ..Inputs::default() };
+    let matrix = matrix(&platform, &inputs);
+    let sudo = matrix.context(LaunchContext::Sudo).unwrap();
+    let python = surface(sudo, Surface::Python1);
+    assert!(python.key_ok(), "{sudo:?}");
+    assert_eq!((python.region.as_deref(), python.region_ok), (Some("cn-beijing"), Some(false)));
+    assert!(!sudo.wrong_region().is_empty());
+}
