@@ -151,7 +151,7 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
     if args.json {
         let mut report = status.report(platform, args.reveal);
         report.key_region = Some(crate::contexts::key_region(&matrix));
-        report.contexts = crate::contexts::report(&matrix);
+        report.contexts = crate::contexts::report(platform, &matrix);
         output::print_json(&report)?;
     } else {
         status.render(platform, args.reveal);
