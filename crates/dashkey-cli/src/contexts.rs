@@ -130,8 +130,8 @@ fn region_ok(row: &ContextReach) -> Option<bool> {
 }
 
 /// The section: a header naming the key's region, then a row per context.
-pub fn render(platform: &Platform, matrix: &Matrix) {
-    anstream::println!();
+pub fn render(out: &mut String, platform: &Platform, matrix: &Matrix) {
+    outln!(out);
     let known = match (&matrix.key_region, matrix.key_region_from) {
         (Some(region), Some(RegionKnown::Probed)) => {
             format!("the key works in {region} (checked online)")
@@ -141,7 +141,8 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
             "the key's region is not known: nothing is stored (dashkey verify tells)".to_string()
         }
     };
-    anstream::println!(
+    outln!(
+        out,
         "{} {}",
         paint(BOLD, "Where programs get the key"),
         paint(DIM, format!("({known})"))
@@ -171,7 +172,8 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
         } else {
             row.given_by.join(" + ")
         };
-        anstream::println!(
+        outln!(
+            out,
             "  {:width$}  {}  {}  {}",
             row.context.label(),
             key.render(key_width),
@@ -179,7 +181,7 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
             paint(DIM, format!("from {from}"))
         );
         if let Coverage::Partial(reason) = &coverage(platform, row) {
-            anstream::println!("  {:width$}  {}", "", paint(DIM, format!("({reason})")));
+            outln!(out, "  {:width$}  {}", "", paint(DIM, format!("({reason})")));
         }
     }
 }
