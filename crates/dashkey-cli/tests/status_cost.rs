@@ -2,13 +2,21 @@
 //! can read) is left to `doctor`, and the cron row says so with `?` marks instead of a
 //! verdict made without it. Counted with `strace -f -e trace=execve`: the only successful
 //! execve of a `status` run is its own, in a home with a cron hand-off and in one without.
+//!
+//! And `doctor --online` ends when the answer is decided, like `verify`: a stalled region
+//! is "no answer yet" once another accepted the key. That run is bounded by a hang guard far
+//! shorter than the stall's timeout, so waiting for the stalled region fails the test; no
+//! test here measures time.
 #![cfg(unix)]
 
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
+use common::world::World;
 use common::{KEY, Sandbox};
+use fake_dashscope::{Builder, Fault};
 
 /// A stand-in `crontab` program (what `DASHKEY_CRONTAB` names): `-l`, `-` and `-r` on a
 /// file in the sandbox, never the machine's crontab.
@@ -126,4 +134,40 @@ fn status_starts_no_program_in_a_home_without_a_hand_off() {
     let (started, _) = execs(&sandbox, &["status", "--json"]);
     assert_only_itself(&started, "status --json without a hand-off");
     assert_cron_row_left_to_doctor(&sandbox);
+}
+
+/// Singapore accepts the key (after 300 ms), Beijing stalls, the others reject it.
+fn singapore_accepts_beijing_stalls(region: &str, builder: Builder) -> Builder {
+    match region {
+        "ap-southeast-1" => {
+            builder.valid_key(KEY).fault(Fault::Latency(Duration::from_millis(300)))
+        }
+        "cn-beijing" => builder.fault(Fault::Stall).stall_limit(Duration::from_secs(60)),
+        _ => builder,
+    }
+}
+
+#[test]
+fn doctor_online_stops_waiting_for_a_stalled_region_once_another_accepted() {
+    let mut world = World::new(singapore_accepts_beijing_stalls);
+    // 30 s of timeout against an 8 s guard: a doctor that waits for Beijing is killed.
+    world.sandbox.env("DASHSCOPE_API_KEY", KEY).env("DASHKEY_HTTP_TIMEOUT_MS", "30000");
+    let args = ["doctor", "--online", "--json"];
+    let run = world.sandbox.run_within(&args, None, Duration::from_secs(8));
+    world.sandbox.assert_no_secret(&run, &args);
+    assert_ne!(run.code, -1, "doctor --online was killed waiting for the stalled region");
+    let report = run.json();
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "region-mismatch")
+        .unwrap_or_else(|| panic!("no region finding: {report}"))
+        .clone();
+    // The SDKs call Beijing by default: the key's region is still found and named.
+    assert_eq!(finding["severity"], "fail", "{finding}");
+    assert_eq!(finding["fix"], "dashkey region ap-southeast-1", "{finding}");
+    let detail = finding["detail"].as_str().unwrap();
+    assert!(detail.contains("No answer yet from cn-beijing"), "{finding}");
+    assert!(!detail.contains("us-east-1"), "a region that answered is not pending: {finding}");
 }
