@@ -12,9 +12,10 @@
 //!   "label": string,
 //!   "coverage": { "state": "computed" } | { "state": "partial", "reason": string },
 //!   "given_by": [ string ],          // files that give the context its DashScope variables
-//!   "key": bool,                     // every surface gets a key
+//!   "key": bool | null,              // every surface gets a key; null: not computed (cron:
+//!                                    // status reads no crontab, `doctor` does)
 //!   "region": bool | null,           // every surface with a key calls the key's region; null: unknown
-//!   "surfaces": [ {
+//!   "surfaces": [ {                  // empty when not computed
 //!     "surface": "python-1x" | "python-client" | "java" | "node",
 //!     "key": bool,
 //!     "key_from": { "type": "variable" | "file-path-variable" | "default-file", "path"?: string } | null,
@@ -26,16 +27,36 @@
 //! ```
 
 use dashkey::Platform;
-use dashkey::reach::{self, ContextReach, Coverage, Inputs, Matrix, RegionKnown, SurfaceReach};
+use dashkey::reach::{
+    self, ContextReach, Coverage, Inputs, LaunchContext, Matrix, RegionKnown, SurfaceReach,
+};
 use dashkey::resolve::Source;
 use serde::Serialize;
 
 use crate::output::{BOLD, DIM, FAIL, OK, WARN, paint};
 
-/// The matrix for this user, with the inputs the binary reads.
+/// The matrix for `status`, which starts no process: the crontab is only readable through
+/// `crontab -l` (the spool is root's), so status leaves the cron row open (see [`unread`])
+/// and `dashkey doctor` reads it.
 pub fn matrix(platform: &Platform) -> Matrix {
-    let inputs = Inputs { crontab: reach::read_crontab(platform), ..Inputs::default() };
-    reach::matrix(platform, &inputs)
+    reach::matrix(platform, &Inputs::default())
+}
+
+/// The rows status did not compute: cron, whose environment comes from the crontab status
+/// does not read. Their marks are `?` and their JSON verdicts `null`, never a guess made
+/// without the crontab.
+fn unread(row: &ContextReach) -> bool {
+    row.context == LaunchContext::Cron
+}
+
+/// Why a row is partial, with status's own reason for the row it leaves to `doctor`.
+fn coverage(platform: &Platform, row: &ContextReach) -> Coverage {
+    if unread(row) && reach::crontab_applies(platform) {
+        return Coverage::Partial(
+            "status runs no program to read the crontab: `dashkey doctor` reads it".to_string(),
+        );
+    }
+    row.coverage.clone()
 }
 
 #[derive(Serialize)]
@@ -50,7 +71,7 @@ pub struct ContextReport {
     label: &'static str,
     coverage: Coverage,
     given_by: Vec<String>,
-    key: bool,
+    key: Option<bool>,
     region: Option<bool>,
     surfaces: Vec<SurfaceReport>,
 }
@@ -69,20 +90,21 @@ pub fn key_region(matrix: &Matrix) -> KeyRegionReport {
     KeyRegionReport { region: matrix.key_region.clone(), from: matrix.key_region_from }
 }
 
-pub fn report(matrix: &Matrix) -> Vec<ContextReport> {
+pub fn report(platform: &Platform, matrix: &Matrix) -> Vec<ContextReport> {
     matrix
         .contexts
         .iter()
         .map(|row| ContextReport {
             context: row.context.id(),
             label: row.context.label(),
-            coverage: row.coverage.clone(),
+            coverage: coverage(platform, row),
             given_by: row.given_by.clone(),
-            key: row.key_ok(),
-            region: region_ok(row),
+            key: (!unread(row)).then(|| row.key_ok()),
+            region: if unread(row) { None } else { region_ok(row) },
             surfaces: row
                 .surfaces
                 .iter()
+                .filter(|_| !unread(row))
                 .map(|s| SurfaceReport {
                     surface: s.surface.id(),
                     key: s.key_ok(),
@@ -108,8 +130,8 @@ fn region_ok(row: &ContextReach) -> Option<bool> {
 }
 
 /// The section: a header naming the key's region, then a row per context.
-pub fn render(platform: &Platform, matrix: &Matrix) {
-    anstream::println!();
+pub fn render(out: &mut String, platform: &Platform, matrix: &Matrix) {
+    outln!(out);
     let known = match (&matrix.key_region, matrix.key_region_from) {
         (Some(region), Some(RegionKnown::Probed)) => {
             format!("the key works in {region} (checked online)")
@@ -120,7 +142,8 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
             "the key's region is not known: nothing is stored (dashkey verify tells)".to_string()
         }
     };
-    anstream::println!(
+    outln!(
+        out,
         "{} {}",
         paint(BOLD, "Where programs get the key"),
         paint(DIM, format!("({known})"))
@@ -129,12 +152,20 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
     let rows: Vec<(&ContextReach, Cell, Cell)> = matrix
         .contexts
         .iter()
-        .map(|row| (row, key_cell(row), region_cell(row, matrix.key_region.is_some())))
+        .map(|row| {
+            if unread(row) {
+                let open = |text: &str| Cell { mark: "?", style: DIM, text: text.into() };
+                return (row, open("key"), open("region"));
+            }
+            (row, key_cell(row), region_cell(row, matrix.key_region.is_some()))
+        })
         .collect();
     let key_width = rows.iter().map(|(_, key, _)| key.width()).max().unwrap_or(0);
     let region_width = rows.iter().map(|(_, _, region)| region.width()).max().unwrap_or(0);
     for (row, key, region) in &rows {
-        let from = if row.given_by.is_empty() {
+        let from = if unread(row) {
+            "the crontab, not read".to_string()
+        } else if row.given_by.is_empty() {
             row.surfaces
                 .iter()
                 .find_map(|s| s.key_from.as_ref().and_then(Source::path))
@@ -142,15 +173,16 @@ pub fn render(platform: &Platform, matrix: &Matrix) {
         } else {
             row.given_by.join(" + ")
         };
-        anstream::println!(
+        outln!(
+            out,
             "  {:width$}  {}  {}  {}",
             row.context.label(),
             key.render(key_width),
             region.render(region_width),
             paint(DIM, format!("from {from}"))
         );
-        if let Coverage::Partial(reason) = &row.coverage {
-            anstream::println!("  {:width$}  {}", "", paint(DIM, format!("({reason})")));
+        if let Coverage::Partial(reason) = &coverage(platform, row) {
+            outln!(out, "  {:width$}  {}", "", paint(DIM, format!("({reason})")));
         }
     }
 }

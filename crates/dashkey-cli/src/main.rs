@@ -1,6 +1,18 @@
 //! The `dashkey` command. It maps arguments to library calls and owns every sentence the
 //! user reads; the `dashkey` library does the reasoning.
 
+/// Appends a line to a report being built in a `String` (see `output::print`); writing
+/// to a `String` cannot fail.
+macro_rules! outln {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 mod changes;
 mod cli;
 mod clients;

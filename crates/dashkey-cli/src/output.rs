@@ -24,8 +24,18 @@ pub fn show_path(platform: &Platform, path: &Path) -> String {
 
 /// Prints a JSON document on stdout, pretty and newline-terminated.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    anstream::println!("{text}");
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    print(&text)
+}
+
+/// Writes a whole report to stdout in one write (colours taken out when stdout is not a
+/// terminal or `NO_COLOR` is set, as `anstream` decides).
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = anstream::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
     Ok(())
 }
 

@@ -160,15 +160,19 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
     if args.json {
         let mut report = status.report(platform, args.reveal);
         report.key_region = Some(crate::contexts::key_region(&matrix));
-        report.contexts = crate::contexts::report(&matrix);
+        report.contexts = crate::contexts::report(platform, &matrix);
         report.clients = crate::clients::report(&clients);
         output::print_json(&report)?;
         if only.is_some() {
             return Ok(if clients[0].works() { Exit::Ok } else { Exit::Problem });
         }
     } else {
-        status.render(platform, args.reveal);
-        crate::contexts::render(platform, &matrix);
+        // One buffer, one write: a write through `anstream` per line costs more than the
+        // rest of the text together.
+        let mut out = String::with_capacity(4096);
+        status.render(&mut out, platform, args.reveal);
+        crate::contexts::render(&mut out, platform, &matrix);
+        output::print(&out)?;
     }
     Ok(if status.all_found() { Exit::Ok } else { Exit::Problem })
 }
@@ -256,12 +260,12 @@ impl Status {
         }
     }
 
-    fn render(&self, platform: &Platform, reveal: bool) {
+    fn render(&self, out: &mut String, platform: &Platform, reveal: bool) {
         let show = |path: Option<&std::path::Path>| -> String {
             path.map_or_else(String::new, |p| output::show_path(platform, p))
         };
         let shown = |key: &ApiKey| if reveal { key.expose().to_string() } else { key.mask() };
-        anstream::println!("{}", paint(BOLD, "Copies of the key"));
+        outln!(out, "{}", paint(BOLD, "Copies of the key"));
         for copy in &self.copies {
             let absent = matches!(copy.state, CopyState::Absent);
             let name = match copy.kind {
@@ -291,32 +295,33 @@ impl Status {
             } else {
                 paint(OK, format!("  ← {}", used_by.join(", ")))
             };
-            anstream::println!("  {name:<34} {what}{}{used}", paint(DIM, mode));
+            outln!(out, "  {name:<34} {what}{}{used}", paint(DIM, mode));
             for problem in &copy.problems {
-                anstream::println!("  {:<34} {} {problem}", "", paint(WARN, "!"));
+                outln!(out, "  {:<34} {} {problem}", "", paint(WARN, "!"));
             }
         }
         if let Some(problem) = self.record_problem(platform) {
-            anstream::println!("  {} {problem}", paint(WARN, "!"));
+            outln!(out, "  {} {problem}", paint(WARN, "!"));
         }
         if let Some(record) = &self.record {
             let region = record.region.as_deref().unwrap_or("SDK default (cn-beijing)");
-            anstream::println!(
+            outln!(
+                out,
                 "  {}",
                 paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
             );
             if let Some((path, url)) = dashkey::store::sdk_config::base_url(platform) {
                 let path = output::show_path(platform, &path);
                 let line = format!("programs without a shell (2.0 SDK): base_url {url} in {path}");
-                anstream::println!("  {}", paint(DIM, line));
+                outln!(out, "  {}", paint(DIM, line));
             }
             for service in &record.services {
                 let service = service.service.describe();
-                anstream::println!("  {}", paint(DIM, format!("also given to the {service}")));
+                outln!(out, "  {}", paint(DIM, format!("also given to the {service}")));
             }
         }
-        anstream::println!();
-        anstream::println!("{}", paint(BOLD, "What each SDK would use (in this environment)"));
+        outln!(out);
+        outln!(out, "{}", paint(BOLD, "What each SDK would use (in this environment)"));
         for (resolution, region) in self.resolutions.iter().zip(&self.regions) {
             let name = resolution.sdk.name().trim_end_matches(" SDK");
             let key = match &resolution.outcome {
@@ -336,14 +341,15 @@ impl Status {
                     paint(FAIL, error.as_deref().unwrap_or("no key"))
                 }
             };
-            anstream::println!("  {name:<7} {key}");
+            outln!(out, "  {name:<7} {key}");
             let http = &resolution.urls.http;
             let region = region.as_deref().unwrap_or("custom endpoint");
             let origin = match http.origin {
                 UrlOrigin::Default => "default".to_string(),
                 UrlOrigin::Variable(name) => format!("from {name}"),
             };
-            anstream::println!(
+            outln!(
+                out,
                 "  {:<7} {}",
                 "",
                 paint(DIM, format!("→ {region}: {} ({origin})", http.url))
@@ -352,8 +358,9 @@ impl Status {
         let regions: std::collections::BTreeSet<&str> =
             self.regions.iter().filter_map(|region| region.as_deref()).collect();
         if regions.len() > 1 {
-            anstream::println!();
-            anstream::println!(
+            outln!(out);
+            outln!(
+                out,
                 "{} the SDKs would call different regions ({}); a key works in only one",
                 paint(WARN, "!"),
                 regions.into_iter().collect::<Vec<_>>().join(", ")
@@ -382,7 +389,8 @@ impl Status {
                 } else {
                     format!("the {} and {last} SDKs", first.join(", "))
                 };
-                anstream::println!(
+                outln!(
+                    out,
                     "{} {names} here would call {}, but the stored key belongs to {stored}: \
                      programs that did not load dashkey's file need {} (new terminals have it)",
                     paint(WARN, "!"),
@@ -392,7 +400,7 @@ impl Status {
             }
         }
         if !self.all_found() {
-            anstream::println!();
+            outln!(out);
             let loaded = self
                 .copies
                 .iter()
@@ -405,7 +413,7 @@ impl Status {
                 (Some(_), true) => "run `dashkey set` again to store a working key".to_string(),
                 (None, _) => format!("store one with  {}", paint(BOLD, "dashkey set")),
             };
-            anstream::println!("{} not every SDK finds a non-empty key: {hint}", paint(FAIL, "✗"));
+            outln!(out, "{} not every SDK finds a non-empty key: {hint}", paint(FAIL, "✗"));
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::region::{
 };
 use crate::resolve::{self, Sdk};
 use crate::vars;
-use crate::verify::OnlineVerdict;
+use crate::verify::{Classification, OnlineVerdict, Wait};
 
 use super::{Context, Finding, Online, Severity, id};
 
@@ -156,7 +156,26 @@ impl Context<'_> {
         let found = python.key().filter(|k| !k.is_empty())?;
         // Check the key itself: padding and quotes are reported by their own findings.
         let key = ApiKey::parse(found.expose()).map(|p| p.key).unwrap_or_else(|_| found.clone());
-        let probes = online.prober.probe_all(&key, online.targets).ok()?;
+        // Like `verify`: a key works in one region, so once one accepts it a stalled region
+        // gets the grace, not the whole timeout; its answer could change nothing.
+        let probes = online
+            .prober
+            .probe_until(&key, online.targets, Wait::Grace(Wait::VERIFY_GRACE))
+            .ok()?;
+        let pending: Vec<&str> = probes
+            .iter()
+            .filter(|p| p.classification == Classification::Pending)
+            .map(|p| p.endpoint.region.as_str())
+            .collect();
+        let waited = if pending.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " No answer yet from {} when the check stopped waiting, {} ms after the key was                  accepted (a key works in one region only).",
+                pending.join(", "),
+                Wait::VERIFY_GRACE.as_millis()
+            )
+        };
         let stored = self.stored.as_ref().and_then(|stored| stored.get(vars::HTTP_BASE_URL));
         let configured_region = resolve::configured_region(&python.urls, online.targets, stored);
         let stored_region = configured_region.stored.clone();
@@ -180,7 +199,7 @@ impl Context<'_> {
                 Severity::Ok,
                 format!("the key works in {calls}, where the SDKs send it"),
             )
-            .detail(format!("Checked {} region(s) online.", probes.len())),
+            .detail(format!("Checked {} region(s) online.{waited}", probes.len())),
             OnlineVerdict::Accepted
                 if stored_region.as_deref().is_some_and(|stored| accepted.contains(&stored)) =>
             {
@@ -197,7 +216,7 @@ impl Context<'_> {
                 )
                 .detail(format!(
                     "This process did not load dashkey's file; {calls} answers 401 Invalid \
-                     API-key provided for the key (FAQ scenario 5)."
+                     API-key provided for the key (FAQ scenario 5).{waited}"
                 ))
                 .fix(self.reload_fix())
             }
@@ -210,7 +229,7 @@ impl Context<'_> {
                 )
                 .detail(format!(
                     "A key works in exactly one region; {calls} answers 401 Invalid API-key \
-                     provided for it (FAQ scenario 5)."
+                     provided for it (FAQ scenario 5).{waited}"
                 ))
                 .fix(format!("dashkey region {region}"))
             }

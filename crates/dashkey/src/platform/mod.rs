@@ -83,6 +83,17 @@ impl Platform {
         platform
     }
 
+    /// This platform with exactly `vars` as its environment, without copying the current
+    /// one first (the launch-context matrix builds one per context on every `status`).
+    pub fn with_environment(&self, vars: BTreeMap<String, String>) -> Platform {
+        Platform {
+            os: self.os,
+            vars,
+            account_home: self.account_home.clone(),
+            cwd: self.cwd.clone(),
+        }
+    }
+
     /// Replaces the home directory of the account database.
     pub fn with_account_home(mut self, home: Option<PathBuf>) -> Platform {
         self.account_home = home;

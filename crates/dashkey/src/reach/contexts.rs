@@ -100,7 +100,7 @@ impl<'a> World<'a> {
         coverage: Coverage,
         given_by: Vec<String>,
     ) -> Built {
-        Built { platform: self.platform.clone().with_vars(env), coverage, given_by }
+        Built { platform: self.platform.with_environment(env), coverage, given_by }
     }
 
     fn show(&self, path: &Path) -> String {
@@ -268,7 +268,7 @@ impl<'a> World<'a> {
         };
         let given_by = if env.is_empty() { Vec::new() } else { terminal.given_by };
         Built {
-            platform: self.platform.clone().with_vars(env).with_account_home(None),
+            platform: self.platform.with_environment(env).with_account_home(None),
             coverage: Coverage::Partial(reason),
             given_by,
         }

@@ -13,12 +13,19 @@ pub use crontab::variables;
 /// The crontab text (`Some("")` when the user has none); `None` when it cannot be read or
 /// is not this home's.
 pub fn read_crontab(platform: &Platform) -> Option<String> {
-    if platform.os() == Os::Windows {
-        return None;
-    }
-    let named = platform.var_non_empty(crontab::PROGRAM_VAR).is_some();
-    if !named && platform.home().as_deref() != platform.account_home() {
+    if !crontab_applies(platform) {
         return None;
     }
     crontab::read(platform).ok().map(Option::unwrap_or_default)
+}
+
+/// Whether this home has a crontab to read: the account's home, or a `DASHKEY_CRONTAB`
+/// named. Callers that will not run `crontab` (status, which must start no process) use it
+/// to say which of the two reasons left the row unread.
+pub fn crontab_applies(platform: &Platform) -> bool {
+    if platform.os() == Os::Windows {
+        return false;
+    }
+    let named = platform.var_non_empty(crontab::PROGRAM_VAR).is_some();
+    named || platform.home().as_deref() == platform.account_home()
 }

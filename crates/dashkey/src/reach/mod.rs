@@ -30,7 +30,7 @@ use crate::resolve::{self, ClientUrl, Lookup, Source};
 use crate::vars;
 
 pub use contexts::environment_d_vars;
-pub use crontab::{read_crontab, variables as crontab_variables};
+pub use crontab::{crontab_applies, read_crontab, variables as crontab_variables};
 
 /// A place programs are started from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -122,7 +122,7 @@ fn a_closed_port_is_a_connection_failure() {
 fn probes_all_regions_concurrently_and_in_order() {
     // Every region answers only after 3 s. If all four requests arrive while the probe
     // is still waiting, they were in flight at the same time: probing is concurrent.
-    // (How long it takes is measured in scripts/bench-verify, not asserted here.)
+    // (How long it takes is measured by `scripts/bench online`, not asserted here.)
     let latency = Fault::Latency(Duration::from_secs(3));
     let servers: Vec<Running> = (0..4)
         .map(|i| {
