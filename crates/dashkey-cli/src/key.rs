@@ -21,7 +21,10 @@ pub fn run(platform: &Platform, args: &KeyArgs) -> Outcome {
     let Some(key) = key else {
         return Err(Failure {
             exit: Exit::Problem,
-            error: anyhow!("no key is stored for this user: run `dashkey set` first"),
+            error: anyhow!(
+                "no key is stored for this user: {}",
+                crate::output::set_first(platform)
+            ),
         });
     };
     let line = Zeroizing::new(format!("{}\n", key.expose()));

@@ -79,3 +79,18 @@ fn nothing_stored_is_status_1_with_the_fix_and_prints_nothing() {
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains("no key is stored") && run.stderr.contains("dashkey set"));
 }
+
+/// A terminal that has the key but nothing stored is pointed at `set --from-env`, which then
+/// makes `dashkey key` answer.
+#[test]
+fn nothing_stored_with_the_key_in_the_environment_names_set_from_env_and_that_works() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let run = sandbox.run(&["key"], None);
+    run.expect_code(1);
+    assert!(run.stderr.contains("dashkey set --from-env"), "{}", run.stderr);
+    sandbox.run(&["set", "--from-env", "--offline", "--no-modify-rc"], None).expect_code(0);
+    let run = sandbox.run_revealing(&["key"], None);
+    run.expect_code(0);
+    assert_eq!(run.stdout, format!("{KEY}\n"));
+}
