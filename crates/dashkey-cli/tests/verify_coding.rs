@@ -95,3 +95,59 @@ fn set_with_a_coding_plan_key_points_at_the_check_that_works() {
     // The check it names, run: accepted on the coding host.
     sandbox.run(&["verify", "--stdin"], Some(CODING)).expect_code(0);
 }
+
+/// The real openai client's answer to one chat request, or its error's status and body.
+const OPENAI: &str = r#"
+import json
+from openai import OpenAI
+try:
+    r = OpenAI(max_retries=0).chat.completions.create(model="qwen3-coder-plus", messages=[{"role": "user", "content": "hi"}])
+    print("200", r.choices[0].message.content)
+except Exception as error:
+    print("error", getattr(error, "status_code", ""), json.dumps(getattr(error, "body", None)))
+"#;
+
+fn client_problem(sandbox: &Sandbox) -> String {
+    let json = sandbox.run(&["doctor", "--client", "openai", "--json"], None).json();
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "client-problem")
+        .map(|f| f["title"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn keys_of_the_wrong_kind_get_the_real_401_from_openai_and_doctor_client_names_it() {
+    let mut sandbox = Sandbox::new();
+    let Some(python) = common::clients_python() else { return };
+    let (standard, coding) = servers(&mut sandbox);
+    let script = sandbox.write("ask_openai.py", OPENAI);
+    let ask = |sandbox: &Sandbox| {
+        let mut command = sandbox.program("/usr/bin/timeout");
+        command.args(["120", python.to_str().unwrap(), script.to_str().unwrap()]);
+        let run = common::Run::from(command.output().unwrap());
+        let last = run.stdout.trim().lines().last().unwrap_or_default().to_string();
+        if last.is_empty() { run.stderr } else { last }
+    };
+    // A Coding Plan key sent to a standard host (Singapore).
+    sandbox
+        .env("OPENAI_API_KEY", CODING)
+        .env("OPENAI_BASE_URL", format!("{}/compatible-mode/v1", standard[1].url()));
+    let answer = ask(&sandbox);
+    assert!(answer.starts_with("error 401 ") && answer.contains("invalid_api_key"), "{answer}");
+    let title = client_problem(&sandbox);
+    assert!(title.contains("a Coding Plan key (sk-sp-) is sent to a standard host"), "{title}");
+    // A standard key sent to the Coding Plan host.
+    sandbox.env("OPENAI_API_KEY", KEY).env("OPENAI_BASE_URL", coding.coding_url());
+    let answer = ask(&sandbox);
+    assert!(answer.starts_with("error 401 ") && answer.contains("invalid_api_key"), "{answer}");
+    let title = client_problem(&sandbox);
+    assert!(title.contains("a standard key is sent to a Coding Plan host"), "{title}");
+    // The right kind: 200 from the coding host, and no such finding.
+    sandbox.env("OPENAI_API_KEY", CODING);
+    assert_eq!(ask(&sandbox), "200 Hello from fake-dashscope (coding-intl).");
+    assert!(!client_problem(&sandbox).contains("Coding Plan"), "{}", client_problem(&sandbox));
+}
