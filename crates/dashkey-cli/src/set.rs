@@ -53,8 +53,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let coding_plan = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
     if coding_plan && !args.offline && !args.keep_key {
         anstream::eprintln!(
-            "note: Coding Plan keys (sk-sp-) work only on the Coding Plan endpoints, which dashkey \
-             does not check: storing it without an online check"
+            "note: Coding Plan keys (sk-sp-) work only on the Coding Plan hosts, not in the \
+             regions set writes: storing it without a region check; check it on the Coding Plan \
+             hosts with: printf '%s' \"$KEY\" | dashkey verify --stdin"
         );
     }
     let stored = previous.as_ref().and_then(|record| record.region.as_deref());

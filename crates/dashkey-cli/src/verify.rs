@@ -187,7 +187,11 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
                     .map_err(|e| usage(anyhow!("--base-url: {e}")))?,
             ]
         }
-        (None, None) => all.clone(),
+        // A Coding Plan key works only on the Coding Plan hosts, and they refuse every other key.
+        (None, None) if candidate.key.kind() == KeyKind::CodingPlan => {
+            dashkey::verify::coding_endpoints(config.regions())
+        }
+        (None, None) => all.iter().filter(|t| !dashkey::verify::is_coding(t)).cloned().collect(),
     };
     // The process is judged, not what new terminals will load; the stored region is kept
     // beside it so that the fix can be "load it" rather than "store it again".
@@ -391,7 +395,11 @@ impl<'a> Checked<'a> {
             .find(|probe| is_configured(probe, configured))
             .filter(|probe| probe.classification != Classification::Pending)
             .map(accepted);
-        let first = probes.iter().find(|probe| accepted(probe)).map(|p| &p.endpoint.region);
+        // A Coding Plan host is no region the SDK could be pointed at: no `dashkey region` fix.
+        let first = probes
+            .iter()
+            .find(|probe| accepted(probe) && !dashkey::verify::is_coding(&probe.endpoint))
+            .map(|p| &p.endpoint.region);
         let fix = match (first, configured_accepts) {
             (_, Some(true)) => None,
             // Stored already: `dashkey region` would change nothing; this process must load it.
@@ -596,6 +604,14 @@ impl<'a> Checked<'a> {
                 _ => continue,
             };
             anstream::println!("  {} In {}, {caveat}.", paint(WARN, "!"), probe.endpoint.region);
+        }
+        if let Some(coding) = self.accepted().find(|p| dashkey::verify::is_coding(&p.endpoint)) {
+            anstream::println!(
+                "  It is a Coding Plan key: coding agents take it with the base URL {}/v1 \
+                 (OpenAI-compatible) or {}/apps/anthropic (Anthropic); the SDK's regions refuse it.",
+                coding.endpoint.base,
+                coding.endpoint.base
+            );
         }
         let who = "the Python SDK is configured for";
         match (&self.fix, self.configured_accepts, &self.configured.id) {

@@ -26,17 +26,26 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Answers, as the reference notes record them:
+//! Answers, as the reference notes (`dashscope.md`, "What the service answers") record them:
 //!
-//! | request | valid key | bad key / no key |
+//! | request | valid key | bad key / no key / key of the other kind |
 //! |---|---|---|
 //! | `GET /compatible-mode/v1/models` | 200 `{"object":"list","data":[…]}` | 401 `{"error":{…,"code":"invalid_api_key"},…}` |
 //! | `GET /api/v1/models?page_no=1&page_size=1` | 200 `{"request_id":…,"output":{"models":[…],…}}` | 401 `{"code":"InvalidApiKey",…}` |
 //! | `POST /compatible-mode/v1/chat/completions` | 200 a one-choice `chat.completion` | as `/compatible-mode/v1/models` |
 //! | `POST /compatible-mode/v1/embeddings` | 200 an OpenAI-style `list` of one `embedding` per input | as `/compatible-mode/v1/models` |
+//! | `POST /api/v1/services/aigc/text-generation/generation` | 200 `{"output":{"choices":[…]}}` (`result_format: "message"`) or `{"output":{"text":…}}` | as `/api/v1/models` |
+//! | `POST /api/v1/services/embeddings/text-embedding/text-embedding` | 200 `{"output":{"embeddings":[…]}}` | as `/api/v1/models` |
+//! | `POST /apps/anthropic/v1/messages` (key in `x-api-key` or `Authorization`) | 200 an Anthropic `message` | 401 `{"type":"error","error":{"type":"authentication_error",…}}` |
+//! | any other path | — | native `/api/…`: 400 `InvalidParameter` "url error"; others 404, no body |
 //!
-//! A key can also be restricted (403 `AccessDenied`), in arrears (400 `Arrearage`) or
-//! throttled (429 `Throttling.RateQuota`): see [`KeyBehaviour`].
+//! A server built with [`Builder::coding_plan`] plays a Coding Plan host instead: `GET
+//! /v1/models`, `POST /v1/chat/completions` and `POST /apps/anthropic/v1/messages`, only for
+//! `sk-sp-` keys; a standard server refuses `sk-sp-` keys. Both refusals are the plain bad-key
+//! answer, as on the real service.
+//!
+//! A key can also be not entitled to the model (403 `AccessDenied.Unpurchased`), in arrears
+//! (400 `Arrearage`) or throttled (429 `Throttling.RateQuota`): see [`KeyBehaviour`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -69,7 +78,7 @@ const MODELS: [&str; 3] = ["qwen-plus", "qwen-max", "qwen-turbo"];
 pub enum KeyBehaviour {
     /// Accepted: model lists and completions succeed.
     Valid,
-    /// Authenticated but not allowed: 403 `AccessDenied`, "Model access denied.".
+    /// Authenticated but not entitled to the model: 403 `AccessDenied.Unpurchased`.
     Restricted,
     /// Authenticated, but the account is overdue: 400 `Arrearage`.
     Arrears,
@@ -165,8 +174,8 @@ impl Request {
         self.target.split_once('?').map_or(self.target.as_str(), |(path, _)| path)
     }
 
-    /// Every place in the request where `needle` occurs, except the value of the
-    /// `Authorization` header: the method, target, header names and values, and body.
+    /// Every place in the request where `needle` occurs, except the values of the
+    /// credential headers (`Authorization`, and Anthropic's `x-api-key`): the method, target, header names and values, and body.
     /// Empty when the needle travelled only where a credential belongs.
     pub fn occurrences_outside_authorization(&self, needle: &str) -> Vec<String> {
         let mut found = Vec::new();
@@ -183,7 +192,9 @@ impl Request {
             if name.contains(needle) {
                 found.push(format!("header name {name}"));
             }
-            if !name.eq_ignore_ascii_case("authorization") && value.contains(needle) {
+            let credential = name.eq_ignore_ascii_case("authorization")
+                || name.eq_ignore_ascii_case("x-api-key");
+            if !credential && value.contains(needle) {
                 found.push(format!("header {name}"));
             }
         }
@@ -223,6 +234,7 @@ impl FakeDashScope {
                 latency: Duration::ZERO,
                 answer_fault: None,
                 compatible_models: true,
+                coding_plan: false,
                 stall_limit: DEFAULT_STALL_LIMIT,
             },
         }
@@ -264,6 +276,14 @@ impl Builder {
     /// native API would, so that clients must fall back to `GET /api/v1/models`.
     pub fn without_compatible_models(mut self) -> Builder {
         self.config.compatible_models = false;
+        self
+    }
+
+    /// Plays a Coding Plan host (`coding.dashscope.aliyuncs.com`): the OpenAI-compatible API
+    /// under `/v1` and the Anthropic one under `/apps/anthropic`, nothing else; only `sk-sp-`
+    /// keys are accepted, which a standard host refuses like a wrong key.
+    pub fn coding_plan(mut self) -> Builder {
+        self.config.coding_plan = true;
         self
     }
 
@@ -335,6 +355,16 @@ impl Running {
         format!("{}/compatible-mode/v1", self.url())
     }
 
+    /// A Coding Plan host's OpenAI-compatible base (`…/v1`).
+    pub fn coding_url(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// The Anthropic-compatible base (`…/apps/anthropic`), the value for `ANTHROPIC_BASE_URL`.
+    pub fn anthropic_url(&self) -> String {
+        format!("{}/apps/anthropic", self.url())
+    }
+
     /// The socket address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -400,6 +430,7 @@ struct Config {
     latency: Duration,
     answer_fault: Option<Fault>,
     compatible_models: bool,
+    coding_plan: bool,
     stall_limit: Duration,
 }
 
@@ -716,8 +747,12 @@ fn reason(status: u16) -> &'static str {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Api {
+    /// `/api/v1/…`: errors are `{"code","message","request_id"}`.
     Native,
+    /// `/compatible-mode/v1/…` and a Coding Plan host's `/v1/…`: OpenAI-style errors.
     Compatible,
+    /// `/apps/anthropic/…`: Anthropic-style errors.
+    Anthropic,
 }
 
 /// Why a request is not served.
@@ -726,34 +761,71 @@ enum Refusal {
     NoKey,
     BadKey,
     Known(KeyBehaviour),
-    NotFound,
     BadInput,
 }
 
-fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
-    let path = request.path();
-    let api = if path.starts_with("/compatible-mode/") { Api::Compatible } else { Api::Native };
-    enum Call {
-        CompatibleModels,
-        NativeModels,
-        Chat,
-        Embeddings,
+enum Call {
+    CompatibleModels,
+    NativeModels,
+    Chat,
+    Embeddings,
+    Generation,
+    NativeEmbeddings,
+    Messages,
+}
+
+/// The call a request makes, or `None` for a path this host does not serve.
+fn call_for(config: &Config, method: &str, path: &str) -> Option<Call> {
+    if config.coding_plan {
+        return match (method, path) {
+            ("GET", "/v1/models") => Some(Call::CompatibleModels),
+            ("POST", "/v1/chat/completions") => Some(Call::Chat),
+            ("POST", "/apps/anthropic/v1/messages") => Some(Call::Messages),
+            _ => None,
+        };
     }
-    let call = match (request.method.as_str(), path) {
+    Some(match (method, path) {
         ("GET", "/compatible-mode/v1/models") if config.compatible_models => Call::CompatibleModels,
         ("GET", "/api/v1/models") => Call::NativeModels,
         ("POST", "/compatible-mode/v1/chat/completions") => Call::Chat,
         ("POST", "/compatible-mode/v1/embeddings") => Call::Embeddings,
-        _ => return refuse(api, Refusal::NotFound, request_id),
+        ("POST", "/api/v1/services/aigc/text-generation/generation") => Call::Generation,
+        ("POST", "/api/v1/services/embeddings/text-embedding/text-embedding") => {
+            Call::NativeEmbeddings
+        }
+        ("POST", "/apps/anthropic/v1/messages") => Call::Messages,
+        _ => return None,
+    })
+}
+
+fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
+    let path = request.path();
+    let api = if path.starts_with("/apps/anthropic/") {
+        Api::Anthropic
+    } else if path.starts_with("/api/") && !config.coding_plan {
+        Api::Native
+    } else {
+        Api::Compatible
     };
-    match bearer(request) {
+    let Some(call) = call_for(config, &request.method, path) else {
+        return not_found(api, request_id);
+    };
+    match credential(request, api) {
         None => return refuse(api, Refusal::NoKey, request_id),
+        // Coding Plan keys work only on the coding hosts, and only they work there; the
+        // other kind is answered exactly like a wrong key.
+        Some(key) if key.starts_with("sk-sp-") != config.coding_plan => {
+            return refuse(api, Refusal::BadKey, request_id);
+        }
         Some(key) => match config.keys.get(key) {
             None => return refuse(api, Refusal::BadKey, request_id),
             Some(KeyBehaviour::Valid) => {}
             Some(&other) => return refuse(api, Refusal::Known(other), request_id),
         },
     }
+    let body = serde_json::from_slice::<Value>(&request.body).ok();
+    let model = body.as_ref().and_then(|b| b.get("model")).and_then(Value::as_str);
+    let reply = format!("Hello from fake-dashscope ({}).", config.region);
     match call {
         Call::CompatibleModels => Answer::json(
             200,
@@ -790,10 +862,8 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
             )
         }
         Call::Embeddings => embeddings(request, request_id),
+        Call::NativeEmbeddings => native_embeddings(body.as_ref(), request_id),
         Call::Chat => {
-            let model = serde_json::from_slice::<Value>(&request.body)
-                .ok()
-                .and_then(|body| body.get("model").and_then(Value::as_str).map(str::to_string));
             let Some(model) = model else {
                 return refuse(api, Refusal::BadInput, request_id);
             };
@@ -806,12 +876,58 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
                     "model": model,
                     "choices": [{
                         "index": 0,
-                        "message": {"role": "assistant", "content": format!("Hello from fake-dashscope ({}).", config.region)},
+                        "message": {"role": "assistant", "content": reply},
                         "finish_reason": "stop",
                         "logprobs": null,
                     }],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
                     "request_id": request_id,
+                }),
+            )
+        }
+        Call::Generation => {
+            if model.is_none() {
+                return refuse(api, Refusal::BadInput, request_id);
+            }
+            // The SDKs ask for `result_format: "message"` (choices) or get the older `text`
+            // form; both are what the native service answers.
+            let message_form = body
+                .as_ref()
+                .and_then(|b| b.pointer("/parameters/result_format"))
+                .and_then(Value::as_str)
+                == Some("message");
+            let output = if message_form {
+                json!({"choices": [{
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": reply},
+                }]})
+            } else {
+                json!({"text": reply, "finish_reason": "stop"})
+            };
+            Answer::json(
+                200,
+                &json!({
+                    "output": output,
+                    "usage": {"input_tokens": 1, "output_tokens": 6, "total_tokens": 7},
+                    "request_id": request_id,
+                }),
+            )
+        }
+        Call::Messages => {
+            let Some(model) = model else {
+                return refuse(api, Refusal::BadInput, request_id);
+            };
+            Answer::json(
+                200,
+                &json!({
+                    "id": format!("msg_{request_id}"),
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [{"type": "text", "text": reply}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": null,
+                    "usage": {"input_tokens": 1, "output_tokens": 6},
                 }),
             )
         }
@@ -847,11 +963,58 @@ fn embeddings(request: &Request, request_id: &str) -> Answer {
     )
 }
 
+/// The native text-embedding answer (`input.texts`, one `{text_index, embedding}` per text),
+/// what langchain-community's `DashScopeEmbeddings` reads through the SDK.
+fn native_embeddings(body: Option<&Value>, request_id: &str) -> Answer {
+    let model = body.and_then(|b| b.get("model")).and_then(Value::as_str);
+    let texts = match body.and_then(|b| b.pointer("/input/texts")) {
+        Some(Value::String(_)) => Some(1),
+        Some(Value::Array(items)) if !items.is_empty() => Some(items.len()),
+        _ => None,
+    };
+    let (Some(_), Some(texts)) = (model, texts) else {
+        return refuse(Api::Native, Refusal::BadInput, request_id);
+    };
+    let embeddings: Vec<Value> = (0..texts)
+        .map(|index| json!({"text_index": index, "embedding": [0.125, -0.25, 0.5, 0.0625]}))
+        .collect();
+    Answer::json(
+        200,
+        &json!({
+            "output": {"embeddings": embeddings},
+            "usage": {"total_tokens": texts},
+            "request_id": request_id,
+        }),
+    )
+}
+
+/// A path this host does not serve: the native API answers 400 `InvalidParameter` ("url
+/// error"), the others a bare 404 with no body, as the reference records.
+fn not_found(api: Api, request_id: &str) -> Answer {
+    match api {
+        Api::Native => Answer::json(
+            400,
+            &json!({
+                "code": "InvalidParameter",
+                "message": "url error, please check url\u{ff01} For details, see: https://help.aliyun.com/zh/model-studio/error-code#error-url",
+                "request_id": request_id,
+            }),
+        ),
+        Api::Compatible | Api::Anthropic => {
+            Answer { status: 404, location: None, body: Vec::new() }
+        }
+    }
+}
+
 fn refuse(api: Api, refusal: Refusal, request_id: &str) -> Answer {
     let (status, code, message) = match refusal {
         Refusal::NoKey => (401, "InvalidApiKey", "No API-key provided."),
         Refusal::BadKey => (401, "InvalidApiKey", "Invalid API-key provided."),
-        Refusal::Known(KeyBehaviour::Restricted) => (403, "AccessDenied", "Model access denied."),
+        Refusal::Known(KeyBehaviour::Restricted) => (
+            403,
+            "AccessDenied.Unpurchased",
+            "Access to model denied. Please make sure you are eligible for using the model.",
+        ),
         Refusal::Known(KeyBehaviour::Arrears) => {
             (400, "Arrearage", "Access denied, please make sure your account is in good standing.")
         }
@@ -859,7 +1022,6 @@ fn refuse(api: Api, refusal: Refusal, request_id: &str) -> Answer {
             (429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
         }
         Refusal::Known(KeyBehaviour::Valid) => (500, "InternalError", "Unreachable."),
-        Refusal::NotFound => (404, "NotFound", "Not Found."),
         Refusal::BadInput => (400, "InvalidParameter", "The request body must name a model."),
     };
     match api {
@@ -873,7 +1035,6 @@ fn refuse(api: Api, refusal: Refusal, request_id: &str) -> Answer {
                     ("Incorrect API key provided. ", "invalid_request_error", "invalid_api_key")
                 }
                 Refusal::NoKey => (message, "invalid_request_error", "invalid_api_key"),
-                Refusal::NotFound => (message, "invalid_request_error", "not_found"),
                 Refusal::BadInput => (message, "invalid_request_error", "invalid_parameter_error"),
                 Refusal::Known(_) => (message, code, code),
             };
@@ -885,7 +1046,37 @@ fn refuse(api: Api, refusal: Refusal, request_id: &str) -> Answer {
                 }),
             )
         }
+        // The reference records no body for this endpoint: Anthropic's own error envelope,
+        // which Anthropic clients parse, with DashScope's message inside.
+        Api::Anthropic => {
+            let kind = match status {
+                401 => "authentication_error",
+                403 => "permission_error",
+                429 => "rate_limit_error",
+                400 => "invalid_request_error",
+                _ => "api_error",
+            };
+            Answer::json(
+                status,
+                &json!({
+                    "type": "error",
+                    "error": {"type": kind, "message": message},
+                    "request_id": request_id,
+                }),
+            )
+        }
     }
+}
+
+/// The key a request carries: `x-api-key` (what Anthropic clients send from
+/// `ANTHROPIC_API_KEY`) on the Anthropic endpoint, else `Authorization: Bearer`.
+fn credential(request: &Request, api: Api) -> Option<&str> {
+    if api == Api::Anthropic
+        && let Some(key) = request.header("x-api-key").map(str::trim).filter(|k| !k.is_empty())
+    {
+        return Some(key);
+    }
+    bearer(request)
 }
 
 /// The key in `Authorization: Bearer <key>`; `None` when absent or empty.
@@ -993,7 +1184,7 @@ mod tests {
             .start()
             .unwrap();
         for (key, status, code) in [
-            ("sk-r", 403, "AccessDenied"),
+            ("sk-r", 403, "AccessDenied.Unpurchased"),
             ("sk-a", 400, "Arrearage"),
             ("sk-t", 429, "Throttling.RateQuota"),
         ] {
@@ -1002,6 +1193,120 @@ mod tests {
             let (got, body) = call(&server, "GET", "/compatible-mode/v1/models", Some(key));
             assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)));
         }
+    }
+
+    /// One POST with this JSON body and these extra header lines; (status, raw body).
+    fn post(server: &Running, target: &str, headers: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        write!(
+            stream,
+            "POST {target} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer[9..12].parse().unwrap();
+        (status, answer.split_once("\r\n\r\n").unwrap().1.to_string())
+    }
+
+    #[test]
+    fn native_generation_answers_in_both_result_formats() {
+        let server =
+            FakeDashScope::builder().region("ap-southeast-1").valid_key(KEY).start().unwrap();
+        let auth = format!("Authorization: Bearer {KEY}\r\n");
+        let path = "/api/v1/services/aigc/text-generation/generation";
+        let message = r#"{"model":"qwen-plus","input":{"messages":[{"role":"user","content":"hi"}]},"parameters":{"result_format":"message"}}"#;
+        let (status, body) = post(&server, path, &auth, message);
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(json["output"]["choices"][0]["message"]["role"], "assistant");
+        assert!(json["request_id"].is_string() && json["usage"]["total_tokens"].is_number());
+        let (status, body) =
+            post(&server, path, &auth, r#"{"model":"qwen-plus","input":{"prompt":"hi"}}"#);
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(json["output"]["finish_reason"], "stop");
+        assert!(json["output"]["text"].as_str().unwrap().contains("ap-southeast-1"));
+        let (status, body) = post(&server, path, "Authorization: Bearer sk-other\r\n", message);
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, json["code"].as_str()), (401, Some("InvalidApiKey")));
+        let (status, body) = post(
+            &server,
+            "/api/v1/services/embeddings/text-embedding/text-embedding",
+            &auth,
+            r#"{"model":"text-embedding-v4","input":{"texts":["a","b","c"]}}"#,
+        );
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(json["output"]["embeddings"][2]["text_index"], 2);
+    }
+
+    #[test]
+    fn anthropic_messages_take_the_key_from_x_api_key_or_bearer() {
+        let server = FakeDashScope::builder().valid_key(KEY).start().unwrap();
+        let body =
+            r#"{"model":"qwen-plus","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}"#;
+        for headers in [format!("x-api-key: {KEY}\r\n"), format!("Authorization: Bearer {KEY}\r\n")]
+        {
+            let (status, answer) = post(&server, "/apps/anthropic/v1/messages", &headers, body);
+            let json: Value = serde_json::from_str(&answer).unwrap();
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(
+                (json["type"].as_str(), json["content"][0]["type"].as_str()),
+                (Some("message"), Some("text"))
+            );
+        }
+        let (status, answer) =
+            post(&server, "/apps/anthropic/v1/messages", "x-api-key: sk-other\r\n", body);
+        let json: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(status, 401);
+        assert_eq!(json["error"]["type"], "authentication_error");
+        assert!(server.requests()[0].occurrences_outside_authorization(KEY).is_empty());
+    }
+
+    #[test]
+    fn wrong_paths_answer_like_the_service() {
+        let server = FakeDashScope::builder().valid_key(KEY).start().unwrap();
+        let (status, body) = post(&server, "/api/v1/chat/completions", "", "{}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, json["code"].as_str()), (400, Some("InvalidParameter")));
+        assert!(json["message"].as_str().unwrap().starts_with("url error"));
+        for path in
+            ["/compatible-mode/v1/services/aigc/text-generation/generation", "/v1/chat/completions"]
+        {
+            let (status, body) =
+                post(&server, path, &format!("Authorization: Bearer {KEY}\r\n"), "{}");
+            assert_eq!((status, body.as_str()), (404, ""), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_coding_plan_host_takes_only_coding_plan_keys_and_a_standard_host_refuses_them() {
+        const CODING: &str = "sk-sp-0123456789abcdef0123456789abcdef";
+        let coding = FakeDashScope::builder()
+            .coding_plan()
+            .valid_key(CODING)
+            .valid_key(KEY)
+            .start()
+            .unwrap();
+        let standard = FakeDashScope::builder().valid_key(CODING).valid_key(KEY).start().unwrap();
+        let chat = r#"{"model":"qwen3-coder-plus","messages":[]}"#;
+        let bearer = |key: &str| format!("Authorization: Bearer {key}\r\n");
+        let (status, _) = post(&coding, "/v1/chat/completions", &bearer(CODING), chat);
+        assert_eq!(status, 200);
+        let (status, body) = call(&coding, "GET", "/v1/models", Some(CODING));
+        assert_eq!((status, body["object"].as_str()), (200, Some("list")));
+        let (status, body) = post(&coding, "/v1/chat/completions", &bearer(KEY), chat);
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, json["error"]["code"].as_str()), (401, Some("invalid_api_key")));
+        let (status, body) = call(&standard, "GET", "/compatible-mode/v1/models", Some(CODING));
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_api_key")));
+        let (status, _) = call(&coding, "GET", "/api/v1/models", Some(CODING));
+        assert_eq!(status, 404);
+        let (status, _) =
+            post(&coding, "/apps/anthropic/v1/messages", &format!("x-api-key: {CODING}\r\n"), chat);
+        assert_eq!(status, 200);
     }
 
     #[test]

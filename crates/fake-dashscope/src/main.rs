@@ -43,6 +43,9 @@ struct Args {
     /// Answer 404 on GET /compatible-mode/v1/models (clients must fall back to the native API).
     #[arg(long)]
     no_compatible_models: bool,
+    /// Play a Coding Plan host: /v1 and /apps/anthropic, sk-sp- keys only.
+    #[arg(long)]
+    coding_plan: bool,
     /// Stop by itself after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
@@ -79,6 +82,9 @@ fn main() -> ExitCode {
     }
     if args.no_compatible_models {
         builder = builder.without_compatible_models();
+    }
+    if args.coding_plan {
+        builder = builder.coding_plan();
     }
     let server = match builder.start() {
         Ok(server) => server,

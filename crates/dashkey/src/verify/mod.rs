@@ -23,6 +23,11 @@
 //! as the process environment sets them, except for loopback hosts, which are always reached
 //! directly.
 //!
+//! Coding Plan keys (`sk-sp-`) work only on the Coding Plan hosts, and only they work there,
+//! so they are checked there instead ([`coding_endpoints`]): `GET {host}/v1/models`, the
+//! OpenAI-compatible list under the hosts' `/v1`. A 404 there is "unexpected", never
+//! "rejected".
+//!
 //! The parts: `probe.rs` talks HTTP (concurrency, timeouts, proxies), `classify.rs` reads
 //! the answers, `choice.rs` decides which region `set` writes from them ([`choose_region`]),
 //! and this file holds what they share: the settings, one region's [`Probe`] and the
@@ -41,6 +46,48 @@ mod probe;
 pub use choice::{RegionChoice, choose_region};
 pub use classify::{Classification, ServiceAnswer, UnreachableKind};
 pub use probe::{Prober, probe_all};
+
+/// The Coding Plan hosts: the id dashkey gives each (also its `[regions.ID]` in
+/// `config.toml`, which may point it elsewhere), its name, and its host.
+pub const CODING_HOSTS: [(&str, &str, &str); 2] = [
+    ("coding", "Coding Plan (China)", "coding.dashscope.aliyuncs.com"),
+    ("coding-intl", "Coding Plan (international)", "coding-intl.dashscope.aliyuncs.com"),
+];
+
+/// Where a Coding Plan key is checked: each Coding Plan host, at the endpoint `configured`
+/// gives its id (`config.toml`), else at its public host.
+pub fn coding_endpoints(configured: &[RegionEndpoint]) -> Vec<RegionEndpoint> {
+    CODING_HOSTS
+        .iter()
+        .map(|(id, name, host)| {
+            configured.iter().find(|target| target.region == *id).cloned().unwrap_or_else(|| {
+                RegionEndpoint {
+                    region: (*id).to_string(),
+                    name: Some((*name).to_string()),
+                    base: format!("https://{host}"),
+                    origin: crate::region::EndpointOrigin::Builtin,
+                }
+            })
+        })
+        .collect()
+}
+
+/// True for a Coding Plan host, by its id or by its host name: the check asks it at `/v1`,
+/// and the standard check leaves it out (it would refuse every standard key).
+pub fn is_coding(target: &RegionEndpoint) -> bool {
+    CODING_HOSTS.iter().any(|(id, _, _)| target.region == *id)
+        || crate::region::Endpoint::parse(&target.base)
+            .is_ok_and(|e| matches!(e.region, crate::region::HostRegion::Coding { .. }))
+}
+
+/// The URL of the key check on this target.
+fn check_url(target: &RegionEndpoint) -> String {
+    if is_coding(target) {
+        format!("{}/v1/models", target.base)
+    } else {
+        format!("{}/models", target.url(ApiShape::Compatible))
+    }
+}
 
 /// Environment variable: the time allowed for one HTTP request, in milliseconds.
 pub const TIMEOUT_VAR: &str = "DASHKEY_HTTP_TIMEOUT_MS";

@@ -14,7 +14,7 @@ use ureq::http::{HeaderValue, Uri};
 use zeroize::Zeroizing;
 
 use super::classify::{Answer, Classification, classify, classify_error};
-use super::{HttpSettings, Probe, VerifyError, Wait};
+use super::{HttpSettings, Probe, VerifyError, Wait, check_url, is_coding};
 use crate::key::ApiKey;
 use crate::region::{ApiShape, Endpoint, RegionEndpoint};
 
@@ -143,7 +143,7 @@ impl Prober {
                 probe.unwrap_or_else(|| Probe {
                     endpoint: target.clone(),
                     classification: Classification::Pending,
-                    url: format!("{}/models", target.url(ApiShape::Compatible)),
+                    url: check_url(target),
                     api: ApiShape::Compatible,
                     elapsed: started.elapsed(),
                 })
@@ -162,10 +162,20 @@ impl Prober {
 
     fn probe_with(&self, header: &HeaderValue, target: &RegionEndpoint) -> Probe {
         let started = Instant::now();
-        let compatible = format!("{}/models", target.url(ApiShape::Compatible));
+        let compatible = check_url(target);
         let first =
             self.get(header, target, &compatible).map(|a| classify(&a, ApiShape::Compatible));
         let (api, url, classification) = match first {
+            // A Coding Plan host has no native API to fall back to.
+            Ok(None) if is_coding(target) => (
+                ApiShape::Compatible,
+                compatible,
+                Classification::Unexpected {
+                    status: Some(404),
+                    detail: "this Coding Plan host has no model list at /v1/models (404)"
+                        .to_string(),
+                },
+            ),
             Ok(Some(classification)) | Err(classification) => {
                 (ApiShape::Compatible, compatible, classification)
             }

@@ -217,3 +217,46 @@ fn probe_until_ends_after_the_grace_once_a_region_accepted() {
     assert!(!probes[0].classification.is_rejected() && !probes[0].classification.is_accepted());
     assert_eq!(OnlineVerdict::of(&probes), OnlineVerdict::Accepted);
 }
+
+// ---- scope "clients2": Coding Plan hosts ----
+
+const CODING_KEY: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
+
+#[test]
+fn a_coding_plan_host_is_asked_at_v1_and_never_falls_back_to_the_native_api() {
+    let coding = FakeDashScope::builder().coding_plan().valid_key(CODING_KEY).start().unwrap();
+    let host = target(&coding, "coding-intl");
+    assert!(is_coding(&host));
+    let probe = fast().probe(&ApiKey::verbatim(CODING_KEY), &host).unwrap();
+    assert_eq!(probe.classification, Classification::Accepted);
+    assert!(probe.url.ends_with("/v1/models") && !probe.url.contains("compatible-mode"));
+    // A standard key there is refused like a wrong key, as on the real service.
+    let standard = fast().probe(&ApiKey::verbatim(KEY), &host).unwrap();
+    assert_eq!(standard.classification.answer().unwrap().code, "invalid_api_key");
+    // A host that has no model list at /v1 is "unexpected", not "rejected".
+    let plain = FakeDashScope::builder().valid_key(KEY).start().unwrap();
+    let probe = fast().probe(&ApiKey::verbatim(CODING_KEY), &target(&plain, "coding")).unwrap();
+    assert_eq!(probe.classification.id(), "unexpected", "{:?}", probe.classification);
+    assert_eq!(coding.requests().iter().filter(|r| r.path() == "/v1/models").count(), 2);
+}
+
+#[test]
+fn coding_endpoints_are_the_two_public_hosts_unless_config_moves_one() {
+    let public = coding_endpoints(&[]);
+    let bases: Vec<&str> = public.iter().map(|t| t.base.as_str()).collect();
+    assert_eq!(
+        bases,
+        ["https://coding.dashscope.aliyuncs.com", "https://coding-intl.dashscope.aliyuncs.com"]
+    );
+    assert!(public.iter().all(is_coding));
+    let moved = RegionEndpoint::from_config(
+        "coding-intl",
+        None,
+        "http://127.0.0.1:9",
+        EndpointOrigin::BaseUrl,
+    )
+    .unwrap();
+    let targets = coding_endpoints(std::slice::from_ref(&moved));
+    assert_eq!(targets[1], moved);
+    assert!(!is_coding(&RegionEndpoint::builtin("ap-southeast-1").unwrap()));
+}
