@@ -50,6 +50,7 @@ pub fn findings(
         }];
     }
     let loaded_fixes = stored.is_some_and(ClientResolution::works);
+    let url_stored = stores_url_var(resolution, platform);
     resolution
         .problems
         .iter()
@@ -58,7 +59,7 @@ pub fn findings(
             severity: Severity::Fail,
             title: format!("{}: {problem}", client.id),
             detail: format!("{} ({}); {sends}", client.name, client.note),
-            fix: fix(resolution, problem, loaded_fixes),
+            fix: fix(resolution, problem, loaded_fixes, url_stored),
         })
         .collect()
 }
@@ -90,7 +91,12 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
     format!("{key} {url}")
 }
 
-fn fix(resolution: &ClientResolution, problem: &Problem, loaded_fixes: bool) -> Option<String> {
+fn fix(
+    resolution: &ClientResolution,
+    problem: &Problem,
+    loaded_fixes: bool,
+    url_stored: bool,
+) -> Option<String> {
     let client = resolution.client;
     if loaded_fixes {
         return Some(
@@ -102,14 +108,32 @@ fn fix(resolution: &ClientResolution, problem: &Problem, loaded_fixes: bool) -> 
     match problem {
         // The client reads a URL variable dashkey writes beside the key: moving the stored
         // region moves it too.
-        Problem::WrongRegion { key_region: key, .. } if reads_dashkey_url(resolution) => {
+        // The same when the client's URL variable is one dashkey stored (`set --client`).
+        Problem::WrongRegion { key_region: key, .. }
+            if reads_dashkey_url(resolution) || url_stored =>
+        {
             Some(format!("dashkey region {key}, then start it from a new terminal"))
+        }
+        // No variable moves its URL (`@ai-sdk/alibaba`'s is in code): storing again cannot
+        // help; the row's note, in the detail, says where it is set.
+        Problem::WrongRegion { .. }
+            if resolution.client.url_chain == super::UrlChain::InCodeOnly =>
+        {
+            None
         }
         Problem::NoKey { .. } | Problem::WrongRegion { .. } if !client.set_vars.is_empty() => {
             Some(format!("dashkey set --client {}", client.id))
         }
         _ => None,
     }
+}
+
+/// dashkey's stored variables include one of the client's URL variables (written with
+/// `set --client`), so `dashkey region` rewrites it.
+fn stores_url_var(resolution: &ClientResolution, platform: &Platform) -> bool {
+    let Some(stored) = crate::store::load_stored(platform).ok().flatten() else { return false };
+    let client = resolution.client;
+    client.url_vars.iter().any(|v| stored.vars.iter().any(|(name, _)| name == v.name))
 }
 
 /// The URL came from (or, unset, would come from) a variable `set` writes by default.

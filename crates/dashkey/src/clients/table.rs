@@ -61,8 +61,9 @@ pub static CATALOGUE: [Client; 14] = [
     },
     Client {
         id: "openai-node",
-        name: "openai (npm, 4-7) with Qwen models",
-        key_vars: &[key(vars::OPENAI_API_KEY, Empty::Skipped, true)],
+        name: "openai (npm, 4-7; read from 6.30.1) with Qwen models",
+        // `readEnv` trims, and only `undefined` counts as missing: "" (or spaces) is sent.
+        key_vars: &[key(vars::OPENAI_API_KEY, Empty::CountsAsSet, true)],
         key_chain: KeyChain::Variables,
         url_vars: &[url(vars::OPENAI_BASE_URL, UrlRule::NonEmpty)],
         url_chain: UrlChain::Variables,
@@ -70,7 +71,8 @@ pub static CATALOGUE: [Client; 14] = [
         default_url: Some("https://api.openai.com/v1"),
         whitespace_is_connection_error: false,
         set_vars: &[vars::OPENAI_API_KEY, vars::OPENAI_BASE_URL],
-        note: "trims both values; written only with --client openai-node (or openai)",
+        note: "trims both values; an empty key is sent, an empty URL is the default; \
+               written only with --client openai-node (or openai)",
     },
     Client {
         id: "litellm",
