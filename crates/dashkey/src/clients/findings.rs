@@ -71,6 +71,13 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
                 KeySource::Variable(name) => (*name).to_string(),
                 KeySource::File(path) => platform.show_path(path),
             };
+            let from = match (&resolution.files, source) {
+                (Some(files), KeySource::Variable(name)) => match files.file_of(name) {
+                    Some(file) => format!("{from} in {}", platform.show_path(file)),
+                    None => from,
+                },
+                _ => from,
+            };
             format!("it sends the key {} from {from}", key.mask())
         }
         None => "it sends no key".to_string(),
@@ -79,7 +86,12 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
     let url = match &base.url {
         Some(url) => {
             let from = match &base.source {
-                UrlSource::Variable(name) => (*name).to_string(),
+                UrlSource::Variable(name) => {
+                    match resolution.files.as_ref().and_then(|f| f.file_of(name)) {
+                        Some(file) => format!("{name} in {}", platform.show_path(file)),
+                        None => (*name).to_string(),
+                    }
+                }
                 UrlSource::Sdk(what) => format!("the SDK's {what}"),
                 UrlSource::Default => "its default".to_string(),
             };
@@ -88,7 +100,19 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
         }
         None => "to no URL".to_string(),
     };
-    format!("{key} {url}")
+    let mut hidden = String::new();
+    for value in resolution.files.iter().flat_map(|f| &f.hidden) {
+        let winner = value
+            .winner
+            .as_ref()
+            .map_or_else(|| "the shell's".to_string(), |w| platform.show_path(w) + "'s");
+        hidden.push_str(&format!(
+            "; {} in {} is not used: {winner} value wins",
+            value.name,
+            platform.show_path(&value.file)
+        ));
+    }
+    format!("{key} {url}{hidden}")
 }
 
 fn fix(
@@ -105,7 +129,14 @@ fn fix(
                 .to_string(),
         );
     }
+    let url_from_own_file = match (&resolution.files, &resolution.base.source) {
+        (Some(files), UrlSource::Variable(name)) => files.file_of(name).is_some(),
+        _ => false,
+    };
     match problem {
+        // Qwen Code's URL is in one of its own files (the detail names it): that file is
+        // what to edit, nothing dashkey stores moves it.
+        Problem::WrongRegion { .. } if url_from_own_file => None,
         // The client reads a URL variable dashkey writes beside the key: moving the stored
         // region moves it too.
         // The same when the client's URL variable is one dashkey stored (`set --client`).

@@ -20,6 +20,7 @@ use crate::vars;
 
 mod conflicts;
 mod findings;
+pub mod qwen_code;
 mod table;
 
 pub use conflicts::{Conflict, Place, conflicts};
@@ -398,6 +399,8 @@ pub struct ClientResolution {
     pub key_region: Option<String>,
     /// Everything that stops it, in the order a user should fix them.
     pub problems: Vec<Problem>,
+    /// Qwen Code's values from its `.env` files and `settings.json` (other clients: none).
+    pub files: Option<qwen_code::Files>,
 }
 
 impl ClientResolution {
@@ -428,6 +431,9 @@ pub fn resolve(
     endpoints: &[RegionEndpoint],
     key_region: Option<&str>,
 ) -> ClientResolution {
+    // Qwen Code fills its environment from its own files before it reads a variable.
+    let layered = (client.id == qwen_code::ID).then(|| qwen_code::layer(platform));
+    let platform = layered.as_ref().map_or(platform, |l| &l.platform);
     let (candidates, key) = resolve_key(client, platform);
     let base = resolve_url(client, platform, endpoints);
     let mut resolution = ClientResolution {
@@ -437,6 +443,7 @@ pub fn resolve(
         base,
         key_region: key_region.map(str::to_string),
         problems: Vec::new(),
+        files: layered.as_ref().map(|l| l.files.clone()),
     };
     resolution.problems = judge(&resolution, platform);
     resolution

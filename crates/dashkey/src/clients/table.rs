@@ -208,8 +208,9 @@ pub static CATALOGUE: [Client; 14] = [
         default_url: None,
         whitespace_is_connection_error: false,
         set_vars: &[vars::OPENAI_API_KEY, vars::OPENAI_BASE_URL],
-        note: "OPENAI_API_KEY with OPENAI_BASE_URL and OPENAI_MODEL; its .env files and \
-               settings.json are not read by dashkey yet",
+        note: "OPENAI_API_KEY with OPENAI_BASE_URL and OPENAI_MODEL; a non-empty shell \
+               value wins, then the first .qwen/.env or .env up from the working directory, \
+               ~/.qwen/.env, ~/.env, then settings.json's env (dashkey reads them all)",
     },
     Client {
         id: "claude-code",
