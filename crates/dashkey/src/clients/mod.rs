@@ -288,6 +288,15 @@ pub enum Problem {
     },
     /// The key must be passed in code; the environment cannot give it.
     KeyInCode,
+    /// Two variables hold different keys and the client sends both (the Anthropic SDK:
+    /// `X-Api-Key` and `Authorization: Bearer`); which one the service takes is not the
+    /// client's to say.
+    TwoKeys {
+        /// The variable taken as what it sends.
+        sent: &'static str,
+        /// The other one.
+        also: &'static str,
+    },
     /// An empty variable is taken as the key.
     EmptyKeySent {
         /// The variable.
@@ -355,6 +364,11 @@ impl fmt::Display for Problem {
             Problem::EmptyKeySent { variable } => {
                 write!(f, "{variable} is set but empty, and an empty value counts as the key")
             }
+            Problem::TwoKeys { sent, also } => write!(
+                f,
+                "{sent} and {also} hold different keys and it sends both; unset the one that \
+                 is not the DashScope key"
+            ),
             Problem::BadKey { source, detail, connection_error, .. } => {
                 write!(f, "the key in {source}: {detail}")?;
                 if *connection_error {
@@ -734,6 +748,16 @@ fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<Problem> {
                     connection_error,
                 });
             }
+        }
+    }
+    if client.style == Style::Anthropic
+        && let [first, second] = client.key_vars
+    {
+        let value = |name| platform.var(name).map(str::trim).filter(|v| !v.is_empty());
+        if let (Some(a), Some(b)) = (value(first.name), value(second.name))
+            && a != b
+        {
+            problems.push(Problem::TwoKeys { sent: first.name, also: second.name });
         }
     }
     let base = &resolution.base;

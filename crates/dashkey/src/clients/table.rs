@@ -215,9 +215,11 @@ pub static CATALOGUE: [Client; 14] = [
     Client {
         id: "claude-code",
         name: "Claude Code (Anthropic SDK) on DashScope's /apps/anthropic",
+        // @anthropic-ai/sdk 0.71.2: `readEnv` trims; an empty ANTHROPIC_API_KEY alone fails
+        // ("Could not resolve authentication method"), an empty token is sent as `Bearer `.
         key_vars: &[
-            key("ANTHROPIC_API_KEY", Empty::Skipped, false),
-            key("ANTHROPIC_AUTH_TOKEN", Empty::Skipped, false),
+            key("ANTHROPIC_API_KEY", Empty::Skipped, true),
+            key("ANTHROPIC_AUTH_TOKEN", Empty::CountsAsSet, true),
         ],
         key_chain: KeyChain::Variables,
         url_vars: &[url("ANTHROPIC_BASE_URL", UrlRule::NonEmpty)],
@@ -226,7 +228,8 @@ pub static CATALOGUE: [Client; 14] = [
         default_url: Some("https://api.anthropic.com"),
         whitespace_is_connection_error: false,
         set_vars: &["ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"],
-        note: "the SDK prefers ANTHROPIC_API_KEY and warns when both are set; empty-value \
-               handling unconfirmed",
+        note: "with both set the SDK sends both (X-Api-Key and Authorization: Bearer) and \
+               Claude Code warns; the X-Api-Key one is taken as what it sends; values are \
+               trimmed",
     },
 ];
