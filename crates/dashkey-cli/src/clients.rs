@@ -25,6 +25,8 @@
 //! } ]
 //! ```
 
+use std::path::{Path, PathBuf};
+
 use dashkey::Platform;
 use dashkey::clients::{self, Client, ClientResolution, KeyCandidate, KeySource, Problem, Style};
 use serde::Serialize;
@@ -63,6 +65,50 @@ pub struct ClientReport {
     region_ok: Option<bool>,
     verdict: &'static str,
     problems: Vec<ProblemReport>,
+    /// Qwen Code only: what its `.env` files and `settings.json` supply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<FilesReport>,
+}
+
+/// Qwen Code's files, as `status --client qwen-code --json` shows them.
+#[derive(Serialize)]
+struct FilesReport {
+    /// The file the key it sends came from (`null`: the shell, or no key).
+    key_file: Option<PathBuf>,
+    /// The file its base URL came from (`null`: the shell, or its default).
+    base_url_file: Option<PathBuf>,
+    from_files: Vec<clients::qwen_code::FileValue>,
+    hidden: Vec<clients::qwen_code::Hidden>,
+    unreadable: Vec<Unreadable>,
+}
+
+#[derive(Serialize)]
+struct Unreadable {
+    file: PathBuf,
+    error: String,
+}
+
+fn files_report(r: &ClientResolution) -> Option<FilesReport> {
+    let files = r.files.as_ref()?;
+    let key_file = match &r.key {
+        Some((_, KeySource::Variable(name))) => files.file_of(name).map(Path::to_path_buf),
+        _ => None,
+    };
+    let base_url_file = match &r.base.source {
+        clients::UrlSource::Variable(name) => files.file_of(name).map(Path::to_path_buf),
+        _ => None,
+    };
+    Some(FilesReport {
+        key_file,
+        base_url_file,
+        from_files: files.from_files.clone(),
+        hidden: files.hidden.clone(),
+        unreadable: files
+            .unreadable
+            .iter()
+            .map(|(file, error)| Unreadable { file: file.clone(), error: error.clone() })
+            .collect(),
+    })
 }
 
 #[derive(Serialize)]
@@ -186,6 +232,7 @@ pub fn report(resolutions: &[ClientResolution]) -> Vec<ClientReport> {
                 .iter()
                 .map(|p| ProblemReport { problem: p.clone(), message: p.to_string() })
                 .collect(),
+            files: files_report(r),
         })
         .collect()
 }
@@ -218,6 +265,9 @@ pub fn render(platform: &Platform, resolution: &ClientResolution) {
         };
         anstream::println!("    {place:<36} {verdict}");
     }
+    if let Some(files) = &resolution.files {
+        render_files(platform, files);
+    }
     let base = &resolution.base;
     let from = match &base.source {
         clients::UrlSource::Variable(name) => (*name).to_string(),
@@ -240,5 +290,45 @@ pub fn render(platform: &Platform, resolution: &ClientResolution) {
     }
     for problem in &resolution.problems {
         anstream::println!("  {} {problem}", paint(FAIL, "✗"));
+    }
+}
+
+/// Qwen Code's values from its own files, and the file values something else hides.
+fn render_files(platform: &Platform, files: &clients::qwen_code::Files) {
+    if files.from_files.is_empty() && files.hidden.is_empty() && files.unreadable.is_empty() {
+        anstream::println!("  Its .env files and settings.json: nothing it uses");
+        return;
+    }
+    anstream::println!("  From its .env files and settings.json:");
+    for value in &files.from_files {
+        anstream::println!(
+            "    {:<36} {}",
+            value.name,
+            paint(DIM, format!("← {}", output::show_path(platform, &value.file)))
+        );
+    }
+    for hidden in &files.hidden {
+        let winner = hidden
+            .winner
+            .as_ref()
+            .map_or_else(|| "the shell's".to_string(), |w| output::show_path(platform, w) + "'s");
+        anstream::println!(
+            "    {:<36} {}",
+            hidden.name,
+            paint(
+                DIM,
+                format!(
+                    "in {} not used: {winner} value wins",
+                    output::show_path(platform, &hidden.file)
+                )
+            )
+        );
+    }
+    for (file, error) in &files.unreadable {
+        anstream::println!(
+            "    {} {}",
+            paint(FAIL, "✗"),
+            format!("{} not read: {error}", output::show_path(platform, file))
+        );
     }
 }

@@ -594,3 +594,30 @@ pub fn clients_python() -> Option<PathBuf> {
     }
     Some(candidate)
 }
+
+// --- clients3: the npm clients ---
+
+/// `node` and the directory the npm clients are installed in (`npm install --prefix`):
+/// `$DASHKEY_NODE_CLIENTS`, else `.node-clients` at the workspace root. Missing is a skip,
+/// or a failure under `DASHKEY_REQUIRE_SHELLS=1`.
+pub fn node_clients() -> Option<(PathBuf, PathBuf)> {
+    const PACKAGES: [&str; 4] = ["openai", "@ai-sdk/alibaba", "ai", "@langchain/community"];
+    let dir = std::env::var_os("DASHKEY_NODE_CLIENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.node-clients"));
+    let node = tool("node")?;
+    let missing: Vec<&str> = PACKAGES
+        .into_iter()
+        .filter(|p| !dir.join("node_modules").join(p).join("package.json").is_file())
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            !required(),
+            "the npm clients are required (DASHKEY_REQUIRE_SHELLS=1) but {} lacks {missing:?}",
+            dir.display()
+        );
+        eprintln!("notice: no npm clients in {} (DASHKEY_NODE_CLIENTS); skipping", dir.display());
+        return None;
+    }
+    Some((node, dir.canonicalize().unwrap()))
+}

@@ -50,6 +50,7 @@ pub fn findings(
         }];
     }
     let loaded_fixes = stored.is_some_and(ClientResolution::works);
+    let url_stored = stores_url_var(resolution, platform);
     resolution
         .problems
         .iter()
@@ -58,7 +59,7 @@ pub fn findings(
             severity: Severity::Fail,
             title: format!("{}: {problem}", client.id),
             detail: format!("{} ({}); {sends}", client.name, client.note),
-            fix: fix(resolution, problem, loaded_fixes),
+            fix: fix(resolution, problem, loaded_fixes, url_stored),
         })
         .collect()
 }
@@ -70,6 +71,13 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
                 KeySource::Variable(name) => (*name).to_string(),
                 KeySource::File(path) => platform.show_path(path),
             };
+            let from = match (&resolution.files, source) {
+                (Some(files), KeySource::Variable(name)) => match files.file_of(name) {
+                    Some(file) => format!("{from} in {}", platform.show_path(file)),
+                    None => from,
+                },
+                _ => from,
+            };
             format!("it sends the key {} from {from}", key.mask())
         }
         None => "it sends no key".to_string(),
@@ -78,7 +86,12 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
     let url = match &base.url {
         Some(url) => {
             let from = match &base.source {
-                UrlSource::Variable(name) => (*name).to_string(),
+                UrlSource::Variable(name) => {
+                    match resolution.files.as_ref().and_then(|f| f.file_of(name)) {
+                        Some(file) => format!("{name} in {}", platform.show_path(file)),
+                        None => (*name).to_string(),
+                    }
+                }
                 UrlSource::Sdk(what) => format!("the SDK's {what}"),
                 UrlSource::Default => "its default".to_string(),
             };
@@ -87,10 +100,27 @@ fn describe_send(resolution: &ClientResolution, platform: &Platform) -> String {
         }
         None => "to no URL".to_string(),
     };
-    format!("{key} {url}")
+    let mut hidden = String::new();
+    for value in resolution.files.iter().flat_map(|f| &f.hidden) {
+        let winner = value
+            .winner
+            .as_ref()
+            .map_or_else(|| "the shell's".to_string(), |w| platform.show_path(w) + "'s");
+        hidden.push_str(&format!(
+            "; {} in {} is not used: {winner} value wins",
+            value.name,
+            platform.show_path(&value.file)
+        ));
+    }
+    format!("{key} {url}{hidden}")
 }
 
-fn fix(resolution: &ClientResolution, problem: &Problem, loaded_fixes: bool) -> Option<String> {
+fn fix(
+    resolution: &ClientResolution,
+    problem: &Problem,
+    loaded_fixes: bool,
+    url_stored: bool,
+) -> Option<String> {
     let client = resolution.client;
     if loaded_fixes {
         return Some(
@@ -99,17 +129,42 @@ fn fix(resolution: &ClientResolution, problem: &Problem, loaded_fixes: bool) -> 
                 .to_string(),
         );
     }
+    let url_from_own_file = match (&resolution.files, &resolution.base.source) {
+        (Some(files), UrlSource::Variable(name)) => files.file_of(name).is_some(),
+        _ => false,
+    };
     match problem {
+        // Qwen Code's URL is in one of its own files (the detail names it): that file is
+        // what to edit, nothing dashkey stores moves it.
+        Problem::WrongRegion { .. } if url_from_own_file => None,
         // The client reads a URL variable dashkey writes beside the key: moving the stored
         // region moves it too.
-        Problem::WrongRegion { key_region: key, .. } if reads_dashkey_url(resolution) => {
+        // The same when the client's URL variable is one dashkey stored (`set --client`).
+        Problem::WrongRegion { key_region: key, .. }
+            if reads_dashkey_url(resolution) || url_stored =>
+        {
             Some(format!("dashkey region {key}, then start it from a new terminal"))
+        }
+        // No variable moves its URL (`@ai-sdk/alibaba`'s is in code): storing again cannot
+        // help; the row's note, in the detail, says where it is set.
+        Problem::WrongRegion { .. }
+            if resolution.client.url_chain == super::UrlChain::InCodeOnly =>
+        {
+            None
         }
         Problem::NoKey { .. } | Problem::WrongRegion { .. } if !client.set_vars.is_empty() => {
             Some(format!("dashkey set --client {}", client.id))
         }
         _ => None,
     }
+}
+
+/// dashkey's stored variables include one of the client's URL variables (written with
+/// `set --client`), so `dashkey region` rewrites it.
+fn stores_url_var(resolution: &ClientResolution, platform: &Platform) -> bool {
+    let Some(stored) = crate::store::load_stored(platform).ok().flatten() else { return false };
+    let client = resolution.client;
+    client.url_vars.iter().any(|v| stored.vars.iter().any(|(name, _)| name == v.name))
 }
 
 /// The URL came from (or, unset, would come from) a variable `set` writes by default.

@@ -20,6 +20,7 @@ use crate::vars;
 
 mod conflicts;
 mod findings;
+pub mod qwen_code;
 mod table;
 
 pub use conflicts::{Conflict, Place, conflicts};
@@ -287,6 +288,15 @@ pub enum Problem {
     },
     /// The key must be passed in code; the environment cannot give it.
     KeyInCode,
+    /// Two variables hold different keys and the client sends both (the Anthropic SDK:
+    /// `X-Api-Key` and `Authorization: Bearer`); which one the service takes is not the
+    /// client's to say.
+    TwoKeys {
+        /// The variable taken as what it sends.
+        sent: &'static str,
+        /// The other one.
+        also: &'static str,
+    },
     /// An empty variable is taken as the key.
     EmptyKeySent {
         /// The variable.
@@ -354,6 +364,11 @@ impl fmt::Display for Problem {
             Problem::EmptyKeySent { variable } => {
                 write!(f, "{variable} is set but empty, and an empty value counts as the key")
             }
+            Problem::TwoKeys { sent, also } => write!(
+                f,
+                "{sent} and {also} hold different keys and it sends both; unset the one that \
+                 is not the DashScope key"
+            ),
             Problem::BadKey { source, detail, connection_error, .. } => {
                 write!(f, "the key in {source}: {detail}")?;
                 if *connection_error {
@@ -398,6 +413,8 @@ pub struct ClientResolution {
     pub key_region: Option<String>,
     /// Everything that stops it, in the order a user should fix them.
     pub problems: Vec<Problem>,
+    /// Qwen Code's values from its `.env` files and `settings.json` (other clients: none).
+    pub files: Option<qwen_code::Files>,
 }
 
 impl ClientResolution {
@@ -428,6 +445,9 @@ pub fn resolve(
     endpoints: &[RegionEndpoint],
     key_region: Option<&str>,
 ) -> ClientResolution {
+    // Qwen Code fills its environment from its own files before it reads a variable.
+    let layered = (client.id == qwen_code::ID).then(|| qwen_code::layer(platform));
+    let platform = layered.as_ref().map_or(platform, |l| &l.platform);
     let (candidates, key) = resolve_key(client, platform);
     let base = resolve_url(client, platform, endpoints);
     let mut resolution = ClientResolution {
@@ -437,6 +457,7 @@ pub fn resolve(
         base,
         key_region: key_region.map(str::to_string),
         problems: Vec::new(),
+        files: layered.as_ref().map(|l| l.files.clone()),
     };
     resolution.problems = judge(&resolution, platform);
     resolution
@@ -737,6 +758,16 @@ fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<Problem> {
                     connection_error,
                 });
             }
+        }
+    }
+    if client.style == Style::Anthropic
+        && let [first, second] = client.key_vars
+    {
+        let value = |name| platform.var(name).map(str::trim).filter(|v| !v.is_empty());
+        if let (Some(a), Some(b)) = (value(first.name), value(second.name))
+            && a != b
+        {
+            problems.push(Problem::TwoKeys { sent: first.name, also: second.name });
         }
     }
     let base = &resolution.base;

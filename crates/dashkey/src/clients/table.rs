@@ -61,8 +61,9 @@ pub static CATALOGUE: [Client; 14] = [
     },
     Client {
         id: "openai-node",
-        name: "openai (npm, 4-7) with Qwen models",
-        key_vars: &[key(vars::OPENAI_API_KEY, Empty::Skipped, true)],
+        name: "openai (npm, 4-7; read from 6.30.1) with Qwen models",
+        // `readEnv` trims, and only `undefined` counts as missing: "" (or spaces) is sent.
+        key_vars: &[key(vars::OPENAI_API_KEY, Empty::CountsAsSet, true)],
         key_chain: KeyChain::Variables,
         url_vars: &[url(vars::OPENAI_BASE_URL, UrlRule::NonEmpty)],
         url_chain: UrlChain::Variables,
@@ -70,7 +71,8 @@ pub static CATALOGUE: [Client; 14] = [
         default_url: Some("https://api.openai.com/v1"),
         whitespace_is_connection_error: false,
         set_vars: &[vars::OPENAI_API_KEY, vars::OPENAI_BASE_URL],
-        note: "trims both values; written only with --client openai-node (or openai)",
+        note: "trims both values; an empty key is sent, an empty URL is the default; \
+               written only with --client openai-node (or openai)",
     },
     Client {
         id: "litellm",
@@ -206,15 +208,18 @@ pub static CATALOGUE: [Client; 14] = [
         default_url: None,
         whitespace_is_connection_error: false,
         set_vars: &[vars::OPENAI_API_KEY, vars::OPENAI_BASE_URL],
-        note: "OPENAI_API_KEY with OPENAI_BASE_URL and OPENAI_MODEL; its .env files and \
-               settings.json are not read by dashkey yet",
+        note: "OPENAI_API_KEY with OPENAI_BASE_URL and OPENAI_MODEL; a non-empty shell \
+               value wins, then the first .qwen/.env or .env up from the working directory, \
+               ~/.qwen/.env, ~/.env, then settings.json's env (dashkey reads them all)",
     },
     Client {
         id: "claude-code",
         name: "Claude Code (Anthropic SDK) on DashScope's /apps/anthropic",
+        // @anthropic-ai/sdk 0.71.2: `readEnv` trims; an empty ANTHROPIC_API_KEY alone fails
+        // ("Could not resolve authentication method"), an empty token is sent as `Bearer `.
         key_vars: &[
-            key("ANTHROPIC_API_KEY", Empty::Skipped, false),
-            key("ANTHROPIC_AUTH_TOKEN", Empty::Skipped, false),
+            key("ANTHROPIC_API_KEY", Empty::Skipped, true),
+            key("ANTHROPIC_AUTH_TOKEN", Empty::CountsAsSet, true),
         ],
         key_chain: KeyChain::Variables,
         url_vars: &[url("ANTHROPIC_BASE_URL", UrlRule::NonEmpty)],
@@ -223,7 +228,8 @@ pub static CATALOGUE: [Client; 14] = [
         default_url: Some("https://api.anthropic.com"),
         whitespace_is_connection_error: false,
         set_vars: &["ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"],
-        note: "the SDK prefers ANTHROPIC_API_KEY and warns when both are set; empty-value \
-               handling unconfirmed",
+        note: "with both set the SDK sends both (X-Api-Key and Authorization: Bearer) and \
+               Claude Code warns; the X-Api-Key one is taken as what it sends; values are \
+               trimmed",
     },
 ];

@@ -50,7 +50,7 @@ pub(super) struct DotEnv {
 
 /// One `NAME=value` line.
 #[derive(Debug)]
-pub(super) struct Assignment {
+pub(crate) struct Assignment {
     pub name: String,
     pub value: String,
     /// 0-based.
@@ -59,7 +59,7 @@ pub(super) struct Assignment {
 
 /// Parses `.env` syntax as python-dotenv and Node's dotenv read it: `[export ]NAME=value`,
 /// single or double quotes, `#` comments after an unquoted value.
-pub(super) fn parse(text: &str) -> Vec<Assignment> {
+pub(crate) fn parse(text: &str) -> Vec<Assignment> {
     let mut out = Vec::new();
     for (line, raw) in text.lines().enumerate() {
         let t = raw.trim();

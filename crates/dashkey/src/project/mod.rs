@@ -18,7 +18,7 @@
 //! file is opened, every file has a size cap, and no key leaves this module unmasked. The
 //! walk itself (`walk.rs`) says what is skipped and why; each skipped file becomes a note.
 
-mod dotenv;
+pub(crate) mod dotenv;
 mod keys;
 mod python;
 mod urls;

@@ -1,0 +1,113 @@
+//! Claude Code (the Anthropic SDK) on DashScope's `/apps/anthropic`: `set --client
+//! claude-code` writes `ANTHROPIC_AUTH_TOKEN` and the region's `ANTHROPIC_BASE_URL`, and
+//! `doctor --client claude-code` judges them: the region, the URL style, two different keys
+//! in its two key variables, padded values (the SDK trims them). Claude Code itself is not
+//! installed here; the rows were read from `@anthropic-ai/sdk` 0.71.2's client.
+
+mod common;
+
+use std::path::Path;
+
+use common::{KEY, OTHER_KEY, Run, Sandbox, launch_fake_regions, tool};
+
+/// `dashkey ARGS` in a fresh login shell of bash, bounded.
+fn in_login_shell(sandbox: &Sandbox, bash: &Path, args: &str) -> Run {
+    let bin = assert_cmd::cargo::cargo_bin("dashkey");
+    let mut child = sandbox.program("/usr/bin/timeout");
+    let command = format!("'{}' {args}", bin.display());
+    child.args(["60", bash.to_str().unwrap(), "-l", "-c", &command]).env("TERM", "dumb");
+    let run = Run::from(child.output().unwrap());
+    sandbox.assert_no_secret(&run, &[&command]);
+    run
+}
+
+fn client_row(run: &Run) -> serde_json::Value {
+    run.json()["clients"][0].clone()
+}
+
+fn problem_ids(row: &serde_json::Value) -> Vec<String> {
+    row["problems"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().into()).collect()
+}
+
+#[test]
+fn set_client_claude_code_writes_the_regions_anthropic_url_and_doctor_fixes_a_wrong_region() {
+    let Some(bash) = tool("bash") else { return };
+    let mut sandbox = Sandbox::new();
+    let servers = launch_fake_regions(&mut sandbox, "cn-beijing");
+    let anthropic = |region: &str| {
+        format!("{}/apps/anthropic", servers.iter().find(|(r, _)| r == region).unwrap().1.url())
+    };
+    let set = ["set", "--stdin", "--offline", "--region", "ap-southeast-1", "--shell", "bash"];
+    let mut args = set.to_vec();
+    args.extend(["--client", "claude-code"]);
+    sandbox.run(&args, Some(KEY)).expect_code(0);
+    let row = client_row(&in_login_shell(&sandbox, &bash, "status --client claude-code --json"));
+    assert_eq!(row["base_url"], anthropic("ap-southeast-1"), "{row}");
+    assert_eq!(row["url_style"], "anthropic");
+    assert_eq!(row["key_source"]["name"], "ANTHROPIC_AUTH_TOKEN");
+
+    // The key works in Beijing: doctor --online says so, and its fix moves the URL.
+    let json =
+        in_login_shell(&sandbox, &bash, "doctor --client claude-code --online --json").json();
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "client-problem")
+        .unwrap_or_else(|| panic!("{json}"))
+        .clone();
+    let title = finding["title"].as_str().unwrap();
+    assert!(title.contains("it calls ap-southeast-1, but the key works in cn-beijing"), "{title}");
+    assert_eq!(finding["fix"], "dashkey region cn-beijing, then start it from a new terminal");
+    sandbox.run(&["region", "cn-beijing"], None).expect_code(0);
+    let run = in_login_shell(&sandbox, &bash, "doctor --client claude-code --online --json");
+    let ids: Vec<String> = run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"client-ok".to_string()), "{ids:?}");
+    assert!(!ids.contains(&"client-problem".to_string()), "{}", run.stdout);
+    let row = client_row(&in_login_shell(&sandbox, &bash, "status --client claude-code --json"));
+    assert_eq!(row["base_url"], anthropic("cn-beijing"));
+}
+
+#[test]
+fn doctor_client_claude_code_judges_style_two_keys_and_padding() {
+    let mut sandbox = Sandbox::new();
+    let status = |sandbox: &Sandbox| {
+        client_row(&sandbox.run(&["status", "--client", "claude-code", "--json"], None))
+    };
+    sandbox
+        .env("ANTHROPIC_AUTH_TOKEN", KEY)
+        .env("ANTHROPIC_BASE_URL", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1");
+    let row = status(&sandbox);
+    assert_eq!(problem_ids(&row), ["wrong-style"], "{row}");
+
+    // The SDK trims both values: padding is no problem for it.
+    sandbox
+        .env("ANTHROPIC_AUTH_TOKEN", format!(" {KEY}\n"))
+        .env("ANTHROPIC_BASE_URL", " https://dashscope-intl.aliyuncs.com/apps/anthropic ");
+    let row = status(&sandbox);
+    assert_eq!(row["verdict"], "works", "{row}");
+    assert_eq!(row["base_url"], "https://dashscope-intl.aliyuncs.com/apps/anthropic");
+
+    // Another key in ANTHROPIC_API_KEY: both are sent, and doctor says so.
+    sandbox.env("ANTHROPIC_API_KEY", OTHER_KEY);
+    let row = status(&sandbox);
+    assert_eq!(problem_ids(&row), ["two-keys"], "{row}");
+    assert_eq!(row["key_source"]["name"], "ANTHROPIC_API_KEY");
+    let run = sandbox.run(&["doctor", "--client", "claude-code"], None);
+    assert!(
+        run.stdout.contains("ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN hold different keys"),
+        "{}",
+        run.stdout
+    );
+    // The same key in both is one key.
+    sandbox.env("ANTHROPIC_API_KEY", KEY);
+    assert_eq!(status(&sandbox)["verdict"], "works");
+    // An empty token alone is sent as `Bearer `.
+    sandbox.unenv("ANTHROPIC_API_KEY").env("ANTHROPIC_AUTH_TOKEN", "");
+    assert_eq!(problem_ids(&status(&sandbox)), ["empty-key-sent"]);
+}
