@@ -37,6 +37,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         Some(id) => Some(config.find(id).map_err(unknown_region)?),
         None => None,
     };
+    let profile = args.profile.as_deref().map(crate::profiles::parse).transpose()?;
     let shells = parse_shells(&args.shells)?;
     let asked = client_vars(&args.clients)?;
     let parsed = if args.keep_key {
@@ -107,7 +108,15 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         gui: args.gui,
         no_desktop: args.no_desktop,
         migrate: args.migrate,
+        profile: None,
     };
+    // A profile not in use gets its own file only; the one in use is written everywhere.
+    let current = store::profile::in_use(previous.as_ref());
+    // No --profile is the unnamed key, `default`.
+    let target = profile.unwrap_or_else(store::ProfileName::default_profile);
+    if target != current {
+        return crate::profiles::store_profile(platform, &target, &settings, args);
+    }
     // The lock is held until the plan is written (or refused), then released with `locked`.
     let outcome = write(platform, &settings, &options, args.dry_run, args.json, Writer::Set)?;
     if args.from_env && !args.migrate && !args.dry_run && !args.json {
@@ -178,13 +187,13 @@ fn offer_migrate(platform: &Platform) {
 
 /// Which command writes: the heading says what it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Writer {
+pub(crate) enum Writer {
     Set,
     Region,
 }
 
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
-fn write(
+pub(crate) fn write(
     platform: &Platform,
     settings: &Settings,
     options: &SetOptions,
@@ -381,6 +390,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         gui: record.files.iter().any(|f| f.role == dashkey::edit::record::Role::Desktop),
         no_desktop: false,
         migrate: false,
+        profile: None,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)
