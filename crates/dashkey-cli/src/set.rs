@@ -37,11 +37,15 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         Some(id) => Some(config.find(id).map_err(unknown_region)?),
         None => None,
     };
-    let profile = args.profile.as_deref().map(crate::profiles::parse).transpose()?;
+    // No --profile is the unnamed key, `default`.
+    let target = match args.profile.as_deref() {
+        Some(name) => crate::profiles::parse(name)?,
+        None => store::ProfileName::default_profile(),
+    };
     let shells = parse_shells(&args.shells)?;
     let asked = client_vars(&args.clients)?;
     let parsed = if args.keep_key {
-        kept_key(platform)?
+        kept_key(platform, &target)?
     } else if args.from_env {
         from_env(platform)?
     } else {
@@ -58,7 +62,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
              does not check: storing it without an online check"
         );
     }
-    let stored = previous.as_ref().and_then(|record| record.region.as_deref());
+    // The region this profile was stored with (the one in use: the record's).
+    let target_profile = store::profile::load(platform, &target).ok().flatten();
+    let stored = target_profile.as_ref().and_then(|p| p.region.as_deref());
     // A kept key was checked (or not) when it was stored; its stored region stays.
     let probes = if args.offline || args.keep_key || coding_plan {
         None
@@ -112,8 +118,6 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     };
     // A profile not in use gets its own file only; the one in use is written everywhere.
     let current = store::profile::in_use(previous.as_ref());
-    // No --profile is the unnamed key, `default`.
-    let target = profile.unwrap_or_else(store::ProfileName::default_profile);
     if target != current {
         return crate::profiles::store_profile(platform, &target, &settings, args);
     }
@@ -140,8 +144,11 @@ fn from_env(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
 
 /// `--keep-key`: the key dashkey's own file holds, so a person adds a store (`--gui`) or a
 /// shell without pasting the key again and without it passing through argv.
-fn kept_key(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
-    match store::load_stored(platform)?.and_then(|stored| stored.key()) {
+fn kept_key(
+    platform: &Platform,
+    profile: &store::ProfileName,
+) -> Result<dashkey::ParsedKey, Failure> {
+    match store::profile::load(platform, profile)?.and_then(|found| found.stored.key()) {
         Some(key) => Ok(dashkey::ParsedKey { key, notes: Vec::new() }),
         None => Err(Failure {
             exit: Exit::Problem,

@@ -215,3 +215,30 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     assert!(run.stderr.contains("the profile 'work' is in use"), "{}", run.stderr);
     assert_eq!(snapshot(&sandbox.home), before);
 }
+
+#[test]
+fn while_another_profile_is_in_use_a_plain_set_rotates_the_parked_default_only() {
+    const NEW: &str = "sk-88888888888888888888888888888888";
+    let mut sandbox = two_profiles();
+    sandbox.secret(NEW);
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    let before = file_contents(&sandbox.home);
+    set(&sandbox, NEW, &[]).expect_code(0);
+    let after = file_contents(&sandbox.home);
+    let changed: Vec<_> =
+        after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
+    let expected: Vec<std::path::PathBuf> = vec![
+        ".config/dashkey/profiles/default/env.sh".into(),
+        ".config/dashkey/record.json".into(),
+    ];
+    assert_eq!(changed, expected);
+    new_shells_get(&sandbox, &format!("{OTHER_KEY}|{SG_URL}"));
+    // The parked default kept its region; `--keep-key --profile` writes that profile's key.
+    let run =
+        sandbox.run_revealing(&["run", "--profile", "default", "--", "sh", "-c", PRINT], None);
+    assert_eq!(run.stdout, format!("{NEW}|{BJ_URL}"));
+    sandbox.run_bounded(&["set", "--keep-key", "--profile", "default"], None).expect_code(0);
+    assert_eq!(file_contents(&sandbox.home), after);
+    sandbox.run_bounded(&["use", "default"], None).expect_code(0);
+    new_shells_get(&sandbox, &format!("{NEW}|{BJ_URL}"));
+}
