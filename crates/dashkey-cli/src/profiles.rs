@@ -85,11 +85,9 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
     if let Some(locked) = &locked {
         changes::print_note_list(platform, &locked.notes);
     }
+    // The profile in use is written again too: a `use` interrupted after its record leaves
+    // files behind, which this completes (and a complete one changes nothing).
     let record = Record::load(&dir)?;
-    if profile::in_use(record.as_ref()) == name {
-        anstream::println!("The profile '{name}' is already in use; nothing changed.");
-        return Ok(Exit::Ok);
-    }
     let found = profile::load(platform, &name)?.ok_or_else(|| unknown(&name))?;
     let key = found.stored.key().ok_or_else(|| unknown(&name))?;
     let region = match &found.region {

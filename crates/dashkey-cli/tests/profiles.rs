@@ -242,3 +242,95 @@ fn while_another_profile_is_in_use_a_plain_set_rotates_the_parked_default_only()
     sandbox.run_bounded(&["use", "default"], None).expect_code(0);
     new_shells_get(&sandbox, &format!("{NEW}|{BJ_URL}"));
 }
+
+/// The syscalls a `use` writes with, for the fault walk.
+const SYSCALLS: [&str; 4] = ["write", "fsync", "renameat", "unlink"];
+
+/// Every file under HOME, without the transaction's own temporaries and journals.
+fn settled(home: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = file_contents(home);
+    files.retain(|path, _| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        !(name.contains(".dashkey-") && name.ends_with(".tmp")) && !name.starts_with(".dashkey-")
+    });
+    files
+}
+
+/// `use` under faults injected by strace: the Nth write, fsync, rename or unlink fails with
+/// EIO, or dashkey is killed there. After the recovery the next command runs first, every
+/// file holds its bytes from before or after the switch; the retry succeeds and ends where
+/// a `use` without faults ends.
+#[test]
+fn use_under_injected_faults_leaves_every_file_old_or_new() {
+    let Some(strace) = tool("strace") else { return };
+    let strace = strace.to_str().unwrap().to_string();
+    let clean = two_profiles();
+    let old = settled(&clean.home);
+    let trace = clean.root().join("trace");
+    let filter = format!("trace={}", SYSCALLS.join(","));
+    let wrapper = [strace.as_str(), "-f", "-qq", "-o", trace.to_str().unwrap(), "-e", &filter];
+    clean.run_wrapped(&wrapper, &["use", "work"], None).expect_code(0);
+    let new = settled(&clean.home);
+    assert_ne!(old, new);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let mut trials = 0;
+    for syscall in SYSCALLS {
+        let count = text
+            .lines()
+            .filter(|l| !l.contains("resumed>"))
+            .filter(|l| l.split_whitespace().any(|w| w.starts_with(&format!("{syscall}("))))
+            .count();
+        // Every call when there are few, an even spread of 12 otherwise.
+        let ns: Vec<usize> = if count <= 12 {
+            (1..=count).collect()
+        } else {
+            (0..12).map(|i| 1 + i * (count - 1) / 11).collect()
+        };
+        for n in ns {
+            for what in ["error=EIO", "signal=KILL"] {
+                trials += 1;
+                let sandbox = two_profiles();
+                let inject = format!("inject={syscall}:{what}:when={n}");
+                let fault_filter = format!("trace={syscall}");
+                let wrapper = [
+                    strace.as_str(),
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    &fault_filter,
+                    "-e",
+                    &inject,
+                ];
+                sandbox.run_wrapped(&wrapper, &["use", "work"], None);
+                let platform = dashkey::Platform::simulated(
+                    dashkey::Os::Linux,
+                    [("HOME", sandbox.home.to_str().unwrap())],
+                );
+                drop(dashkey::store::lock(&platform).expect("the next command takes the lock"));
+                let now = settled(&sandbox.home);
+                // Paths are relative to each sandbox's HOME, so they compare across sandboxes
+                // except inside the record, which names absolute paths.
+                for path in old.keys().chain(new.keys()).chain(now.keys()) {
+                    if path.ends_with("record.json") {
+                        continue;
+                    }
+                    let current = now.get(path);
+                    assert!(
+                        current == old.get(path) || current == new.get(path),
+                        "{syscall} {what} at {n}: {} is neither old nor new",
+                        path.display()
+                    );
+                }
+                sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+                let mut done = settled(&sandbox.home);
+                let mut expected = new.clone();
+                done.retain(|p, _| !p.ends_with("record.json"));
+                expected.retain(|p, _| !p.ends_with("record.json"));
+                assert_eq!(done, expected, "{syscall} {what} at {n}: the retry ends elsewhere");
+            }
+        }
+    }
+    assert!(trials > 0);
+}

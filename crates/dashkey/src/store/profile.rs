@@ -58,15 +58,23 @@ pub struct Profile {
 pub fn load(platform: &Platform, name: &ProfileName) -> Result<Option<Profile>, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
     let record = Record::load(&dir).ok().flatten();
-    let current = in_use(record.as_ref());
-    let in_use = *name == current;
-    let stored =
-        if in_use { load_stored(platform)? } else { load_stored_at(&profile_file(&dir, name))? };
+    let in_use = *name == in_use(record.as_ref());
+    // A profile's own file is the truth whenever it exists, also for the one in use: a
+    // `use` killed between the record and the files in use leaves those files behind the
+    // record, and the retry must read the profile, not them. `default` has its own file
+    // only while it is parked.
+    let own = load_stored_at(&profile_file(&dir, name))?;
+    let from_own = own.is_some();
+    let stored = match own {
+        Some(stored) => Some(stored),
+        None if name.is_default() => load_stored(platform)?,
+        None => None,
+    };
     let Some(stored) = stored else { return Ok(None) };
-    let region = match (&record, in_use) {
-        (Some(record), true) => record.region.clone(),
-        (Some(record), false) => entry(record, name).and_then(|e| e.region.clone()),
-        (None, _) => None,
+    let region = match &record {
+        Some(record) if from_own => entry(record, name).and_then(|e| e.region.clone()),
+        Some(record) => record.region.clone(),
+        None => None,
     };
     Ok(Some(Profile { name: name.clone(), stored, region, in_use }))
 }
@@ -281,7 +289,11 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
     record.profiles = run.old_record.profiles.clone();
     record.profile = (!to.is_default()).then(|| to.to_string());
     let old = run.old_record.clone();
-    if from.is_default() && !to.is_default() {
+    let park = profile_file(&run.dir, &ProfileName::default_profile());
+    let parked = std::fs::symlink_metadata(&park).is_ok();
+    // A parked copy that exists already is the default key (see [`load`]): never replaced
+    // by what the files in use hold.
+    if from.is_default() && !to.is_default() && !parked {
         let current = owned_path(&run.dir, Dialect::Posix);
         if let Some(bytes) = fsx::read_optional(&current)? {
             let bytes = zeroize::Zeroizing::new(bytes);
@@ -297,7 +309,7 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
             record.profiles.push(entry);
         }
     }
-    if to.is_default() && !from.is_default() {
+    if to.is_default() && parked {
         remove_file(&mut run.plan, record, &run.dir.clone(), &to)?;
     }
     if !to.is_default() {
