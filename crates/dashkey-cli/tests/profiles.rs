@@ -251,7 +251,8 @@ fn settled(home: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8
     let mut files = file_contents(home);
     files.retain(|path, _| {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        !(name.contains(".dashkey-") && name.ends_with(".tmp")) && !name.starts_with(".dashkey-")
+        let temporary = name.contains(".dashkey-") && name.ends_with(".tmp");
+        !temporary && !name.starts_with(".dashkey-journal-")
     });
     files
 }
