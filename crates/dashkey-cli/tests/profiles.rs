@@ -85,6 +85,8 @@ fn a_profile_not_in_use_gets_only_its_own_file_and_use_switches_every_new_shell(
     new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
     assert_eq!(sandbox.read(".dashscope/api_key"), format!("{KEY}\n").as_bytes());
 
+    let mut before_use = file_contents(&sandbox.home);
+    before_use.remove(Path::new(".config/dashkey/record.json"));
     sandbox.run_bounded(&["use", "work"], None).expect_code(0);
     new_shells_get(&sandbox, &format!("{OTHER_KEY}|{SG_URL}"));
     assert_eq!(sandbox.read(".dashscope/api_key"), format!("{OTHER_KEY}\n").as_bytes());
@@ -103,8 +105,11 @@ fn a_profile_not_in_use_gets_only_its_own_file_and_use_switches_every_new_shell(
     assert_eq!(row("work")["kind"], "standard");
     assert_eq!(row("work")["key"], "sk-…6b5a");
 
-    // And back: every new shell has the default key again.
+    // And back: every new shell has the default key again, every file but the record as it was.
     sandbox.run_bounded(&["use", "default"], None).expect_code(0);
+    let mut now = file_contents(&sandbox.home);
+    now.remove(Path::new(".config/dashkey/record.json"));
+    assert_eq!(now, before_use);
     new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
     assert!(!profile_file(&sandbox, "default").exists());
 }
