@@ -221,6 +221,13 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
             p.region.as_deref().unwrap_or("(SDK default)"),
         );
     }
-    anstream::println!("* in use: what new shells, the desktop session and the SDK files get");
+    if profiles.iter().any(|p| p.in_use) {
+        anstream::println!("* in use: what new shells, the desktop session and the SDK files get");
+    } else {
+        anstream::println!(
+            "none is in use: new shells get no key until  dashkey use {}",
+            profiles[0].name
+        );
+    }
     Ok(Exit::Ok)
 }

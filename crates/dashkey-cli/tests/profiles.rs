@@ -183,6 +183,8 @@ fn a_profile_alone_is_removed_with_its_record_and_directories() {
     let sandbox = Sandbox::new();
     let pristine = snapshot(&sandbox.home);
     set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    let listed = sandbox.run_bounded(&["profiles"], None).expect_code(0).stdout.clone();
+    assert!(listed.contains("none is in use") && listed.contains("dashkey use work"), "{listed}");
     sandbox.run_bounded(&["unset", "--profile", "work"], None).expect_code(0);
     assert_eq!(snapshot(&sandbox.home), pristine);
 }
