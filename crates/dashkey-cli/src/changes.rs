@@ -90,6 +90,7 @@ fn role_name(role: Role) -> &'static str {
         Role::Record => "record",
         Role::ServiceEnv => "service environment file",
         Role::ServiceConfig => "service configuration",
+        Role::Profile => "profile",
     }
 }
 

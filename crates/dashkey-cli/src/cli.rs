@@ -110,6 +110,17 @@ Examples:
   dashkey unset --dry-run   show what would be removed")]
     Unset(UnsetArgs),
 
+    /// Make a stored profile the one every new shell, desktop session and SDK file gets.
+    #[command(after_help = "\
+Examples:
+  printf '%s' \"$KEY\" | dashkey set --stdin --profile work    store a second key as `work`
+  dashkey use work                                          new shells get `work` from now on
+  dashkey use default                                       back to the unnamed key")]
+    Use(UseArgs),
+
+    /// List the stored profiles: masked key, fingerprint, kind, region, which is in use.
+    Profiles(ProfilesArgs),
+
     /// Print the stored key as assignments for one shell (this terminal only).
     #[command(after_help = "\
 Examples:
@@ -322,6 +333,10 @@ pub struct SetArgs {
     /// Remove existing DASHSCOPE_API_KEY assignments from startup files (after a 0600 backup).
     #[arg(long)]
     pub migrate: bool,
+    /// Store the key as this named profile (a plain word; `default` is the unnamed key). A
+    /// profile not in use gets only its own file: `dashkey use NAME` switches to it.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Print a unified diff of every change (key masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -339,6 +354,9 @@ pub struct SetArgs {
 /// Options of `dashkey unset`.
 #[derive(Debug, Args)]
 pub struct UnsetArgs {
+    /// Remove only this profile (not the one in use); without it, everything goes.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Print a unified diff of every change and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -347,9 +365,34 @@ pub struct UnsetArgs {
     pub json: bool,
 }
 
+/// Options of `dashkey use`.
+#[derive(Debug, Args)]
+pub struct UseArgs {
+    /// The profile.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Print a unified diff of every change (key masked) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the list of changes as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `dashkey profiles`.
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `dashkey env`.
 #[derive(Debug, Args)]
 pub struct EnvArgs {
+    /// The profile (default: the one in use; see `dashkey profiles`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// The shell syntax: sh, bash, zsh, fish, csh, tcsh, nu, pwsh or cmd (default: from $SHELL).
     #[arg(long, value_name = "NAME")]
     pub shell: Option<String>,
@@ -440,6 +483,9 @@ pub struct RegionArgs {
 /// Options of `dashkey run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The profile (default: the one in use; see `dashkey profiles`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Use this region's base URLs instead of the stored ones.
     #[arg(long, value_name = "ID")]
     pub region: Option<String>,
@@ -464,6 +510,9 @@ pub struct SudoArgs {
 /// Options of `dashkey export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// The profile (default: the one in use; see `dashkey profiles`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// The format (see below).
     #[arg(long, short, value_name = "FORMAT")]
     pub format: String,

@@ -61,7 +61,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                     | dashkey::edit::fsx::PrivateDirError::ForeignOwner { .. },
                 ),
             ) => Exit::Problem,
-            Some(PersistError::Quote(_)) => Exit::Usage,
+            Some(
+                PersistError::Quote(_)
+                | PersistError::UnknownProfile { .. }
+                | PersistError::ProfileInUse { .. },
+            ) => Exit::Usage,
             _ => Exit::Io,
         };
         Failure { exit, error: sentence(error) }

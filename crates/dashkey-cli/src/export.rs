@@ -22,7 +22,7 @@ pub fn run(platform: &Platform, args: &ExportArgs) -> Outcome {
             Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
         ),
     })?;
-    let Some(stored) = dashkey::store::load_stored(platform)? else {
+    let Some(stored) = crate::profiles::stored(platform, args.profile.as_deref())? else {
         return Err(Failure {
             exit: Exit::Problem,
             error: anyhow!(

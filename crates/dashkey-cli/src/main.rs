@@ -23,6 +23,7 @@ mod export;
 mod key;
 mod keyinput;
 mod output;
+mod profiles;
 mod run;
 mod service;
 mod set;
@@ -172,6 +173,7 @@ fn run(cli: Cli) -> Outcome {
     let writes = match &cli.command {
         Command::Set(_) => Some("set"),
         Command::Unset(_) => Some("unset"),
+        Command::Use(_) => Some("use"),
         Command::Region(args) if args.id.is_some() => Some("region"),
         _ => None,
     };
@@ -188,6 +190,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Service(args) => service::run(&platform, &args),
         Command::Unset(args) => unset::run(&platform, &args),
         Command::Env(args) => shellenv::run(&platform, &args),
+        Command::Use(args) => profiles::switch(&platform, &args),
+        Command::Profiles(args) => profiles::list(&platform, &args),
         Command::Key(args) => key::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
         Command::Clients(args) => clients::list(&args),

@@ -22,9 +22,10 @@ use crate::exit::{Exit, Failure, Outcome};
 /// The stored variables, with the region replaced when asked.
 fn stored_vars(
     platform: &Platform,
+    profile: Option<&str>,
     region: Option<&str>,
 ) -> Result<Vec<(String, Zeroizing<String>)>, Failure> {
-    let Some(stored) = store::load_stored(platform)? else {
+    let Some(stored) = crate::profiles::stored(platform, profile)? else {
         return Err(Failure {
             exit: Exit::Problem,
             error: anyhow!(
@@ -59,7 +60,7 @@ fn stored_vars(
 }
 
 pub fn run(platform: &Platform, args: &RunArgs) -> Outcome {
-    let vars = stored_vars(platform, args.region.as_deref())?;
+    let vars = stored_vars(platform, args.profile.as_deref(), args.region.as_deref())?;
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let mut command = Command::new(program);
     command.args(rest);
@@ -141,7 +142,7 @@ pub fn sudo(platform: &Platform, args: &SudoArgs) -> Outcome {
             ),
         });
     }
-    let vars = stored_vars(platform, None)?;
+    let vars = stored_vars(platform, None, None)?;
     let sudo = platform.find_program("sudo").ok_or_else(|| Failure {
         exit: Exit::Io,
         error: anyhow!(

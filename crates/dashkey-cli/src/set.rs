@@ -37,10 +37,15 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         Some(id) => Some(config.find(id).map_err(unknown_region)?),
         None => None,
     };
+    // No --profile is the unnamed key, `default`.
+    let target = match args.profile.as_deref() {
+        Some(name) => crate::profiles::parse(name)?,
+        None => store::ProfileName::default_profile(),
+    };
     let shells = parse_shells(&args.shells)?;
     let asked = client_vars(&args.clients)?;
     let parsed = if args.keep_key {
-        kept_key(platform)?
+        kept_key(platform, &target)?
     } else if args.from_env {
         from_env(platform)?
     } else {
@@ -58,7 +63,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
              hosts with: printf '%s' \"$KEY\" | dashkey verify --stdin"
         );
     }
-    let stored = previous.as_ref().and_then(|record| record.region.as_deref());
+    // The region this profile was stored with (the one in use: the record's).
+    let target_profile = store::profile::load(platform, &target).ok().flatten();
+    let stored = target_profile.as_ref().and_then(|p| p.region.as_deref());
     // A kept key was checked (or not) when it was stored; its stored region stays.
     let probes = if args.offline || args.keep_key || coding_plan {
         None
@@ -108,7 +115,13 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         gui: args.gui,
         no_desktop: args.no_desktop,
         migrate: args.migrate,
+        profile: None,
     };
+    // A profile not in use gets its own file only; the one in use is written everywhere.
+    let current = store::profile::in_use(previous.as_ref());
+    if target != current {
+        return crate::profiles::store_profile(platform, &target, &settings, args);
+    }
     // The lock is held until the plan is written (or refused), then released with `locked`.
     let outcome = write(platform, &settings, &options, args.dry_run, args.json, Writer::Set)?;
     if args.from_env && !args.migrate && !args.dry_run && !args.json {
@@ -132,8 +145,11 @@ fn from_env(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
 
 /// `--keep-key`: the key dashkey's own file holds, so a person adds a store (`--gui`) or a
 /// shell without pasting the key again and without it passing through argv.
-fn kept_key(platform: &Platform) -> Result<dashkey::ParsedKey, Failure> {
-    match store::load_stored(platform)?.and_then(|stored| stored.key()) {
+fn kept_key(
+    platform: &Platform,
+    profile: &store::ProfileName,
+) -> Result<dashkey::ParsedKey, Failure> {
+    match store::profile::load(platform, profile)?.and_then(|found| found.stored.key()) {
         Some(key) => Ok(dashkey::ParsedKey { key, notes: Vec::new() }),
         None => Err(Failure {
             exit: Exit::Problem,
@@ -179,13 +195,13 @@ fn offer_migrate(platform: &Platform) {
 
 /// Which command writes: the heading says what it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Writer {
+pub(crate) enum Writer {
     Set,
     Region,
 }
 
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
-fn write(
+pub(crate) fn write(
     platform: &Platform,
     settings: &Settings,
     options: &SetOptions,
@@ -382,6 +398,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         gui: record.files.iter().any(|f| f.role == dashkey::edit::record::Role::Desktop),
         no_desktop: false,
         migrate: false,
+        profile: None,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use anyhow::anyhow;
 use dashkey::Platform;
 use dashkey::shell::Dialect;
-use dashkey::store;
 
 use crate::cli::EnvArgs;
 use crate::exit::{Exit, Failure, Outcome};
@@ -22,7 +21,7 @@ pub fn run(platform: &Platform, args: &EnvArgs) -> Outcome {
         None => crate::set::current_dialect(platform),
     };
     refuse_terminal(args.reveal, "load it with  eval \"$(dashkey env)\"")?;
-    let Some(stored) = store::load_stored(platform)? else {
+    let Some(stored) = crate::profiles::stored(platform, args.profile.as_deref())? else {
         anstream::eprintln!("no key is stored: {}", crate::output::set_first(platform));
         return Ok(Exit::Problem);
     };

@@ -10,6 +10,9 @@ use crate::exit::{Exit, Outcome};
 use crate::output::{DIM, paint};
 
 pub fn run(platform: &Platform, args: &UnsetArgs) -> Outcome {
+    if let Some(name) = &args.profile {
+        return crate::profiles::remove(platform, name, args);
+    }
     // Always locked (a dry run excepted): a `set` running now may be creating the directory.
     let _lock = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &_lock {

@@ -86,6 +86,25 @@ pub struct Record {
     /// --client --force` wrote dashkey's over it: `unset` puts these back byte for byte.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub session_displaced: Vec<Displaced>,
+    /// The profile whose key every new shell, desktop session and SDK file gets, when it is
+    /// not `default`. Absent for users who never switched, so their record is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Named profiles stored beside the one in use (and `default`, while another is in use).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<ProfileEntry>,
+}
+
+/// A named profile: where its key is kept is `store::profile`'s; the record keeps what the
+/// file cannot say (the region id it was stored with) and the fingerprint, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEntry {
+    /// The profile's name.
+    pub name: String,
+    /// The region whose URLs were written with its key, if any.
+    pub region: Option<String>,
+    /// Fingerprint of its key.
+    pub fingerprint: String,
 }
 
 /// A session variable's value from before dashkey wrote over it. It may be another
@@ -187,6 +206,8 @@ pub enum Role {
     ServiceEnv,
     /// A service manager's configuration (a systemd drop-in, a supervisord file).
     ServiceConfig,
+    /// A named profile's key (`profiles/NAME/env.sh` in dashkey's directory).
+    Profile,
 }
 
 impl Role {
@@ -201,7 +222,8 @@ impl Role {
             | Role::Desktop
             | Role::Backup
             | Role::Record
-            | Role::ServiceEnv => true,
+            | Role::ServiceEnv
+            | Role::Profile => true,
             Role::Hook | Role::ServiceConfig => false,
         }
     }

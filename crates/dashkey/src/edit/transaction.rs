@@ -259,7 +259,8 @@ pub fn own_place(role: Role) -> bool {
         | Role::Backup
         | Role::SdkKeyFile
         | Role::SdkConfig
-        | Role::Desktop => true,
+        | Role::Desktop
+        | Role::Profile => true,
         Role::Hook | Role::ServiceEnv | Role::ServiceConfig => false,
     }
 }

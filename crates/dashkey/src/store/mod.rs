@@ -30,6 +30,7 @@ pub mod handoff;
 pub mod hooks;
 pub mod owned;
 pub mod plan;
+pub mod profile;
 pub mod sdk_config;
 pub mod sdk_key;
 
@@ -40,8 +41,8 @@ pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    CLIENT_VARS, DASHSCOPE_VARS, NotRemovedReason, NotUpdated, Note, PersistError, Plan,
-    SetOptions, Settings, WRITTEN_VARS, client_value, missing_ancestors,
+    BadProfileName, CLIENT_VARS, DASHSCOPE_VARS, NotRemovedReason, NotUpdated, Note, PersistError,
+    Plan, ProfileName, SetOptions, Settings, WRITTEN_VARS, client_value, missing_ancestors,
 };
 pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;
@@ -345,7 +346,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         )
         .filter(|f| f.role != Role::Record)
         .collect();
-    let record = Record {
+    let mut record = Record {
         version: Record::VERSION,
         region: run.settings.region.as_ref().map(|r| r.region.clone()),
         openai_compatible: run.settings.openai_compatible,
@@ -365,7 +366,10 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         no_desktop,
         wslenv: std::mem::take(&mut run.wslenv),
         session_displaced: std::mem::take(&mut run.displaced),
+        profile: None,
+        profiles: Vec::new(),
     };
+    profile::finish_set(&mut run, &mut record)?;
     if !run.plan.is_empty() || !run.record_usable {
         // First, not last: a `set` killed half-way leaves a record listing every file it
         // may have created, so that `unset` removes them (an empty `.profile` it created
@@ -383,12 +387,20 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
             run.plan.changes.insert(0, change);
         }
     }
+    // Parking the default key goes before the record that says another profile is in use:
+    // a run killed in between leaves a copy, never a record pointing away from the only one.
+    let park = profile::profile_file(&run.dir, &ProfileName::default_profile());
+    if let Some(at) = run.plan.changes.iter().position(|c| c.path == park && c.after.is_some()) {
+        let change = run.plan.changes.remove(at);
+        run.plan.changes.insert(0, change);
+    }
     Ok(run.plan)
 }
 
 /// The end of an `unset`: the record goes last, so that an interrupted unset can be run
 /// again; then the directories dashkey created, when empty.
 fn finish_unset(mut run: UnsetRun) -> Result<Plan, PersistError> {
+    profile::plan_unset_all(&mut run)?;
     // The record, last, so that an interrupted unset can be run again.
     let record_path = run.dir.join(crate::edit::record::FILE_NAME);
     if !fsx_is_link(&record_path)
@@ -462,6 +474,7 @@ impl Places {
             Role::Hook => path.starts_with(&self.home) && !path.starts_with(&self.dir),
             // Services are recorded apart, with their own checks.
             Role::ServiceEnv | Role::ServiceConfig => false,
+            Role::Profile => profile::holds(&self.dir, path),
         }
     }
 }

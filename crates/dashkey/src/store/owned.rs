@@ -158,7 +158,17 @@ impl Stored {
 /// [`PersistError`] when the file exists but cannot be read or was not written by dashkey.
 pub fn load_stored(platform: &Platform) -> Result<Option<Stored>, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-    let path = owned_path(&dir, Dialect::Posix);
+    load_stored_at(&owned_path(&dir, Dialect::Posix))
+}
+
+/// Reads an `env.sh` dashkey wrote at `path` (its own, or a profile's), or `None` when
+/// there is none.
+///
+/// # Errors
+///
+/// [`PersistError`] when the file exists but cannot be read or was not written by dashkey.
+pub fn load_stored_at(path: &Path) -> Result<Option<Stored>, PersistError> {
+    let path = path.to_path_buf();
     let Some(bytes) = fsx::read_optional(&path)? else { return Ok(None) };
     let bytes = Zeroizing::new(bytes);
     let text = std::str::from_utf8(&bytes)

@@ -110,6 +110,64 @@ pub struct SetOptions {
     pub no_desktop: bool,
     /// Remove existing assignments from startup files, after a backup.
     pub migrate: bool,
+    /// The profile this set makes the one in use (`dashkey use`); `None` keeps the one in use.
+    pub profile: Option<ProfileName>,
+}
+
+/// The name every profile is known by: a plain word, so that it is a safe directory name,
+/// a safe shell word and the same on every system.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProfileName(String);
+
+/// A profile name that is not a plain word.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "'{0}' is not a profile name: use 1 to 32 lowercase letters, digits, '-' or '_', starting \
+     with a letter or digit"
+)]
+pub struct BadProfileName(pub String);
+
+impl ProfileName {
+    /// The unnamed key's profile, whose files are the ones dashkey always wrote.
+    pub const DEFAULT: &'static str = "default";
+
+    /// Checks `[a-z0-9][a-z0-9_-]{0,31}`.
+    ///
+    /// # Errors
+    ///
+    /// [`BadProfileName`] for anything else (`..`, a slash, upper case, a space, empty).
+    pub fn parse(name: &str) -> Result<ProfileName, BadProfileName> {
+        let mut chars = name.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if first_ok && rest_ok && name.len() <= 32 {
+            Ok(ProfileName(name.to_string()))
+        } else {
+            Err(BadProfileName(name.to_string()))
+        }
+    }
+
+    /// `default`.
+    pub fn default_profile() -> ProfileName {
+        ProfileName(Self::DEFAULT.to_string())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `default`.
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+}
+
+impl std::fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Why a plan cannot be made or applied.
@@ -187,6 +245,18 @@ pub enum PersistError {
     /// dashkey's own directory cannot be trusted with the key.
     #[error(transparent)]
     PrivateDir(#[from] fsx::PrivateDirError),
+    /// No profile of that name is stored.
+    #[error("no profile '{name}' is stored")]
+    UnknownProfile {
+        /// The name asked for.
+        name: String,
+    },
+    /// The profile in use cannot be removed alone: new shells would be left without it.
+    #[error("the profile '{name}' is in use")]
+    ProfileInUse {
+        /// The profile.
+        name: String,
+    },
 }
 
 /// Something the user should know about a plan.

@@ -32,8 +32,19 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
         }
         // A file dashkey did not write (from `dashscope auth login`, say) is kept, so that
         // `unset` can put it back as it was.
-        let written_by_dashkey =
-            run.old_record.fingerprint.as_deref() == Some(old.fingerprint().as_str());
+        // A key of one of dashkey's profiles is dashkey's too, as is the key its own env.sh
+        // holds: a `use` or a rotation killed after the record was written leaves the SDK
+        // file holding the previous key, which must not be saved as the user's.
+        let fingerprint = old.fingerprint();
+        let in_env_sh = crate::store::owned::load_stored(run.platform)
+            .ok()
+            .flatten()
+            .and_then(|stored| stored.key())
+            .is_some_and(|stored| stored == old);
+        let written_by_dashkey = run.old_record.fingerprint.as_deref()
+            == Some(fingerprint.as_str())
+            || run.old_record.profiles.iter().any(|p| p.fingerprint == fingerprint)
+            || in_env_sh;
         let backup = run.dir.join(SDK_KEY_BACKUP);
         if !written_by_dashkey && !backup.exists() {
             let saved = Some(old_bytes.to_vec());

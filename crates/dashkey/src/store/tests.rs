@@ -314,3 +314,15 @@ fn a_session_value_written_over_with_force_is_put_back_by_unset_byte_for_byte() 
     assert_eq!(session.vars[vars::OPENAI_API_KEY], users);
     assert_eq!(session.vars.len(), 2, "{:?}", session.vars.keys().collect::<Vec<_>>());
 }
+
+#[test]
+fn a_profile_name_is_a_plain_word_and_nothing_else() {
+    use crate::store::ProfileName;
+    for good in ["default", "work", "a", "0", "cn-prod_2", &"a".repeat(32)] {
+        assert_eq!(ProfileName::parse(good).map(|n| n.to_string()), Ok(good.to_string()));
+    }
+    for bad in ["", "Work", "-x", "_x", "a/b", "..", ".", "a b", "é", "a\n", &"a".repeat(33)] {
+        assert!(ProfileName::parse(bad).is_err(), "{bad:?} was accepted");
+    }
+    assert!(ProfileName::default_profile().is_default());
+}

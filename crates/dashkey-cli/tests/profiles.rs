@@ -1,0 +1,344 @@
+//! Named profiles: `set --profile`, `use`, `profiles`, and `--profile` on `run`, `env`,
+//! `export` and `unset`, against the real binary, real shells, keys through stdin.
+
+// Unix only: these tests use real shells and unix file modes.
+#![cfg(unix)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{KEY, OTHER_KEY, Sandbox, file_contents, snapshot, tool};
+
+const BJ_URL: &str = "https://dashscope.aliyuncs.com/api/v1";
+const SG_URL: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
+const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\"";
+
+/// `set` without the online check, the key on stdin.
+fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) -> common::Run {
+    let mut args = vec!["set", "--stdin", "--offline"];
+    args.extend_from_slice(extra);
+    sandbox.run_bounded(&args, Some(key))
+}
+
+/// A sandbox with a bash, zsh and fish user whose default key is stored for Beijing and a
+/// `work` profile for Singapore.
+fn two_profiles() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.write(".bashrc", "# bashrc\n");
+    sandbox.write(".zshrc", "# zshrc\n");
+    sandbox.write(".config/fish/config.fish", "# fish\n");
+    set(
+        &sandbox,
+        KEY,
+        &[
+            "--region",
+            "cn-beijing",
+            "--gui",
+            "--shell",
+            "bash",
+            "--shell",
+            "zsh",
+            "--shell",
+            "fish",
+        ],
+    )
+    .expect_code(0);
+    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+}
+
+fn shell_out(sandbox: &Sandbox, program: &Path, args: &[&str]) -> String {
+    let output = sandbox.program(program).args(args).env("TERM", "dumb").output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What new interactive bash, zsh and fish shells get.
+fn new_shells_get(sandbox: &Sandbox, expected: &str) {
+    for (name, args) in
+        [("bash", ["-i", "-c", PRINT]), ("zsh", ["-i", "-c", PRINT]), ("fish", ["-i", "-c", PRINT])]
+    {
+        let Some(program) = tool(name) else { continue };
+        let out = shell_out(sandbox, &program, &args);
+        assert!(out.ends_with(expected), "{name} printed {out:?}, expected {expected:?}");
+    }
+}
+
+fn profile_file(sandbox: &Sandbox, name: &str) -> std::path::PathBuf {
+    sandbox.home.join(".config/dashkey/profiles").join(name).join("env.sh")
+}
+
+#[test]
+fn a_profile_not_in_use_gets_only_its_own_file_and_use_switches_every_new_shell() {
+    let sandbox = two_profiles();
+    let file = profile_file(&sandbox, "work");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(OTHER_KEY) && text.contains(SG_URL), "{text}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        assert_eq!(mode(file.parent().unwrap().parent().unwrap()), 0o700);
+    }
+    // Storing `work` changed nothing any shell or SDK reads.
+    new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
+    assert_eq!(sandbox.read(".dashscope/api_key"), format!("{KEY}\n").as_bytes());
+
+    let mut before_use = file_contents(&sandbox.home);
+    before_use.remove(Path::new(".config/dashkey/record.json"));
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    new_shells_get(&sandbox, &format!("{OTHER_KEY}|{SG_URL}"));
+    assert_eq!(sandbox.read(".dashscope/api_key"), format!("{OTHER_KEY}\n").as_bytes());
+    let config = String::from_utf8(sandbox.read(".dashscope/config.toml")).unwrap();
+    assert!(config.contains("dashscope-intl.aliyuncs.com"), "{config}");
+    let desktop = String::from_utf8(sandbox.read(".config/environment.d/60-dashkey.conf")).unwrap();
+    assert!(desktop.contains(OTHER_KEY) && desktop.contains(SG_URL), "{desktop}");
+
+    let listed = sandbox.run_bounded(&["profiles", "--json"], None).expect_code(0).json();
+    let rows = listed["profiles"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(row("work")["in_use"], true);
+    assert_eq!(row("default")["in_use"], false);
+    assert_eq!(row("work")["region"], "ap-southeast-1");
+    assert_eq!(row("default")["region"], "cn-beijing");
+    assert_eq!(row("work")["kind"], "standard");
+    assert_eq!(row("work")["key"], "sk-…6b5a");
+
+    // And back: every new shell has the default key again, every file but the record as it was.
+    sandbox.run_bounded(&["use", "default"], None).expect_code(0);
+    let mut now = file_contents(&sandbox.home);
+    now.remove(Path::new(".config/dashkey/record.json"));
+    assert_eq!(now, before_use);
+    new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
+    assert!(!profile_file(&sandbox, "default").exists());
+}
+
+#[test]
+fn run_env_and_export_hand_over_the_named_profile() {
+    let sandbox = two_profiles();
+    let run = sandbox.run_revealing(&["run", "--profile", "work", "--", "sh", "-c", PRINT], None);
+    assert_eq!(run.stdout, format!("{OTHER_KEY}|{SG_URL}"), "{}", run.stderr);
+    let run = sandbox.run_revealing(&["run", "--", "sh", "-c", PRINT], None);
+    assert_eq!(run.stdout, format!("{KEY}|{BJ_URL}"));
+    let export =
+        sandbox.run_revealing(&["export", "--format", "dotenv", "--profile", "work"], None);
+    assert!(export.stdout.contains(OTHER_KEY) && !export.stdout.contains(KEY), "{}", export.stdout);
+    let env = sandbox.run_revealing(&["env", "--shell", "sh", "--profile", "work"], None);
+    assert!(env.stdout.contains(OTHER_KEY) && env.stdout.contains(SG_URL), "{}", env.stdout);
+    // The parked default, while `work` is in use.
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    let run =
+        sandbox.run_revealing(&["run", "--profile", "default", "--", "sh", "-c", PRINT], None);
+    assert_eq!(run.stdout, format!("{KEY}|{BJ_URL}"));
+}
+
+#[test]
+fn rotating_one_profile_leaves_the_other_untouched() {
+    const NEW: &str = "sk-77777777777777777777777777777777";
+    let mut sandbox = two_profiles();
+    sandbox.secret(NEW);
+    let before = file_contents(&sandbox.home);
+    set(&sandbox, NEW, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    let after = file_contents(&sandbox.home);
+    let changed: Vec<_> =
+        after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
+    let expected: Vec<std::path::PathBuf> =
+        vec![".config/dashkey/profiles/work/env.sh".into(), ".config/dashkey/record.json".into()];
+    assert_eq!(changed, expected);
+    new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
+
+    // Rotating the profile in use writes everywhere and leaves the parked default alone.
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    let parked = std::fs::read(profile_file(&sandbox, "default")).unwrap();
+    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    new_shells_get(&sandbox, &format!("{OTHER_KEY}|{SG_URL}"));
+    assert_eq!(std::fs::read(profile_file(&sandbox, "default")).unwrap(), parked);
+    assert!(std::fs::read_to_string(profile_file(&sandbox, "work")).unwrap().contains(OTHER_KEY));
+}
+
+#[test]
+fn unset_profile_and_unset_restore_every_file_byte_for_byte() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".bashrc", "# bashrc\n");
+    sandbox.write(".zshrc", "# zshrc\n");
+    let pristine = snapshot(&sandbox.home);
+    set(&sandbox, KEY, &["--region", "cn-beijing", "--shell", "bash", "--shell", "zsh"])
+        .expect_code(0);
+    let with_default = snapshot(&sandbox.home);
+    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox.run_bounded(&["unset", "--profile", "work"], None).expect_code(0);
+    assert_eq!(snapshot(&sandbox.home), with_default);
+
+    // Everything, with a profile parked and another in use.
+    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    assert!(profile_file(&sandbox, "default").exists());
+    sandbox.run_bounded(&["unset"], None).expect_code(0);
+    assert_eq!(snapshot(&sandbox.home), pristine);
+}
+
+#[test]
+fn a_profile_alone_is_removed_with_its_record_and_directories() {
+    let sandbox = Sandbox::new();
+    let pristine = snapshot(&sandbox.home);
+    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    let listed = sandbox.run_bounded(&["profiles"], None).expect_code(0).stdout.clone();
+    assert!(listed.contains("none is in use") && listed.contains("dashkey use work"), "{listed}");
+    sandbox.run_bounded(&["unset", "--profile", "work"], None).expect_code(0);
+    assert_eq!(snapshot(&sandbox.home), pristine);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_changes_nothing() {
+    let sandbox = two_profiles();
+    let before = snapshot(&sandbox.home);
+    for (args, says) in [
+        (vec!["use", "nope"], "no profile 'nope' is stored"),
+        (vec!["unset", "--profile", "nope"], "no profile 'nope' is stored"),
+        (vec!["run", "--profile", "nope", "--", "true"], "no profile 'nope' is stored"),
+        (vec!["export", "--format", "dotenv", "--profile", "nope"], "no profile 'nope' is stored"),
+        (vec!["env", "--profile", "nope"], "no profile 'nope' is stored"),
+        (vec!["use", "../x"], "'../x' is not a profile name"),
+        (vec!["unset", "--profile", "Work"], "'Work' is not a profile name"),
+        (vec!["unset", "--profile", "default"], "the profile 'default' is in use"),
+    ] {
+        let run = sandbox.run_bounded(&args, None);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert_eq!(snapshot(&sandbox.home), before, "{args:?} changed files");
+    }
+    for name in ["a/b", "", "x y", "-lead", &"a".repeat(33)] {
+        let run = set(&sandbox, KEY, &[&format!("--profile={name}")]);
+        assert_eq!(run.code, 2, "{name:?}: {}", run.stderr);
+        assert!(run.stderr.contains("is not a profile name"), "{}", run.stderr);
+        assert_eq!(snapshot(&sandbox.home), before, "set --profile {name:?} changed files");
+    }
+    // The one in use, after a switch.
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    let before = snapshot(&sandbox.home);
+    let run = sandbox.run_bounded(&["unset", "--profile", "work"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("the profile 'work' is in use"), "{}", run.stderr);
+    assert_eq!(snapshot(&sandbox.home), before);
+}
+
+#[test]
+fn while_another_profile_is_in_use_a_plain_set_rotates_the_parked_default_only() {
+    const NEW: &str = "sk-88888888888888888888888888888888";
+    let mut sandbox = two_profiles();
+    sandbox.secret(NEW);
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    let before = file_contents(&sandbox.home);
+    set(&sandbox, NEW, &[]).expect_code(0);
+    let after = file_contents(&sandbox.home);
+    let changed: Vec<_> =
+        after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
+    let expected: Vec<std::path::PathBuf> = vec![
+        ".config/dashkey/profiles/default/env.sh".into(),
+        ".config/dashkey/record.json".into(),
+    ];
+    assert_eq!(changed, expected);
+    new_shells_get(&sandbox, &format!("{OTHER_KEY}|{SG_URL}"));
+    // The parked default kept its region; `--keep-key --profile` writes that profile's key.
+    let run =
+        sandbox.run_revealing(&["run", "--profile", "default", "--", "sh", "-c", PRINT], None);
+    assert_eq!(run.stdout, format!("{NEW}|{BJ_URL}"));
+    sandbox.run_bounded(&["set", "--keep-key", "--profile", "default"], None).expect_code(0);
+    assert_eq!(file_contents(&sandbox.home), after);
+    sandbox.run_bounded(&["use", "default"], None).expect_code(0);
+    new_shells_get(&sandbox, &format!("{NEW}|{BJ_URL}"));
+}
+
+/// The syscalls a `use` writes with, for the fault walk.
+const SYSCALLS: [&str; 4] = ["write", "fsync", "renameat", "unlink"];
+
+/// Every file under HOME, without the transaction's own temporaries and journals.
+fn settled(home: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = file_contents(home);
+    files.retain(|path, _| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let temporary = name.contains(".dashkey-") && name.ends_with(".tmp");
+        !temporary && !name.starts_with(".dashkey-journal-")
+    });
+    files
+}
+
+/// `use` under faults injected by strace: the Nth write, fsync, rename or unlink fails with
+/// EIO, or dashkey is killed there. After the recovery the next command runs first, every
+/// file holds its bytes from before or after the switch; the retry succeeds and ends where
+/// a `use` without faults ends.
+#[test]
+fn use_under_injected_faults_leaves_every_file_old_or_new() {
+    let Some(strace) = tool("strace") else { return };
+    let strace = strace.to_str().unwrap().to_string();
+    let clean = two_profiles();
+    let old = settled(&clean.home);
+    let trace = clean.root().join("trace");
+    let filter = format!("trace={}", SYSCALLS.join(","));
+    let wrapper = [strace.as_str(), "-f", "-qq", "-o", trace.to_str().unwrap(), "-e", &filter];
+    clean.run_wrapped(&wrapper, &["use", "work"], None).expect_code(0);
+    let new = settled(&clean.home);
+    assert_ne!(old, new);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let mut trials = 0;
+    for syscall in SYSCALLS {
+        let count = text
+            .lines()
+            .filter(|l| !l.contains("resumed>"))
+            .filter(|l| l.split_whitespace().any(|w| w.starts_with(&format!("{syscall}("))))
+            .count();
+        // Every call when there are few, an even spread of 12 otherwise.
+        let ns: Vec<usize> = if count <= 12 {
+            (1..=count).collect()
+        } else {
+            (0..12).map(|i| 1 + i * (count - 1) / 11).collect()
+        };
+        for n in ns {
+            for what in ["error=EIO", "signal=KILL"] {
+                trials += 1;
+                let sandbox = two_profiles();
+                let inject = format!("inject={syscall}:{what}:when={n}");
+                let fault_filter = format!("trace={syscall}");
+                let wrapper = [
+                    strace.as_str(),
+                    "-f",
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    &fault_filter,
+                    "-e",
+                    &inject,
+                ];
+                sandbox.run_wrapped(&wrapper, &["use", "work"], None);
+                let platform = dashkey::Platform::simulated(
+                    dashkey::Os::Linux,
+                    [("HOME", sandbox.home.to_str().unwrap())],
+                );
+                drop(dashkey::store::lock(&platform).expect("the next command takes the lock"));
+                let now = settled(&sandbox.home);
+                // Paths are relative to each sandbox's HOME, so they compare across sandboxes
+                // except inside the record, which names absolute paths.
+                for path in old.keys().chain(new.keys()).chain(now.keys()) {
+                    if path.ends_with("record.json") {
+                        continue;
+                    }
+                    let current = now.get(path);
+                    assert!(
+                        current == old.get(path) || current == new.get(path),
+                        "{syscall} {what} at {n}: {} is neither old nor new",
+                        path.display()
+                    );
+                }
+                sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+                let mut done = settled(&sandbox.home);
+                let mut expected = new.clone();
+                done.retain(|p, _| !p.ends_with("record.json"));
+                expected.retain(|p, _| !p.ends_with("record.json"));
+                assert_eq!(done, expected, "{syscall} {what} at {n}: the retry ends elsewhere");
+            }
+        }
+    }
+    assert!(trials > 0);
+}
