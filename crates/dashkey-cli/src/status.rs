@@ -305,11 +305,21 @@ impl Status {
         }
         if let Some(record) = &self.record {
             let region = record.region.as_deref().unwrap_or("SDK default (cn-beijing)");
-            outln!(
-                out,
-                "  {}",
-                paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
-            );
+            if record.fingerprint.is_some() {
+                outln!(
+                    out,
+                    "  {}",
+                    paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
+                );
+            } else if !record.profiles.is_empty() {
+                // Only named profiles are stored: none is in use, so no shell loads a key.
+                let names: Vec<&str> = record.profiles.iter().map(|p| p.name.as_str()).collect();
+                let line = format!(
+                    "no key is in use: new terminals load none (profiles stored: {}; pick one with  dashkey use NAME)",
+                    names.join(", ")
+                );
+                outln!(out, "  {}", paint(DIM, line));
+            }
             if let Some((path, url)) = dashkey::store::sdk_config::base_url(platform) {
                 let path = output::show_path(platform, &path);
                 let line = format!("programs without a shell (2.0 SDK): base_url {url} in {path}");

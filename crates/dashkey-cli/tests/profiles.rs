@@ -189,6 +189,20 @@ fn a_profile_alone_is_removed_with_its_record_and_directories() {
     assert_eq!(snapshot(&sandbox.home), pristine);
 }
 
+/// With only a named profile stored and none in use, `status` does not claim new terminals
+/// load a key: they load none, and it says how to pick one.
+#[test]
+fn status_with_only_a_profile_not_in_use_says_no_key_is_in_use() {
+    let sandbox = Sandbox::new();
+    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    let status = sandbox.run_bounded(&["status"], None).stdout.clone();
+    assert!(!status.contains("new terminals load dashkey's copy"), "{status}");
+    assert!(status.contains("no key is in use") && status.contains("dashkey use NAME"), "{status}");
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    let status = sandbox.run_bounded(&["status"], None).stdout.clone();
+    assert!(status.contains("new terminals load dashkey's copy"), "{status}");
+}
+
 #[test]
 fn bad_input_is_a_clear_error_and_changes_nothing() {
     let sandbox = two_profiles();
