@@ -114,15 +114,15 @@ fn after_set_the_npm_clients_call_singapore_from_a_new_login_shell_and_get_200()
             singapore.requests().iter().map(|r| r.path().to_string()).collect();
         assert_eq!(paths, ["/compatible-mode/v1/chat/completions"], "{client}");
     }
-    // ChatAlibabaTongyi calls the native text-generation service, which this fake does not
-    // serve yet: what is checked here is that it reaches Singapore's native API.
+    // ChatAlibabaTongyi calls Singapore's native text-generation service.
     singapore.clear_requests();
-    let (_, urls) = request(&mut sandbox, &setup, "langchain-js");
+    let (answer, urls) = request(&mut sandbox, &setup, "langchain-js");
     assert_eq!(
         urls,
         ["https://dashscope-intl.aliyuncs.com/api/v1/services/aigc/text-generation/generation"]
     );
     assert_eq!(singapore.requests().len(), 1);
+    assert_eq!(answer, "200 Hello from fake-dashscope (ap-southeast-1).", "langchain-js");
 }
 
 #[test]
@@ -138,6 +138,10 @@ fn a_key_stored_for_the_wrong_region_gets_the_401_and_doctor_names_the_cause() {
         assert!(answer.contains("invalid_api_key"), "{client}: {answer}");
         assert!(answer.contains("Incorrect API key provided"), "{client}: {answer}");
     }
+    // ChatAlibabaTongyi on the native API gets the native refusal.
+    let (answer, _) = request(&mut sandbox, &setup, "langchain-js");
+    assert!(answer.starts_with("error "), "langchain-js: {answer}");
+    assert!(answer.contains("InvalidApiKey") || answer.contains("Invalid API-key"), "{answer}");
     for (client, _) in CLIENTS {
         let bin = assert_cmd::cargo::cargo_bin("dashkey");
         let command = format!("'{}' doctor --client {client} --online --json", bin.display());
@@ -165,16 +169,17 @@ fn a_key_stored_for_the_wrong_region_gets_the_401_and_doctor_names_the_cause() {
             );
         }
     }
-    // The fix, run: a new terminal's openai calls Beijing and gets 200, ChatAlibabaTongyi
-    // calls Beijing's native API; @ai-sdk/alibaba still calls Singapore.
+    // The fix, run: a new terminal's openai and ChatAlibabaTongyi call Beijing and get 200;
+    // @ai-sdk/alibaba still calls Singapore.
     sandbox.run(&["region", "cn-beijing"], None).expect_code(0);
     let (answer, _) = request(&mut sandbox, &setup, "openai-node");
     assert_eq!(answer, "200 Hello from fake-dashscope (cn-beijing).");
-    let (_, urls) = request(&mut sandbox, &setup, "langchain-js");
+    let (answer, urls) = request(&mut sandbox, &setup, "langchain-js");
     assert_eq!(
         urls,
         ["https://dashscope.aliyuncs.com/api/v1/services/aigc/text-generation/generation"]
     );
+    assert_eq!(answer, "200 Hello from fake-dashscope (cn-beijing).", "langchain-js");
     let (answer, urls) = request(&mut sandbox, &setup, "ai-sdk");
     assert!(answer.contains(" 401 "), "{answer}");
     assert_eq!(urls, ["https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions"]);
