@@ -117,12 +117,7 @@ fn set_writes_litellms_base_for_new_shells_and_doctor_names_a_shell_that_lacks_i
     assert_eq!(problem_ids(&litellm), ["wrong-region"]);
     let run = stale.run(&["doctor", "--client", "litellm", "--json"], None);
     let json = run.json();
-    let finding = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "client-problem")
-        .unwrap_or_else(|| panic!("{json}"));
+    let finding = common::client_problem(&json);
     let title = finding["title"].as_str().unwrap();
     assert!(title.contains("cn-beijing") && title.contains("ap-southeast-1"), "{title}");
     let fix = finding["fix"].as_str().unwrap();

@@ -49,13 +49,7 @@ fn set_client_claude_code_writes_the_regions_anthropic_url_and_doctor_fixes_a_wr
     // The key works in Beijing: doctor --online says so, and its fix moves the URL.
     let json =
         in_login_shell(&sandbox, &bash, "doctor --client claude-code --online --json").json();
-    let finding = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "client-problem")
-        .unwrap_or_else(|| panic!("{json}"))
-        .clone();
+    let finding = common::client_problem(&json);
     let title = finding["title"].as_str().unwrap();
     assert!(title.contains("it calls ap-southeast-1, but the key works in cn-beijing"), "{title}");
     assert_eq!(finding["fix"], "dashkey region cn-beijing, then start it from a new terminal");

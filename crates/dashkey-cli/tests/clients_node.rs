@@ -146,13 +146,7 @@ fn a_key_stored_for_the_wrong_region_gets_the_401_and_doctor_names_the_cause() {
         let bin = assert_cmd::cargo::cargo_bin("dashkey");
         let command = format!("'{}' doctor --client {client} --online --json", bin.display());
         let json = login(&sandbox, &setup.bash, &command).json();
-        let finding = json["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["id"] == "client-problem")
-            .unwrap_or_else(|| panic!("{client}: {json}"))
-            .clone();
+        let finding = common::client_problem(&json);
         let title = finding["title"].as_str().unwrap();
         assert!(
             title.contains("it calls ap-southeast-1, but the key works in cn-beijing"),

@@ -123,13 +123,7 @@ fn doctor_names_the_file_whose_url_calls_another_region_than_the_keys() {
     sandbox.write(".qwen/.env", format!("OPENAI_API_KEY={KEY}\n"));
     sandbox.write("proj/.env", format!("OPENAI_BASE_URL={}\n", url("ap-southeast-1")));
     let json = run_in(&sandbox, &cwd, &["doctor", "--client", "qwen-code", "--json"]).json();
-    let finding = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "client-problem")
-        .unwrap_or_else(|| panic!("{json}"))
-        .clone();
+    let finding = common::client_problem(&json);
     let title = finding["title"].as_str().unwrap();
     assert!(title.contains("it calls ap-southeast-1, but the key works in cn-beijing"), "{title}");
     let detail = finding["detail"].as_str().unwrap();

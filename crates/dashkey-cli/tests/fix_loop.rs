@@ -265,31 +265,13 @@ fn context_rows_are_fixed_by_their_commands() {
     }
 }
 
-/// A stand-in `crontab` program (what `DASHKEY_CRONTAB` names): `-l`, `-` and `-r` on a
-/// file in the sandbox, never the machine's crontab.
-fn fake_crontab(sandbox: &mut Sandbox, text: &str) {
-    let spool = sandbox.root().join("spool");
-    std::fs::write(&spool, text).unwrap();
-    let script = sandbox.root().join("crontab");
-    let body = format!(
-        "#!/bin/sh\nf='{}'\ncase \"$1\" in\n  -l) [ -f \"$f\" ] && exec cat \"$f\"; \
-         echo 'no crontab for tester' >&2; exit 1;;\n  -r) rm -f \"$f\";;\n  -) cat > \"$f\";;\n\
-         esac\n",
-        spool.display()
-    );
-    std::fs::write(&script, body).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    sandbox.env("DASHKEY_CRONTAB", script.display().to_string());
-}
-
 /// cron: a crontab with a job and no DashScope variables sends 1.x and Java to Beijing and
 /// gives Node no key; `service install --cron` (and `--with-key` for the key) end each row.
 #[test]
 fn cron_rows_are_fixed_by_the_crontab_hand_off() {
     for id in ["context-region", "context-key"] {
         let mut world = world();
-        fake_crontab(&mut world.sandbox, "*/5 * * * * python3 /srv/job.py\n");
+        common::fake_crontab(&mut world.sandbox, "*/5 * * * * python3 /srv/job.py\n");
         set(&world.sandbox, &["--region", "ap-southeast-1"]);
         world.sandbox.env("DASHSCOPE_API_KEY", KEY);
         let ran = loop_free(&world.sandbox, id, Some("cron job"), &[]);

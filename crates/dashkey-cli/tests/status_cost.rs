@@ -18,24 +18,6 @@ use common::world::World;
 use common::{KEY, Sandbox};
 use fake_dashscope::{Builder, Fault};
 
-/// A stand-in `crontab` program (what `DASHKEY_CRONTAB` names): `-l`, `-` and `-r` on a
-/// file in the sandbox, never the machine's crontab.
-fn fake_crontab(sandbox: &mut Sandbox, text: &str) {
-    let spool = sandbox.root().join("spool");
-    std::fs::write(&spool, text).unwrap();
-    let script = sandbox.root().join("crontab");
-    let body = format!(
-        "#!/bin/sh\nf='{}'\ncase \"$1\" in\n  -l) [ -f \"$f\" ] && exec cat \"$f\"; \
-         echo 'no crontab for tester' >&2; exit 1;;\n  -r) rm -f \"$f\";;\n  -) cat > \"$f\";;\n\
-         esac\n",
-        spool.display()
-    );
-    std::fs::write(&script, body).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    sandbox.env("DASHKEY_CRONTAB", script.display().to_string());
-}
-
 /// The programs a `dashkey ARGS` run started (successful execve calls, its own first), and
 /// its stdout. Bounded by `timeout`, outside the traced tree.
 fn execs(sandbox: &Sandbox, args: &[&str]) -> (Vec<String>, String) {
@@ -100,7 +82,7 @@ fn assert_cron_row_left_to_doctor(sandbox: &Sandbox) {
 #[test]
 fn status_starts_no_program_in_a_home_with_a_cron_hand_off() {
     let mut sandbox = Sandbox::new();
-    fake_crontab(&mut sandbox, "*/5 * * * * python3 /srv/job.py\n");
+    common::fake_crontab(&mut sandbox, "*/5 * * * * python3 /srv/job.py\n");
     sandbox
         .run(&["set", "--stdin", "--offline", "--region", "ap-southeast-1"], Some(KEY))
         .expect_code(0);
@@ -126,7 +108,7 @@ fn status_starts_no_program_in_a_home_with_a_cron_hand_off() {
 #[test]
 fn status_starts_no_program_in_a_home_without_a_hand_off() {
     let mut sandbox = Sandbox::new();
-    fake_crontab(&mut sandbox, "*/5 * * * * python3 /srv/job.py\n");
+    common::fake_crontab(&mut sandbox, "*/5 * * * * python3 /srv/job.py\n");
     sandbox.run(&["set", "--stdin", "--offline"], Some(KEY)).expect_code(0);
     let (started, stdout) = execs(&sandbox, &["status"]);
     assert_only_itself(&started, "without a hand-off");

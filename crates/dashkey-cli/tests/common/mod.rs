@@ -621,3 +621,37 @@ pub fn node_clients() -> Option<(PathBuf, PathBuf)> {
     }
     Some((node, dir.canonicalize().unwrap()))
 }
+
+// --- shared by fix_loop and status_cost ---
+
+/// A stand-in `crontab` program (what `DASHKEY_CRONTAB` names): `-l`, `-` and `-r` on a
+/// file in the sandbox, never the machine's crontab.
+pub fn fake_crontab(sandbox: &mut Sandbox, text: &str) {
+    let spool = sandbox.root().join("spool");
+    std::fs::write(&spool, text).unwrap();
+    let script = sandbox.root().join("crontab");
+    let body = format!(
+        "#!/bin/sh\nf='{}'\ncase \"$1\" in\n  -l) [ -f \"$f\" ] && exec cat \"$f\"; \
+         echo 'no crontab for tester' >&2; exit 1;;\n  -r) rm -f \"$f\";;\n  -) cat > \"$f\";;\n\
+         esac\n",
+        spool.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sandbox.env("DASHKEY_CRONTAB", script.display().to_string());
+}
+
+// --- shared by the client tests ---
+
+/// The `client-problem` finding of a `doctor --client ID --json` report (panics with the
+/// report when there is none).
+pub fn client_problem(json: &serde_json::Value) -> serde_json::Value {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "client-problem")
+        .unwrap_or_else(|| panic!("no client-problem finding: {json}"))
+        .clone()
+}
