@@ -20,8 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{KEY, OTHER_KEY, Run, Sandbox, tool};
-use fake_dashscope::{FakeDashScope, Running};
+use common::{KEY, OTHER_KEY, Run, Sandbox, fake_regions, tool};
 use serde_json::Value;
 
 const SG_NATIVE: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
@@ -905,29 +904,6 @@ fn a_malformed_or_empty_base_url_fails() {
 
 // ---------------------------------------------------------------------------------------
 // FAQ scenario 5, online: against fake regions on loopback
-
-const REGIONS: [&str; 4] = ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong"];
-
-/// Four fake regions (the key valid in `valid_in`, if any), named in the sandbox's config.toml.
-fn fake_regions(sandbox: &mut Sandbox, valid_in: Option<&str>) -> Vec<(String, Running)> {
-    let servers: Vec<(String, Running)> = REGIONS
-        .iter()
-        .map(|region| {
-            let mut builder = FakeDashScope::builder().region(*region);
-            if Some(*region) == valid_in {
-                builder = builder.valid_key(KEY);
-            }
-            (region.to_string(), builder.start().unwrap())
-        })
-        .collect();
-    let config: String = servers
-        .iter()
-        .map(|(region, server)| format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url()))
-        .collect();
-    sandbox.write(".config/dashkey/config.toml", config);
-    sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
-    servers
-}
 
 #[test]
 fn online_a_key_from_another_region_gives_dashkey_region() {

@@ -465,20 +465,7 @@ fn online_judges_the_project_against_where_the_key_works() {
     // Stored for Singapore, but DashScope (four fake regions on loopback) accepts the key only
     // in US (Virginia), where the project sends it.
     let mut sandbox = healthy_sandbox();
-    let servers: Vec<_> = ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong"]
-        .iter()
-        .map(|region| {
-            let builder = FakeDashScope::builder().region(*region);
-            let builder = if *region == "us-east-1" { builder.valid_key(KEY) } else { builder };
-            (region.to_string(), builder.start().unwrap())
-        })
-        .collect();
-    let config: String = servers
-        .iter()
-        .map(|(region, server)| format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url()))
-        .collect();
-    sandbox.write(".config/dashkey/config.toml", config);
-    sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
+    let servers = common::fake_regions(&mut sandbox, Some("us-east-1"));
     let app = "import dashscope\ndashscope.base_http_api_url = 'https://dashscope-us.aliyuncs.com/api/v1'\n";
     let dir = project(&sandbox, "online", &[("config.py", app)]);
     let (run, findings) = scan(&sandbox, &dir);

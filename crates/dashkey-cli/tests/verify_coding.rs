@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{KEY, LAUNCH_REGIONS, Sandbox};
+use common::world::REGIONS;
+use common::{KEY, Sandbox};
 use fake_dashscope::{FakeDashScope, Running};
 
 const CODING: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
@@ -13,7 +14,7 @@ const CODING: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
 /// The four standard regions and a Coding Plan international host, all on loopback,
 /// written to `config.toml`; the coding host accepts `CODING`, Singapore accepts `KEY`.
 fn servers(sandbox: &mut Sandbox) -> (Vec<Running>, Running) {
-    let standard: Vec<Running> = LAUNCH_REGIONS
+    let standard: Vec<Running> = REGIONS
         .iter()
         .map(|region| {
             let builder = FakeDashScope::builder().region(*region);
@@ -28,7 +29,7 @@ fn servers(sandbox: &mut Sandbox) -> (Vec<Running>, Running) {
         .valid_key(CODING)
         .start()
         .unwrap();
-    let mut config: String = LAUNCH_REGIONS
+    let mut config: String = REGIONS
         .iter()
         .zip(&standard)
         .map(|(region, server)| format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url()))

@@ -512,20 +512,18 @@ mod sys {
 
 // ---- scope "launch": programs no shell starts (environment.d, cron) ----
 
-/// The region ids of the four built-in regions.
-pub const LAUNCH_REGIONS: [&str; 4] = ["cn-beijing", "ap-southeast-1", "us-east-1", "cn-hongkong"];
-
-/// Four fake regions on loopback, the key valid only in `valid_in`, named in the sandbox's
-/// config.toml, so that `set` finds the region online as it would against DashScope.
-pub fn launch_fake_regions(
+/// Four fake regions on loopback (the built-in ones, [`world::REGIONS`]), the key valid only
+/// in `valid_in` (or nowhere), named in the sandbox's config.toml, so that `set`, `verify`
+/// and `doctor --online` ask them as they would ask DashScope.
+pub fn fake_regions(
     sandbox: &mut Sandbox,
-    valid_in: &str,
+    valid_in: Option<&str>,
 ) -> Vec<(String, fake_dashscope::Running)> {
-    let servers: Vec<(String, fake_dashscope::Running)> = LAUNCH_REGIONS
+    let servers: Vec<(String, fake_dashscope::Running)> = world::REGIONS
         .iter()
         .map(|region| {
             let mut builder = fake_dashscope::FakeDashScope::builder().region(*region);
-            if *region == valid_in {
+            if Some(*region) == valid_in {
                 builder = builder.valid_key(KEY);
             }
             (region.to_string(), builder.start().unwrap())
@@ -538,6 +536,14 @@ pub fn launch_fake_regions(
     sandbox.write(".config/dashkey/config.toml", config);
     sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
     servers
+}
+
+/// [`fake_regions`] with the key valid in `valid_in`.
+pub fn launch_fake_regions(
+    sandbox: &mut Sandbox,
+    valid_in: &str,
+) -> Vec<(String, fake_dashscope::Running)> {
+    fake_regions(sandbox, Some(valid_in))
 }
 
 /// What the real Python SDK resolves, in a process started with exactly `vars` (`env -i`):
