@@ -8,9 +8,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{KEY, Run, Sandbox, clients_python, launch_fake_regions, python_sdk, tool};
+use common::{KEY, Sandbox, clients_python, launch_fake_regions, python_sdk, tool};
 
 /// One request per client, printing `200 <text>` or `error <status> <code> <message>` (never
 /// the key).
@@ -71,21 +71,12 @@ fn setup(sandbox: &Sandbox) -> Option<Setup> {
     Some(Setup { bash, sdk, clients, script })
 }
 
-/// `command` in a fresh login shell of bash, bounded.
-fn login(sandbox: &Sandbox, bash: &Path, command: &str) -> Run {
-    let mut child = sandbox.program("/usr/bin/timeout");
-    child.args(["120", bash.to_str().unwrap(), "-l", "-c", command]).env("TERM", "dumb");
-    let run = Run::from(child.output().unwrap());
-    sandbox.assert_no_secret(&run, &[command]);
-    run
-}
-
 /// The answer line of one client's request, run from a new login shell.
 fn request(sandbox: &Sandbox, setup: &Setup, client: &str) -> String {
     let clients = client.starts_with("langchain") || client == "qwen-agent";
     let python = if clients { &setup.clients } else { &setup.sdk };
     let command = format!("'{}' '{}' {client}", python.display(), setup.script.display());
-    let run = login(sandbox, &setup.bash, &command);
+    let run = common::login_shell(sandbox, &setup.bash, &command);
     run.stdout.trim().lines().last().unwrap_or_default().to_string()
 }
 
@@ -145,7 +136,7 @@ fn a_key_stored_for_the_wrong_region_gets_the_real_401_and_doctor_names_the_caus
     for client in ["dashscope", "dashscope-client", "langchain", "qwen-agent"] {
         let bin = assert_cmd::cargo::cargo_bin("dashkey");
         let command = format!("'{}' doctor --client {client} --online --json", bin.display());
-        let json = login(&sandbox, &setup.bash, &command).json();
+        let json = common::login_shell(&sandbox, &setup.bash, &command).json();
         let finding = common::client_problem(&json);
         let title = finding["title"].as_str().unwrap();
         assert!(

@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::{KEY, Run, Sandbox, launch_fake_regions, node_clients, tool};
 
@@ -62,15 +62,6 @@ fn redirect_hosts(sandbox: &mut Sandbox, servers: &[(String, fake_dashscope::Run
     sandbox.env("DASHKEY_TEST_REDIRECT", serde_json::Value::Object(map).to_string());
 }
 
-/// `command` in a fresh login shell of bash, bounded.
-fn login(sandbox: &Sandbox, bash: &Path, command: &str) -> Run {
-    let mut child = sandbox.program("/usr/bin/timeout");
-    child.args(["120", bash.to_str().unwrap(), "-l", "-c", command]).env("TERM", "dumb");
-    let run = Run::from(child.output().unwrap());
-    sandbox.assert_no_secret(&run, &[command]);
-    run
-}
-
 /// The client's request from a new login shell: its answer line and the URLs it fetched.
 fn request(sandbox: &mut Sandbox, setup: &Setup, client: &str) -> (String, Vec<String>) {
     let sent = sandbox.root().join(format!("sent-{client}"));
@@ -82,7 +73,7 @@ fn request(sandbox: &mut Sandbox, setup: &Setup, client: &str) -> (String, Vec<S
         setup.scripts.join("redirect.cjs").display(),
         setup.scripts.join("request.cjs").display()
     );
-    let run = login(sandbox, &setup.bash, &command);
+    let run = common::login_shell(sandbox, &setup.bash, &command);
     let answer = run.stdout.trim().lines().last().unwrap_or_default().to_string();
     let urls = std::fs::read_to_string(&sent).unwrap_or_default();
     let urls = urls.lines().map(|line| line.split('\t').next().unwrap().to_string()).collect();
@@ -145,7 +136,7 @@ fn a_key_stored_for_the_wrong_region_gets_the_401_and_doctor_names_the_cause() {
     for (client, _) in CLIENTS {
         let bin = assert_cmd::cargo::cargo_bin("dashkey");
         let command = format!("'{}' doctor --client {client} --online --json", bin.display());
-        let json = login(&sandbox, &setup.bash, &command).json();
+        let json = common::login_shell(&sandbox, &setup.bash, &command).json();
         let finding = common::client_problem(&json);
         let title = finding["title"].as_str().unwrap();
         assert!(

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::{KEY, Run, Sandbox, clients_python, launch_fake_regions, tool};
 
@@ -80,18 +80,9 @@ fn setup(sandbox: &Sandbox) -> Option<Setup> {
     Some(Setup { bash, python, scripts })
 }
 
-/// `command` in a fresh login shell of bash, bounded.
-fn login(sandbox: &Sandbox, bash: &Path, command: &str) -> Run {
-    let mut child = sandbox.program("/usr/bin/timeout");
-    child.args(["120", bash.to_str().unwrap(), "-l", "-c", command]).env("TERM", "dumb");
-    let run = Run::from(child.output().unwrap());
-    sandbox.assert_no_secret(&run, &[command]);
-    run
-}
-
 fn request(sandbox: &Sandbox, setup: &Setup, client: &str) -> String {
     let script = setup.scripts.join("request.py");
-    let run = login(
+    let run = common::login_shell(
         sandbox,
         &setup.bash,
         &format!("'{}' '{}' {client}", setup.python.display(), script.display()),
@@ -102,7 +93,7 @@ fn request(sandbox: &Sandbox, setup: &Setup, client: &str) -> String {
 
 fn dashkey_in_login(sandbox: &Sandbox, setup: &Setup, args: &str) -> Run {
     let bin = assert_cmd::cargo::cargo_bin("dashkey");
-    login(sandbox, &setup.bash, &format!("'{}' {args}", bin.display()))
+    common::login_shell(sandbox, &setup.bash, &format!("'{}' {args}", bin.display()))
 }
 
 #[test]

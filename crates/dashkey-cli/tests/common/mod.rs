@@ -661,3 +661,13 @@ pub fn client_problem(json: &serde_json::Value) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no client-problem finding: {json}"))
         .clone()
 }
+
+/// `command` in a fresh login shell of bash (the real-client tests' way of starting a program
+/// as a new terminal would), bounded by `timeout` at 120 s and checked for leaked keys.
+pub fn login_shell(sandbox: &Sandbox, bash: &Path, command: &str) -> Run {
+    let mut child = sandbox.program("/usr/bin/timeout");
+    child.args(["120", bash.to_str().unwrap(), "-l", "-c", command]).env("TERM", "dumb");
+    let run = Run::from(child.output().unwrap());
+    sandbox.assert_no_secret(&run, &[command]);
+    run
+}
