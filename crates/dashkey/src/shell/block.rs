@@ -137,20 +137,44 @@ pub fn find_with(content: &str, markers: &Markers) -> Result<Option<Span>, Block
         let offset = start;
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(content.len(), |at| start + at + 1);
         let line = &content[start..end];
-        let text = line.trim_end_matches(['\n', '\r']).trim();
-        if text == markers.begin || text == markers.begin_joined {
-            // A joined block's added newline is the same line ending as its own lines.
-            let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
-            let added = if text == markers.begin_joined { eol } else { "" };
-            begins.push((index + 1, offset, added, eol));
-        } else if text == markers.end {
-            ends.push((index + 1, offset + line.len()));
-        }
+        marker_line(markers, line, index, offset, &mut begins, &mut ends);
     }
+    span_of(content, &begins, &ends)
+}
+
+/// A begin marker found: its 1-based line, byte offset, the newline a joined block added
+/// before it (empty when none) and the block's line ending.
+type Begin = (usize, usize, &'static str, &'static str);
+/// An end marker found: its 1-based line and the byte offset just after it.
+type End = (usize, usize);
+
+/// Records `line` (number `index` from 0, starting at byte `offset`) when it is one of the
+/// markers.
+fn marker_line(
+    markers: &Markers,
+    line: &str,
+    index: usize,
+    offset: usize,
+    begins: &mut Vec<Begin>,
+    ends: &mut Vec<End>,
+) {
+    let text = line.trim_end_matches(['\n', '\r']).trim();
+    if text == markers.begin || text == markers.begin_joined {
+        // A joined block's added newline is the same line ending as its own lines.
+        let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+        let added = if text == markers.begin_joined { eol } else { "" };
+        begins.push((index + 1, offset, added, eol));
+    } else if text == markers.end {
+        ends.push((index + 1, offset + line.len()));
+    }
+}
+
+/// The one block the markers found delimit, or why there is not exactly one.
+fn span_of(content: &str, begins: &[Begin], ends: &[End]) -> Result<Option<Span>, BlockError> {
     let mut lines: Vec<usize> =
         begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
     lines.sort_unstable();
-    match (begins.as_slice(), ends.as_slice()) {
+    match (begins, ends) {
         ([], []) => Ok(None),
         ([(line, start, added, eol)], [(end_line, end)]) if end_line > line => {
             let at_end = *end == content.len();
@@ -453,35 +477,10 @@ mod tests {
         let mut ends = Vec::new();
         let mut offset = 0;
         for (index, line) in content.split_inclusive('\n').enumerate() {
-            let text = line.trim_end_matches(['\n', '\r']).trim();
-            if text == markers.begin || text == markers.begin_joined {
-                // A joined block's added newline is the same line ending as its own lines.
-                let eol = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
-                let added = if text == markers.begin_joined { eol } else { "" };
-                begins.push((index + 1, offset, added, eol));
-            } else if text == markers.end {
-                ends.push((index + 1, offset + line.len()));
-            }
+            marker_line(markers, line, index, offset, &mut begins, &mut ends);
             offset += line.len();
         }
-        let mut lines: Vec<usize> =
-            begins.iter().map(|b| b.0).chain(ends.iter().map(|e| e.0)).collect();
-        lines.sort_unstable();
-        match (begins.as_slice(), ends.as_slice()) {
-            ([], []) => Ok(None),
-            ([(line, start, added, eol)], [(end_line, end)]) if end_line > line => {
-                let at_end = *end == content.len();
-                let cut_start = if at_end && content[..*start].ends_with(added) {
-                    start - added.len()
-                } else {
-                    *start
-                };
-                let joined = !added.is_empty();
-                Ok(Some(Span { cut_start, joined, start: *start, end: *end, line: *line, eol }))
-            }
-            _ if begins.len() > 1 || ends.len() > 1 => Err(BlockError::Duplicated { lines }),
-            _ => Err(BlockError::Unbalanced { lines }),
-        }
+        span_of(content, &begins, &ends)
     }
 
     proptest! {
