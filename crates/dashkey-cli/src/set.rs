@@ -8,7 +8,7 @@
 
 use anyhow::anyhow;
 use dashkey::Config;
-use dashkey::edit::record::Record;
+use dashkey::edit::record::{KeyStore, Record};
 use dashkey::region::RegionEndpoint;
 use dashkey::region::config::UnknownRegion;
 use dashkey::shell::{Dialect, Probes, Shell};
@@ -116,9 +116,17 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         no_desktop: args.no_desktop,
         migrate: args.migrate,
         profile: None,
+        store: args.store.as_deref().map(|name| match name {
+            "keyring" => KeyStore::Keyring,
+            _ => KeyStore::File,
+        }),
     };
     // A profile not in use gets its own file only; the one in use is written everywhere.
     let current = store::profile::in_use(previous.as_ref());
+    let keyring = options.store.unwrap_or(previous.as_ref().map_or(KeyStore::File, |r| r.store));
+    if target != current && keyring == KeyStore::Keyring {
+        return Err(store::PersistError::KeyringWithProfiles.into());
+    }
     if target != current {
         return crate::profiles::store_profile(platform, &target, &settings, args);
     }
@@ -399,6 +407,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         no_desktop: false,
         migrate: false,
         profile: None,
+        store: None,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)
