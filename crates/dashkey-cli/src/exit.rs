@@ -166,7 +166,7 @@ fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
             path.display()
         )),
         PersistError::Keyring(_) => {
-            Some(format!("{error}; nothing was changed. {}", dashkey::store::keyring::FIX))
+            Some(format!("{error}; {}", dashkey::store::keyring::FIX))
         }
         PersistError::KeyringWithProfiles => Some(format!(
             "{error}: the keyring holds the key of the default profile only; remove the others \

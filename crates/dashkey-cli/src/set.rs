@@ -23,6 +23,9 @@ use crate::keyinput;
 use crate::output::{BOLD, DIM, WARN, paint, show_path};
 use crate::spinner::Spinner;
 
+/// What the keyring store adds to a shell's start (`scripts/bench keyring`, README).
+const KEYRING_SHELL_COST: &str = "5 ms";
+
 /// How long `set` waits for DashScope by default: it should feel quick, and a network
 /// failure only costs a warning.
 const SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -255,6 +258,15 @@ pub(crate) fn write(
     explain_environment_d(platform, &plan);
     if let Some(region) = &settings.region {
         anstream::println!("Region: {}, {}", region.region, region.native());
+    }
+    if store::keyring::recorded_store(platform) == KeyStore::Keyring {
+        anstream::println!(
+            "The key is in {} and in no file. New shells load it by running `dashkey env` \
+             from dashkey's file (a subprocess: about {KEYRING_SHELL_COST} more per shell \
+             start, see README's Speed); cron jobs and system services cannot reach the \
+             keyring (`dashkey doctor` says which).",
+            store::keyring::place()
+        );
     }
     anstream::println!();
     anstream::println!("Load it into this terminal now:  {}", paint(BOLD, load_command(platform)));
