@@ -24,7 +24,7 @@ use crate::output::{BOLD, DIM, WARN, paint, show_path};
 use crate::spinner::Spinner;
 
 /// What the keyring store adds to a shell's start (`scripts/bench keyring`, README).
-const KEYRING_SHELL_COST: &str = "5 ms";
+const KEYRING_SHELL_COST: &str = "20 ms";
 
 /// How long `set` waits for DashScope by default: it should feel quick, and a network
 /// failure only costs a warning.

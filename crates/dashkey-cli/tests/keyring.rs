@@ -292,3 +292,48 @@ fn a_file_that_fails_after_the_keyring_write_takes_the_new_entry_back() {
     assert_eq!(service.lookup(&sandbox), None, "the new entry was deleted again");
     assert_eq!(home_without_keyring(&sandbox.home), before);
 }
+
+/// The ids of `doctor --json`'s findings that are problems.
+fn doctor_problems(sandbox: &Sandbox) -> Vec<(String, String)> {
+    let run = sandbox.run(&["doctor", "--json"], None);
+    run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "warn" || f["severity"] == "fail")
+        .map(|f| (f["id"].as_str().unwrap().to_string(), f["fix"].as_str().unwrap_or("").into()))
+        .collect()
+}
+
+#[test]
+fn doctor_flags_the_contexts_the_keyring_cannot_reach_and_its_fix_works() {
+    let mut sandbox = Sandbox::new();
+    let Some(service) = SecretService::start(&mut sandbox) else { return };
+    set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
+    let problems = doctor_problems(&sandbox);
+    let (_, fix) = problems
+        .iter()
+        .find(|(id, _)| id == "keyring-contexts")
+        .unwrap_or_else(|| panic!("no keyring-contexts finding: {problems:?}"));
+    // The fix, as printed (the part before the gloss), run by sh with dashkey on PATH.
+    let command = fix.split("   (").next().unwrap();
+    let path = format!(
+        "{}:{}",
+        common::dashkey_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let sh = sandbox.program("sh").env("PATH", path).args(["-c", command]).output().unwrap();
+    assert!(sh.status.success(), "{command}: {}", String::from_utf8_lossy(&sh.stderr));
+    assert!(!doctor_problems(&sandbox).iter().any(|(id, _)| id.starts_with("keyring-")));
+    assert_eq!(service.lookup(&sandbox), None);
+
+    // A keyring that cannot be reached is a failure with the way out.
+    set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
+    sandbox.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/dashkey-test-bus");
+    let problems = doctor_problems(&sandbox);
+    let (_, fix) = problems
+        .iter()
+        .find(|(id, _)| id == "keyring-unreachable")
+        .unwrap_or_else(|| panic!("no keyring-unreachable finding: {problems:?}"));
+    assert!(fix.contains("dashkey set --store file"), "{fix}");
+}

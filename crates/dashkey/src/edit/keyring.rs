@@ -129,3 +129,60 @@ impl KeyringEntry for MemoryKeyring {
         "a keyring in memory"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::record::Role;
+    use crate::edit::transaction::{ApplyError, FileChange, Plan, apply};
+
+    fn plan(path: std::path::PathBuf, entry: Arc<MemoryKeyring>, before: Option<&str>) -> Plan<()> {
+        let change = FileChange::new(path, Role::Owned, None, Some(b"# new\n".to_vec()), 0o600);
+        Plan {
+            changes: change.unwrap().into_iter().collect(),
+            keyring: Some(KeyringChange {
+                entry,
+                before: before.map(|v| Zeroizing::new(v.to_string())),
+                after: Some(Zeroizing::new("sk-new-0123456789abcdef".to_string())),
+            }),
+            ..Plan::default()
+        }
+    }
+
+    #[test]
+    fn a_keyring_that_refuses_stops_the_plan_before_any_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.sh");
+        let entry = Arc::new(MemoryKeyring::default());
+        *entry.fail_set.lock().unwrap() = true;
+        let error = apply(&plan(path.clone(), entry.clone(), None), None).unwrap_err();
+        assert!(matches!(error, ApplyError::Applied { restored: 0, .. }), "{error}");
+        assert!(!path.exists(), "no file was written");
+        assert_eq!(*entry.value.lock().unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_that_fails_after_the_entry_puts_the_entry_back() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be: the write fails after the keyring's.
+        std::fs::write(dir.path().join("not-a-dir"), "").unwrap();
+        let path = dir.path().join("not-a-dir/env.sh");
+        for before in [None, Some("sk-old-0123456789abcdef")] {
+            let entry = Arc::new(MemoryKeyring::default());
+            *entry.value.lock().unwrap() = before.map(str::to_string);
+            let error = apply(&plan(path.clone(), entry.clone(), before), None).unwrap_err();
+            assert!(matches!(error, ApplyError::Applied { restored: 1, .. }), "{error}");
+            assert_eq!(entry.value.lock().unwrap().as_deref(), before);
+        }
+    }
+
+    #[test]
+    fn debug_of_a_change_shows_no_value() {
+        let change = KeyringChange {
+            entry: Arc::new(MemoryKeyring::default()),
+            before: None,
+            after: Some(Zeroizing::new("sk-new-0123456789abcdef".to_string())),
+        };
+        assert!(!format!("{change:?}").contains("sk-new"));
+    }
+}
