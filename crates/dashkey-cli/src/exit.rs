@@ -165,9 +165,7 @@ fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
              --no-modify-rc, or add the line yourself: {hint}",
             path.display()
         )),
-        PersistError::Keyring(_) => {
-            Some(format!("{error}; {}", dashkey::store::keyring::FIX))
-        }
+        PersistError::Keyring(_) => Some(format!("{error}; {}", dashkey::store::keyring::FIX)),
         PersistError::KeyringWithProfiles => Some(format!(
             "{error}: the keyring holds the key of the default profile only; remove the others \
              first (dashkey unset --profile NAME) or keep the file store"

@@ -228,10 +228,8 @@ fn without_a_session_bus_set_fails_with_the_fix_and_changes_nothing() {
         };
         sandbox.env("XDG_RUNTIME_DIR", sandbox.root().join("no-run").to_str().unwrap());
         let before = snapshot(&sandbox.home);
-        let run = sandbox.run_bounded(
-            &["set", "--stdin", "--offline", "--store", "keyring"],
-            Some(KEY),
-        );
+        let run =
+            sandbox.run_bounded(&["set", "--stdin", "--offline", "--store", "keyring"], Some(KEY));
         assert_eq!(run.code, 3, "{}", run.stderr);
         assert!(run.stderr.contains("no keyring service can be reached"), "{}", run.stderr);
         assert!(run.stderr.contains("dashkey set --store file"), "the fix: {}", run.stderr);
@@ -282,7 +280,15 @@ fn a_file_that_fails_after_the_keyring_write_takes_the_new_entry_back() {
     // entry.
     let strace = strace.to_str().unwrap();
     let run = sandbox.run_wrapped(
-        &[strace, "-f", "-qq", "-o", "/dev/null", "-e", "inject=rename,renameat,renameat2:error=EIO:when=2"],
+        &[
+            strace,
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=rename,renameat,renameat2:error=EIO:when=2",
+        ],
         &["set", "--stdin", "--offline", "--store", "keyring", "--shell", "bash"],
         Some(KEY),
     );
@@ -336,4 +342,51 @@ fn doctor_flags_the_contexts_the_keyring_cannot_reach_and_its_fix_works() {
         .find(|(id, _)| id == "keyring-unreachable")
         .unwrap_or_else(|| panic!("no keyring-unreachable finding: {problems:?}"));
     assert!(fix.contains("dashkey set --store file"), "{fix}");
+}
+
+#[test]
+fn every_shell_loads_the_key_from_the_keyring_through_its_own_file() {
+    let mut sandbox = Sandbox::new();
+    let Some(_service) = SecretService::start(&mut sandbox) else { return };
+    sandbox.run(&["set", "--stdin", "--offline", "--store", "keyring"], Some(KEY)).expect_code(0);
+    assert_eq!(files_containing(&sandbox.home, &[KEY]), Vec::new());
+    let print = "printf '%s' \"$DASHSCOPE_API_KEY\"";
+    let cases: [(&str, &[&str], &str); 7] = [
+        ("bash", &["-ic"], print),
+        ("zsh", &["-c"], print),
+        ("dash", &["-lc"], print),
+        ("ksh", &["-ic"], print),
+        ("mksh", &["-ic"], print),
+        ("fish", &["-c"], "printf '%s' $DASHSCOPE_API_KEY"),
+        ("tcsh", &["-c"], "printf '%s' \"$DASHSCOPE_API_KEY\""),
+    ];
+    for (shell, flags, command) in cases {
+        let Some(path) = tool(shell) else { continue };
+        let out =
+            sandbox.program(path).args(flags).arg(command).stdin(Stdio::null()).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            KEY,
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The hand-offs read the keyring too.
+    let run = sandbox.run_revealing(&["run", "--", "printenv", "DASHSCOPE_API_KEY"], None);
+    assert_eq!(run.stdout.trim(), KEY, "{}", run.stderr);
+    let export = sandbox.run_revealing(&["export", "--format", "docker-env"], None);
+    assert!(export.stdout.contains(KEY), "{}", export.stderr);
+}
+
+#[test]
+fn the_keyring_store_keeps_one_key_so_named_profiles_are_refused() {
+    let mut sandbox = Sandbox::new();
+    let Some(service) = SecretService::start(&mut sandbox) else { return };
+    set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
+    let before = home_without_keyring(&sandbox.home);
+    let run = sandbox.run(&["set", "--stdin", "--offline", "--profile", "work"], Some(OTHER_KEY));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("default profile only"), "{}", run.stderr);
+    assert_eq!(home_without_keyring(&sandbox.home), before);
+    assert_eq!(service.lookup(&sandbox).as_deref(), Some(KEY));
 }

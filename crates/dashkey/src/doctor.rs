@@ -20,8 +20,8 @@
 
 mod contexts;
 mod environment;
-mod keyring;
 pub(crate) mod git;
+mod keyring;
 mod managers;
 mod processes;
 mod startup_files;

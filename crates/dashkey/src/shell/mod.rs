@@ -37,8 +37,8 @@ pub use files::{
     startup_files,
 };
 pub use hook::{
-    KEYRING_MARKER, hook_lines, hook_offset, is_interactive_guard, is_keyring_loader, keyring_lines,
-    keyring_names, owned_file,
+    KEYRING_MARKER, hook_lines, hook_offset, is_interactive_guard, is_keyring_loader,
+    keyring_lines, keyring_names, owned_file,
 };
 pub use probe::{Probes, detect, login_dialect};
 pub use quote::{

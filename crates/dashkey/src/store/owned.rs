@@ -224,7 +224,9 @@ pub fn load_stored_at(path: &Path) -> Result<Option<Stored>, PersistError> {
 pub(super) fn parse_owned_posix(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, usize> {
     let mut vars = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.is_empty() || shell::is_keyring_loader(Dialect::Posix, line)
+        if line.starts_with('#')
+            || line.is_empty()
+            || shell::is_keyring_loader(Dialect::Posix, line)
         {
             continue;
         }

@@ -71,9 +71,8 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
 /// `unset`: the file while it holds dashkey's key; the one it replaced comes back.
 pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
     let (key, fingerprint) = (run.key.as_ref(), run.record.fingerprint.as_deref());
-    let ours = |found: &ApiKey| {
-        key == Some(found) || fingerprint == Some(found.fingerprint().as_str())
-    };
+    let ours =
+        |found: &ApiKey| key == Some(found) || fingerprint == Some(found.fingerprint().as_str());
     plan_removal(&mut run.plan, &run.home, &run.dir, &ours)
 }
 
