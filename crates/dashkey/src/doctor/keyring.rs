@@ -28,13 +28,14 @@ impl Context<'_> {
                     id::KEYRING_CONTEXTS,
                     Severity::Warn,
                     format!(
-                        "the key is in {place}: cron jobs, system services and sudo to another \
-                         user cannot reach it"
+                        "the key is in {place}: desktop apps, systemd services, cron jobs and \
+                         sudo get it from no file"
                     ),
                 )
                 .detail(
-                    "they run outside your login session (no D-Bus session, or another user), \
-                     and no file of dashkey's holds the key for them",
+                    "only shells run `dashkey env`; the rest read files (environment.d, the SDK \
+                     key file), which hold no key with this store, and cron, system services \
+                     and another user cannot reach your keyring at all",
                 )
                 .fix(
                     "dashkey set --keep-key --store file   (or give one program the key: \
