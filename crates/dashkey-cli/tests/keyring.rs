@@ -315,8 +315,12 @@ fn doctor_problems(sandbox: &Sandbox) -> Vec<(String, String)> {
 fn doctor_flags_the_contexts_the_keyring_cannot_reach_and_its_fix_works() {
     let mut sandbox = Sandbox::new();
     let Some(service) = SecretService::start(&mut sandbox) else { return };
+    // A desktop session: environment.d is written, without the key.
+    sandbox.env("XDG_CURRENT_DESKTOP", "GNOME");
     set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
     let problems = doctor_problems(&sandbox);
+    // The desktop's usual fix (`set --keep-key --gui`) would give it no key here.
+    assert!(!problems.iter().any(|(_, fix)| fix.contains("--gui")), "{problems:?}");
     let (_, fix) = problems
         .iter()
         .find(|(id, _)| id == "keyring-contexts")
