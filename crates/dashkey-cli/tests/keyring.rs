@@ -16,7 +16,6 @@ use common::{KEY, OTHER_KEY, Sandbox, files_containing, snapshot, tool};
 struct SecretService {
     bus: Child,
     daemon: Child,
-    address: String,
 }
 
 /// A bus that activates nothing: no service directory, so no daemon starts behind the
@@ -53,7 +52,7 @@ impl SecretService {
         sandbox
             .env("XDG_RUNTIME_DIR", run.to_str().unwrap())
             .env("XDG_DATA_HOME", home.join(".local/share").to_str().unwrap())
-            .env("DBUS_SESSION_BUS_ADDRESS", address.clone());
+            .env("DBUS_SESSION_BUS_ADDRESS", address);
         let bus = sandbox
             .program(dbus)
             .args(["--nofork", "--nopidfile", "--config-file"])
@@ -74,7 +73,7 @@ impl SecretService {
         // An empty password: a new login keyring, created unlocked.
         std::io::Write::write_all(daemon.stdin.as_mut().unwrap(), b"\n").unwrap();
         drop(daemon.stdin.take());
-        let service = SecretService { bus, daemon, address };
+        let service = SecretService { bus, daemon };
         wait_for(|| service.has_name(sandbox), "org.freedesktop.secrets on the bus");
         Some(service)
     }
@@ -115,7 +114,6 @@ impl Drop for SecretService {
         let _ = self.daemon.wait();
         let _ = self.bus.kill();
         let _ = self.bus.wait();
-        let _ = &self.address;
     }
 }
 
