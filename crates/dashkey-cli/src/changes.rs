@@ -61,6 +61,13 @@ pub fn diff(platform: &Platform, plan: &Plan) -> String {
             None => out.push_str(&format!("session: remove {}\n", change.name)),
         }
     }
+    if let Some(change) = &plan.keyring {
+        out.push_str(&format!(
+            "keyring: {} the key's entry in {}\n",
+            keyring_verb(change),
+            change.entry.describe()
+        ));
+    }
     if let Some(change) = &plan.crontab {
         let before = change.before.as_deref().map_or("", String::as_str);
         let after = change.after.as_deref().map_or("", String::as_str);
@@ -77,6 +84,20 @@ pub fn diff(platform: &Platform, plan: &Plan) -> String {
         }
     }
     mask(plan, &out)
+}
+
+/// What a change does to a thing that was (`before`) or will be (`after`) there: `create`,
+/// `update` or `remove`, and in the past tense for the lines of what was done.
+fn verbs(before: bool, after: bool) -> (&'static str, &'static str) {
+    match (before, after) {
+        (_, false) => ("remove", "removed"),
+        (false, true) => ("create", "created"),
+        (true, true) => ("update", "updated"),
+    }
+}
+
+fn keyring_verb(change: &dashkey::edit::keyring::KeyringChange) -> &'static str {
+    verbs(change.before.is_some(), change.after.is_some()).1
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -96,6 +117,14 @@ fn role_name(role: Role) -> &'static str {
 
 /// One line per changed file (the record is bookkeeping and not listed).
 pub fn print_applied(platform: &Platform, plan: &Plan, applied: &Applied) {
+    if let Some(change) = plan.keyring.as_ref().filter(|_| applied.keyring) {
+        anstream::println!(
+            "  {} {}  {}",
+            paint(OK, format!("{:<8}", keyring_verb(change))),
+            change.entry.describe(),
+            paint(DIM, "keyring entry (the key itself)")
+        );
+    }
     for (path, real, role, removed) in &applied.files {
         if *role == Role::Record {
             continue;
@@ -121,11 +150,7 @@ pub fn print_applied(platform: &Platform, plan: &Plan, applied: &Applied) {
         anstream::println!("  {} {name}  {}", paint(OK, "session "), paint(DIM, "desktop session"));
     }
     if let Some(change) = plan.crontab.as_ref().filter(|_| applied.crontab) {
-        let verb = match (&change.before, &change.after) {
-            (_, None) => "removed",
-            (None, Some(_)) => "created",
-            (Some(_), Some(_)) => "updated",
-        };
+        let verb = verbs(change.before.is_some(), change.after.is_some()).1;
         anstream::println!(
             "  {} crontab  {}",
             paint(OK, format!("{verb:<8}")),
@@ -343,16 +368,16 @@ struct Report {
     /// What happens to the crontab (`create`, `update`, `remove`), when anything does.
     #[serde(skip_serializing_if = "Option::is_none")]
     crontab: Option<&'static str>,
+    /// What happens to the key's keyring entry, likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyring: Option<&'static str>,
 }
 
 /// The `--json` document of a command that writes through a plan.
 pub fn print_report(plan: &Plan, dry_run: bool) -> anyhow::Result<()> {
-    let crontab = plan.crontab.as_ref().map(|c| match (&c.before, &c.after) {
-        (None, Some(_)) => "create",
-        (_, None) => "remove",
-        _ => "update",
-    });
-    crate::output::print_json(&Report { dry_run, changes: report(plan), crontab })
+    let crontab = plan.crontab.as_ref().map(|c| verbs(c.before.is_some(), c.after.is_some()).0);
+    let keyring = plan.keyring.as_ref().map(|c| verbs(c.before.is_some(), c.after.is_some()).0);
+    crate::output::print_json(&Report { dry_run, changes: report(plan), crontab, keyring })
 }
 
 /// `--dry-run`: the diff (or the JSON list) and the notes; nothing is written.

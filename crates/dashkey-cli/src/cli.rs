@@ -337,6 +337,11 @@ pub struct SetArgs {
     /// profile not in use gets only its own file: `dashkey use NAME` switches to it.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Where the key itself lives: `file` (dashkey's env files and the SDK key file, the
+    /// default) or `keyring` (the OS keyring: no file holds the key; new shells load it by
+    /// running `dashkey env`). Later sets keep the store until --store says otherwise.
+    #[arg(long, value_name = "STORE", value_parser = ["file", "keyring"])]
+    pub store: Option<String>,
     /// Print a unified diff of every change (key masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,

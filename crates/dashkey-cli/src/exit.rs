@@ -64,7 +64,8 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
             Some(
                 PersistError::Quote(_)
                 | PersistError::UnknownProfile { .. }
-                | PersistError::ProfileInUse { .. },
+                | PersistError::ProfileInUse { .. }
+                | PersistError::KeyringWithProfiles,
             ) => Exit::Usage,
             _ => Exit::Io,
         };
@@ -163,6 +164,11 @@ fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
             "{} is not UTF-8 text, so dashkey will not edit it; skip it with --shell or \
              --no-modify-rc, or add the line yourself: {hint}",
             path.display()
+        )),
+        PersistError::Keyring(_) => Some(format!("{error}; {}", dashkey::store::keyring::FIX)),
+        PersistError::KeyringWithProfiles => Some(format!(
+            "{error}: the keyring holds the key of the default profile only; remove the others \
+             first (dashkey unset --profile NAME) or keep the file store"
         )),
         PersistError::ReadOnly { path } => Some(format!(
             "{} is read-only, so dashkey will not edit it; make it writable (chmod u+w) or skip it \

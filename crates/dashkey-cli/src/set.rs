@@ -8,7 +8,7 @@
 
 use anyhow::anyhow;
 use dashkey::Config;
-use dashkey::edit::record::Record;
+use dashkey::edit::record::{KeyStore, Record};
 use dashkey::region::RegionEndpoint;
 use dashkey::region::config::UnknownRegion;
 use dashkey::shell::{Dialect, Probes, Shell};
@@ -22,6 +22,9 @@ use crate::exit::{Exit, Failure, Outcome};
 use crate::keyinput;
 use crate::output::{BOLD, DIM, WARN, paint, show_path};
 use crate::spinner::Spinner;
+
+/// What the keyring store adds to a shell's start (`scripts/bench keyring`, README).
+const KEYRING_SHELL_COST: &str = "20 ms";
 
 /// How long `set` waits for DashScope by default: it should feel quick, and a network
 /// failure only costs a warning.
@@ -116,9 +119,17 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         no_desktop: args.no_desktop,
         migrate: args.migrate,
         profile: None,
+        store: args.store.as_deref().map(|name| match name {
+            "keyring" => KeyStore::Keyring,
+            _ => KeyStore::File,
+        }),
     };
     // A profile not in use gets its own file only; the one in use is written everywhere.
     let current = store::profile::in_use(previous.as_ref());
+    let keyring = options.store.unwrap_or(previous.as_ref().map_or(KeyStore::File, |r| r.store));
+    if target != current && keyring == KeyStore::Keyring {
+        return Err(store::PersistError::KeyringWithProfiles.into());
+    }
     if target != current {
         return crate::profiles::store_profile(platform, &target, &settings, args);
     }
@@ -247,6 +258,15 @@ pub(crate) fn write(
     explain_environment_d(platform, &plan);
     if let Some(region) = &settings.region {
         anstream::println!("Region: {}, {}", region.region, region.native());
+    }
+    if store::keyring::recorded_store(platform) == KeyStore::Keyring {
+        anstream::println!(
+            "The key is in {} and in no file. New shells load it by running `dashkey env` \
+             from dashkey's file (a subprocess: about {KEYRING_SHELL_COST} more per shell \
+             start, see README's Speed); cron jobs and system services cannot reach the \
+             keyring (`dashkey doctor` says which).",
+            store::keyring::place()
+        );
     }
     anstream::println!();
     anstream::println!("Load it into this terminal now:  {}", paint(BOLD, load_command(platform)));
@@ -399,6 +419,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         no_desktop: false,
         migrate: false,
         profile: None,
+        store: None,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)

@@ -269,7 +269,7 @@ impl Status {
         for copy in &self.copies {
             let absent = matches!(copy.state, CopyState::Absent);
             let name = match copy.kind {
-                PlaceKind::Variable => copy_label(copy.kind).to_string(),
+                PlaceKind::Variable | PlaceKind::Keyring => copy_label(copy.kind).to_string(),
                 PlaceKind::FilePathVariable => {
                     format!("{} → {}", copy_label(copy.kind), show(copy.path.as_deref()))
                 }
@@ -286,6 +286,7 @@ impl Status {
                     paint(FAIL, format!("unreadable: {failure}"))
                 }
                 (None, _) if copy.kind == PlaceKind::Variable => paint(DIM, "not set"),
+                (None, _) if copy.kind == PlaceKind::Keyring => paint(DIM, "no entry"),
                 (None, _) => paint(DIM, "no file"),
             };
             let mode = copy.mode.map(|m| format!("  {m:04o}")).unwrap_or_default();
@@ -486,6 +487,7 @@ fn copy_label(kind: PlaceKind) -> &'static str {
         PlaceKind::JavaKeyFile => "SDK key file (Java user.home)",
         PlaceKind::Dashkey => "dashkey (new terminals)",
         PlaceKind::DesktopSession => "desktop session (next login)",
+        PlaceKind::Keyring => dashkey::store::keyring::place(),
     }
 }
 

@@ -25,6 +25,10 @@
 //! - `conflicting-assignments`: "keep one: dashkey set --migrate" asks which one to keep.
 //! - `key-in-git` (tracked): the fix starts with rotating the key on the console.
 //! - `stale-env` with a different key: covered (the load line), like `not-loaded`.
+//! - `keyring-contexts`, `keyring-unreachable`: they need a real Secret Service; `keyring.rs`
+//!   (`doctor_flags_the_contexts_the_keyring_cannot_reach_and_its_fix_works`) runs the first's
+//!   printed fix as printed; the second's is a sentence (start or unlock the keyring) and
+//!   `dashkey set`, a hidden prompt.
 #![cfg(unix)]
 
 mod common;

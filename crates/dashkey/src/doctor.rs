@@ -21,6 +21,7 @@
 mod contexts;
 mod environment;
 pub(crate) mod git;
+mod keyring;
 mod managers;
 mod processes;
 mod startup_files;
@@ -110,8 +111,13 @@ pub mod id {
     /// Programs started from a launch context send the key to another region than its own.
     pub const CONTEXT_REGION: &str = "context-region";
 
+    /// The keyring that holds the key (`set --store keyring`) cannot be reached.
+    pub const KEYRING_UNREACHABLE: &str = "keyring-unreachable";
+    /// The key is in the keyring, which cron, system services and sudo cannot reach.
+    pub const KEYRING_CONTEXTS: &str = "keyring-contexts";
+
     /// Every id, in the order the checks run.
-    pub const ALL: [&str; 30] = [
+    pub const ALL: [&str; 32] = [
         TEMPORARY,
         NOT_LOADED,
         STALE_ENV,
@@ -142,6 +148,8 @@ pub mod id {
         NO_KEY,
         CONTEXT_KEY,
         CONTEXT_REGION,
+        KEYRING_UNREACHABLE,
+        KEYRING_CONTEXTS,
     ];
 }
 
@@ -303,6 +311,7 @@ pub fn diagnose(
             .any(|l| !l.is_empty() && !l.starts_with('#') && !is_assignment(l))
     });
     cx.check_contexts(&crate::reach::matrix(platform, &inputs), jobs, &mut out);
+    cx.check_keyring(&mut out);
     cx.check_values(&mut out);
     cx.check_key_files(&mut out);
     cx.check_startup_files(&mut out);

@@ -26,6 +26,10 @@ impl Context<'_> {
         if self.persisted_key.is_none() || self.under_sudo() || self.service_manager().is_some() {
             return;
         }
+        // With the keyring store, the desktop's and user services' files hold no key by design:
+        // `keyring-contexts` says so with the fix that works (`--gui` would give them none).
+        let keyring = crate::store::keyring::recorded_store(self.platform)
+            == crate::edit::record::KeyStore::Keyring;
         for row in &matrix.contexts {
             if row.context == LaunchContext::ThisProcess || row.coverage == Coverage::NotHere {
                 continue;
@@ -50,7 +54,9 @@ impl Context<'_> {
                 Coverage::Partial(reason) => format!(" ({reason})"),
                 _ => String::new(),
             };
-            if !keyless.is_empty() {
+            let by_keyring = keyring
+                && matches!(row.context, LaunchContext::Desktop | LaunchContext::UserService);
+            if !keyless.is_empty() && !by_keyring {
                 let who = if keyless.len() == row.surfaces.len() {
                     "no SDK gets a key".to_string()
                 } else {

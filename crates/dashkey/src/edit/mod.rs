@@ -9,12 +9,14 @@
 //! - [`transaction`]: a [`transaction::Plan`] of file and session changes, applied all
 //!   together or rolled back with every failure reported;
 //! - [`session`]: the session variables (registry, launchd) a transaction may change;
+//! - [`keyring`]: the key's entry in the OS keyring, the one secret kept outside files;
 //! - [`crontab`]: the user's crontab, replaced through the real `crontab` program;
 //! - [`lock`]: dashkey's lock and what taking it repairs;
 //! - [`record`]: what dashkey wrote, a hint for `unset`, never an authority.
 
 pub mod crontab;
 pub mod fsx;
+pub mod keyring;
 pub mod lock;
 pub mod record;
 pub mod session;

@@ -93,6 +93,36 @@ pub struct Record {
     /// Named profiles stored beside the one in use (and `default`, while another is in use).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<ProfileEntry>,
+    /// Where the key itself is kept (`set --store`). Absent for the file store, so that the
+    /// record of a user who never chose is byte for byte what it was.
+    #[serde(default, skip_serializing_if = "KeyStore::is_file")]
+    pub store: KeyStore,
+}
+
+/// Where the key itself is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyStore {
+    /// dashkey's env files and the SDK key file (the default: what every program reads).
+    #[default]
+    File,
+    /// The OS keyring; no file holds the key, shells load it through `dashkey env`.
+    Keyring,
+}
+
+impl KeyStore {
+    /// Whether this is the file store (the default).
+    pub fn is_file(&self) -> bool {
+        *self == KeyStore::File
+    }
+
+    /// The word `--store` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyStore::File => "file",
+            KeyStore::Keyring => "keyring",
+        }
+    }
 }
 
 /// A named profile: where its key is kept is `store::profile`'s; the record keeps what the

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::ApiKey;
 use crate::edit::crontab::{CrontabChange, CrontabError};
 use crate::edit::fsx::{self, FsError};
+use crate::edit::keyring::{KeyringChange, KeyringError};
 use crate::edit::record::Role;
 use crate::edit::session::{SessionEnv, SessionError};
 
@@ -33,6 +34,9 @@ pub enum ApplyError {
     /// `crontab` refused the new crontab, or it changed meanwhile.
     #[error(transparent)]
     Crontab(#[from] CrontabError),
+    /// The keyring refused the key's entry.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
     /// A write failed; everything already changed was put back, and each file was re-read
     /// and found as it was (bytes and mode).
     #[error(
@@ -84,6 +88,13 @@ pub enum NotRestored {
         /// What went wrong.
         error: SessionError,
     },
+    /// The key's keyring entry.
+    Keyring {
+        /// Where it lives.
+        place: &'static str,
+        /// What went wrong.
+        error: KeyringError,
+    },
 }
 
 impl std::fmt::Display for NotRestored {
@@ -106,6 +117,9 @@ impl std::fmt::Display for NotRestored {
             ),
             NotRestored::Session { name, error } => {
                 write!(f, "the session variable {name} ({error})")
+            }
+            NotRestored::Keyring { place, error } => {
+                write!(f, "the key's entry in {place} ({error})")
             }
         }
     }
@@ -167,6 +181,8 @@ pub struct Plan<N> {
     pub changes: Vec<FileChange>,
     /// Session variable changes.
     pub session: Vec<SessionChange>,
+    /// The key's keyring entry, changed before every file and put back after them.
+    pub keyring: Option<KeyringChange>,
     /// The user's crontab, replaced last (after every file and variable), so that when
     /// `crontab` refuses, everything before it is rolled back and nothing needs undoing in it.
     pub crontab: Option<CrontabChange>,
@@ -196,6 +212,7 @@ impl<N> Default for Plan<N> {
         Plan {
             changes: Vec::new(),
             session: Vec::new(),
+            keyring: None,
             crontab: None,
             create_dirs: Vec::new(),
             remove_dirs: Vec::new(),
@@ -210,7 +227,10 @@ impl<N> Default for Plan<N> {
 impl<N> Plan<N> {
     /// True when applying would change nothing.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.session.is_empty() && self.crontab.is_none()
+        self.changes.is_empty()
+            && self.session.is_empty()
+            && self.crontab.is_none()
+            && self.keyring.is_none()
     }
 }
 
@@ -223,6 +243,8 @@ pub struct Applied {
     pub session: Vec<&'static str>,
     /// The crontab was replaced.
     pub crontab: bool,
+    /// The keyring entry was written or deleted.
+    pub keyring: bool,
 }
 
 impl FileChange {
@@ -321,7 +343,13 @@ pub fn apply<N>(
     // them (a flush per file was a third of a `set`'s fsyncs, mostly of the same two
     // directories).
     let mut unflushed: Vec<PathBuf> = Vec::new();
+    let mut keyring_done = false;
     let result = (|| -> Result<(), ApplyError> {
+        // First: a keyring that refuses (locked, no D-Bus) stops the run before any file.
+        if let Some(change) = &plan.keyring {
+            change.apply()?;
+            keyring_done = true;
+        }
         for dir in &plan.create_dirs {
             if !dir.exists() {
                 fsx::create_private_dir(dir)?;
@@ -440,6 +468,14 @@ pub fn apply<N>(
                 });
             }
         }
+        // Last, as it was first: the files that held the key before are back already.
+        if let Some(change) = plan.keyring.as_ref().filter(|_| keyring_done) {
+            match change.restore() {
+                Ok(()) => restored += 1,
+                Err(error) => not_restored
+                    .push(NotRestored::Keyring { place: change.entry.describe(), error }),
+            }
+        }
         // The failed write itself could not put its file's old bytes back either.
         if let ApplyError::Fs(FsError { path, kept: Some(kept), .. }) = &error {
             not_restored.push(NotRestored::File {
@@ -474,6 +510,7 @@ pub fn apply<N>(
         .iter()
         .map(|c| (c.path.clone(), c.real_path.clone(), c.role, c.after.is_none()))
         .collect();
+    applied.keyring = keyring_done;
     Ok(applied)
 }
 

@@ -91,6 +91,61 @@ pub fn is_interactive_guard(code: &str) -> bool {
             && ["$-", "PS1", "-o interactive", "-t 0"].iter().any(|test| code.contains(test)))
 }
 
+/// The comment that opens the keyring part of an owned file (`set --store keyring`), followed
+/// by the names whose value is the key: `dashkey env` prints them from the keyring.
+pub const KEYRING_MARKER: &str = "# dashkey keyring:";
+
+/// The line an owned file runs to load the key from the keyring, with `{}` where the
+/// (quoted, absolute) path of dashkey goes, twice; `None` where the file cannot run a command
+/// (nushell's is data, cmd has no hook).
+fn keyring_template(dialect: Dialect) -> Option<[&'static str; 3]> {
+    // Guarded by `-x`: a removed dashkey costs no error at every shell start; a keyring that
+    // cannot be reached costs the one line `dashkey env` says on stderr.
+    match dialect {
+        Dialect::Posix => Some(["if [ -x ", " ]; then eval \"$(", " env --shell sh)\"; fi"]),
+        Dialect::Fish => Some(["if test -x ", "; ", " env --shell fish | source; end"]),
+        Dialect::Csh => Some(["if ( -x ", " ) eval \"`", " env --shell csh`\""]),
+        Dialect::PowerShell => Some([
+            "if (Test-Path ",
+            ") { & ",
+            " env --shell pwsh | Out-String | Invoke-Expression }",
+        ]),
+        Dialect::Nu | Dialect::Cmd => None,
+    }
+}
+
+/// The keyring part of an owned file: the marker naming the key's variables, and the line
+/// that runs `dashkey env` (`exe`) to load them. Empty where the dialect cannot run it.
+pub fn keyring_lines(dialect: Dialect, exe: &Path, names: &[&str]) -> String {
+    let Some([a, b, c]) = keyring_template(dialect) else { return String::new() };
+    let exe = path_expression(dialect, exe, None);
+    format!("{KEYRING_MARKER} {}\n{a}{exe}{b}{exe}{c}\n", names.join(" "))
+}
+
+/// Whether a line is the loader [`keyring_lines`] writes in this dialect (any dashkey path).
+pub fn is_keyring_loader(dialect: Dialect, line: &str) -> bool {
+    let Some([a, b, c]) = keyring_template(dialect) else { return false };
+    let Some(rest) = line.strip_prefix(a).and_then(|rest| rest.strip_suffix(c)) else {
+        return false;
+    };
+    let Some(twice) = rest
+        .len()
+        .checked_sub(b.len())
+        .filter(|n| *n > 0 && n % 2 == 0 && rest.is_char_boundary(n / 2))
+    else {
+        return false;
+    };
+    let (first, tail) = rest.split_at(twice / 2);
+    tail.strip_prefix(b).is_some_and(|second| second == first && !first.contains('\n'))
+}
+
+/// The names an owned file loads from the keyring, from its marker; `None` without one.
+pub fn keyring_names(text: &str) -> Option<Vec<&str>> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(KEYRING_MARKER))
+        .map(|names| names.split_whitespace().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +200,26 @@ mod tests {
             owned_file(Dialect::Nu, &vars).unwrap().lines().nth(2).unwrap(),
             "  DASHSCOPE_API_KEY: \"sk-1\""
         );
+    }
+
+    #[test]
+    fn the_keyring_loader_is_recognised_in_every_dialect_that_has_one() {
+        let exe = Path::new("/opt/my tools/dashkey");
+        for dialect in Dialect::OWNED {
+            let text = keyring_lines(dialect, exe, &["DASHSCOPE_API_KEY", "OPENAI_API_KEY"]);
+            let Some(loader) = text.lines().nth(1) else {
+                assert!(matches!(dialect, Dialect::Nu), "{dialect:?} has no loader");
+                continue;
+            };
+            assert!(is_keyring_loader(dialect, loader), "{dialect:?}: {loader}");
+            assert_eq!(
+                keyring_names(&text),
+                Some(vec!["DASHSCOPE_API_KEY", "OPENAI_API_KEY"]),
+                "{dialect:?}"
+            );
+            // Another command in the same shape is not dashkey's line.
+            let other = loader.replace(" env --shell", " env; rm -rf ~; : --shell");
+            assert!(!is_keyring_loader(dialect, &other), "{other}");
+        }
     }
 }

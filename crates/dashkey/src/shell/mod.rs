@@ -36,7 +36,10 @@ pub use files::{
     all_hook_candidates, dedup, dialect_of_file, names, own_files, owns_file, shell_of_hook_file,
     startup_files,
 };
-pub use hook::{hook_lines, hook_offset, is_interactive_guard, owned_file};
+pub use hook::{
+    KEYRING_MARKER, hook_lines, hook_offset, is_interactive_guard, is_keyring_loader,
+    keyring_lines, keyring_names, owned_file,
+};
 pub use probe::{Probes, detect, login_dialect};
 pub use quote::{
     path_expression, quote_csh, quote_fish, quote_nu_raw, quote_nuon, quote_posix,

@@ -32,6 +32,8 @@ pub enum PlaceKind {
     JavaKeyFile,
     /// dashkey's own `env.sh`, which new shells load through their startup-file hook.
     Dashkey,
+    /// The OS keyring (`set --store keyring`), which `env.sh` reads through `dashkey env`.
+    Keyring,
     /// The desktop session file (`environment.d`), read at the next login.
     DesktopSession,
 }
@@ -45,6 +47,7 @@ impl PlaceKind {
             PlaceKind::SdkKeyFile => "sdk-key-file",
             PlaceKind::JavaKeyFile => "java-key-file",
             PlaceKind::Dashkey => "dashkey",
+            PlaceKind::Keyring => "keyring",
             PlaceKind::DesktopSession => "desktop-session",
         }
     }
@@ -116,6 +119,8 @@ pub enum PlaceProblem {
     MissingFile,
     /// The variable is set but empty, so Python and Java never look at the key files.
     EmptyShadowsFiles,
+    /// The keyring that should hold the key cannot be read.
+    Keyring(crate::edit::keyring::KeyringError),
 }
 
 impl PlaceProblem {
@@ -128,6 +133,7 @@ impl PlaceProblem {
             PlaceProblem::UnexpandedTilde => "unexpanded-tilde",
             PlaceProblem::MissingFile => "missing-file",
             PlaceProblem::EmptyShadowsFiles => "empty-shadows-files",
+            PlaceProblem::Keyring(_) => "keyring-unreachable",
         }
     }
 }
@@ -148,6 +154,11 @@ impl std::fmt::Display for PlaceProblem {
             PlaceProblem::MissingFile => f.write_str("the file it names does not exist"),
             PlaceProblem::EmptyShadowsFiles => f.write_str(
                 "set but empty: the Python and Java SDKs send an empty key instead of reading the key file",
+            ),
+            PlaceProblem::Keyring(error) => write!(
+                f,
+                "{error}: new shells cannot load the key; {}",
+                crate::store::keyring::FIX
             ),
         }
     }

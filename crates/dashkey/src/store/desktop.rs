@@ -145,7 +145,8 @@ pub fn native_session() -> Option<Box<dyn SessionEnv>> {
 /// `set`: the session file (environment.d on Linux when a desktop session is there or
 /// `--gui` asks; the LaunchAgent on macOS), and the session variables (registry, launchd).
 pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
-    let pairs = pairs(&run.variables);
+    let plain = run.plain_variables();
+    let pairs = pairs(&plain);
     if opted_out(run.options, &run.old_record) {
         return plan_opt_out(run);
     }
@@ -174,7 +175,7 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
                 push_change(&mut run.plan, path, Role::Desktop, before, Some(after), 0o600)?;
             }
             if let Some(session) = run.session {
-                for (name, value) in &run.variables {
+                for (name, value) in &plain {
                     let current = session.get(name)?;
                     if current.as_deref() != Some(value.as_str()) {
                         run.plan.session.push(SessionChange { name, after: Some(value.clone()) });
@@ -196,13 +197,13 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
                         _ => {}
                     }
                 }
-                for name in stale_session_vars(&run.old_record, &run.variables) {
+                for name in stale_session_vars(&run.old_record, &plain) {
                     let before = run.old_record.session_displaced.iter().find(|d| d.name == name);
                     let after = before.map(|d| Zeroizing::new(d.value.clone()));
                     run.plan.session.push(SessionChange { name, after });
                 }
                 if run.platform.os() == Os::Windows {
-                    let names: Vec<&str> = run.variables.iter().map(|(n, _)| *n).collect();
+                    let names: Vec<&str> = plain.iter().map(|(n, _)| *n).collect();
                     let current = session.get(wslenv::WSLENV)?;
                     let (after, ours) =
                         wslenv::merged(current.as_deref(), &names, &run.old_record.wslenv);

@@ -10,6 +10,7 @@
 //! scan — which is the point. A trait object would hide a forgotten place behind a default
 //! method. The per-place logic stays in its file; this file only dispatches and records.
 //!
+//! - [`keyring`]: the OS keyring entry (`set --store keyring`), the key's home instead of files;
 //! - [`owned`]: dashkey's own env files (the one parser beside the one renderer);
 //! - [`gitignore`]: the `.gitignore` in dashkey's directory;
 //! - [`sdk_key`]: the SDKs' `~/.dashscope/api_key`, and the file it replaced;
@@ -28,6 +29,7 @@ pub mod desktop;
 pub mod gitignore;
 pub mod handoff;
 pub mod hooks;
+pub mod keyring;
 pub mod owned;
 pub mod plan;
 pub mod profile;
@@ -48,7 +50,7 @@ pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;
 
 use crate::edit::fsx;
-use crate::edit::record::{Record, RecordedFile, Role};
+use crate::edit::record::{KeyStore, Record, RecordedFile, Role};
 use crate::edit::session::SessionEnv;
 use crate::shell::{self, Dialect, Probes};
 use crate::{Os, Platform};
@@ -57,6 +59,8 @@ use plan::{SetRun, UnsetRun, fsx_is_link, now, push_change, read_text};
 /// One place dashkey keeps the key (or what points at it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
+    /// The OS keyring entry (`set --store keyring`).
+    Keyring,
     /// dashkey's own env files, one per shell syntax.
     Owned,
     /// The `.gitignore` in dashkey's directory.
@@ -75,7 +79,8 @@ pub enum Store {
 
 impl Store {
     /// Every store, in the order their changes are planned, shown and applied.
-    pub const ALL: [Store; 7] = [
+    pub const ALL: [Store; 8] = [
+        Store::Keyring,
         Store::Owned,
         Store::GitIgnore,
         Store::SdkKeyFile,
@@ -88,6 +93,7 @@ impl Store {
     /// What the place is, for a reader.
     pub fn describe(self) -> &'static str {
         match self {
+            Store::Keyring => "the OS keyring (set --store keyring)",
             Store::Owned => "dashkey's own files, one per shell syntax",
             Store::GitIgnore => "the .gitignore in dashkey's directory",
             Store::SdkKeyFile => "the SDKs' key file (~/.dashscope/api_key)",
@@ -101,6 +107,7 @@ impl Store {
     /// The changes `set` makes here.
     fn plan_set(self, run: &mut SetRun) -> Result<(), PersistError> {
         match self {
+            Store::Keyring => keyring::plan_set(run),
             Store::Owned => owned::plan_set(run),
             Store::GitIgnore => gitignore::plan_set(run),
             Store::SdkKeyFile => sdk_key::plan_set(run),
@@ -114,6 +121,7 @@ impl Store {
     /// The changes `unset` makes here.
     fn plan_unset(self, run: &mut UnsetRun) -> Result<(), PersistError> {
         match self {
+            Store::Keyring => keyring::plan_unset(run),
             Store::Owned => owned::plan_unset(run),
             Store::GitIgnore => gitignore::plan_unset(run),
             Store::SdkKeyFile => sdk_key::plan_unset(run),
@@ -129,6 +137,7 @@ impl Store {
     /// `dashkey service list`).
     pub fn found(self, platform: &Platform) -> Vec<KeyCopy> {
         match self {
+            Store::Keyring => keyring::found(platform),
             Store::Owned => owned::found(platform),
             Store::SdkKeyFile => sdk_key::found(platform),
             Store::Desktop => desktop::found(platform),
@@ -236,6 +245,9 @@ impl<'a> SetRun<'a> {
             dir,
             home,
             record_usable: old_record.is_some(),
+            store: options
+                .store
+                .unwrap_or_else(|| old_record.as_ref().map_or(KeyStore::File, |r| r.store)),
             old_record: old_record.unwrap_or_default(),
             untrusted,
             variables: settings.variables(),
@@ -316,8 +328,12 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         .plan
         .changes
         .iter()
-        // A desktop file taken back by `--no-desktop` is not dashkey's any more.
-        .filter(|c| !(c.role == Role::Desktop && c.after.is_none()))
+        // A desktop file taken back by `--no-desktop` is not dashkey's any more, nor an SDK
+        // key file taken out by `--store keyring`.
+        .filter(|c| {
+            !(matches!(c.role, Role::Desktop | Role::SdkKeyFile | Role::Backup)
+                && c.after.is_none())
+        })
         .map(|c| RecordedFile {
             path: c.path.clone(),
             role: c.role,
@@ -360,7 +376,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
             Os::Linux => Vec::new(),
             _ if no_desktop => Vec::new(),
             Os::MacOs | Os::Windows => {
-                run.variables.iter().map(|(n, _)| (*n).to_string()).collect()
+                run.plain_variables().iter().map(|(n, _)| (*n).to_string()).collect()
             }
         },
         no_desktop,
@@ -368,6 +384,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         session_displaced: std::mem::take(&mut run.displaced),
         profile: None,
         profiles: Vec::new(),
+        store: run.store,
     };
     profile::finish_set(&mut run, &mut record)?;
     if !run.plan.is_empty() || !run.record_usable {

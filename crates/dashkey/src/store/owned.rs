@@ -22,7 +22,18 @@ use crate::{ApiKey, Platform, vars};
 /// `set`: every dialect's file holds the variables; a file there that dashkey did not write
 /// stops the plan.
 pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
-    let pairs = pairs(&run.variables);
+    let plain = run.plain_variables();
+    let pairs = pairs(&plain);
+    let names = run.key_names();
+    // The path of this dashkey, which the keyring store's files run (a shell's PATH may not
+    // have it yet when its startup files are read).
+    let exe = if names.is_empty() {
+        None
+    } else {
+        Some(std::env::current_exe().map_err(|e| {
+            fsx::FsError::new("find the path of", std::path::Path::new("dashkey"), e)
+        })?)
+    };
     for dialect in Dialect::OWNED {
         let path = owned_path(&run.dir, dialect);
         let before = read_text(&path)?;
@@ -30,7 +41,11 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
             check_owned(&path, old)?;
             run.plan.secrets.extend(stored_key(old));
         }
-        let after = shell::owned_file(dialect, &pairs)?.into_bytes();
+        let mut after = shell::owned_file(dialect, &pairs)?;
+        if let Some(exe) = &exe {
+            after.push_str(&shell::keyring_lines(dialect, exe, &names));
+        }
+        let after = after.into_bytes();
         run.managed.push((path.clone(), Role::Owned));
         push_change(&mut run.plan, path, Role::Owned, before, Some(after), 0o600)?;
     }
@@ -108,6 +123,9 @@ pub(super) fn is_owned_text(dialect: Dialect, text: &str) -> bool {
     }
     text.lines().skip(1).all(|line| {
         let line = line.trim();
+        if line.starts_with(shell::KEYRING_MARKER) || shell::is_keyring_loader(dialect, line) {
+            return true;
+        }
         let rest = match dialect {
             Dialect::Fish => line.strip_prefix("set -gx "),
             Dialect::Csh => line.strip_prefix("setenv "),
@@ -158,7 +176,28 @@ impl Stored {
 /// [`PersistError`] when the file exists but cannot be read or was not written by dashkey.
 pub fn load_stored(platform: &Platform) -> Result<Option<Stored>, PersistError> {
     let dir = platform.dashkey_dir().ok_or(PersistError::NoHome)?;
-    load_stored_at(&owned_path(&dir, Dialect::Posix))
+    let Some(mut stored) = load_stored_at(&owned_path(&dir, Dialect::Posix))? else {
+        return Ok(None);
+    };
+    // The keyring store: the key's names are in the file, their value in the keyring.
+    if let Some(names) = names_in_keyring(&dir) {
+        let key = crate::store::keyring::read(platform)?;
+        if let Some(key) = key {
+            for name in names.into_iter().rev() {
+                stored.vars.insert(0, (name, Zeroizing::new(key.expose().to_string())));
+            }
+        }
+    }
+    Ok(Some(stored))
+}
+
+/// The names dashkey's `env.sh` loads from the keyring (`set --store keyring`); `None` when
+/// it holds the key itself (or is not there).
+pub fn names_in_keyring(dir: &Path) -> Option<Vec<String>> {
+    let bytes = Zeroizing::new(fsx::read_optional(&owned_path(dir, Dialect::Posix)).ok()??);
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let names = shell::keyring_names(text)?;
+    Some(names.into_iter().filter_map(vars_static).map(str::to_string).collect())
 }
 
 /// Reads an `env.sh` dashkey wrote at `path` (its own, or a profile's), or `None` when
@@ -185,7 +224,10 @@ pub fn load_stored_at(path: &Path) -> Result<Option<Stored>, PersistError> {
 pub(super) fn parse_owned_posix(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, usize> {
     let mut vars = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.is_empty() {
+        if line.starts_with('#')
+            || line.is_empty()
+            || shell::is_keyring_loader(Dialect::Posix, line)
+        {
             continue;
         }
         let parsed = line

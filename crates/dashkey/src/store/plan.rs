@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 use crate::edit::fsx::{self, FsError};
-use crate::edit::record::{Record, Role};
+use crate::edit::keyring::KeyringError;
+use crate::edit::record::{KeyStore, Record, Role};
 use crate::edit::session::{SessionEnv, SessionError};
 use crate::edit::transaction::{FileChange, own_place};
 use crate::region::{Region, RegionEndpoint};
@@ -112,6 +113,8 @@ pub struct SetOptions {
     pub migrate: bool,
     /// The profile this set makes the one in use (`dashkey use`); `None` keeps the one in use.
     pub profile: Option<ProfileName>,
+    /// Where the key goes (`--store`); `None` keeps the store the record names.
+    pub store: Option<KeyStore>,
 }
 
 /// The name every profile is known by: a plain word, so that it is a safe directory name,
@@ -251,6 +254,12 @@ pub enum PersistError {
         /// The name asked for.
         name: String,
     },
+    /// The keyring that holds (or is to hold) the key cannot be used.
+    #[error("{place}: {error}", place = crate::store::keyring::place(), error = .0)]
+    Keyring(#[from] KeyringError),
+    /// The keyring store keeps one key, the default profile's.
+    #[error("the keyring store keeps one key, and named profiles are stored")]
+    KeyringWithProfiles,
     /// The profile in use cannot be removed alone: new shells would be left without it.
     #[error("the profile '{name}' is in use")]
     ProfileInUse {
@@ -535,6 +544,8 @@ pub(super) struct SetRun<'a> {
     pub(super) record_usable: bool,
     /// The record exists but cannot be used.
     pub(super) untrusted: bool,
+    /// Where the key goes after this set.
+    pub(super) store: KeyStore,
     /// What is written, in order ([`Settings::variables`]).
     pub(super) variables: Vec<(&'static str, Zeroizing<String>)>,
     pub(super) plan: Plan,
@@ -567,4 +578,27 @@ pub(super) struct UnsetRun<'a> {
     pub(super) plan: Plan,
     /// Directories of services' files to remove when empty, innermost first.
     pub(super) service_dirs: Vec<PathBuf>,
+}
+
+impl SetRun<'_> {
+    /// The variables that go into files programs read at start: all of them, or, with the
+    /// keyring store, those that do not hold the key (the key's names are [`Self::key_names`]).
+    pub(super) fn plain_variables(&self) -> Vec<(&'static str, Zeroizing<String>)> {
+        let key = self.settings.key.expose();
+        self.variables
+            .iter()
+            .filter(|(_, value)| self.store != KeyStore::Keyring || value.as_str() != key)
+            .cloned()
+            .collect()
+    }
+
+    /// The names whose value is the key, when the keyring holds it (none with the file store).
+    pub(super) fn key_names(&self) -> Vec<&'static str> {
+        let key = self.settings.key.expose();
+        self.variables
+            .iter()
+            .filter(|(_, value)| self.store == KeyStore::Keyring && value.as_str() == key)
+            .map(|(name, _)| *name)
+            .collect()
+    }
 }

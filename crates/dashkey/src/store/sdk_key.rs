@@ -10,9 +10,12 @@ use crate::Platform;
 use crate::edit::record::Role;
 use crate::store::copies::{KeyCopy, PlaceKind, file_copy, sdk_key_file};
 use crate::store::plan::{
-    NotRemovedReason, Note, PersistError, SetRun, UnsetRun, fsx_is_link, own_file, push_change,
-    read_text,
+    NotRemovedReason, Note, PersistError, Plan, SetRun, UnsetRun, fsx_is_link, own_file,
+    push_change, read_text,
 };
+use std::path::Path;
+
+use crate::edit::record::KeyStore;
 
 /// Where `set` keeps the SDK key file it found (in dashkey's directory, 0600), for `unset`.
 pub const SDK_KEY_BACKUP: &str = "api_key.before-dashkey";
@@ -20,6 +23,14 @@ pub const SDK_KEY_BACKUP: &str = "api_key.before-dashkey";
 /// `set`: the key, after saving a file dashkey did not write.
 pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     let key = &run.settings.key;
+    if run.store == KeyStore::Keyring {
+        // No plaintext copy: dashkey's file goes (the user's comes back), as at `unset`.
+        let record = &run.old_record;
+        let ours = |found: &ApiKey| {
+            found == key || record.fingerprint.as_deref() == Some(found.fingerprint().as_str())
+        };
+        return plan_removal(&mut run.plan, &run.home, &run.dir, &ours);
+    }
     let sdk_file = run.home.join(".dashscope").join("api_key");
     run.dirs.push(run.home.join(".dashscope"));
     let before = read_text(&sdk_file)?;
@@ -59,9 +70,22 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
 
 /// `unset`: the file while it holds dashkey's key; the one it replaced comes back.
 pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
-    let plan = &mut run.plan;
-    let sdk_file = run.home.join(".dashscope").join("api_key");
-    let backup = run.dir.join(SDK_KEY_BACKUP);
+    let (key, fingerprint) = (run.key.as_ref(), run.record.fingerprint.as_deref());
+    let ours =
+        |found: &ApiKey| key == Some(found) || fingerprint == Some(found.fingerprint().as_str());
+    plan_removal(&mut run.plan, &run.home, &run.dir, &ours)
+}
+
+/// Takes out the SDK key file while it holds a key of dashkey's (`ours`), and puts back the
+/// file it replaced: `unset`, and `set --store keyring`, which leaves no plaintext copy.
+fn plan_removal(
+    plan: &mut Plan,
+    home: &Path,
+    dir: &Path,
+    ours: &dyn Fn(&ApiKey) -> bool,
+) -> Result<(), PersistError> {
+    let sdk_file = home.join(".dashscope").join("api_key");
+    let backup = dir.join(SDK_KEY_BACKUP);
     let original = own_file(plan, &backup)?;
     if let Some(original) = &original {
         plan.secrets.push(ApiKey::verbatim(String::from_utf8_lossy(original).trim()));
@@ -70,9 +94,7 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
     let current = if sdk_link { None } else { read_text(&sdk_file)? };
     if let Some(before) = current {
         let found = ApiKey::verbatim(String::from_utf8_lossy(&before).trim());
-        let ours = run.key.as_ref() == Some(&found)
-            || run.record.fingerprint.as_deref() == Some(found.fingerprint().as_str());
-        if ours {
+        if ours(&found) {
             plan.secrets.push(found);
             // Put back the file that was there before dashkey, or remove dashkey's.
             let after = original.as_ref().map(|bytes| bytes.to_vec());
