@@ -94,7 +94,7 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
         Some(id) => {
             let config = Config::load(platform)
                 .map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
-            Some(config.find(id).map_err(crate::set::unknown_region)?)
+            Some(crate::set::stored_endpoint(&config, id, found.workspace.as_deref())?)
         }
         None => None,
     };
@@ -199,6 +199,7 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
                     "fingerprint": key.as_ref().map(dashkey::ApiKey::fingerprint),
                     "kind": key.as_ref().map(|k| kind(k.kind())),
                     "region": p.region,
+                    "workspace": p.workspace,
                     "in_use": p.in_use,
                 })
             })
@@ -211,14 +212,16 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
         return Ok(Exit::Problem);
     }
     for (p, key) in &rows {
+        let workspace = p.workspace.as_ref().map(|w| format!("  workspace {w}"));
         anstream::println!(
-            "{} {:<12} {:<16} {:<14} {:<12} {}",
+            "{} {:<12} {:<16} {:<14} {:<12} {}{}",
             if p.in_use { "*" } else { " " },
             p.name.as_str(),
             key.as_ref().map_or_else(|| "-".to_string(), dashkey::ApiKey::mask),
             key.as_ref().map_or_else(|| "-".to_string(), dashkey::ApiKey::fingerprint),
             key.as_ref().map_or("-", |k| kind(k.kind())),
             p.region.as_deref().unwrap_or("(SDK default)"),
+            workspace.unwrap_or_default(),
         );
     }
     if profiles.iter().any(|p| p.in_use) {

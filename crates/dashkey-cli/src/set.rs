@@ -9,8 +9,8 @@
 use anyhow::anyhow;
 use dashkey::Config;
 use dashkey::edit::record::Record;
-use dashkey::region::RegionEndpoint;
 use dashkey::region::config::UnknownRegion;
+use dashkey::region::{RegionEndpoint, WorkspaceId};
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::store::{self, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, Wait, choose_region};
@@ -33,9 +33,17 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     }
     let config = Config::load(platform).map_err(usage)?;
     let targets = config.endpoints();
-    let explicit = match &args.region {
-        Some(id) => Some(config.find(id).map_err(unknown_region)?),
+    // A bad workspace id or a region without workspace hosts stops before the key is read.
+    let asked_workspace = match args.workspace.as_deref() {
+        Some(id) => Some(WorkspaceId::parse(id).map_err(usage)?),
         None => None,
+    };
+    let explicit = match (&args.region, &asked_workspace) {
+        (Some(id), Some(workspace)) => {
+            Some(config.workspace_endpoint(id, workspace).map_err(usage)?)
+        }
+        (Some(id), None) => Some(config.find(id).map_err(unknown_region)?),
+        (None, _) => None,
     };
     // No --profile is the unnamed key, `default`.
     let target = match args.profile.as_deref() {
@@ -66,6 +74,26 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     // The region this profile was stored with (the one in use: the record's).
     let target_profile = store::profile::load(platform, &target).ok().flatten();
     let stored = target_profile.as_ref().and_then(|p| p.region.as_deref());
+    // A rotation keeps the profile's workspace; `--no-workspace` drops it.
+    let workspace = match asked_workspace {
+        Some(workspace) => Some(workspace),
+        None if args.no_workspace => None,
+        None => target_profile
+            .as_ref()
+            .and_then(|p| p.workspace.as_deref())
+            .and_then(|id| WorkspaceId::parse(id).ok()),
+    };
+    // A workspace key is checked on its workspace's hosts, the ones the SDKs will call.
+    let (targets, explicit) = match &workspace {
+        Some(workspace) => {
+            let explicit = match &args.region {
+                Some(id) => Some(config.workspace_endpoint(id, workspace).map_err(usage)?),
+                None => None,
+            };
+            (config.workspace_endpoints(workspace), explicit)
+        }
+        None => (targets, explicit),
+    };
     // A kept key was checked (or not) when it was stored; its stored region stays.
     let probes = if args.offline || args.keep_key || coding_plan {
         None
@@ -78,6 +106,13 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     };
     let choice = choose_region(probes.as_deref(), &targets, explicit.as_ref(), stored);
     let region = chosen(choice)?;
+    if let (Some(workspace), None) = (&workspace, &region) {
+        return Err(usage(anyhow!(
+            "the workspace {workspace} needs its region: add --region ID (one of {}); nothing \
+             was changed",
+            dashkey::region::WORKSPACE_REGIONS.join(", ")
+        )));
+    }
 
     let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -362,7 +397,8 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         return Ok(Exit::Ok);
     };
     let config = Config::load(platform).map_err(usage)?;
-    let target = config.find(id).map_err(unknown_region)?;
+    let workspace = previous.as_ref().and_then(|r| r.workspace.as_deref());
+    let target = stored_endpoint(&config, id, workspace)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
     let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -486,6 +522,22 @@ fn refuse_conflicts(
         "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed. To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
         places.join(", ")
     )))
+}
+
+/// The endpoint a profile is stored with: its region's public host, or its workspace's
+/// dedicated host in that region.
+pub fn stored_endpoint(
+    config: &Config,
+    region: &str,
+    workspace: Option<&str>,
+) -> Result<RegionEndpoint, Failure> {
+    match workspace {
+        Some(id) => {
+            let workspace = WorkspaceId::parse(id).map_err(usage)?;
+            config.workspace_endpoint(region, &workspace).map_err(usage)
+        }
+        None => config.find(region).map_err(unknown_region),
+    }
 }
 
 /// `set --region <id>` first, from this environment's key when it has one (no paste).

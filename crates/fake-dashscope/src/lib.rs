@@ -235,6 +235,7 @@ impl FakeDashScope {
                 answer_fault: None,
                 compatible_models: true,
                 coding_plan: false,
+                workspace: None,
                 stall_limit: DEFAULT_STALL_LIMIT,
             },
         }
@@ -284,6 +285,15 @@ impl Builder {
     /// keys are accepted, which a standard host refuses like a wrong key.
     pub fn coding_plan(mut self) -> Builder {
         self.config.coding_plan = true;
+        self
+    }
+
+    /// Plays the dedicated host of this workspace (`{workspace}.{region}.maas.aliyuncs.com`):
+    /// its keys work only in requests that name it, in `X-DashScope-WorkSpace` or as the
+    /// first label of `Host`; any other request is refused like a wrong key, as is a key
+    /// this server does not know (a standard key of the public hosts).
+    pub fn workspace(mut self, id: impl Into<String>) -> Builder {
+        self.config.workspace = Some(id.into());
         self
     }
 
@@ -431,6 +441,7 @@ struct Config {
     answer_fault: Option<Fault>,
     compatible_models: bool,
     coding_plan: bool,
+    workspace: Option<String>,
     stall_limit: Duration,
 }
 
@@ -798,6 +809,14 @@ fn call_for(config: &Config, method: &str, path: &str) -> Option<Call> {
     })
 }
 
+/// A workspace host serves only requests for its workspace (any request, elsewhere).
+fn names_workspace(config: &Config, request: &Request) -> bool {
+    let Some(workspace) = &config.workspace else { return true };
+    let header = request.header("x-dashscope-workspace");
+    let host = request.header("host").and_then(|h| h.split('.').next());
+    header == Some(workspace.as_str()) || host == Some(workspace.as_str())
+}
+
 fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
     let path = request.path();
     let api = if path.starts_with("/apps/anthropic/") {
@@ -815,6 +834,9 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
         // Coding Plan keys work only on the coding hosts, and only they work there; the
         // other kind is answered exactly like a wrong key.
         Some(key) if key.starts_with("sk-sp-") != config.coding_plan => {
+            return refuse(api, Refusal::BadKey, request_id);
+        }
+        Some(_) if !names_workspace(config, request) => {
             return refuse(api, Refusal::BadKey, request_id);
         }
         Some(key) => match config.keys.get(key) {

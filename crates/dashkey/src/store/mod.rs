@@ -349,6 +349,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
     let mut record = Record {
         version: Record::VERSION,
         region: run.settings.region.as_ref().map(|r| r.region.clone()),
+        workspace: run.settings.region.as_ref().and_then(|r| r.workspace.clone()),
         openai_compatible: run.settings.openai_compatible,
         client_vars: run.settings.client_vars.iter().map(|n| (*n).to_string()).collect(),
         fingerprint: Some(run.settings.key.fingerprint()),

@@ -46,6 +46,8 @@ pub struct Profile {
     pub stored: Stored,
     /// The region id it was stored with, if any.
     pub region: Option<String>,
+    /// The workspace whose dedicated host it was stored for, if any.
+    pub workspace: Option<String>,
     /// Whether it is the profile in use.
     pub in_use: bool,
 }
@@ -71,12 +73,14 @@ pub fn load(platform: &Platform, name: &ProfileName) -> Result<Option<Profile>, 
         None => None,
     };
     let Some(stored) = stored else { return Ok(None) };
-    let region = match &record {
-        Some(record) if from_own => entry(record, name).and_then(|e| e.region.clone()),
-        Some(record) => record.region.clone(),
-        None => None,
+    let (region, workspace) = match &record {
+        Some(record) if from_own => {
+            entry(record, name).map(|e| (e.region.clone(), e.workspace.clone())).unwrap_or_default()
+        }
+        Some(record) => (record.region.clone(), record.workspace.clone()),
+        None => (None, None),
     };
-    Ok(Some(Profile { name: name.clone(), stored, region, in_use }))
+    Ok(Some(Profile { name: name.clone(), stored, region, workspace, in_use }))
 }
 
 /// Every stored profile, `default` first, then by name: the names the record lists and
@@ -119,6 +123,7 @@ fn upsert(record: &mut Record, name: &ProfileName, settings: &Settings) {
     let new = ProfileEntry {
         name: name.to_string(),
         region: settings.region.as_ref().map(|r| r.region.clone()),
+        workspace: settings.region.as_ref().and_then(|r| r.workspace.clone()),
         fingerprint: settings.key.fingerprint(),
     };
     match record.profiles.iter_mut().find(|e| e.name == name.as_str()) {
@@ -303,6 +308,7 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
             let entry = ProfileEntry {
                 name: default.to_string(),
                 region: old.region.clone(),
+                workspace: old.workspace.clone(),
                 fingerprint: old.fingerprint.clone().unwrap_or_default(),
             };
             record.profiles.retain(|e| e.name != entry.name);
