@@ -151,6 +151,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         no_desktop: args.no_desktop,
         migrate: args.migrate,
         profile: None,
+        beside: None,
     };
     // A profile not in use gets its own file only; the one in use is written everywhere.
     let current = store::profile::in_use(previous.as_ref());
@@ -233,6 +234,8 @@ fn offer_migrate(platform: &Platform) {
 pub(crate) enum Writer {
     Set,
     Region,
+    /// A profile stored or removed beside the key in use (`SetOptions::beside`).
+    Beside,
 }
 
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
@@ -267,7 +270,17 @@ pub(crate) fn write(
             key.fingerprint()
         );
     } else {
+        let beside = match &options.beside {
+            Some(store::Beside::Store(name, stored)) => Some(format!(
+                "Saved the key {} ({}) as the profile '{name}', exported beside the key in use",
+                stored.key.mask(),
+                stored.key.fingerprint()
+            )),
+            Some(store::Beside::Remove(name)) => Some(format!("Removed the profile '{name}'")),
+            None => None,
+        };
         changes::heading(match (writer, &settings.region) {
+            (Writer::Beside, _) if beside.is_some() => beside.unwrap_or_default(),
             (Writer::Region, Some(region)) => format!(
                 "Moved the stored key {} ({}) to region {}",
                 key.mask(),
@@ -435,6 +448,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         no_desktop: false,
         migrate: false,
         profile: None,
+        beside: None,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)

@@ -120,6 +120,18 @@ pub struct SetOptions {
     pub migrate: bool,
     /// The profile this set makes the one in use (`dashkey use`); `None` keeps the one in use.
     pub profile: Option<ProfileName>,
+    /// A profile not in use stored or removed in the same transaction, because the files in
+    /// use export its key too (a Coding Plan key, as `BAILIAN_CODING_PLAN_API_KEY`).
+    pub beside: Option<Beside>,
+}
+
+/// A profile beside the one in use that one `set` stores or removes.
+#[derive(Debug, Clone)]
+pub enum Beside {
+    /// Store this profile with these settings.
+    Store(ProfileName, Box<Settings>),
+    /// Remove this profile.
+    Remove(ProfileName),
 }
 
 /// The name every profile is known by: a plain word, so that it is a safe directory name,
