@@ -258,6 +258,25 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
     let profiles = profile::list(platform)?;
     let rows: Vec<(&Profile, Option<dashkey::ApiKey>)> =
         profiles.iter().map(|p| (p, p.stored.key())).collect();
+    let matrix = crate::contexts::matrix(platform);
+    // Which launch contexts give a program each profile's key, and in which variable (cron
+    // is left out as in `status`: its environment needs the crontab, which `doctor` reads).
+    let held = |key: &Option<dashkey::ApiKey>| -> Vec<(&'static str, &'static str, &'static str)> {
+        let Some(fingerprint) = key.as_ref().map(dashkey::ApiKey::fingerprint) else {
+            return Vec::new();
+        };
+        matrix
+            .contexts
+            .iter()
+            .filter(|row| row.context != dashkey::reach::LaunchContext::Cron)
+            .flat_map(|row| {
+                row.holds
+                    .iter()
+                    .filter(|h| h.fingerprint == fingerprint)
+                    .map(|h| (row.context.id(), row.context.label(), h.variable))
+            })
+            .collect()
+    };
     if args.json {
         let list: Vec<serde_json::Value> = rows
             .iter()
@@ -270,6 +289,10 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
                     "region": p.region,
                     "workspace": p.workspace,
                     "in_use": p.in_use,
+                    "contexts": held(key)
+                        .iter()
+                        .map(|(id, _, variable)| serde_json::json!({"context": id, "variable": variable}))
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -292,6 +315,16 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
             p.region.as_deref().unwrap_or("(SDK default)"),
             workspace.unwrap_or_default(),
         );
+        let contexts: Vec<String> = held(key)
+            .iter()
+            .map(|(_, label, variable)| match *variable {
+                dashkey::vars::API_KEY => (*label).to_string(),
+                other => format!("{label} ({other})"),
+            })
+            .collect();
+        if !contexts.is_empty() {
+            anstream::println!("    held by: {}", contexts.join(", "));
+        }
     }
     if profiles.iter().any(|p| p.in_use) {
         anstream::println!("* in use: what new shells, the desktop session and the SDK files get");

@@ -69,6 +69,21 @@ fn a_coding_plan_profile_is_exported_beside_the_standard_key_in_bash_and_fish() 
     let listed = sandbox.run_bounded(&["profiles", "--json"], None).expect_code(0).json();
     let coding = listed["profiles"].as_array().unwrap().iter().find(|r| r["name"] == "coding");
     assert_eq!(coding.unwrap()["kind"], "coding-plan", "{listed}");
+    // Which contexts hold which key, and in which variable.
+    let held = |name: &str, variable: &str| -> Vec<String> {
+        let row = listed["profiles"].as_array().unwrap().iter().find(|r| r["name"] == name);
+        let contexts = row.unwrap()["contexts"].as_array().unwrap().clone();
+        contexts
+            .iter()
+            .filter(|c| c["variable"] == variable)
+            .map(|c| c["context"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(held("coding", "BAILIAN_CODING_PLAN_API_KEY").contains(&"login-shell".into()));
+    assert!(held("coding", "DASHSCOPE_API_KEY").is_empty(), "{listed}");
+    assert!(held("default", "DASHSCOPE_API_KEY").contains(&"login-shell".into()), "{listed}");
+    let text = sandbox.run_bounded(&["profiles"], None).expect_code(0).stdout.clone();
+    assert!(text.contains("login shell (BAILIAN_CODING_PLAN_API_KEY)"), "{text}");
 
     // Rotating the standard key keeps the Coding Plan key beside it.
     const NEW: &str = "sk-66666666666666666666666666666666";
