@@ -279,9 +279,9 @@ pub(crate) fn write(
             Some(store::Beside::Remove(name)) => Some(format!("Removed the profile '{name}'")),
             None => None,
         };
-        changes::heading(match (writer, &settings.region) {
-            (Writer::Beside, _) if beside.is_some() => beside.unwrap_or_default(),
-            (Writer::Region, Some(region)) => format!(
+        changes::heading(match (writer, &settings.region, beside) {
+            (Writer::Beside, _, Some(beside)) => beside,
+            (Writer::Region, Some(region), _) => format!(
                 "Moved the stored key {} ({}) to region {}",
                 key.mask(),
                 key.fingerprint(),
@@ -573,6 +573,14 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 /// The refusal of a region id nobody knows, naming the known ones.
 pub fn unknown_region(unknown: UnknownRegion) -> Failure {
     let shown = shown_region(&unknown);
+    let asked = unknown.asked.as_deref().unwrap_or_default();
+    if dashkey::region::WORKSPACE_REGIONS.contains(&asked) {
+        return usage(anyhow!(
+            "the region {shown} has workspace hosts only: add --workspace ID (your workspace's \
+             id), or use one of {}",
+            unknown.known.join(", ")
+        ));
+    }
     usage(anyhow!("unknown region {shown}: use one of {}", unknown.known.join(", ")))
 }
 

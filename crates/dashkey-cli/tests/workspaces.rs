@@ -126,6 +126,7 @@ fn a_bad_workspace_id_or_a_region_without_workspace_hosts_changes_nothing() {
         (vec!["--workspace", &"w".repeat(65)], "is not a workspace id"),
         (vec!["--workspace", "ws-1", "--region", "gw"], "the region 'gw' has no workspace hosts"),
         (vec!["--workspace", "ws-1", "--profile", "x", "--region", "gw"], "no workspace hosts"),
+        (vec!["--region", "eu-central-1"], "has workspace hosts only: add --workspace ID"),
     ] {
         let run = set(&sandbox, OTHER_KEY, &args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);

@@ -44,6 +44,11 @@
 //! `sk-sp-` keys; a standard server refuses `sk-sp-` keys. Both refusals are the plain bad-key
 //! answer, as on the real service.
 //!
+//! A server built with [`Builder::workspace`] plays a workspace-dedicated host
+//! (`{workspace}.{region}.maas.aliyuncs.com`): its keys work only in requests that name that
+//! workspace; any other request, and any key it does not know (a standard key of the public
+//! hosts), gets the plain bad-key answer.
+//!
 //! A key can also be not entitled to the model (403 `AccessDenied.Unpurchased`), in arrears
 //! (400 `Arrearage`) or throttled (429 `Throttling.RateQuota`): see [`KeyBehaviour`].
 
