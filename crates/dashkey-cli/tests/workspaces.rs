@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::world::REGIONS;
 use common::{KEY, OTHER_KEY, Sandbox, snapshot, tool};
+use dashkey::region::WORKSPACE_REGIONS;
 use fake_dashscope::{FakeDashScope, Running};
 
 /// `set` without the online check, the key on stdin.
@@ -81,6 +81,15 @@ fn the_real_sdk_in_a_new_login_shell_resolves_the_workspace_host_on_both_surface
     ] {
         assert!(env.contains(line), "{env}");
     }
+    let without_urls: Vec<(String, String)> = env
+        .lines()
+        .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
+        .filter(|(name, _)| !name.ends_with("_URL") && *name != "DASHSCOPE_API_BASE")
+        .map(|(name, value)| (name.to_string(), value.trim_matches('\'').to_string()))
+        .collect();
+    let (v1, v2, keyed) = common::launch_sdk_urls(&python, &without_urls);
+    let host = "https://ws-frank1.eu-central-1.maas.aliyuncs.com/api/v1";
+    assert_eq!((v1.as_str(), v2.as_str(), keyed), (host, host, true));
 
     // A public region, as a named profile, then in use.
     set(
@@ -144,16 +153,11 @@ fn a_bad_workspace_id_or_a_region_without_workspace_hosts_changes_nothing() {
 /// The four public regions (accepting `KEY` in Singapore) and a workspace host per workspace
 /// region (the one of `ws-sg` in Singapore accepting `WS_KEY`), all on loopback.
 fn world(sandbox: &mut Sandbox) -> (Vec<Running>, Vec<Running>) {
-    let public: Vec<Running> = REGIONS
-        .iter()
-        .map(|region| {
-            let builder = FakeDashScope::builder().region(*region);
-            let builder =
-                if *region == "ap-southeast-1" { builder.valid_key(KEY) } else { builder };
-            builder.start().unwrap()
-        })
+    let public: Vec<Running> = common::fake_regions(sandbox, Some("ap-southeast-1"))
+        .into_iter()
+        .map(|(_, server)| server)
         .collect();
-    let hosts: Vec<Running> = dashkey::region::WORKSPACE_REGIONS
+    let hosts: Vec<Running> = WORKSPACE_REGIONS
         .iter()
         .map(|region| {
             let builder = FakeDashScope::builder().region(*region).workspace("ws-sg");
@@ -162,17 +166,12 @@ fn world(sandbox: &mut Sandbox) -> (Vec<Running>, Vec<Running>) {
             builder.start().unwrap()
         })
         .collect();
-    let mut config: String = REGIONS
-        .iter()
-        .zip(&public)
-        .map(|(region, server)| format!("[regions.{region}]\nendpoint = \"{}\"\n\n", server.url()))
-        .collect();
-    for (region, server) in dashkey::region::WORKSPACE_REGIONS.iter().zip(&hosts) {
+    let mut config = String::from_utf8(sandbox.read(".config/dashkey/config.toml")).unwrap();
+    for (region, server) in WORKSPACE_REGIONS.iter().zip(&hosts) {
         config
             .push_str(&format!("[workspace-hosts.{region}]\nendpoint = \"{}\"\n\n", server.url()));
     }
     sandbox.write(".config/dashkey/config.toml", config);
-    sandbox.env("DASHKEY_HTTP_TIMEOUT_MS", "5000");
     (public, hosts)
 }
 
