@@ -1337,6 +1337,25 @@ mod tests {
     }
 
     #[test]
+    fn a_workspace_host_takes_its_keys_only_in_requests_that_name_its_workspace() {
+        let host = FakeDashScope::builder().workspace("ws-1").valid_key(KEY).start().unwrap();
+        let bearer = |key: &str| format!("Authorization: Bearer {key}\r\n");
+        let chat = r#"{"model":"qwen-plus","messages":[]}"#;
+        let named = format!("{}X-DashScope-WorkSpace: ws-1\r\n", bearer(KEY));
+        assert_eq!(post(&host, "/compatible-mode/v1/chat/completions", &named, chat).0, 200);
+        // No workspace, another workspace, or a key this host does not know: a wrong key.
+        let other = format!("{}X-DashScope-WorkSpace: ws-2\r\n", bearer(KEY));
+        let stranger = "sk-00000000000000000000000000000000";
+        let unknown = format!("{}X-DashScope-WorkSpace: ws-1\r\n", bearer(stranger));
+        for headers in [bearer(KEY), other, unknown] {
+            let native = "/api/v1/services/aigc/text-generation/generation";
+            let (status, body) = post(&host, native, &headers, chat);
+            let json: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!((status, json["code"].as_str()), (401, Some("InvalidApiKey")), "{headers}");
+        }
+    }
+
+    #[test]
     fn drop_ends_stalls_and_connections_promptly() {
         let server = FakeDashScope::builder().fault(Fault::Stall).start().unwrap();
         let mut stream = TcpStream::connect(server.addr()).unwrap();

@@ -368,6 +368,23 @@ mod tests {
     }
 
     #[test]
+    fn workspace_hosts_move_per_region_and_are_checked_like_endpoints() {
+        let config =
+            parse("[workspace-hosts.eu-central-1]\nendpoint = \"http://127.0.0.1:9\"\n").unwrap();
+        let ws = WorkspaceId::parse("ws-1").unwrap();
+        assert_eq!(
+            config.workspace_endpoint("eu-central-1", &ws).unwrap().base,
+            "http://127.0.0.1:9"
+        );
+        let tokyo = config.workspace_endpoint("ap-northeast-1", &ws).unwrap();
+        assert_eq!(tokyo.base, "https://ws-1.ap-northeast-1.maas.aliyuncs.com");
+        assert_eq!(config.workspace_endpoints(&ws).len(), WORKSPACE_REGIONS.len());
+        assert!(config.ignored().is_empty());
+        let remote = parse("[workspace-hosts.eu-central-1]\nendpoint = \"http://ws.example\"\n");
+        assert!(matches!(remote, Err(ConfigError::Endpoint { .. })));
+    }
+
+    #[test]
     fn a_missing_file_is_an_empty_configuration() {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::load_from(&dir.path().join("config.toml")).unwrap();
