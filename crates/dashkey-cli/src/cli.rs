@@ -299,6 +299,14 @@ pub struct SetArgs {
     /// Do not check the key with DashScope before storing it.
     #[arg(long)]
     pub offline: bool,
+    /// The key's workspace: write its dedicated host ({ID}.{region}.maas.aliyuncs.com, also in
+    /// eu-central-1 and ap-northeast-1) and DASHSCOPE_WORKSPACE_ID / DASHSCOPE_WORKSPACE, and
+    /// check the key there. Kept by later sets of the same profile.
+    #[arg(long, value_name = "ID")]
+    pub workspace: Option<String>,
+    /// Stop writing the workspace an earlier set stored (back to the public hosts).
+    #[arg(long, conflicts_with = "workspace")]
+    pub no_workspace: bool,
     /// Also write the generic variables this client reads (repeatable; see `dashkey
     /// clients`): OPENAI_API_KEY and OPENAI_BASE_URL for openai and qwen-code, ALIBABA_* for
     /// langchain-js and ai-sdk, AI_DASHSCOPE_API_KEY for spring-ai, ANTHROPIC_* for

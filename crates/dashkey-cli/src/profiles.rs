@@ -45,6 +45,17 @@ pub fn store_profile(
     settings: &Settings,
     args: &SetArgs,
 ) -> Outcome {
+    if settings.key.kind() == KeyKind::CodingPlan {
+        // The in-use check first: a profile of that name in use is written everywhere.
+        profile::plan_store(platform, name, settings)?;
+        let store = store::Beside::Store(name.clone(), Box::new(settings.clone()));
+        if let Some(outcome) = beside(platform, store, args.dry_run, args.json) {
+            if outcome.is_ok() && !args.dry_run && !args.json {
+                coding_purpose(name);
+            }
+            return outcome;
+        }
+    }
     let plan = profile::plan_store(platform, name, settings)?;
     if args.dry_run {
         changes::print_dry_run(platform, &plan, args.json)?;
@@ -87,47 +98,10 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
     }
     // The profile in use is written again too: a `use` interrupted after its record leaves
     // files behind, which this completes (and a complete one changes nothing).
-    let record = Record::load(&dir)?;
+    let record = Record::load(&dir)?.unwrap_or_default();
     let found = profile::load(platform, &name)?.ok_or_else(|| unknown(&name))?;
-    let key = found.stored.key().ok_or_else(|| unknown(&name))?;
-    let region = match &found.region {
-        Some(id) => {
-            let config = Config::load(platform)
-                .map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
-            Some(config.find(id).map_err(crate::set::unknown_region)?)
-        }
-        None => None,
-    };
-    let record = record.unwrap_or_default();
-    let settings = Settings {
-        key,
-        region,
-        openai_compatible: record.openai_compatible,
-        client_vars: record
-            .client_vars
-            .iter()
-            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
-            .collect(),
-    };
-    // The files the last `set` wrote change, and no others; with no `set` before, what a
-    // first `set` writes.
-    let options = if record.fingerprint.is_some() {
-        let shells: Vec<dashkey::shell::Shell> = record
-            .files
-            .iter()
-            .filter(|f| f.role == Role::Hook)
-            .filter_map(|f| dashkey::shell::shell_of_hook_file(&f.path))
-            .collect();
-        SetOptions {
-            no_modify_rc: shells.is_empty(),
-            shells: Some(shells),
-            gui: record.files.iter().any(|f| f.role == Role::Desktop),
-            profile: Some(name.clone()),
-            ..SetOptions::default()
-        }
-    } else {
-        SetOptions { profile: Some(name.clone()), ..SetOptions::default() }
-    };
+    let settings = settings_of(platform, &found, &record)?;
+    let options = SetOptions { profile: Some(name.clone()), ..options_of(&record) };
     if !args.dry_run && !args.json {
         anstream::println!("Switching to the profile '{name}'.");
     }
@@ -139,6 +113,91 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
         args.json,
         crate::set::Writer::Set,
     )
+}
+
+/// The settings that write a stored profile's key again: its region (and workspace), and
+/// the client variables the record says `set` writes.
+fn settings_of(platform: &Platform, found: &Profile, record: &Record) -> Result<Settings, Failure> {
+    let key = found.stored.key().ok_or_else(|| unknown(&found.name))?;
+    let region = match &found.region {
+        Some(id) => {
+            let config = Config::load(platform)
+                .map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
+            Some(crate::set::stored_endpoint(&config, id, found.workspace.as_deref())?)
+        }
+        None => None,
+    };
+    Ok(Settings {
+        key,
+        region,
+        openai_compatible: record.openai_compatible,
+        client_vars: record
+            .client_vars
+            .iter()
+            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
+            .collect(),
+    })
+}
+
+/// The files the last `set` wrote change, and no others; with no `set` before, what a first
+/// `set` writes.
+fn options_of(record: &Record) -> SetOptions {
+    if record.fingerprint.is_none() {
+        return SetOptions::default();
+    }
+    let shells: Vec<dashkey::shell::Shell> = record
+        .files
+        .iter()
+        .filter(|f| f.role == Role::Hook)
+        .filter_map(|f| dashkey::shell::shell_of_hook_file(&f.path))
+        .collect();
+    SetOptions {
+        no_modify_rc: shells.is_empty(),
+        shells: Some(shells),
+        gui: record.files.iter().any(|f| f.role == Role::Desktop),
+        ..SetOptions::default()
+    }
+}
+
+/// A Coding Plan profile stored or removed beside the key in use: the files in use export its
+/// key as `BAILIAN_CODING_PLAN_API_KEY`, so they are written again with it, in the same
+/// transaction as the profile's own file. `None` when no key is in use (nothing exports it
+/// then; the profile's own file is all there is to write).
+fn beside(
+    platform: &Platform,
+    beside: store::Beside,
+    dry_run: bool,
+    json: bool,
+) -> Option<Outcome> {
+    let dir = platform.dashkey_dir()?;
+    let record = Record::load(&dir).ok()??;
+    let using = profile::in_use(Some(&record));
+    let found = profile::load(platform, &using).ok()??;
+    found.stored.key()?;
+    let settings = match settings_of(platform, &found, &record) {
+        Ok(settings) => settings,
+        Err(failure) => return Some(Err(failure)),
+    };
+    let options = SetOptions { beside: Some(beside), ..options_of(&record) };
+    Some(crate::set::write(
+        platform,
+        &settings,
+        &options,
+        dry_run,
+        json,
+        crate::set::Writer::Beside,
+    ))
+}
+
+/// What `set` says a Coding Plan profile is for, beside the standard key.
+fn coding_purpose(name: &ProfileName) {
+    anstream::println!(
+        "The profile '{name}' holds a Coding Plan key: new shells get it as {} (what Qwen \
+         Code's Coding Plan preset reads), beside the key in use in {} (the SDKs and the other \
+         clients, on the standard hosts).",
+        dashkey::vars::CODING_PLAN_API_KEY,
+        dashkey::vars::API_KEY
+    );
 }
 
 /// `unset --profile NAME`: that profile alone, never the one in use.
@@ -159,6 +218,16 @@ pub fn remove(platform: &Platform, name: &str, args: &UnsetArgs) -> Outcome {
         }
         other => other?,
     };
+    // A Coding Plan profile leaves the files in use too, which export its key.
+    let coding = profile::load(platform, &name)?
+        .and_then(|p| p.stored.key())
+        .is_some_and(|key| key.kind() == KeyKind::CodingPlan);
+    if coding
+        && let Some(outcome) =
+            beside(platform, store::Beside::Remove(name.clone()), args.dry_run, args.json)
+    {
+        return outcome;
+    }
     if args.dry_run {
         changes::print_dry_run(platform, &plan, args.json)?;
         return Ok(Exit::Ok);
@@ -189,6 +258,25 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
     let profiles = profile::list(platform)?;
     let rows: Vec<(&Profile, Option<dashkey::ApiKey>)> =
         profiles.iter().map(|p| (p, p.stored.key())).collect();
+    let matrix = crate::contexts::matrix(platform);
+    // Which launch contexts give a program each profile's key, and in which variable (cron
+    // is left out as in `status`: its environment needs the crontab, which `doctor` reads).
+    let held = |key: &Option<dashkey::ApiKey>| -> Vec<(&'static str, &'static str, &'static str)> {
+        let Some(fingerprint) = key.as_ref().map(dashkey::ApiKey::fingerprint) else {
+            return Vec::new();
+        };
+        matrix
+            .contexts
+            .iter()
+            .filter(|row| row.context != dashkey::reach::LaunchContext::Cron)
+            .flat_map(|row| {
+                row.holds
+                    .iter()
+                    .filter(|h| h.fingerprint == fingerprint)
+                    .map(|h| (row.context.id(), row.context.label(), h.variable))
+            })
+            .collect()
+    };
     if args.json {
         let list: Vec<serde_json::Value> = rows
             .iter()
@@ -199,7 +287,12 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
                     "fingerprint": key.as_ref().map(dashkey::ApiKey::fingerprint),
                     "kind": key.as_ref().map(|k| kind(k.kind())),
                     "region": p.region,
+                    "workspace": p.workspace,
                     "in_use": p.in_use,
+                    "contexts": held(key)
+                        .iter()
+                        .map(|(id, _, variable)| serde_json::json!({"context": id, "variable": variable}))
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -211,15 +304,27 @@ pub fn list(platform: &Platform, args: &ProfilesArgs) -> Outcome {
         return Ok(Exit::Problem);
     }
     for (p, key) in &rows {
+        let workspace = p.workspace.as_ref().map(|w| format!("  workspace {w}"));
         anstream::println!(
-            "{} {:<12} {:<16} {:<14} {:<12} {}",
+            "{} {:<12} {:<16} {:<14} {:<12} {}{}",
             if p.in_use { "*" } else { " " },
             p.name.as_str(),
             key.as_ref().map_or_else(|| "-".to_string(), dashkey::ApiKey::mask),
             key.as_ref().map_or_else(|| "-".to_string(), dashkey::ApiKey::fingerprint),
             key.as_ref().map_or("-", |k| kind(k.kind())),
             p.region.as_deref().unwrap_or("(SDK default)"),
+            workspace.unwrap_or_default(),
         );
+        let contexts: Vec<String> = held(key)
+            .iter()
+            .map(|(_, label, variable)| match *variable {
+                dashkey::vars::API_KEY => (*label).to_string(),
+                other => format!("{label} ({other})"),
+            })
+            .collect();
+        if !contexts.is_empty() {
+            anstream::println!("    held by: {}", contexts.join(", "));
+        }
     }
     if profiles.iter().any(|p| p.in_use) {
         anstream::println!("* in use: what new shells, the desktop session and the SDK files get");

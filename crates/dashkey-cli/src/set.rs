@@ -9,8 +9,8 @@
 use anyhow::anyhow;
 use dashkey::Config;
 use dashkey::edit::record::{KeyStore, Record};
-use dashkey::region::RegionEndpoint;
 use dashkey::region::config::UnknownRegion;
+use dashkey::region::{RegionEndpoint, WorkspaceId};
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::store::{self, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, Wait, choose_region};
@@ -36,9 +36,17 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     }
     let config = Config::load(platform).map_err(usage)?;
     let targets = config.endpoints();
-    let explicit = match &args.region {
-        Some(id) => Some(config.find(id).map_err(unknown_region)?),
+    // A bad workspace id or a region without workspace hosts stops before the key is read.
+    let asked_workspace = match args.workspace.as_deref() {
+        Some(id) => Some(WorkspaceId::parse(id).map_err(usage)?),
         None => None,
+    };
+    let explicit = match (&args.region, &asked_workspace) {
+        (Some(id), Some(workspace)) => {
+            Some(config.workspace_endpoint(id, workspace).map_err(usage)?)
+        }
+        (Some(id), None) => Some(config.find(id).map_err(unknown_region)?),
+        (None, _) => None,
     };
     // No --profile is the unnamed key, `default`.
     let target = match args.profile.as_deref() {
@@ -69,6 +77,26 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     // The region this profile was stored with (the one in use: the record's).
     let target_profile = store::profile::load(platform, &target).ok().flatten();
     let stored = target_profile.as_ref().and_then(|p| p.region.as_deref());
+    // A rotation keeps the profile's workspace; `--no-workspace` drops it.
+    let workspace = match asked_workspace {
+        Some(workspace) => Some(workspace),
+        None if args.no_workspace => None,
+        None => target_profile
+            .as_ref()
+            .and_then(|p| p.workspace.as_deref())
+            .and_then(|id| WorkspaceId::parse(id).ok()),
+    };
+    // A workspace key is checked on its workspace's hosts, the ones the SDKs will call.
+    let (targets, explicit) = match &workspace {
+        Some(workspace) => {
+            let explicit = match &args.region {
+                Some(id) => Some(config.workspace_endpoint(id, workspace).map_err(usage)?),
+                None => None,
+            };
+            (config.workspace_endpoints(workspace), explicit)
+        }
+        None => (targets, explicit),
+    };
     // A kept key was checked (or not) when it was stored; its stored region stays.
     let probes = if args.offline || args.keep_key || coding_plan {
         None
@@ -81,6 +109,13 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     };
     let choice = choose_region(probes.as_deref(), &targets, explicit.as_ref(), stored);
     let region = chosen(choice)?;
+    if let (Some(workspace), None) = (&workspace, &region) {
+        return Err(usage(anyhow!(
+            "the workspace {workspace} needs its region: add --region ID (one of {}); nothing \
+             was changed",
+            dashkey::region::WORKSPACE_REGIONS.join(", ")
+        )));
+    }
 
     let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -123,6 +158,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
             "keyring" => KeyStore::Keyring,
             _ => KeyStore::File,
         }),
+        beside: None,
     };
     // A profile not in use gets its own file only; the one in use is written everywhere.
     let current = store::profile::in_use(previous.as_ref());
@@ -209,6 +245,8 @@ fn offer_migrate(platform: &Platform) {
 pub(crate) enum Writer {
     Set,
     Region,
+    /// A profile stored or removed beside the key in use (`SetOptions::beside`).
+    Beside,
 }
 
 /// Plans, shows or applies, and reports. Shared by `set` and `region`.
@@ -243,8 +281,18 @@ pub(crate) fn write(
             key.fingerprint()
         );
     } else {
-        changes::heading(match (writer, &settings.region) {
-            (Writer::Region, Some(region)) => format!(
+        let beside = match &options.beside {
+            Some(store::Beside::Store(name, stored)) => Some(format!(
+                "Saved the key {} ({}) as the profile '{name}', exported beside the key in use",
+                stored.key.mask(),
+                stored.key.fingerprint()
+            )),
+            Some(store::Beside::Remove(name)) => Some(format!("Removed the profile '{name}'")),
+            None => None,
+        };
+        changes::heading(match (writer, &settings.region, beside) {
+            (Writer::Beside, _, Some(beside)) => beside,
+            (Writer::Region, Some(region), _) => format!(
                 "Moved the stored key {} ({}) to region {}",
                 key.mask(),
                 key.fingerprint(),
@@ -382,7 +430,8 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         return Ok(Exit::Ok);
     };
     let config = Config::load(platform).map_err(usage)?;
-    let target = config.find(id).map_err(unknown_region)?;
+    let workspace = previous.as_ref().and_then(|r| r.workspace.as_deref());
+    let target = stored_endpoint(&config, id, workspace)?;
     // The stored key is read under the lock: an `unset` finishing just before must win.
     let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -420,6 +469,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         migrate: false,
         profile: None,
         store: None,
+        beside: None,
     };
     // The lock is held until the plan is written (or refused), then released with `locked`.
     write(platform, &settings, &options, args.dry_run, args.json, Writer::Region)
@@ -509,6 +559,22 @@ fn refuse_conflicts(
     )))
 }
 
+/// The endpoint a profile is stored with: its region's public host, or its workspace's
+/// dedicated host in that region.
+pub fn stored_endpoint(
+    config: &Config,
+    region: &str,
+    workspace: Option<&str>,
+) -> Result<RegionEndpoint, Failure> {
+    match workspace {
+        Some(id) => {
+            let workspace = WorkspaceId::parse(id).map_err(usage)?;
+            config.workspace_endpoint(region, &workspace).map_err(usage)
+        }
+        None => config.find(region).map_err(unknown_region),
+    }
+}
+
 /// `set --region <id>` first, from this environment's key when it has one (no paste).
 fn set_first_in(platform: &Platform, id: &str) -> String {
     if platform.var(dashkey::vars::API_KEY).is_some_and(|v| !v.trim().is_empty()) {
@@ -528,6 +594,14 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 /// The refusal of a region id nobody knows, naming the known ones.
 pub fn unknown_region(unknown: UnknownRegion) -> Failure {
     let shown = shown_region(&unknown);
+    let asked = unknown.asked.as_deref().unwrap_or_default();
+    if dashkey::region::WORKSPACE_REGIONS.contains(&asked) {
+        return usage(anyhow!(
+            "the region {shown} has workspace hosts only: add --workspace ID (your workspace's \
+             id), or use one of {}",
+            unknown.known.join(", ")
+        ));
+    }
     usage(anyhow!("unknown region {shown}: use one of {}", unknown.known.join(", ")))
 }
 

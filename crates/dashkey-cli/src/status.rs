@@ -53,6 +53,11 @@ struct SdkConfigReport {
 #[derive(Serialize)]
 struct StoredReport {
     region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workspace: Option<String>,
+    /// The Coding Plan key new terminals get as `BAILIAN_CODING_PLAN_API_KEY`, masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coding_plan_key: Option<ValueReport>,
     openai_compatible: bool,
     fingerprint: Option<String>,
     written_at: u64,
@@ -229,6 +234,8 @@ impl Status {
         let record_problem = self.record_problem(platform);
         let stored = self.record.as_ref().map(|record| StoredReport {
             region: record.region.clone(),
+            workspace: record.workspace.clone(),
+            coding_plan_key: coding_plan_key(platform).map(|key| value_report(&key, reveal)),
             openai_compatible: record.openai_compatible,
             fingerprint: record.fingerprint.clone(),
             written_at: record.written_at,
@@ -306,12 +313,26 @@ impl Status {
         }
         if let Some(record) = &self.record {
             let region = record.region.as_deref().unwrap_or("SDK default (cn-beijing)");
+            let workspace =
+                record.workspace.as_ref().map(|w| format!(", workspace {w}")).unwrap_or_default();
             if record.fingerprint.is_some() {
                 outln!(
                     out,
                     "  {}",
-                    paint(DIM, format!("new terminals load dashkey's copy; region: {region}"))
+                    paint(
+                        DIM,
+                        format!("new terminals load dashkey's copy; region: {region}{workspace}")
+                    )
                 );
+                if let Some(key) = coding_plan_key(platform) {
+                    let line = format!(
+                        "and the Coding Plan key {} {} as {} (Qwen Code's Coding Plan preset)",
+                        shown(&key),
+                        key.fingerprint(),
+                        dashkey::vars::CODING_PLAN_API_KEY
+                    );
+                    outln!(out, "  {}", paint(DIM, line));
+                }
             } else if !record.profiles.is_empty() {
                 // Only named profiles are stored: none is in use, so no shell loads a key.
                 let names: Vec<&str> = record.profiles.iter().map(|p| p.name.as_str()).collect();
@@ -427,6 +448,12 @@ impl Status {
             outln!(out, "{} not every SDK finds a non-empty key: {hint}", paint(FAIL, "✗"));
         }
     }
+}
+
+/// The Coding Plan key dashkey's files give new terminals beside the key in use.
+fn coding_plan_key(platform: &Platform) -> Option<ApiKey> {
+    let stored = dashkey::store::load_stored(platform).ok()??;
+    stored.get(dashkey::vars::CODING_PLAN_API_KEY).map(ApiKey::verbatim)
 }
 
 fn value_report(key: &ApiKey, reveal: bool) -> ValueReport {

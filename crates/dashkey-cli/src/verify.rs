@@ -191,7 +191,11 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
         (None, None) if candidate.key.kind() == KeyKind::CodingPlan => {
             dashkey::verify::coding_endpoints(config.regions())
         }
-        (None, None) => all.iter().filter(|t| !dashkey::verify::is_coding(t)).cloned().collect(),
+        (None, None) => match workspace_of(platform, &candidate.key) {
+            // A workspace key is checked where the SDKs send it: its workspace's hosts.
+            Some(workspace) => config.workspace_endpoints(&workspace),
+            None => all.iter().filter(|t| !dashkey::verify::is_coding(t)).cloned().collect(),
+        },
     };
     // The process is judged, not what new terminals will load; the stored region is kept
     // beside it so that the fix can be "load it" rather than "store it again".
@@ -221,6 +225,23 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
         OnlineVerdict::Rejected => Exit::Problem,
         OnlineVerdict::Unknown => Exit::Io,
     })
+}
+
+/// The workspace the key is for: the one this process names for the 1.x surface
+/// (`DASHSCOPE_WORKSPACE_ID`) or `Client()` (`DASHSCOPE_WORKSPACE`), else the one stored with
+/// this very key.
+fn workspace_of(platform: &Platform, key: &ApiKey) -> Option<dashkey::region::WorkspaceId> {
+    let named = [dashkey::vars::WORKSPACE_ID, dashkey::vars::WORKSPACE]
+        .into_iter()
+        .find_map(|name| platform.var_non_empty(name))
+        .map(str::to_string);
+    let stored = || {
+        let record = dashkey::edit::record::Record::load(&platform.dashkey_dir()?).ok()??;
+        (record.fingerprint.as_deref() == Some(&key.fingerprint()))
+            .then_some(record.workspace)
+            .flatten()
+    };
+    dashkey::region::WorkspaceId::parse(&named.or_else(stored)?).ok()
 }
 
 fn capitalize(text: &str) -> String {

@@ -15,6 +15,14 @@ pub const COMPATIBLE_BASE_URL: &str = "DASHSCOPE_COMPATIBLE_BASE_URL";
 pub const API_REGION: &str = "DASHSCOPE_API_REGION";
 /// Workspace that fills `{workspace_id}` in workspace hosts.
 pub const WORKSPACE_ID: &str = "DASHSCOPE_WORKSPACE_ID";
+/// The 2.0 surface's (`dashscope.Client()`) workspace, which picks its workspace host and
+/// goes in `X-DashScope-WorkSpace`.
+pub const WORKSPACE: &str = "DASHSCOPE_WORKSPACE";
+/// The 2.0 surface's region (one of the six workspace regions).
+pub const REGION: &str = "DASHSCOPE_REGION";
+/// The Coding Plan key (`sk-sp-`) Qwen Code's Coding Plan preset reads. It names another
+/// variable than the standard key, so a Coding Plan profile can be exported beside it.
+pub const CODING_PLAN_API_KEY: &str = "BAILIAN_CODING_PLAN_API_KEY";
 /// API version in the default URLs (`v1`).
 pub const API_VERSION: &str = "DASHSCOPE_API_VERSION";
 /// The OpenAI-compatible base URL that LiteLLM (`dashscope/…` models) and langchain-qwq

@@ -44,6 +44,11 @@
 //! `sk-sp-` keys; a standard server refuses `sk-sp-` keys. Both refusals are the plain bad-key
 //! answer, as on the real service.
 //!
+//! A server built with [`Builder::workspace`] plays a workspace-dedicated host
+//! (`{workspace}.{region}.maas.aliyuncs.com`): its keys work only in requests that name that
+//! workspace; any other request, and any key it does not know (a standard key of the public
+//! hosts), gets the plain bad-key answer.
+//!
 //! A key can also be not entitled to the model (403 `AccessDenied.Unpurchased`), in arrears
 //! (400 `Arrearage`) or throttled (429 `Throttling.RateQuota`): see [`KeyBehaviour`].
 
@@ -235,6 +240,7 @@ impl FakeDashScope {
                 answer_fault: None,
                 compatible_models: true,
                 coding_plan: false,
+                workspace: None,
                 stall_limit: DEFAULT_STALL_LIMIT,
             },
         }
@@ -284,6 +290,15 @@ impl Builder {
     /// keys are accepted, which a standard host refuses like a wrong key.
     pub fn coding_plan(mut self) -> Builder {
         self.config.coding_plan = true;
+        self
+    }
+
+    /// Plays the dedicated host of this workspace (`{workspace}.{region}.maas.aliyuncs.com`):
+    /// its keys work only in requests that name it, in `X-DashScope-WorkSpace` or as the
+    /// first label of `Host`; any other request is refused like a wrong key, as is a key
+    /// this server does not know (a standard key of the public hosts).
+    pub fn workspace(mut self, id: impl Into<String>) -> Builder {
+        self.config.workspace = Some(id.into());
         self
     }
 
@@ -431,6 +446,7 @@ struct Config {
     answer_fault: Option<Fault>,
     compatible_models: bool,
     coding_plan: bool,
+    workspace: Option<String>,
     stall_limit: Duration,
 }
 
@@ -798,6 +814,14 @@ fn call_for(config: &Config, method: &str, path: &str) -> Option<Call> {
     })
 }
 
+/// A workspace host serves only requests for its workspace (any request, elsewhere).
+fn names_workspace(config: &Config, request: &Request) -> bool {
+    let Some(workspace) = &config.workspace else { return true };
+    let header = request.header("x-dashscope-workspace");
+    let host = request.header("host").and_then(|h| h.split('.').next());
+    header == Some(workspace.as_str()) || host == Some(workspace.as_str())
+}
+
 fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
     let path = request.path();
     let api = if path.starts_with("/apps/anthropic/") {
@@ -815,6 +839,9 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
         // Coding Plan keys work only on the coding hosts, and only they work there; the
         // other kind is answered exactly like a wrong key.
         Some(key) if key.starts_with("sk-sp-") != config.coding_plan => {
+            return refuse(api, Refusal::BadKey, request_id);
+        }
+        Some(_) if !names_workspace(config, request) => {
             return refuse(api, Refusal::BadKey, request_id);
         }
         Some(key) => match config.keys.get(key) {
@@ -1307,6 +1334,25 @@ mod tests {
         let (status, _) =
             post(&coding, "/apps/anthropic/v1/messages", &format!("x-api-key: {CODING}\r\n"), chat);
         assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn a_workspace_host_takes_its_keys_only_in_requests_that_name_its_workspace() {
+        let host = FakeDashScope::builder().workspace("ws-1").valid_key(KEY).start().unwrap();
+        let bearer = |key: &str| format!("Authorization: Bearer {key}\r\n");
+        let chat = r#"{"model":"qwen-plus","messages":[]}"#;
+        let named = format!("{}X-DashScope-WorkSpace: ws-1\r\n", bearer(KEY));
+        assert_eq!(post(&host, "/compatible-mode/v1/chat/completions", &named, chat).0, 200);
+        // No workspace, another workspace, or a key this host does not know: a wrong key.
+        let other = format!("{}X-DashScope-WorkSpace: ws-2\r\n", bearer(KEY));
+        let stranger = "sk-00000000000000000000000000000000";
+        let unknown = format!("{}X-DashScope-WorkSpace: ws-1\r\n", bearer(stranger));
+        for headers in [bearer(KEY), other, unknown] {
+            let native = "/api/v1/services/aigc/text-generation/generation";
+            let (status, body) = post(&host, native, &headers, chat);
+            let json: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!((status, json["code"].as_str()), (401, Some("InvalidApiKey")), "{headers}");
+        }
     }
 
     #[test]

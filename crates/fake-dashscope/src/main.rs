@@ -46,6 +46,9 @@ struct Args {
     /// Play a Coding Plan host: /v1 and /apps/anthropic, sk-sp- keys only.
     #[arg(long)]
     coding_plan: bool,
+    /// Play this workspace's dedicated host: its keys work only in requests that name it.
+    #[arg(long, value_name = "ID")]
+    workspace: Option<String>,
     /// Stop by itself after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
@@ -85,6 +88,9 @@ fn main() -> ExitCode {
     }
     if args.coding_plan {
         builder = builder.coding_plan();
+    }
+    if let Some(workspace) = args.workspace {
+        builder = builder.workspace(workspace);
     }
     let server = match builder.start() {
         Ok(server) => server,

@@ -51,6 +51,9 @@ pub struct Record {
     pub version: u32,
     /// Region whose base URLs were written, if any.
     pub region: Option<String>,
+    /// The workspace whose dedicated host those URLs name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Whether `OPENAI_API_KEY`/`OPENAI_BASE_URL` were written too.
     #[serde(default)]
     pub openai_compatible: bool,
@@ -133,6 +136,9 @@ pub struct ProfileEntry {
     pub name: String,
     /// The region whose URLs were written with its key, if any.
     pub region: Option<String>,
+    /// The workspace whose dedicated host those URLs name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     /// Fingerprint of its key.
     pub fingerprint: String,
 }

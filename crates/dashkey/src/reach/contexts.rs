@@ -127,7 +127,8 @@ impl<'a> World<'a> {
                 given_by.push(text);
             }
         };
-        for name in vars::ALL {
+        // The SDKs' variables, and the Coding Plan key dashkey exports beside them.
+        for name in vars::ALL.into_iter().chain([vars::CODING_PLAN_API_KEY]) {
             for event in self.startup.events(session, name).iter() {
                 if keep.is_some_and(|keep| !keep(event)) {
                     continue;
@@ -339,7 +340,7 @@ pub fn environment_d_vars(platform: &Platform) -> (Vec<(String, String)>, Vec<Pa
                 continue;
             }
             let Some((name, value)) = line.split_once('=') else { continue };
-            if name.starts_with("DASHSCOPE_") {
+            if name.starts_with("DASHSCOPE_") || name == vars::CODING_PLAN_API_KEY {
                 vars.insert(name.to_string(), unescape(value));
                 any = true;
             }

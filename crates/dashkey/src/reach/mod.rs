@@ -177,6 +177,10 @@ pub struct SurfaceReach {
     pub region: Option<String>,
     /// Whether that is the key's region; `None` when the key's region is not known.
     pub region_ok: Option<bool>,
+    /// The fingerprint of the key it gets (the 1.x surface only: the others get the same
+    /// variable or file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl SurfaceReach {
@@ -210,6 +214,35 @@ pub struct ContextReach {
     pub given_by: Vec<String>,
     /// Each surface.
     pub surfaces: Vec<SurfaceReach>,
+    /// The keys a program started here gets, by fingerprint: the one the Python SDK finds,
+    /// and a Coding Plan key in `BAILIAN_CODING_PLAN_API_KEY` (what `profiles` matches to
+    /// the stored profiles).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<Held>,
+}
+
+/// A key one context holds, by fingerprint (never the key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Held {
+    /// `DASHSCOPE_API_KEY` (as the Python SDK finds it, variable or key file) or
+    /// `BAILIAN_CODING_PLAN_API_KEY`.
+    pub variable: &'static str,
+    /// The key's fingerprint.
+    pub fingerprint: String,
+}
+
+/// The keys a process with this environment gets (the Python SDK's from its surface).
+fn holds(platform: &Platform, surfaces: &[SurfaceReach]) -> Vec<Held> {
+    let mut out = Vec::new();
+    let python = surfaces.iter().find(|s| s.surface == Surface::Python1);
+    if let Some(fingerprint) = python.and_then(|s| s.fingerprint.clone()) {
+        out.push(Held { variable: vars::API_KEY, fingerprint });
+    }
+    if let Some(coding) = platform.var_non_empty(vars::CODING_PLAN_API_KEY) {
+        let fingerprint = crate::ApiKey::verbatim(coding).fingerprint();
+        out.push(Held { variable: vars::CODING_PLAN_API_KEY, fingerprint });
+    }
+    out
 }
 
 impl ContextReach {
@@ -284,6 +317,7 @@ pub fn matrix(platform: &Platform, inputs: &Inputs) -> Matrix {
                 context,
                 coverage: built.coverage,
                 given_by: built.given_by,
+                holds: holds(&built.platform, &surfaces),
                 surfaces,
             })
         })
@@ -305,7 +339,7 @@ fn surfaces(
     let judge = |url: Option<String>, key_from: Option<Source>, surface| {
         let region = url.as_deref().and_then(|url| resolve::region_of_native(url, endpoints));
         let region_ok = key_region.map(|want| region.as_deref() == Some(want));
-        SurfaceReach { surface, key_from, url, region, region_ok }
+        SurfaceReach { surface, key_from, url, region, region_ok, fingerprint: None }
     };
     let client = match resolve::python_client(platform) {
         ClientUrl::Url { url, .. } => Some(url),
@@ -313,8 +347,14 @@ fn surfaces(
     };
     let java = resolve::java(platform);
     let node = resolve::node(platform);
+    let mut python1 = judge(Some(python.urls.http.url.clone()), key_of(&python), Surface::Python1);
+    if let Lookup::Found { key, .. } = &python.outcome
+        && !key.is_empty()
+    {
+        python1.fingerprint = Some(key.fingerprint());
+    }
     vec![
-        judge(Some(python.urls.http.url.clone()), key_of(&python), Surface::Python1),
+        python1,
         // `Client()` takes the key like 1.x, except that an empty variable counts as unset.
         judge(client, client_key(platform, &python), Surface::Python2),
         judge(Some(java.urls.http.url.clone()), key_of(&java), Surface::Java),

@@ -17,6 +17,15 @@
 //! loopback hosts, everything else must be `https`, and certificates are always verified
 //! (there is deliberately no setting to turn that off).
 //!
+//! The workspace-dedicated hosts of a region (`{workspace}.{region}.maas.aliyuncs.com`) can be
+//! moved the same way, for a gateway or a test server, which then gets the workspace in the
+//! `X-DashScope-WorkSpace` header:
+//!
+//! ```toml
+//! [workspace-hosts.eu-central-1]
+//! endpoint = "http://127.0.0.1:18081"
+//! ```
+//!
 //! A missing file is an empty configuration. Unknown top-level tables are kept aside and
 //! reported by [`Config::ignored`] rather than refused, so that an older dashkey can read a
 //! file written for a newer one; inside a `[regions.*]` table every key must be known, because
@@ -26,7 +35,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{EndpointError, EndpointOrigin, Region, RegionEndpoint};
+use super::workspace::{self, NoWorkspaceHosts, WorkspaceId};
+use super::{EndpointError, EndpointOrigin, Region, RegionEndpoint, WORKSPACE_REGIONS};
 use crate::key::KeyKind;
 use crate::platform::Platform;
 
@@ -38,6 +48,7 @@ pub const FILE_NAME: &str = "config.toml";
 pub struct Config {
     path: Option<PathBuf>,
     regions: Vec<RegionEndpoint>,
+    workspace_hosts: Vec<RegionEndpoint>,
     ignored: Vec<String>,
 }
 
@@ -89,6 +100,8 @@ pub enum ConfigError {
 struct RawConfig {
     #[serde(default)]
     regions: BTreeMap<String, RawRegion>,
+    #[serde(default, rename = "workspace-hosts")]
+    workspace_hosts: BTreeMap<String, RawRegion>,
     #[serde(flatten)]
     other: BTreeMap<String, toml::Value>,
 }
@@ -144,8 +157,22 @@ impl Config {
             path: path.to_path_buf(),
             message: error.to_string().trim_end().to_string(),
         })?;
+        let regions = Config::parse_regions(path, raw.regions)?;
+        let workspace_hosts = Config::parse_regions(path, raw.workspace_hosts)?;
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            regions,
+            workspace_hosts,
+            ignored: raw.other.into_keys().collect(),
+        })
+    }
+
+    fn parse_regions(
+        path: &Path,
+        raw: BTreeMap<String, RawRegion>,
+    ) -> Result<Vec<RegionEndpoint>, ConfigError> {
         let mut regions = Vec::new();
-        for (id, region) in raw.regions {
+        for (id, region) in raw {
             if id.is_empty()
                 || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
@@ -165,11 +192,7 @@ impl Config {
             )?;
             regions.push(target);
         }
-        Ok(Config {
-            path: Some(path.to_path_buf()),
-            regions,
-            ignored: raw.other.into_keys().collect(),
-        })
+        Ok(regions)
     }
 
     /// The file this configuration was read from; `None` when there was no file.
@@ -204,6 +227,29 @@ impl Config {
             self.regions.iter().filter(|target| Region::find(&target.region).is_none()).cloned(),
         );
         targets
+    }
+
+    /// The workspace's dedicated host in `region` (or where the file's
+    /// `[workspace-hosts.REGION]` moves it).
+    ///
+    /// # Errors
+    ///
+    /// [`NoWorkspaceHosts`] for a region that has none.
+    pub fn workspace_endpoint(
+        &self,
+        region: &str,
+        workspace: &WorkspaceId,
+    ) -> Result<RegionEndpoint, NoWorkspaceHosts> {
+        let moved = self.workspace_hosts.iter().find(|moved| moved.region == region);
+        workspace::endpoint(region, workspace, moved)
+    }
+
+    /// The workspace's dedicated host in every region that has them, in the SDK's order.
+    pub fn workspace_endpoints(&self, workspace: &WorkspaceId) -> Vec<RegionEndpoint> {
+        WORKSPACE_REGIONS
+            .iter()
+            .filter_map(|region| self.workspace_endpoint(region, workspace).ok())
+            .collect()
     }
 
     /// The endpoint of one region id, built-in or from the file.
@@ -319,6 +365,23 @@ mod tests {
         let config = parse("[store]\nkind = \"file\"\n").unwrap();
         assert_eq!(config.ignored(), ["store"]);
         assert_eq!(config.endpoints().len(), Region::all().len());
+    }
+
+    #[test]
+    fn workspace_hosts_move_per_region_and_are_checked_like_endpoints() {
+        let config =
+            parse("[workspace-hosts.eu-central-1]\nendpoint = \"http://127.0.0.1:9\"\n").unwrap();
+        let ws = WorkspaceId::parse("ws-1").unwrap();
+        assert_eq!(
+            config.workspace_endpoint("eu-central-1", &ws).unwrap().base,
+            "http://127.0.0.1:9"
+        );
+        let tokyo = config.workspace_endpoint("ap-northeast-1", &ws).unwrap();
+        assert_eq!(tokyo.base, "https://ws-1.ap-northeast-1.maas.aliyuncs.com");
+        assert_eq!(config.workspace_endpoints(&ws).len(), WORKSPACE_REGIONS.len());
+        assert!(config.ignored().is_empty());
+        let remote = parse("[workspace-hosts.eu-central-1]\nendpoint = \"http://ws.example\"\n");
+        assert!(matches!(remote, Err(ConfigError::Endpoint { .. })));
     }
 
     #[test]

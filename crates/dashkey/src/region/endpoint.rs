@@ -41,6 +41,10 @@ pub struct RegionEndpoint {
     pub base: String,
     /// Where the endpoint came from.
     pub origin: EndpointOrigin,
+    /// The workspace whose dedicated host this is (`{workspace}.{region}.maas.aliyuncs.com`,
+    /// or where `config.toml` moves that region's workspace hosts); requests name it in
+    /// `X-DashScope-WorkSpace` as the SDK's `Client()` does.
+    pub workspace: Option<String>,
 }
 
 /// Why a URL cannot be used as an endpoint. Messages never repeat the URL's path or query,
@@ -104,6 +108,7 @@ impl RegionEndpoint {
             name: Some(region.name.to_string()),
             base: format!("https://{}", region.host),
             origin: EndpointOrigin::Builtin,
+            workspace: None,
         }
     }
 
@@ -123,7 +128,7 @@ impl RegionEndpoint {
         if !path.is_empty() && path != "/" {
             return Err(EndpointError::Path { path: path.to_string() });
         }
-        Ok(RegionEndpoint { region: region.to_string(), name, base: root, origin })
+        Ok(RegionEndpoint { region: region.to_string(), name, base: root, origin, workspace: None })
     }
 
     /// A one-off endpoint from a base URL as SDKs take them: a host root, or a URL ending in
@@ -148,6 +153,7 @@ impl RegionEndpoint {
             name: known.map(|region| region.name.to_string()),
             base: format!("{root}{prefix}"),
             origin: EndpointOrigin::BaseUrl,
+            workspace: None,
         })
     }
 

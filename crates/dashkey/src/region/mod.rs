@@ -14,8 +14,10 @@ use std::fmt;
 
 pub mod config;
 mod endpoint;
+pub mod workspace;
 
 pub use endpoint::{EndpointError, EndpointOrigin, RegionEndpoint};
+pub use workspace::{BadWorkspaceId, NoWorkspaceHosts, WorkspaceId};
 
 /// One DashScope region and its public host.
 #[derive(Debug, Clone, PartialEq, Eq)]

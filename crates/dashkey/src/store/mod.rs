@@ -43,8 +43,9 @@ pub use copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, sdk_key_file};
 pub use gitignore::{GITIGNORE, GITIGNORE_TEXT};
 pub use owned::{Stored, load_command, load_stored, owned_path};
 pub use plan::{
-    BadProfileName, CLIENT_VARS, DASHSCOPE_VARS, NotRemovedReason, NotUpdated, Note, PersistError,
-    Plan, ProfileName, SetOptions, Settings, WRITTEN_VARS, client_value, missing_ancestors,
+    BadProfileName, Beside, CLIENT_VARS, DASHSCOPE_VARS, NotRemovedReason, NotUpdated, Note,
+    PersistError, Plan, ProfileName, SetOptions, Settings, WRITTEN_VARS, client_value,
+    missing_ancestors,
 };
 pub use sdk_config::SDK_CONFIG_BACKUP;
 pub use sdk_key::SDK_KEY_BACKUP;
@@ -235,6 +236,12 @@ impl<'a> SetRun<'a> {
         plan.secrets.push(settings.key.clone());
         // An untrusted record is rewritten at the end from what this set writes.
         let untrusted = !plan.notes.is_empty();
+        let mut variables = settings.variables();
+        let record = old_record.clone().unwrap_or_default();
+        if let Some(coding) = profile::coding_key(platform, settings, options, &record)? {
+            variables.push((crate::vars::CODING_PLAN_API_KEY, coding.expose().to_string().into()));
+            plan.secrets.push(coding);
+        }
         Ok(SetRun {
             platform,
             settings,
@@ -250,7 +257,7 @@ impl<'a> SetRun<'a> {
                 .unwrap_or_else(|| old_record.as_ref().map_or(KeyStore::File, |r| r.store)),
             old_record: old_record.unwrap_or_default(),
             untrusted,
-            variables: settings.variables(),
+            variables,
             plan,
             managed: Vec::new(),
             wslenv: Vec::new(),
@@ -324,7 +331,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
 
     // The record, last: what unset will need to find everything again.
     let no_desktop = desktop::opted_out(run.options, &run.old_record);
-    let files = run
+    let files: Vec<RecordedFile> = run
         .plan
         .changes
         .iter()
@@ -362,13 +369,24 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         )
         .filter(|f| f.role != Role::Record)
         .collect();
+    // Files listed before keep their place, so that a `set` that takes back what the one
+    // before it did (a profile stored, then removed) gives back the record as it was.
+    let mut files = files;
+    let place = |f: &RecordedFile| run.old_record.files.iter().position(|old| old.path == f.path);
+    files.sort_by_key(|f| place(f).unwrap_or(usize::MAX));
     let mut record = Record {
         version: Record::VERSION,
         region: run.settings.region.as_ref().map(|r| r.region.clone()),
+        workspace: run.settings.region.as_ref().and_then(|r| r.workspace.clone()),
         openai_compatible: run.settings.openai_compatible,
         client_vars: run.settings.client_vars.iter().map(|n| (*n).to_string()).collect(),
         fingerprint: Some(run.settings.key.fingerprint()),
-        written_at: if run.plan.is_empty() { run.old_record.written_at } else { now() },
+        // A profile stored or removed beside the one in use leaves its key's time alone.
+        written_at: if run.plan.is_empty() || run.options.beside.is_some() {
+            run.old_record.written_at
+        } else {
+            now()
+        },
         files,
         created_dirs,
         services: run.old_record.services.clone(),

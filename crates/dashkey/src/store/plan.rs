@@ -77,6 +77,14 @@ impl Settings {
             out.push((vars::WEBSOCKET_BASE_URL, Zeroizing::new(region.websocket())));
             out.push((vars::COMPATIBLE_BASE_URL, Zeroizing::new(region.compatible())));
             out.push((vars::API_BASE, Zeroizing::new(region.compatible())));
+            // A workspace host: what both SDK surfaces read to build it themselves, beside the
+            // URLs (the 1.x surface builds no workspace host for Beijing).
+            if let Some(workspace) = &region.workspace {
+                out.push((vars::API_REGION, Zeroizing::new(region.region.clone())));
+                out.push((vars::WORKSPACE_ID, Zeroizing::new(workspace.clone())));
+                out.push((vars::REGION, Zeroizing::new(region.region.clone())));
+                out.push((vars::WORKSPACE, Zeroizing::new(workspace.clone())));
+            }
         }
         if self.openai_compatible {
             let base = match &self.region {
@@ -115,6 +123,18 @@ pub struct SetOptions {
     pub profile: Option<ProfileName>,
     /// Where the key goes (`--store`); `None` keeps the store the record names.
     pub store: Option<KeyStore>,
+    /// A profile not in use stored or removed in the same transaction, because the files in
+    /// use export its key too (a Coding Plan key, as `BAILIAN_CODING_PLAN_API_KEY`).
+    pub beside: Option<Beside>,
+}
+
+/// A profile beside the one in use that one `set` stores or removes.
+#[derive(Debug, Clone)]
+pub enum Beside {
+    /// Store this profile with these settings.
+    Store(ProfileName, Box<Settings>),
+    /// Remove this profile.
+    Remove(ProfileName),
 }
 
 /// The name every profile is known by: a plain word, so that it is a safe directory name,
@@ -491,26 +511,35 @@ pub(super) fn vars_static(name: &str) -> Option<&'static str> {
     WRITTEN_VARS.into_iter().find(|v| *v == name)
 }
 
-/// The variables with DashScope in their name that dashkey writes by default: the key and the
-/// region's base URLs. `dashkey sudo` keeps these across sudo (with any `--client` names that
+/// The variables with DashScope in their name that dashkey writes by default: the key, the
+/// region's base URLs and, for a workspace, the region and workspace both SDK surfaces read. `dashkey sudo` keeps these across sudo (with any `--client` names that
 /// are stored), and `doctor` prints the same list in its sudo fixes, so that a program under
 /// sudo keeps the region as well as the key.
-pub const DASHSCOPE_VARS: [&str; 5] = [
+pub const DASHSCOPE_VARS: [&str; 9] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
     vars::WEBSOCKET_BASE_URL,
     vars::COMPATIBLE_BASE_URL,
     vars::API_BASE,
+    vars::API_REGION,
+    vars::WORKSPACE_ID,
+    vars::REGION,
+    vars::WORKSPACE,
 ];
 
-/// Every variable dashkey writes: [`DASHSCOPE_VARS`], and the generic names a client reads
-/// that are written only with `set --client`.
-pub const WRITTEN_VARS: [&str; 13] = [
+/// Every variable dashkey writes: [`DASHSCOPE_VARS`], a Coding Plan profile's key, and the
+/// generic names a client reads that are written only with `set --client`.
+pub const WRITTEN_VARS: [&str; 18] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
     vars::WEBSOCKET_BASE_URL,
     vars::COMPATIBLE_BASE_URL,
     vars::API_BASE,
+    vars::API_REGION,
+    vars::WORKSPACE_ID,
+    vars::REGION,
+    vars::WORKSPACE,
+    vars::CODING_PLAN_API_KEY,
     vars::OPENAI_API_KEY,
     vars::OPENAI_BASE_URL,
     CLIENT_VARS[0],

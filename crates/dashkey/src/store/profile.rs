@@ -11,15 +11,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Platform;
 use crate::edit::fsx;
 use crate::edit::record::{ProfileEntry, Record, RecordedFile, Role};
 use crate::shell::{self, Dialect};
 use crate::store::owned::{Stored, is_owned_text, load_stored, load_stored_at, owned_path};
 use crate::store::plan::{
-    NotRemovedReason, Note, PersistError, Plan, ProfileName, SetRun, Settings, UnsetRun,
-    missing_ancestors, own_file, pairs, push_change, read_text,
+    Beside, NotRemovedReason, Note, PersistError, Plan, ProfileName, SetOptions, SetRun, Settings,
+    UnsetRun, missing_ancestors, own_file, pairs, push_change, read_text,
 };
+use crate::{ApiKey, KeyKind, Platform};
 
 /// The directory of dashkey's directory that holds the profiles not in use.
 pub const PROFILES_DIR: &str = "profiles";
@@ -46,6 +46,8 @@ pub struct Profile {
     pub stored: Stored,
     /// The region id it was stored with, if any.
     pub region: Option<String>,
+    /// The workspace whose dedicated host it was stored for, if any.
+    pub workspace: Option<String>,
     /// Whether it is the profile in use.
     pub in_use: bool,
 }
@@ -71,12 +73,14 @@ pub fn load(platform: &Platform, name: &ProfileName) -> Result<Option<Profile>, 
         None => None,
     };
     let Some(stored) = stored else { return Ok(None) };
-    let region = match &record {
-        Some(record) if from_own => entry(record, name).and_then(|e| e.region.clone()),
-        Some(record) => record.region.clone(),
-        None => None,
+    let (region, workspace) = match &record {
+        Some(record) if from_own => {
+            entry(record, name).map(|e| (e.region.clone(), e.workspace.clone())).unwrap_or_default()
+        }
+        Some(record) => (record.region.clone(), record.workspace.clone()),
+        None => (None, None),
     };
-    Ok(Some(Profile { name: name.clone(), stored, region, in_use }))
+    Ok(Some(Profile { name: name.clone(), stored, region, workspace, in_use }))
 }
 
 /// Every stored profile, `default` first, then by name: the names the record lists and
@@ -119,6 +123,7 @@ fn upsert(record: &mut Record, name: &ProfileName, settings: &Settings) {
     let new = ProfileEntry {
         name: name.to_string(),
         region: settings.region.as_ref().map(|r| r.region.clone()),
+        workspace: settings.region.as_ref().and_then(|r| r.workspace.clone()),
         fingerprint: settings.key.fingerprint(),
     };
     match record.profiles.iter_mut().find(|e| e.name == name.as_str()) {
@@ -218,8 +223,7 @@ pub fn plan_store(
     }
     plan.secrets.push(settings.key.clone());
     let mut record = old.clone();
-    let bytes = shell::owned_file(Dialect::Posix, &pairs(&settings.variables()))?.into_bytes();
-    write_file(&mut plan, &mut record, &old, profile_file(&dir, name), bytes)?;
+    write_file(&mut plan, &mut record, &old, profile_file(&dir, name), render(settings)?)?;
     upsert(&mut record, name, settings);
     if old.written_at == 0 {
         record.written_at = super::plan::now();
@@ -299,10 +303,17 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
             let bytes = zeroize::Zeroizing::new(bytes);
             let default = ProfileName::default_profile();
             let path = profile_file(&run.dir, &default);
-            write_file(&mut run.plan, record, &old, path, bytes.to_vec())?;
+            write_file(
+                &mut run.plan,
+                record,
+                &old,
+                path,
+                own_variables(&current, bytes.to_vec())?,
+            )?;
             let entry = ProfileEntry {
                 name: default.to_string(),
                 region: old.region.clone(),
+                workspace: old.workspace.clone(),
                 fingerprint: old.fingerprint.clone().unwrap_or_default(),
             };
             record.profiles.retain(|e| e.name != entry.name);
@@ -313,12 +324,81 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
         remove_file(&mut run.plan, record, &run.dir.clone(), &to)?;
     }
     if !to.is_default() {
-        let bytes = shell::owned_file(Dialect::Posix, &pairs(&run.variables))?.into_bytes();
+        let bytes = render(run.settings)?;
         let path = profile_file(&run.dir, &to);
         write_file(&mut run.plan, record, &old, path, bytes)?;
         upsert(record, &to, run.settings);
     }
+    match &run.options.beside {
+        Some(Beside::Store(name, settings)) => {
+            let path = profile_file(&run.dir, name);
+            write_file(&mut run.plan, record, &old, path, render(settings)?)?;
+            upsert(record, name, settings);
+        }
+        Some(Beside::Remove(name)) => remove_file(&mut run.plan, record, &run.dir.clone(), name)?,
+        None => {}
+    }
     Ok(())
+}
+
+/// A profile's own file: its variables only, never another profile's exported beside them.
+fn render(settings: &Settings) -> Result<Vec<u8>, PersistError> {
+    Ok(shell::owned_file(Dialect::Posix, &pairs(&settings.variables()))?.into_bytes())
+}
+
+/// The bytes of an `env.sh` in use without the Coding Plan key exported beside its own (the
+/// file as it is when there is none).
+fn own_variables(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, PersistError> {
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| PersistError::ForeignOwnedFile { path: path.to_path_buf(), line: 1 })?;
+    let vars = crate::store::owned::parse_owned_posix(text)
+        .map_err(|line| PersistError::ForeignOwnedFile { path: path.to_path_buf(), line })?;
+    if !vars.iter().any(|(name, _)| name == crate::vars::CODING_PLAN_API_KEY) {
+        return Ok(bytes);
+    }
+    let kept: Vec<(&str, &str)> = vars
+        .iter()
+        .filter(|(name, _)| name != crate::vars::CODING_PLAN_API_KEY)
+        .filter_map(|(name, value)| Some((crate::store::plan::vars_static(name)?, value.as_str())))
+        .collect();
+    Ok(shell::owned_file(Dialect::Posix, &kept)?.into_bytes())
+}
+
+/// The Coding Plan key the files in use export as `BAILIAN_CODING_PLAN_API_KEY` after this
+/// `set`: it names another variable than `DASHSCOPE_API_KEY`, so a Coding Plan profile is
+/// exported beside the standard key in use, whether it is in use or not. The one in use when
+/// it is a Coding Plan key, else the first Coding Plan profile by name (one variable holds
+/// one key).
+///
+/// # Errors
+///
+/// [`PersistError`] when a profile's file was not written by dashkey.
+pub(super) fn coding_key(
+    platform: &Platform,
+    settings: &Settings,
+    options: &SetOptions,
+    record: &Record,
+) -> Result<Option<ApiKey>, PersistError> {
+    if settings.key.kind() == KeyKind::CodingPlan {
+        return Ok(Some(settings.key.clone()));
+    }
+    let using = options.profile.clone().unwrap_or_else(|| in_use(Some(record)));
+    let mut found: Vec<(ProfileName, ApiKey)> = list(platform)?
+        .into_iter()
+        .filter(|p| p.name != using)
+        .filter_map(|p| Some((p.name, p.stored.key()?)))
+        .collect();
+    match &options.beside {
+        Some(Beside::Store(name, settings)) => {
+            found.retain(|(n, _)| n != name);
+            found.push((name.clone(), settings.key.clone()));
+        }
+        Some(Beside::Remove(name)) => found.retain(|(n, _)| n != name),
+        None => {}
+    }
+    found.retain(|(_, key)| key.kind() == KeyKind::CodingPlan);
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found.into_iter().next().map(|(_, key)| key))
 }
 
 /// The profiles' part of a plain `unset`: every profile's file that is dashkey's, and the

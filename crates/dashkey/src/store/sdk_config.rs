@@ -51,11 +51,18 @@ pub fn base_url(platform: &Platform) -> Option<(PathBuf, String)> {
     Some((path, url))
 }
 
-/// The native URL dashkey wrote for the region a record names.
+/// The native URL dashkey wrote for the region (and workspace) a record names.
 fn recorded_url(platform: &Platform, record: &Record) -> Option<String> {
     let id = record.region.as_deref()?;
     let config = Config::load(platform).unwrap_or_default();
-    config.endpoint(id).map(|endpoint| endpoint.native())
+    let endpoint = match record.workspace.as_deref() {
+        Some(workspace) => {
+            let workspace = crate::region::WorkspaceId::parse(workspace).ok()?;
+            config.workspace_endpoint(id, &workspace).ok()
+        }
+        None => config.endpoint(id),
+    };
+    endpoint.map(|endpoint| endpoint.native())
 }
 
 /// Parses the file, or says where it is not TOML.

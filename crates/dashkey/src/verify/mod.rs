@@ -66,6 +66,7 @@ pub fn coding_endpoints(configured: &[RegionEndpoint]) -> Vec<RegionEndpoint> {
                     name: Some((*name).to_string()),
                     base: format!("https://{host}"),
                     origin: crate::region::EndpointOrigin::Builtin,
+                    workspace: None,
                 }
             })
         })

@@ -208,8 +208,12 @@ impl Prober {
         let agent = if via_proxy { &self.proxied } else { &self.direct };
         let host = Endpoint::parse(url).map(|endpoint| endpoint.host).unwrap_or_default();
         let failure = |error: ureq::Error| classify_error(&error, &host, via_proxy);
-        let mut response =
-            agent.get(url).header("Authorization", header.clone()).call().map_err(failure)?;
+        let mut request = agent.get(url).header("Authorization", header.clone());
+        // A workspace host is told which workspace, as the SDK's `Client()` tells it.
+        if let Some(workspace) = &target.workspace {
+            request = request.header("X-DashScope-WorkSpace", workspace.as_str());
+        }
+        let mut response = request.call().map_err(failure)?;
         let status = response.status().as_u16();
         let location = response
             .headers()
