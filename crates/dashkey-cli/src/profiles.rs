@@ -108,6 +108,8 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
             .iter()
             .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
             .collect(),
+        // Another profile's key: which plan it belongs to was not recorded.
+        plan: None,
     };
     // The files the last `set` wrote change, and no others; with no `set` before, what a
     // first `set` writes.

@@ -8,9 +8,9 @@
 
 use anyhow::anyhow;
 use dashkey::Config;
-use dashkey::edit::record::Record;
-use dashkey::region::RegionEndpoint;
+use dashkey::edit::record::{KeyPlan, Record};
 use dashkey::region::config::UnknownRegion;
+use dashkey::region::{Plan, RegionEndpoint};
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::store::{self, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, Wait, choose_region};
@@ -55,29 +55,31 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
 
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
-    let coding_plan = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
-    if coding_plan && !args.offline && !args.keep_key {
-        anstream::eprintln!(
-            "note: Coding Plan keys (sk-sp-) work only on the Coding Plan hosts, not in the \
-             regions set writes: storing it without a region check; check it on the Coding Plan \
-             hosts with: printf '%s' \"$KEY\" | dashkey verify --stdin"
-        );
-    }
+    // A Coding Plan or Token Plan key (`sk-sp-`) works only on its plan's hosts: it is checked
+    // there, and the region URLs are left as asked (or stored), since no region takes it.
+    let plan_key = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
     // The region this profile was stored with (the one in use: the record's).
     let target_profile = store::profile::load(platform, &target).ok().flatten();
     let stored = target_profile.as_ref().and_then(|p| p.region.as_deref());
     // A kept key was checked (or not) when it was stored; its stored region stays.
-    let probes = if args.offline || args.keep_key || coding_plan {
-        None
-    } else {
-        let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {
-            Some(_) => HttpSettings::from_platform(platform).map_err(usage)?,
-            None => HttpSettings::with_timeout(SET_TIMEOUT),
-        };
-        Some(check(&parsed.key, &targets, settings)?)
+    let checked = !(args.offline || args.keep_key);
+    let http = || match platform.var(dashkey::verify::TIMEOUT_VAR) {
+        Some(_) => HttpSettings::from_platform(platform).map_err(usage),
+        None => Ok(HttpSettings::with_timeout(SET_TIMEOUT)),
     };
-    let choice = choose_region(probes.as_deref(), &targets, explicit.as_ref(), stored);
+    let standard: Vec<RegionEndpoint> =
+        targets.iter().filter(|t| dashkey::verify::plan_of(t).is_none()).cloned().collect();
+    let probes =
+        if checked && !plan_key { Some(check(&parsed.key, &standard, http()?)?) } else { None };
+    let choice = choose_region(probes.as_deref(), &standard, explicit.as_ref(), stored);
     let region = chosen(choice)?;
+    // Unchecked, the plan recorded for this very key stays.
+    let same_key = previous.as_ref().filter(|r| r.fingerprint == Some(parsed.key.fingerprint()));
+    let plan = match (plan_key, checked) {
+        (true, true) => plan_of(&config, &parsed.key, same_key, http()?)?,
+        (true, false) => same_key.and_then(|r| r.plan.clone()),
+        (false, _) => None,
+    };
 
     let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -99,6 +101,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
             || asked.openai
             || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
         client_vars,
+        plan,
     };
     // Only names this set adds are checked: those an earlier set wrote were accepted then.
     let mut already: Vec<&'static str> = previous
@@ -297,6 +300,50 @@ fn check(
     probes.map_err(usage)
 }
 
+/// An `sk-sp-` key checked on every Coding Plan and Token Plan host: the plan whose host
+/// accepts it is recorded (preferring the host recorded before); a key every host that
+/// answered rejects is not stored, and silence only warns.
+fn plan_of(
+    config: &Config,
+    key: &ApiKey,
+    previous: Option<&Record>,
+    settings: HttpSettings,
+) -> Result<Option<KeyPlan>, Failure> {
+    let hosts = dashkey::verify::plan_endpoints(config.regions());
+    let probes = check(key, &hosts, settings)?;
+    let before = previous.and_then(|r| r.plan.as_ref()).map(|p| p.host.as_str());
+    match choose_region(Some(&probes), &hosts, None, before) {
+        RegionChoice::Accepted(host) => {
+            let plan = dashkey::verify::plan_of(&host).unwrap_or(Plan::Coding);
+            anstream::eprintln!(
+                "DashScope accepts the key on {} ({}): it is a {plan} key. It works only on \
+                 {plan} hosts, so the region URLs are left as they were; `dashkey verify \
+                 --stdin` shows each host's answer.",
+                host.region,
+                host.display_name()
+            );
+            Ok(Some(KeyPlan { plan, host: host.region }))
+        }
+        RegionChoice::Rejected | RegionChoice::Mismatch { .. } => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "DashScope rejected this sk-sp- key on every Coding Plan and Token Plan host \
+                 that answered, so it was not stored. Copy the key again from the plan's page in \
+                 the Model Studio console; `dashkey verify --stdin` shows each host's answer, \
+                 and --offline stores it anyway"
+            ),
+        }),
+        RegionChoice::Unchecked { .. } => {
+            anstream::eprintln!(
+                "{} could not reach the Coding Plan or Token Plan hosts to check the key (see \
+                 `dashkey verify`); storing it unchecked",
+                paint(WARN, "warning:")
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Phrases the library's choice of region: the region to write, or why nothing is stored.
 fn chosen(choice: RegionChoice) -> Result<Option<RegionEndpoint>, Failure> {
     match choice {
@@ -390,6 +437,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         region: Some(target),
         openai_compatible: record.openai_compatible,
         client_vars: record.client_vars.iter().filter_map(|n| static_client_var(n)).collect(),
+        plan: record.plan.clone(),
     };
     // Only the files the last `set` wrote change: no new shells are hooked by a region change.
     let options = SetOptions {

@@ -368,6 +368,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         session_displaced: std::mem::take(&mut run.displaced),
         profile: None,
         profiles: Vec::new(),
+        plan: run.settings.plan.clone(),
     };
     profile::finish_set(&mut run, &mut record)?;
     if !run.plan.is_empty() || !run.record_usable {

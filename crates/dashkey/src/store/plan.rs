@@ -35,6 +35,8 @@ pub struct Settings {
     pub openai_compatible: bool,
     /// Other generic variables asked for with `set --client` (names from [`CLIENT_VARS`]).
     pub client_vars: Vec<&'static str>,
+    /// The plan an `sk-sp-` key belongs to, when known (recorded, never written as a variable).
+    pub plan: Option<crate::edit::record::KeyPlan>,
 }
 
 /// The generic variables `set --client` can write besides the OpenAI pair: names another
