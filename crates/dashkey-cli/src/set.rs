@@ -94,7 +94,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
             client_vars.push(name);
         }
     }
-    let settings = Settings {
+    let mut settings = Settings {
         key: parsed.key,
         region,
         openai_compatible: args.openai_compatible
@@ -111,7 +111,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     if previous.as_ref().is_some_and(|r| r.openai_compatible) {
         already.extend([dashkey::vars::OPENAI_API_KEY, dashkey::vars::OPENAI_BASE_URL]);
     }
-    refuse_conflicts(platform, &settings, &asked, &already, args)?;
+    refuse_conflicts(platform, &mut settings, &asked, &already, args)?;
     let options = SetOptions {
         shells,
         no_modify_rc: args.no_modify_rc,
@@ -482,10 +482,13 @@ fn static_client_var(name: &str) -> Option<&'static str> {
 
 /// `--client`: a generic variable that holds another value somewhere a program would read
 /// it is not shadowed without `--force`; a client whose variables cannot name the region is
-/// refused. Nothing is written either way.
+/// refused. Nothing is written either way. For Claude Code, another key in
+/// `ANTHROPIC_API_KEY` (which it prefers over the token dashkey writes) is such a value too:
+/// `--force` then writes dashkey's key there as well; in Claude Code's settings it is refused
+/// even so, since a settings file's `env` wins over anything dashkey writes.
 fn refuse_conflicts(
     platform: &Platform,
-    settings: &Settings,
+    settings: &mut Settings,
     asked: &Asked,
     already: &[&'static str],
     args: &SetArgs,
@@ -503,7 +506,10 @@ fn refuse_conflicts(
         }
     }
     let variables = settings.variables();
-    let generic: Vec<(&'static str, &str)> = variables
+    let api_key = dashkey::vars::ANTHROPIC_API_KEY;
+    let claude = asked.ids.contains(&dashkey::clients::claude_code::ID)
+        && !settings.client_vars.contains(&api_key);
+    let mut generic: Vec<(&'static str, &str)> = variables
         .iter()
         .filter(|(name, _)| {
             store::CLIENT_VARS.contains(name)
@@ -513,16 +519,41 @@ fn refuse_conflicts(
         .filter(|(name, _)| !already.contains(name))
         .map(|(name, value)| (*name, value.as_str()))
         .collect();
+    if claude {
+        generic.push((api_key, settings.key.expose()));
+    }
     let stored = store::load_stored(platform).ok().flatten();
     let session = dashkey::store::desktop::native_session();
     let conflicts =
         dashkey::clients::conflicts(platform, &generic, stored.as_ref(), session.as_deref());
+    let settings_files = if claude {
+        dashkey::clients::claude_code::other_api_keys(platform, settings.key.expose())
+    } else {
+        Vec::new()
+    };
+    let describe = |found: &[dashkey::clients::Conflict]| -> Vec<String> {
+        found.iter().map(|c| format!("{} in {}", c.name, c.place.describe(platform))).collect()
+    };
+    if !settings_files.is_empty() {
+        return Err(usage(anyhow!(
+            "another key is set for {}: Claude Code applies its settings' env over the shell's \
+             and prefers ANTHROPIC_API_KEY over the ANTHROPIC_AUTH_TOKEN dashkey writes, so its \
+             calls would go out with that key, and nothing dashkey writes can shadow a settings \
+             file (not even with --force); nothing was changed. Remove ANTHROPIC_API_KEY from \
+             that env (or set it to this key), then run this again",
+            describe(&settings_files).join(", ")
+        )));
+    }
     if conflicts.is_empty() {
         return Ok(());
     }
-    let places: Vec<String> =
-        conflicts.iter().map(|c| format!("{} in {}", c.name, c.place.describe(platform))).collect();
+    let shadows_api_key = conflicts.iter().any(|c| c.name == api_key);
+    let places = describe(&conflicts);
     if args.force {
+        // Claude Code sends ANTHROPIC_API_KEY when set: dashkey's key goes there too.
+        if shadows_api_key {
+            settings.client_vars.push(api_key);
+        }
         anstream::eprintln!(
             "{} dashkey's values now shadow another value of {}; `dashkey unset` takes dashkey's away and leaves those untouched",
             paint(WARN, "!"),
@@ -530,8 +561,15 @@ fn refuse_conflicts(
         );
         return Ok(());
     }
+    let why = if shadows_api_key {
+        " Claude Code prefers ANTHROPIC_API_KEY over the ANTHROPIC_AUTH_TOKEN dashkey writes, so \
+         its calls would go out with that other key; --force writes this key into \
+         ANTHROPIC_API_KEY too."
+    } else {
+        ""
+    };
     Err(usage(anyhow!(
-        "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed. To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
+        "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed.{why} To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
         places.join(", ")
     )))
 }

@@ -18,6 +18,7 @@ use crate::region::{ApiShape, Endpoint, HostRegion, Plan, Region, RegionEndpoint
 use crate::resolve::{self, CandidateVerdict, ClientUrl, Lookup, Skip};
 use crate::vars;
 
+pub mod claude_code;
 mod conflicts;
 mod findings;
 pub mod qwen_code;
