@@ -601,6 +601,33 @@ pub fn clients_python() -> Option<PathBuf> {
     Some(candidate)
 }
 
+/// The Python interpreter of the venv that has llama-index (`llama-index-llms-dashscope`,
+/// which pins `dashscope==1.22.2` and so has a venv of its own): `$DASHKEY_LLAMA_PYTHON`,
+/// else `.venv-llama/bin/python` at the workspace root. Missing is a skip, or a failure under
+/// `DASHKEY_REQUIRE_SHELLS=1`.
+pub fn llama_python() -> Option<PathBuf> {
+    let candidate =
+        std::env::var_os("DASHKEY_LLAMA_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-llama/bin/python")
+        });
+    let works = candidate.is_file()
+        && Command::new(&candidate)
+            .args(["-c", "import llama_index.llms.dashscope"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !works {
+        assert!(
+            !required(),
+            "llama-index is required (DASHKEY_REQUIRE_SHELLS=1) but {} cannot import \
+             llama_index.llms.dashscope",
+            candidate.display()
+        );
+        eprintln!("notice: no Python with llama-index (DASHKEY_LLAMA_PYTHON); skipping");
+        return None;
+    }
+    Some(candidate)
+}
+
 // --- clients3: the npm clients ---
 
 /// `node` and the directory the npm clients are installed in (`npm install --prefix`):
