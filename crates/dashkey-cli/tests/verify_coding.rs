@@ -144,6 +144,14 @@ fn set_checks_a_plan_key_on_the_plan_hosts_and_records_which_plan_accepted_it() 
     assert!(stored.contains(TOKEN));
     let verify = sandbox.run(&["verify", "--stdin", "--wait-all", "--json"], Some(TOKEN));
     assert_eq!(verify.json()["plan"], "token-plan", "{}", verify.stdout);
+    let text = sandbox.run(&["verify", "--stdin"], Some(TOKEN));
+    text.expect_code(0);
+    assert!(text.stdout.contains("It is a Token Plan key"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains(&format!("{}/compatible-mode/v1", plan[3].url())),
+        "{}",
+        text.stdout
+    );
     // Rotating to a Coding Plan key records the other plan.
     let run = sandbox.run(&["set", "--stdin", "--no-modify-rc"], Some(CODING));
     run.expect_code(0);
