@@ -46,6 +46,9 @@ struct Args {
     /// Play a Coding Plan host: /v1 and /apps/anthropic, sk-sp- keys only.
     #[arg(long)]
     coding_plan: bool,
+    /// Play a Token Plan host: /compatible-mode/v1 only, sk-sp- keys only.
+    #[arg(long, conflicts_with = "coding_plan")]
+    token_plan: bool,
     /// Stop by itself after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
@@ -85,6 +88,9 @@ fn main() -> ExitCode {
     }
     if args.coding_plan {
         builder = builder.coding_plan();
+    }
+    if args.token_plan {
+        builder = builder.token_plan();
     }
     let server = match builder.start() {
         Ok(server) => server,
