@@ -8,9 +8,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{KEY, Run, Sandbox, launch_fake_regions, llama_python, tool};
+use common::{KEY, Run, Sandbox, launch_fake_regions, llama_python};
 
 /// One chat request, printing the answer, or the status, code and message of the refusal
 /// llama-index hides behind an empty answer (never the key).
@@ -32,27 +30,14 @@ import llama_index.llms.dashscope, dashscope
 print(dashscope.base_http_api_url)
 "#;
 
-struct Setup {
-    bash: PathBuf,
-    python: PathBuf,
-    scripts: PathBuf,
-}
+type Setup = common::PythonScripts;
 
 fn setup(sandbox: &Sandbox) -> Option<Setup> {
-    let bash = tool("bash")?;
-    let python = llama_python()?;
-    let scripts = sandbox.root().join("scripts");
-    std::fs::create_dir_all(&scripts).unwrap();
-    std::fs::write(scripts.join("request.py"), REQUEST).unwrap();
-    std::fs::write(scripts.join("resolve.py"), RESOLVE).unwrap();
-    Some(Setup { bash, python, scripts })
+    Setup::new(sandbox, llama_python(), &[("request.py", REQUEST), ("resolve.py", RESOLVE)])
 }
 
 fn request(sandbox: &Sandbox, setup: &Setup) -> String {
-    let script = setup.scripts.join("request.py");
-    let command = format!("'{}' '{}'", setup.python.display(), script.display());
-    let run = common::login_shell(sandbox, &setup.bash, &command);
-    run.stdout.trim().lines().last().unwrap_or_default().to_string()
+    setup.answer(sandbox, "request.py", "")
 }
 
 #[test]
@@ -118,7 +103,7 @@ fn status_client_llama_index_says_the_base_url_the_installed_sdk_uses() {
             )],
         ),
     ];
-    let resolve = setup.scripts.join("resolve.py");
+    let resolve = setup.dir.join("resolve.py");
     sandbox.env("DASHSCOPE_API_KEY", KEY);
     for (name, vars) in situations {
         for (var, value) in &vars {
