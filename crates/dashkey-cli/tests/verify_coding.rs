@@ -286,4 +286,14 @@ fn keys_of_the_wrong_kind_get_the_real_401_from_openai_and_doctor_client_names_i
     sandbox.env("OPENAI_API_KEY", CODING);
     assert_eq!(ask(&sandbox), "200 Hello from fake-dashscope (coding-intl).");
     assert!(!client_problem(&sandbox).contains("Coding Plan"), "{}", client_problem(&sandbox));
+    // A standard key sent to the Token Plan host: the real 401, and doctor names it.
+    let token_plan = format!("{}/compatible-mode/v1", plan[3].url());
+    sandbox.env("OPENAI_API_KEY", KEY).env("OPENAI_BASE_URL", &token_plan);
+    let answer = ask(&sandbox);
+    assert!(answer.starts_with("error 401 ") && answer.contains("invalid_api_key"), "{answer}");
+    let title = client_problem(&sandbox);
+    assert!(title.contains("a standard key is sent to a Token Plan host"), "{title}");
+    // A Token Plan key there: 200.
+    sandbox.env("OPENAI_API_KEY", TOKEN);
+    assert_eq!(ask(&sandbox), "200 Hello from fake-dashscope (token-plan-intl).");
 }
