@@ -202,10 +202,35 @@ pub fn resolve(
     key_region: Option<&str>,
 ) -> Vec<ClientResolution> {
     let endpoints = dashkey::Config::load(platform).unwrap_or_default().endpoints();
-    match only {
-        Some(client) => vec![clients::resolve(client, platform, &endpoints, key_region)],
-        None => clients::resolve_all(platform, &endpoints, key_region),
-    }
+    let record = platform
+        .dashkey_dir()
+        .and_then(|dir| dashkey::edit::record::Record::load(&dir).ok().flatten());
+    let chosen: Vec<&'static Client> = match only {
+        Some(client) => vec![client],
+        None => dashkey::clients::CATALOGUE.iter().collect(),
+    };
+    chosen
+        .into_iter()
+        .map(|client| {
+            let resolution = clients::resolve(client, platform, &endpoints, key_region);
+            // An sk-sp- key `set` found on a plan host is judged against that host, not a region.
+            let host = record.as_ref().and_then(|r| recorded_plan_host(r, &resolution));
+            match host {
+                Some(host) => clients::resolve(client, platform, &endpoints, Some(&host)),
+                None => resolution,
+            }
+        })
+        .collect()
+}
+
+/// The plan host `set` recorded for the key this client sends, when it is that key.
+fn recorded_plan_host(
+    record: &dashkey::edit::record::Record,
+    resolution: &ClientResolution,
+) -> Option<String> {
+    let (key, _) = resolution.key.as_ref()?;
+    record.plan_of(key)?;
+    record.plan.as_ref().map(|plan| plan.host.clone())
 }
 
 pub fn report(resolutions: &[ClientResolution]) -> Vec<ClientReport> {

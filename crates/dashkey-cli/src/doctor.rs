@@ -137,6 +137,16 @@ fn client_findings(
     let mut key_region = crate::contexts::matrix(platform).key_region;
     if let Some((prober, targets)) = online {
         let sent = crate::clients::resolve(platform, Some(client), None).remove(0).key;
+        // A client that takes the key only in code (llama-index) is given DASHSCOPE_API_KEY
+        // there, as DashScope's samples do: that is the key to ask about.
+        let in_code = client.key_chain == dashkey::clients::KeyChain::InCodeOnly;
+        let sent = sent.or_else(|| {
+            let value = platform.var_non_empty(dashkey::vars::API_KEY).filter(|_| in_code)?;
+            Some((
+                dashkey::ApiKey::verbatim(value),
+                dashkey::clients::KeySource::Variable(dashkey::vars::API_KEY),
+            ))
+        });
         if let Some((key, _)) = sent.filter(|(key, _)| !key.is_empty()) {
             // The key itself: padding and quotes are the client's own finding.
             let key = dashkey::ApiKey::parse(key.expose()).map_or(key, |parsed| parsed.key);

@@ -128,7 +128,6 @@ fn settings_of(platform: &Platform, found: &Profile, record: &Record) -> Result<
         None => None,
     };
     Ok(Settings {
-        key,
         region,
         openai_compatible: record.openai_compatible,
         client_vars: record
@@ -136,6 +135,9 @@ fn settings_of(platform: &Platform, found: &Profile, record: &Record) -> Result<
             .iter()
             .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
             .collect(),
+        // Which plan an sk-sp- key belongs to is recorded only for the key in use.
+        plan: record.plan.clone().filter(|_| record.fingerprint == Some(key.fingerprint())),
+        key,
     })
 }
 

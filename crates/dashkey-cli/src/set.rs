@@ -8,9 +8,9 @@
 
 use anyhow::anyhow;
 use dashkey::Config;
-use dashkey::edit::record::{KeyStore, Record};
+use dashkey::edit::record::{KeyPlan, KeyStore, Record};
 use dashkey::region::config::UnknownRegion;
-use dashkey::region::{RegionEndpoint, WorkspaceId};
+use dashkey::region::{Plan, RegionEndpoint, WorkspaceId};
 use dashkey::shell::{Dialect, Probes, Shell};
 use dashkey::store::{self, SetOptions, Settings};
 use dashkey::verify::{HttpSettings, Probe, Prober, RegionChoice, Wait, choose_region};
@@ -66,14 +66,9 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
 
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
-    let coding_plan = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
-    if coding_plan && !args.offline && !args.keep_key {
-        anstream::eprintln!(
-            "note: Coding Plan keys (sk-sp-) work only on the Coding Plan hosts, not in the \
-             regions set writes: storing it without a region check; check it on the Coding Plan \
-             hosts with: printf '%s' \"$KEY\" | dashkey verify --stdin"
-        );
-    }
+    // A Coding Plan or Token Plan key (`sk-sp-`) works only on its plan's hosts: it is checked
+    // there, and the region URLs are left as asked (or stored), since no region takes it.
+    let plan_key = parsed.key.kind() == dashkey::KeyKind::CodingPlan;
     // The region this profile was stored with (the one in use: the record's).
     let target_profile = store::profile::load(platform, &target).ok().flatten();
     let stored = target_profile.as_ref().and_then(|p| p.region.as_deref());
@@ -98,16 +93,16 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
         None => (targets, explicit),
     };
     // A kept key was checked (or not) when it was stored; its stored region stays.
-    let probes = if args.offline || args.keep_key || coding_plan {
-        None
-    } else {
-        let settings = match platform.var(dashkey::verify::TIMEOUT_VAR) {
-            Some(_) => HttpSettings::from_platform(platform).map_err(usage)?,
-            None => HttpSettings::with_timeout(SET_TIMEOUT),
-        };
-        Some(check(&parsed.key, &targets, settings)?)
+    let checked = !(args.offline || args.keep_key);
+    let http = || match platform.var(dashkey::verify::TIMEOUT_VAR) {
+        Some(_) => HttpSettings::from_platform(platform).map_err(usage),
+        None => Ok(HttpSettings::with_timeout(SET_TIMEOUT)),
     };
-    let choice = choose_region(probes.as_deref(), &targets, explicit.as_ref(), stored);
+    let standard: Vec<RegionEndpoint> =
+        targets.iter().filter(|t| dashkey::verify::plan_of(t).is_none()).cloned().collect();
+    let probes =
+        if checked && !plan_key { Some(check(&parsed.key, &standard, http()?)?) } else { None };
+    let choice = choose_region(probes.as_deref(), &standard, explicit.as_ref(), stored);
     let region = chosen(choice)?;
     if let (Some(workspace), None) = (&workspace, &region) {
         return Err(usage(anyhow!(
@@ -116,6 +111,13 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
             dashkey::region::WORKSPACE_REGIONS.join(", ")
         )));
     }
+    // Unchecked, the plan recorded for this very key stays.
+    let same_key = previous.as_ref().filter(|r| r.fingerprint == Some(parsed.key.fingerprint()));
+    let plan = match (plan_key, checked) {
+        (true, true) => plan_of(&config, &parsed.key, same_key, http()?)?,
+        (true, false) => same_key.and_then(|r| r.plan.clone()),
+        (false, _) => None,
+    };
 
     let locked = if args.dry_run { None } else { Some(store::lock(platform)?) };
     if let Some(locked) = &locked {
@@ -130,13 +132,14 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
             client_vars.push(name);
         }
     }
-    let settings = Settings {
+    let mut settings = Settings {
         key: parsed.key,
         region,
         openai_compatible: args.openai_compatible
             || asked.openai
             || previous.as_ref().is_some_and(|r| r.openai_compatible && !args.no_openai_compatible),
         client_vars,
+        plan,
     };
     // Only names this set adds are checked: those an earlier set wrote were accepted then.
     let mut already: Vec<&'static str> = previous
@@ -146,7 +149,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     if previous.as_ref().is_some_and(|r| r.openai_compatible) {
         already.extend([dashkey::vars::OPENAI_API_KEY, dashkey::vars::OPENAI_BASE_URL]);
     }
-    refuse_conflicts(platform, &settings, &asked, &already, args)?;
+    refuse_conflicts(platform, &mut settings, &asked, &already, args)?;
     let options = SetOptions {
         shells,
         no_modify_rc: args.no_modify_rc,
@@ -365,6 +368,50 @@ fn check(
     probes.map_err(usage)
 }
 
+/// An `sk-sp-` key checked on every Coding Plan and Token Plan host: the plan whose host
+/// accepts it is recorded (preferring the host recorded before); a key every host that
+/// answered rejects is not stored, and silence only warns.
+fn plan_of(
+    config: &Config,
+    key: &ApiKey,
+    previous: Option<&Record>,
+    settings: HttpSettings,
+) -> Result<Option<KeyPlan>, Failure> {
+    let hosts = dashkey::verify::plan_endpoints(config.regions());
+    let probes = check(key, &hosts, settings)?;
+    let before = previous.and_then(|r| r.plan.as_ref()).map(|p| p.host.as_str());
+    match choose_region(Some(&probes), &hosts, None, before) {
+        RegionChoice::Accepted(host) => {
+            let plan = dashkey::verify::plan_of(&host).unwrap_or(Plan::Coding);
+            anstream::eprintln!(
+                "DashScope accepts the key on {} ({}): it is a {plan} key. It works only on \
+                 {plan} hosts, so the region URLs are left as they were; `dashkey verify \
+                 --stdin` shows each host's answer.",
+                host.region,
+                host.display_name()
+            );
+            Ok(Some(KeyPlan { plan, host: host.region }))
+        }
+        RegionChoice::Rejected | RegionChoice::Mismatch { .. } => Err(Failure {
+            exit: Exit::Problem,
+            error: anyhow!(
+                "DashScope rejected this sk-sp- key on every Coding Plan and Token Plan host \
+                 that answered, so it was not stored. Copy the key again from the plan's page in \
+                 the Model Studio console; `dashkey verify --stdin` shows each host's answer, \
+                 and --offline stores it anyway"
+            ),
+        }),
+        RegionChoice::Unchecked { .. } => {
+            anstream::eprintln!(
+                "{} could not reach the Coding Plan or Token Plan hosts to check the key (see \
+                 `dashkey verify`); storing it unchecked",
+                paint(WARN, "warning:")
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Phrases the library's choice of region: the region to write, or why nothing is stored.
 fn chosen(choice: RegionChoice) -> Result<Option<RegionEndpoint>, Failure> {
     match choice {
@@ -459,6 +506,7 @@ pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
         region: Some(target),
         openai_compatible: record.openai_compatible,
         client_vars: record.client_vars.iter().filter_map(|n| static_client_var(n)).collect(),
+        plan: record.plan.clone(),
     };
     // Only the files the last `set` wrote change: no new shells are hooked by a region change.
     let options = SetOptions {
@@ -505,10 +553,13 @@ fn static_client_var(name: &str) -> Option<&'static str> {
 
 /// `--client`: a generic variable that holds another value somewhere a program would read
 /// it is not shadowed without `--force`; a client whose variables cannot name the region is
-/// refused. Nothing is written either way.
+/// refused. Nothing is written either way. For Claude Code, another key in
+/// `ANTHROPIC_API_KEY` (which it prefers over the token dashkey writes) is such a value too:
+/// `--force` then writes dashkey's key there as well; in Claude Code's settings it is refused
+/// even so, since a settings file's `env` wins over anything dashkey writes.
 fn refuse_conflicts(
     platform: &Platform,
-    settings: &Settings,
+    settings: &mut Settings,
     asked: &Asked,
     already: &[&'static str],
     args: &SetArgs,
@@ -526,7 +577,10 @@ fn refuse_conflicts(
         }
     }
     let variables = settings.variables();
-    let generic: Vec<(&'static str, &str)> = variables
+    let api_key = dashkey::vars::ANTHROPIC_API_KEY;
+    let claude = asked.ids.contains(&dashkey::clients::claude_code::ID)
+        && !settings.client_vars.contains(&api_key);
+    let mut generic: Vec<(&'static str, &str)> = variables
         .iter()
         .filter(|(name, _)| {
             store::CLIENT_VARS.contains(name)
@@ -536,16 +590,41 @@ fn refuse_conflicts(
         .filter(|(name, _)| !already.contains(name))
         .map(|(name, value)| (*name, value.as_str()))
         .collect();
+    if claude {
+        generic.push((api_key, settings.key.expose()));
+    }
     let stored = store::load_stored(platform).ok().flatten();
     let session = dashkey::store::desktop::native_session();
     let conflicts =
         dashkey::clients::conflicts(platform, &generic, stored.as_ref(), session.as_deref());
+    let settings_files = if claude {
+        dashkey::clients::claude_code::other_api_keys(platform, settings.key.expose())
+    } else {
+        Vec::new()
+    };
+    let describe = |found: &[dashkey::clients::Conflict]| -> Vec<String> {
+        found.iter().map(|c| format!("{} in {}", c.name, c.place.describe(platform))).collect()
+    };
+    if !settings_files.is_empty() {
+        return Err(usage(anyhow!(
+            "another key is set for {}: Claude Code applies its settings' env over the shell's \
+             and prefers ANTHROPIC_API_KEY over the ANTHROPIC_AUTH_TOKEN dashkey writes, so its \
+             calls would go out with that key, and nothing dashkey writes can shadow a settings \
+             file (not even with --force); nothing was changed. Remove ANTHROPIC_API_KEY from \
+             that env (or set it to this key), then run this again",
+            describe(&settings_files).join(", ")
+        )));
+    }
     if conflicts.is_empty() {
         return Ok(());
     }
-    let places: Vec<String> =
-        conflicts.iter().map(|c| format!("{} in {}", c.name, c.place.describe(platform))).collect();
+    let shadows_api_key = conflicts.iter().any(|c| c.name == api_key);
+    let places = describe(&conflicts);
     if args.force {
+        // Claude Code sends ANTHROPIC_API_KEY when set: dashkey's key goes there too.
+        if shadows_api_key {
+            settings.client_vars.push(api_key);
+        }
         anstream::eprintln!(
             "{} dashkey's values now shadow another value of {}; `dashkey unset` takes dashkey's away and leaves those untouched",
             paint(WARN, "!"),
@@ -553,8 +632,15 @@ fn refuse_conflicts(
         );
         return Ok(());
     }
+    let why = if shadows_api_key {
+        " Claude Code prefers ANTHROPIC_API_KEY over the ANTHROPIC_AUTH_TOKEN dashkey writes, so \
+         its calls would go out with that other key; --force writes this key into \
+         ANTHROPIC_API_KEY too."
+    } else {
+        ""
+    };
     Err(usage(anyhow!(
-        "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed. To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
+        "another value is already set for {}: these names may belong to another provider, so dashkey does not shadow them; nothing was changed.{why} To write dashkey's anyway, add --force (`dashkey unset` later leaves the other values as they are)",
         places.join(", ")
     )))
 }

@@ -56,6 +56,7 @@
 //!   } ],
 //!   "verdict": "accepted" | "rejected" | "unknown",
 //!   "accepted_in": [ "ap-southeast-1" ],
+//!   "plan": "coding-plan" | "token-plan" | null,   // the plan whose host accepted an sk-sp- key
 //!   "configured_region_accepts": bool | null,   // null: the configured region was not probed,
 //!                                               // or had not answered yet ("pending")
 //!   "fix": "dashkey region ap-southeast-1" | ". \"$HOME/.config/dashkey/env.sh\"" | null,
@@ -94,6 +95,7 @@ struct Report {
     regions: Vec<RegionReport>,
     verdict: &'static str,
     accepted_in: Vec<String>,
+    plan: Option<dashkey::region::Plan>,
     configured_region_accepts: Option<bool>,
     fix: Option<String>,
     pending: Vec<String>,
@@ -187,14 +189,15 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
                     .map_err(|e| usage(anyhow!("--base-url: {e}")))?,
             ]
         }
-        // A Coding Plan key works only on the Coding Plan hosts, and they refuse every other key.
+        // An sk-sp- key works only on its plan's hosts (Coding Plan or Token Plan), and they
+        // refuse every other key.
         (None, None) if candidate.key.kind() == KeyKind::CodingPlan => {
-            dashkey::verify::coding_endpoints(config.regions())
+            dashkey::verify::plan_endpoints(config.regions())
         }
         (None, None) => match workspace_of(platform, &candidate.key) {
             // A workspace key is checked where the SDKs send it: its workspace's hosts.
             Some(workspace) => config.workspace_endpoints(&workspace),
-            None => all.iter().filter(|t| !dashkey::verify::is_coding(t)).cloned().collect(),
+            None => all.iter().filter(|t| dashkey::verify::plan_of(t).is_none()).cloned().collect(),
         },
     };
     // The process is judged, not what new terminals will load; the stored region is kept
@@ -416,10 +419,10 @@ impl<'a> Checked<'a> {
             .find(|probe| is_configured(probe, configured))
             .filter(|probe| probe.classification != Classification::Pending)
             .map(accepted);
-        // A Coding Plan host is no region the SDK could be pointed at: no `dashkey region` fix.
+        // A plan host is no region the SDK could be pointed at: no `dashkey region` fix.
         let first = probes
             .iter()
-            .find(|probe| accepted(probe) && !dashkey::verify::is_coding(&probe.endpoint))
+            .find(|probe| accepted(probe) && dashkey::verify::plan_of(&probe.endpoint).is_none())
             .map(|p| &p.endpoint.region);
         let fix = match (first, configured_accepts) {
             (_, Some(true)) => None,
@@ -478,6 +481,7 @@ impl<'a> Checked<'a> {
             regions: self.probes.iter().map(|probe| self.region_report(probe)).collect(),
             verdict: self.verdict.id(),
             accepted_in: self.accepted().map(|probe| probe.endpoint.region.clone()).collect(),
+            plan: self.accepted().find_map(|probe| dashkey::verify::plan_of(&probe.endpoint)),
             configured_region_accepts: self.configured_accepts,
             fix: self.fix.clone(),
             pending: self.pending().map(|probe| probe.endpoint.region.clone()).collect(),
@@ -634,6 +638,16 @@ impl<'a> Checked<'a> {
                 coding.endpoint.base
             );
         }
+        let token = self
+            .accepted()
+            .find(|p| dashkey::verify::plan_of(&p.endpoint) == Some(dashkey::region::Plan::Token));
+        if let Some(token) = token {
+            anstream::println!(
+                "  It is a Token Plan key: OpenAI-style clients take it with the base URL \
+                 {}/compatible-mode/v1; the SDK's regions and the Coding Plan hosts refuse it.",
+                token.endpoint.base
+            );
+        }
         let who = "the Python SDK is configured for";
         match (&self.fix, self.configured_accepts, &self.configured.id) {
             (Some(fix), Some(false), Some(configured)) => {
@@ -720,8 +734,10 @@ impl<'a> Checked<'a> {
         }
         if self.candidate.key.kind() == KeyKind::CodingPlan {
             anstream::println!(
-                "  This is a Coding Plan key (sk-sp-): it works only on the Coding Plan hosts \
-                 (coding.dashscope.aliyuncs.com, coding-intl.dashscope.aliyuncs.com)."
+                "  This is a Coding Plan or Token Plan key (sk-sp-): it works only on that plan's \
+                 hosts (coding.dashscope.aliyuncs.com, coding-intl.dashscope.aliyuncs.com; \
+                 token-plan.cn-beijing.maas.aliyuncs.com, \
+                 token-plan.ap-southeast-1.maas.aliyuncs.com)."
             );
         } else {
             anstream::println!(

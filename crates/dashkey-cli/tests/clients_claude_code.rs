@@ -105,3 +105,62 @@ fn doctor_client_claude_code_judges_style_two_keys_and_padding() {
     sandbox.unenv("ANTHROPIC_API_KEY").env("ANTHROPIC_AUTH_TOKEN", "");
     assert_eq!(problem_ids(&status(&sandbox)), ["empty-key-sent"]);
 }
+
+/// Claude Code prefers `ANTHROPIC_API_KEY` over the `ANTHROPIC_AUTH_TOKEN` dashkey writes, so
+/// another key there (the environment, a startup file) is refused, naming where; `--force`
+/// writes dashkey's key into it too, and `unset` gives the user's line back byte for byte. In
+/// Claude Code's own settings `env` it is refused even with `--force`: that wins over the shell.
+#[test]
+fn set_client_claude_code_refuses_another_anthropic_api_key_and_force_shadows_it_reversibly() {
+    let Some(bash) = tool("bash") else { return };
+    let mut sandbox = Sandbox::new();
+    let set = ["set", "--stdin", "--offline", "--shell", "bash", "--client", "claude-code"];
+    // In the environment.
+    sandbox.env("ANTHROPIC_API_KEY", OTHER_KEY);
+    let before = common::snapshot(&sandbox.home);
+    let run = sandbox.run(&set, Some(KEY));
+    run.expect_code(2);
+    assert!(run.stderr.contains("ANTHROPIC_API_KEY in this environment"), "{}", run.stderr);
+    assert!(run.stderr.contains("Claude Code prefers ANTHROPIC_API_KEY"), "{}", run.stderr);
+    assert_eq!(common::snapshot(&sandbox.home), before, "a refused set changed files");
+    sandbox.unenv("ANTHROPIC_API_KEY");
+
+    // In a startup file: refused, then --force shadows it in new shells.
+    let bashrc = "# mine\nexport ANTHROPIC_API_KEY='sk-ant-api03-user-own-key'\n";
+    sandbox.write(".bashrc", bashrc);
+    let run = sandbox.run(&set, Some(KEY));
+    run.expect_code(2);
+    assert!(run.stderr.contains("ANTHROPIC_API_KEY in ~/.bashrc line 2"), "{}", run.stderr);
+    let mut forced = set.to_vec();
+    forced.push("--force");
+    sandbox.run(&forced, Some(KEY)).expect_code(0);
+    let row = client_row(&in_login_shell(&sandbox, &bash, "status --client claude-code --json"));
+    assert_eq!(row["key_source"]["name"], "ANTHROPIC_API_KEY", "{row}");
+    assert_eq!(row["key_masked"], ApiKeyMask::of(KEY), "{row}");
+    assert_eq!(row["verdict"], "works", "{row}");
+    sandbox.run(&["unset"], None).expect_code(0);
+    assert_eq!(sandbox.read(".bashrc"), bashrc.as_bytes(), "unset did not restore ~/.bashrc");
+
+    // In Claude Code's user settings: refused even with --force, nothing written.
+    std::fs::remove_file(sandbox.home.join(".bashrc")).unwrap();
+    sandbox.write(".claude/settings.json", r#"{"env": {"ANTHROPIC_API_KEY": "sk-ant-api03-x"}}"#);
+    let before = common::snapshot(&sandbox.home);
+    let run = sandbox.run(&forced, Some(KEY));
+    run.expect_code(2);
+    assert!(run.stderr.contains("~/.claude/settings.json's env"), "{}", run.stderr);
+    assert!(run.stderr.contains("not even with --force"), "{}", run.stderr);
+    assert_eq!(common::snapshot(&sandbox.home), before, "a refused set changed files");
+    // With the same key there, it is no conflict.
+    sandbox
+        .write(".claude/settings.json", format!(r#"{{"env": {{"ANTHROPIC_API_KEY": "{KEY}"}}}}"#));
+    sandbox.run(&set, Some(KEY)).expect_code(0);
+}
+
+/// The mask `status` shows for a key (`sk-…5b6c`).
+struct ApiKeyMask;
+
+impl ApiKeyMask {
+    fn of(key: &str) -> String {
+        format!("sk-…{}", &key[key.len() - 4..])
+    }
+}

@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{KEY, Run, Sandbox, clients_python, launch_fake_regions, tool};
+use common::{KEY, Run, Sandbox, clients_python, launch_fake_regions};
 
 /// One request per client, printing the answer's text or the error's text (never the key).
 const REQUEST: &str = r#"
@@ -64,31 +62,15 @@ elif which == "langchain-qwq":
 
 const CLIENTS: [&str; 3] = ["openai", "litellm", "langchain-qwq"];
 
-struct Setup {
-    bash: PathBuf,
-    python: PathBuf,
-    scripts: PathBuf,
-}
+type Setup = common::PythonScripts;
 
 fn setup(sandbox: &Sandbox) -> Option<Setup> {
-    let bash = tool("bash")?;
-    let python = clients_python()?;
-    let scripts = sandbox.root().join("scripts");
-    std::fs::create_dir_all(&scripts).unwrap();
-    std::fs::write(scripts.join("request.py"), REQUEST).unwrap();
-    std::fs::write(scripts.join("resolve.py"), RESOLVE).unwrap();
-    Some(Setup { bash, python, scripts })
+    let scripts = [("request.py", REQUEST), ("resolve.py", RESOLVE)];
+    Setup::new(sandbox, clients_python(), &scripts)
 }
 
 fn request(sandbox: &Sandbox, setup: &Setup, client: &str) -> String {
-    let script = setup.scripts.join("request.py");
-    let run = common::login_shell(
-        sandbox,
-        &setup.bash,
-        &format!("'{}' '{}' {client}", setup.python.display(), script.display()),
-    );
-    // The answer is the script's last line (a client may print banners before it).
-    run.stdout.trim().lines().last().unwrap_or_default().to_string()
+    setup.answer(sandbox, "request.py", client)
 }
 
 fn dashkey_in_login(sandbox: &Sandbox, setup: &Setup, args: &str) -> Run {
@@ -203,7 +185,7 @@ fn status_client_says_the_base_url_each_installed_client_resolves() {
             ],
         ),
     ];
-    let resolve = setup.scripts.join("resolve.py");
+    let resolve = setup.dir.join("resolve.py");
     for (name, vars) in situations {
         for (var, value) in &vars {
             sandbox.env(var, *value);

@@ -46,6 +46,10 @@ pub const SPRING_AI_BASE_URL: &str = "SPRING_AI_DASHSCOPE_BASE_URL";
 pub const ANTHROPIC_AUTH_TOKEN: &str = "ANTHROPIC_AUTH_TOKEN";
 /// The Anthropic SDK's base URL.
 pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";
+/// The Anthropic SDK's API key (`X-Api-Key`), which Claude Code prefers over
+/// `ANTHROPIC_AUTH_TOKEN`: `set --client claude-code` writes it only over another value, with
+/// `--force`.
+pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
 
 /// Every variable that carries the key or decides where it is sent, in the order dashkey
 /// reports them.

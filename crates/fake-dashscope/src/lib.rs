@@ -41,8 +41,9 @@
 //!
 //! A server built with [`Builder::coding_plan`] plays a Coding Plan host instead: `GET
 //! /v1/models`, `POST /v1/chat/completions` and `POST /apps/anthropic/v1/messages`, only for
-//! `sk-sp-` keys; a standard server refuses `sk-sp-` keys. Both refusals are the plain bad-key
-//! answer, as on the real service.
+//! `sk-sp-` keys; a standard server refuses `sk-sp-` keys. [`Builder::token_plan`] plays a
+//! Token Plan host: `/compatible-mode/v1` only (models, chat, embeddings), only for `sk-sp-`
+//! keys. Every refusal is the plain bad-key answer, as on the real service.
 //!
 //! A server built with [`Builder::workspace`] plays a workspace-dedicated host
 //! (`{workspace}.{region}.maas.aliyuncs.com`): its keys work only in requests that name that
@@ -241,6 +242,7 @@ impl FakeDashScope {
                 compatible_models: true,
                 coding_plan: false,
                 workspace: None,
+                token_plan: false,
                 stall_limit: DEFAULT_STALL_LIMIT,
             },
         }
@@ -299,6 +301,15 @@ impl Builder {
     /// this server does not know (a standard key of the public hosts).
     pub fn workspace(mut self, id: impl Into<String>) -> Builder {
         self.config.workspace = Some(id.into());
+        self
+    }
+
+    /// Plays a Token Plan host (`token-plan.{cn-beijing|ap-southeast-1}.maas.aliyuncs.com`):
+    /// the OpenAI-compatible API under `/compatible-mode/v1` (model list, chat, embeddings),
+    /// nothing native; only `sk-sp-` keys are accepted, and a standard key gets the plain
+    /// compatible-mode bad-key answer, as on the real service.
+    pub fn token_plan(mut self) -> Builder {
+        self.config.token_plan = true;
         self
     }
 
@@ -447,7 +458,15 @@ struct Config {
     compatible_models: bool,
     coding_plan: bool,
     workspace: Option<String>,
+    token_plan: bool,
     stall_limit: Duration,
+}
+
+impl Config {
+    /// A Coding Plan or Token Plan host: it takes only `sk-sp-` keys.
+    fn plan_host(&self) -> bool {
+        self.coding_plan || self.token_plan
+    }
 }
 
 impl Config {
@@ -800,6 +819,14 @@ fn call_for(config: &Config, method: &str, path: &str) -> Option<Call> {
             _ => None,
         };
     }
+    if config.token_plan {
+        return match (method, path) {
+            ("GET", "/compatible-mode/v1/models") => Some(Call::CompatibleModels),
+            ("POST", "/compatible-mode/v1/chat/completions") => Some(Call::Chat),
+            ("POST", "/compatible-mode/v1/embeddings") => Some(Call::Embeddings),
+            _ => None,
+        };
+    }
     Some(match (method, path) {
         ("GET", "/compatible-mode/v1/models") if config.compatible_models => Call::CompatibleModels,
         ("GET", "/api/v1/models") => Call::NativeModels,
@@ -826,7 +853,7 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
     let path = request.path();
     let api = if path.starts_with("/apps/anthropic/") {
         Api::Anthropic
-    } else if path.starts_with("/api/") && !config.coding_plan {
+    } else if path.starts_with("/api/") && !config.plan_host() {
         Api::Native
     } else {
         Api::Compatible
@@ -836,9 +863,9 @@ fn route(config: &Config, request: &Request, request_id: &str) -> Answer {
     };
     match credential(request, api) {
         None => return refuse(api, Refusal::NoKey, request_id),
-        // Coding Plan keys work only on the coding hosts, and only they work there; the
-        // other kind is answered exactly like a wrong key.
-        Some(key) if key.starts_with("sk-sp-") != config.coding_plan => {
+        // Coding Plan and Token Plan keys work only on their plan's hosts, and only they
+        // work there; the other kind is answered exactly like a wrong key.
+        Some(key) if key.starts_with("sk-sp-") != config.plan_host() => {
             return refuse(api, Refusal::BadKey, request_id);
         }
         Some(_) if !names_workspace(config, request) => {
@@ -1353,6 +1380,32 @@ mod tests {
             let json: Value = serde_json::from_str(&body).unwrap();
             assert_eq!((status, json["code"].as_str()), (401, Some("InvalidApiKey")), "{headers}");
         }
+    }
+
+    #[test]
+    fn a_token_plan_host_serves_the_compatible_api_to_its_keys_only() {
+        const TOKEN: &str = "sk-sp-00112233445566778899aabbccddeeff";
+        let token = FakeDashScope::builder()
+            .region("token-plan-intl")
+            .token_plan()
+            .valid_key(TOKEN)
+            .valid_key(KEY)
+            .start()
+            .unwrap();
+        let (status, body) = call(&token, "GET", "/compatible-mode/v1/models", Some(TOKEN));
+        assert_eq!((status, body["object"].as_str()), (200, Some("list")));
+        let chat = r#"{"model":"qwen3-max","messages":[]}"#;
+        let bearer = |key: &str| format!("Authorization: Bearer {key}\r\n");
+        let (status, body) =
+            post(&token, "/compatible-mode/v1/chat/completions", &bearer(KEY), chat);
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, json["error"]["code"].as_str()), (401, Some("invalid_api_key")));
+        let (status, _) =
+            post(&token, "/compatible-mode/v1/chat/completions", &bearer(TOKEN), chat);
+        assert_eq!(status, 200);
+        // No native API and no Coding Plan `/v1` there.
+        assert_eq!(call(&token, "GET", "/api/v1/models", Some(TOKEN)).0, 404);
+        assert_eq!(call(&token, "GET", "/v1/models", Some(TOKEN)).0, 404);
     }
 
     #[test]

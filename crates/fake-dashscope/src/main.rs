@@ -49,6 +49,9 @@ struct Args {
     /// Play this workspace's dedicated host: its keys work only in requests that name it.
     #[arg(long, value_name = "ID")]
     workspace: Option<String>,
+    /// Play a Token Plan host: /compatible-mode/v1 only, sk-sp- keys only.
+    #[arg(long, conflicts_with = "coding_plan")]
+    token_plan: bool,
     /// Stop by itself after this many seconds.
     #[arg(long)]
     max_seconds: Option<u64>,
@@ -91,6 +94,9 @@ fn main() -> ExitCode {
     }
     if let Some(workspace) = args.workspace {
         builder = builder.workspace(workspace);
+    }
+    if args.token_plan {
+        builder = builder.token_plan();
     }
     let server = match builder.start() {
         Ok(server) => server,

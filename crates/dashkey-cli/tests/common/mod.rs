@@ -579,26 +579,73 @@ pub fn launch_sdk_urls(python: &Path, vars: &[(String, String)]) -> (String, Str
 /// (a skip, with a notice) when it cannot import them; a failure under
 /// `DASHKEY_REQUIRE_SHELLS=1`.
 pub fn clients_python() -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("DASHKEY_CLIENTS_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-clients/bin/python")
-        });
+    venv_python("DASHKEY_CLIENTS_PYTHON", ".venv-clients", "openai, litellm, langchain_qwq")
+}
+
+/// The Python interpreter of the venv that has llama-index (`llama-index-llms-dashscope`,
+/// which pins `dashscope==1.22.2` and so has a venv of its own): `$DASHKEY_LLAMA_PYTHON`,
+/// else `.venv-llama/bin/python` at the workspace root; missing is a skip, or a failure under
+/// `DASHKEY_REQUIRE_SHELLS=1`.
+pub fn llama_python() -> Option<PathBuf> {
+    venv_python("DASHKEY_LLAMA_PYTHON", ".venv-llama", "llama_index.llms.dashscope")
+}
+
+/// `$variable`, else `<venv>/bin/python` at the workspace root, when it can import `modules`.
+fn venv_python(variable: &str, venv: &str, modules: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(venv).join("bin/python")
+    });
     let works = candidate.is_file()
         && Command::new(&candidate)
-            .args(["-c", "import openai, litellm, langchain_qwq"])
+            .args(["-c", &format!("import {modules}")])
             .output()
             .is_ok_and(|o| o.status.success());
     if !works {
         assert!(
             !required(),
-            "the real clients are required (DASHKEY_REQUIRE_SHELLS=1) but {} cannot import \
-             openai, litellm and langchain_qwq",
+            "{modules} are required (DASHKEY_REQUIRE_SHELLS=1) but {} cannot import them",
             candidate.display()
         );
-        eprintln!("notice: no Python with the real clients (DASHKEY_CLIENTS_PYTHON); skipping");
+        eprintln!("notice: no Python with {modules} ({variable}); skipping");
         return None;
     }
     Some(candidate)
+}
+
+/// A real-client suite's tools: bash for fresh login shells, the client's Python, and the
+/// directory its scripts are written to.
+pub struct PythonScripts {
+    pub bash: PathBuf,
+    pub python: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl PythonScripts {
+    /// Writes `scripts` (file name, text) beside the sandbox; `None` (a skip) without bash or
+    /// without `python`.
+    pub fn new(
+        sandbox: &Sandbox,
+        python: Option<PathBuf>,
+        scripts: &[(&str, &str)],
+    ) -> Option<PythonScripts> {
+        let bash = tool("bash")?;
+        let python = python?;
+        let dir = sandbox.root().join("scripts");
+        fs::create_dir_all(&dir).unwrap();
+        for (name, text) in scripts {
+            fs::write(dir.join(name), text).unwrap();
+        }
+        Some(PythonScripts { bash, python, dir })
+    }
+
+    /// The last line `script ARGS` prints when run from a fresh login shell (a client may print
+    /// banners before its answer).
+    pub fn answer(&self, sandbox: &Sandbox, script: &str, args: &str) -> String {
+        let path = self.dir.join(script);
+        let command = format!("'{}' '{}' {args}", self.python.display(), path.display());
+        let run = login_shell(sandbox, &self.bash, &command);
+        run.stdout.trim().lines().last().unwrap_or_default().to_string()
+    }
 }
 
 // --- clients3: the npm clients ---

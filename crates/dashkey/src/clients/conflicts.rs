@@ -30,6 +30,12 @@ pub enum Place {
         /// 1-based line.
         line: usize,
     },
+    /// The `env` of a client's own settings file (Claude Code's `settings.json`), which the
+    /// client applies over the shell's variables: no value dashkey writes can shadow it.
+    ClientSettings {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// One variable that already holds a different value.
@@ -50,6 +56,7 @@ impl Place {
             Place::StartupFile { path, line } | Place::DotEnv { path, line } => {
                 format!("{} line {line}", platform.show_path(path))
             }
+            Place::ClientSettings { path } => format!("{}'s env", platform.show_path(path)),
         }
     }
 }

@@ -14,10 +14,11 @@ use std::fmt;
 
 use crate::key::{ApiKey, KeyKind, ValueProblem};
 use crate::platform::Platform;
-use crate::region::{ApiShape, Endpoint, HostRegion, Region, RegionEndpoint};
+use crate::region::{ApiShape, Endpoint, HostRegion, Plan, Region, RegionEndpoint};
 use crate::resolve::{self, CandidateVerdict, ClientUrl, Lookup, Skip};
 use crate::vars;
 
+pub mod claude_code;
 mod conflicts;
 mod findings;
 pub mod qwen_code;
@@ -262,8 +263,8 @@ pub struct ClientBase {
     pub region: Option<String>,
     /// The style its path has (`None`: no known path).
     pub style: Option<Style>,
-    /// It is a Coding Plan host.
-    pub coding: bool,
+    /// It is a Coding Plan or Token Plan host (`None`: a standard host, or none known).
+    pub plan: Option<Plan>,
     /// What makes it unusable (an empty or unparsable URL, a region word the client does not
     /// know, an SDK error), when something does.
     pub broken: Option<String>,
@@ -271,7 +272,7 @@ pub struct ClientBase {
 
 impl ClientBase {
     fn none(source: UrlSource) -> ClientBase {
-        ClientBase { url: None, source, region: None, style: None, coding: false, broken: None }
+        ClientBase { url: None, source, region: None, style: None, plan: None, broken: None }
     }
 }
 
@@ -346,6 +347,17 @@ pub enum Problem {
     CodingKeyOnStandardHost,
     /// A standard key on a Coding Plan host.
     StandardKeyOnCodingHost,
+    /// A Token Plan key (as `set` found it) on a standard host.
+    TokenKeyOnStandardHost,
+    /// A standard key on a Token Plan host.
+    StandardKeyOnTokenHost,
+    /// A key of one plan (as `set` found it) on the other plan's host.
+    OtherPlanHost {
+        /// The key's plan.
+        key: Plan,
+        /// The host's plan.
+        host: Plan,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -390,6 +402,17 @@ impl fmt::Display for Problem {
             }
             Problem::CodingKeyOnStandardHost => f.write_str(
                 "a Coding Plan key (sk-sp-) is sent to a standard host, which refuses it",
+            ),
+            Problem::TokenKeyOnStandardHost => f.write_str(
+                "a Token Plan key (sk-sp-) is sent to a standard host, which refuses it",
+            ),
+            Problem::StandardKeyOnTokenHost => f.write_str(
+                "a standard key is sent to a Token Plan host, which accepts only Token Plan keys",
+            ),
+            Problem::OtherPlanHost { key, host } => write!(
+                f,
+                "a {key} key is sent to a {host} host, which refuses it: it works only on \
+                 {key} hosts"
             ),
             Problem::StandardKeyOnCodingHost => f.write_str(
                 "a standard key is sent to a Coding Plan host, which accepts only sk-sp- keys",
@@ -575,9 +598,9 @@ fn from_sdk(python: resolve::Resolution, empty_unset: Option<&Platform>) -> KeyR
 
 fn resolve_url(client: &Client, platform: &Platform, endpoints: &[RegionEndpoint]) -> ClientBase {
     let locate = |url: String, source: UrlSource| {
-        let (region, style, coding) = locate(&url, endpoints);
+        let (region, style, plan) = locate(&url, endpoints);
         let broken = Endpoint::parse(&url).is_err().then(|| url.clone());
-        ClientBase { url: Some(url), source, region, style, coding, broken }
+        ClientBase { url: Some(url), source, region, style, plan, broken }
     };
     for var in client.url_vars {
         let Some(raw) = platform.var(var.name) else { continue };
@@ -649,7 +672,7 @@ fn litellm_rewrite(raw: &str) -> String {
         HostRegion::Workspace { workspace, .. } => {
             workspace != "trial" && workspace != "token-plan"
         }
-        HostRegion::Coding { .. } | HostRegion::Custom => false,
+        HostRegion::Coding { .. } | HostRegion::TokenPlan { .. } | HostRegion::Custom => false,
     };
     let path = endpoint.path.trim_end_matches('/');
     let native_call = endpoint.path.starts_with("/api/v1/");
@@ -679,31 +702,34 @@ fn alibaba_region(word: &str) -> Option<&'static Region> {
     }
 }
 
-/// The region, style and coding-ness of a URL: a region endpoint's URL in any style counts
-/// as that region (a gateway or a test server configured in `config.toml`), else the host
-/// decides.
-pub fn locate(url: &str, endpoints: &[RegionEndpoint]) -> (Option<String>, Option<Style>, bool) {
+/// The region, style and plan of a URL: a region endpoint's URL in any style counts as that
+/// region (a gateway or a test server configured in `config.toml`), else the host decides.
+pub fn locate(
+    url: &str,
+    endpoints: &[RegionEndpoint],
+) -> (Option<String>, Option<Style>, Option<Plan>) {
     const STYLES: [Style; 4] =
         [Style::Native, Style::Compatible, Style::Anthropic, Style::HostRoot];
     let trimmed = url.trim_end_matches('/');
     for endpoint in endpoints {
-        // A Coding Plan host moved in `config.toml` (a test server) is still a coding host.
-        if crate::verify::is_coding(endpoint) {
+        // A plan host moved in `config.toml` (a test server) is still that plan's host.
+        if let Some(plan) = crate::verify::plan_of(endpoint) {
             let base = endpoint.base.as_str();
-            for style in [Style::Coding, Style::Anthropic] {
+            for style in [Style::Coding, Style::Compatible, Style::Anthropic] {
                 if trimmed == format!("{base}{}", style.path()) {
-                    return (None, Some(style), true);
+                    return (None, Some(style), Some(plan));
                 }
             }
             continue;
         }
         if let Some(style) = STYLES.into_iter().find(|style| style.url_on(endpoint) == trimmed) {
-            return (Some(endpoint.region.clone()), Some(style), false);
+            return (Some(endpoint.region.clone()), Some(style), None);
         }
     }
-    let Ok(endpoint) = Endpoint::parse(url) else { return (None, None, false) };
+    let Ok(endpoint) = Endpoint::parse(url) else { return (None, None, None) };
     let path = endpoint.path.trim_end_matches('/');
-    let coding = matches!(endpoint.region, HostRegion::Coding { .. });
+    let plan = endpoint.region.plan();
+    let coding = plan == Some(Plan::Coding);
     let style = match endpoint.shape {
         Some(ApiShape::Native) => Some(Style::Native),
         Some(ApiShape::Compatible) => Some(Style::Compatible),
@@ -714,10 +740,10 @@ pub fn locate(url: &str, endpoints: &[RegionEndpoint]) -> (Option<String>, Optio
         None => None,
     };
     let region = match &endpoint.region {
-        HostRegion::Custom | HostRegion::Coding { .. } => None,
+        HostRegion::Custom | HostRegion::Coding { .. } | HostRegion::TokenPlan { .. } => None,
         region => region.region_id().map(str::to_string),
     };
-    (region, style, coding)
+    (region, style, plan)
 }
 
 fn is_dashscope(url: &str) -> bool {
@@ -784,32 +810,40 @@ fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<Problem> {
         problems.push(Problem::NoUrl);
         return problems;
     };
-    let known = base.region.is_some() || base.coding;
+    let coding = base.plan == Some(Plan::Coding);
+    let known = base.region.is_some() || base.plan.is_some();
     if !known && !is_dashscope(url) && base.source == UrlSource::Default {
         problems.push(Problem::NotDashScope { url: url.clone() });
         return problems;
     }
-    let want = if base.coding { Style::Coding } else { client.style };
+    let want = if coding { Style::Coding } else { client.style };
     let style_fits = base.style == Some(want)
-        || (base.coding
-            && client.style == Style::Anthropic
-            && base.style == Some(Style::Anthropic));
+        || (coding && client.style == Style::Anthropic && base.style == Some(Style::Anthropic));
     if !style_fits {
         problems.push(Problem::WrongStyle { got: base.style, want });
     }
     let key_kind = resolution.key.as_ref().map(|(key, _)| key.kind());
-    match key_kind {
-        Some(KeyKind::CodingPlan) if !base.coding && known => {
-            problems.push(Problem::CodingKeyOnStandardHost);
+    // The plan of an sk-sp- key is known only from the host that accepted it (`set` records
+    // it, an online check finds it): its id stands where a standard key's region would.
+    let key_plan = resolution.key_region.as_deref().and_then(crate::verify::plan_of_id);
+    match (key_kind, base.plan) {
+        (Some(KeyKind::CodingPlan), None) if known => problems.push(match key_plan {
+            Some(Plan::Token) => Problem::TokenKeyOnStandardHost,
+            _ => Problem::CodingKeyOnStandardHost,
+        }),
+        (Some(KeyKind::CodingPlan), Some(host)) => {
+            if let Some(key) = key_plan.filter(|key| *key != host) {
+                problems.push(Problem::OtherPlanHost { key, host });
+            }
         }
-        Some(kind) if kind != KeyKind::CodingPlan && base.coding => {
-            problems.push(Problem::StandardKeyOnCodingHost);
-        }
+        (Some(_), Some(Plan::Coding)) => problems.push(Problem::StandardKeyOnCodingHost),
+        (Some(_), Some(Plan::Token)) => problems.push(Problem::StandardKeyOnTokenHost),
         _ => {}
     }
     if let (Some(calls), Some(key)) = (&base.region, &resolution.key_region)
         && calls != key
-        && !base.coding
+        && base.plan.is_none()
+        && key_plan.is_none()
     {
         problems.push(Problem::WrongRegion { calls: calls.clone(), key_region: key.clone() });
     }

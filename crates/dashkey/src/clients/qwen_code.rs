@@ -168,7 +168,7 @@ pub fn layer(platform: &Platform) -> Layered {
 }
 
 /// The string values of `env` in a settings file (others are ignored, as Qwen Code does).
-fn settings_env(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
+pub(super) fn settings_env(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
     let json: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let Some(env) = json.get("env").and_then(serde_json::Value::as_object) else {

@@ -138,11 +138,13 @@ pub static CATALOGUE: [Client; 14] = [
     },
     Client {
         id: "llama-index",
-        name: "llama-index-llms-dashscope 0.7",
+        name: "llama-index-llms-dashscope 0.7.0 (on dashscope 1.22.2)",
         key_vars: &[],
         key_chain: KeyChain::InCodeOnly,
-        url_vars: &[],
-        url_chain: UrlChain::Sdk1x,
+        // dashscope 1.22.2 (which it pins) reads only this variable, at import, empty included:
+        // its `DASHSCOPE_API_REGION` builds no workspace host, unlike the 2.0 line's 1.x surface.
+        url_vars: &[url(vars::HTTP_BASE_URL, UrlRule::Verbatim)],
+        url_chain: UrlChain::Variables,
         style: Style::Native,
         default_url: Some(BEIJING_NATIVE),
         whitespace_is_connection_error: false,

@@ -179,7 +179,7 @@ fn a_configured_loopback_endpoint_counts_as_its_region_in_every_style() {
         ("/apps/anthropic", Style::Anthropic),
     ] {
         let url = format!("http://127.0.0.1:18080{path}");
-        assert_eq!(locate(&url, &all), (Some("ap-southeast-1".into()), Some(style), false));
+        assert_eq!(locate(&url, &all), (Some("ap-southeast-1".into()), Some(style), None));
     }
 }
 
@@ -206,6 +206,43 @@ fn coding_plan_keys_and_hosts() {
     assert_eq!(coding.problems, vec![Problem::StandardKeyOnCodingHost]);
     let llama = run("llama-index", &[("DASHSCOPE_API_KEY", SG_KEY)], None);
     assert_eq!(llama.problems, vec![Problem::KeyInCode]);
+}
+
+#[test]
+fn token_plan_keys_and_hosts_are_told_apart_by_the_host_that_accepted_the_key() {
+    let plan_key = "sk-sp-0123456789abcdef0123456789abcdef";
+    let token_host = "https://token-plan.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1";
+    let openai = |key: &str, url: &str, key_host: Option<&str>| {
+        run("openai", &[("OPENAI_API_KEY", key), ("OPENAI_BASE_URL", url)], key_host).problems
+    };
+    // A standard key on a Token Plan host, whatever its region.
+    assert_eq!(
+        openai(SG_KEY, token_host, Some("ap-southeast-1")),
+        [Problem::StandardKeyOnTokenHost]
+    );
+    // A Token Plan key (set found it on `token-plan-intl`) on a standard host or a coding host.
+    let standard = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1";
+    assert_eq!(
+        openai(plan_key, standard, Some("token-plan-intl")),
+        [Problem::TokenKeyOnStandardHost]
+    );
+    let coding = run(
+        "qwen-code",
+        &[
+            ("OPENAI_API_KEY", plan_key),
+            ("OPENAI_BASE_URL", "https://coding-intl.dashscope.aliyuncs.com/v1"),
+            ("OPENAI_MODEL", "qwen3-coder-plus"),
+        ],
+        Some("token-plan-intl"),
+    );
+    assert_eq!(coding.problems, [Problem::OtherPlanHost { key: Plan::Token, host: Plan::Coding }]);
+    // The right host for its plan: nothing to say; an unknown plan on a plan host: nothing known.
+    assert_eq!(openai(plan_key, token_host, Some("token-plan-intl")), []);
+    assert_eq!(openai(plan_key, token_host, None), []);
+    assert_eq!(
+        openai(plan_key, token_host, Some("coding")),
+        [Problem::OtherPlanHost { key: Plan::Coding, host: Plan::Token }]
+    );
 }
 
 #[test]

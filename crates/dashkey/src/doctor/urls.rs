@@ -8,9 +8,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::edit::record::Record;
 use crate::key::{ApiKey, KeyKind};
 use crate::region::{
-    ApiShape, DEFAULT_REGION, Endpoint, HostRegion, Region, UrlError, WORKSPACE_REGIONS,
+    ApiShape, DEFAULT_REGION, Endpoint, HostRegion, Plan, Region, UrlError, WORKSPACE_REGIONS,
 };
 use crate::resolve::{self, Sdk};
 use crate::vars;
@@ -21,7 +22,12 @@ use super::{Context, Finding, Online, Severity, id};
 impl Context<'_> {
     pub(super) fn check_base_urls(&self, out: &mut Vec<Finding>) {
         let before = out.len();
-        let key_kind = self.resolution(Sdk::Python).key().map(ApiKey::kind);
+        let key = self.resolution(Sdk::Python).key();
+        let key_kind = key.map(ApiKey::kind);
+        // Which plan an sk-sp- key is in: only the host that accepted it said (`set` records it).
+        let record = self.platform.dashkey_dir().and_then(|dir| Record::load(&dir).ok().flatten());
+        let key_plan = key.zip(record.as_ref()).and_then(|(key, record)| record.plan_of(key));
+        let key_kind = (key_kind, key_plan);
         let mut regions: Vec<(&'static str, String)> = Vec::new();
         for (name, shape) in [
             (vars::HTTP_BASE_URL, ApiShape::Native),
@@ -271,7 +277,7 @@ fn url_findings(
     name: &str,
     shape: ApiShape,
     url: &str,
-    key_kind: Option<KeyKind>,
+    (key_kind, key_plan): (Option<KeyKind>, Option<Plan>),
     out: &mut Vec<Finding>,
 ) -> Option<String> {
     let fail = |title: String, detail: String| {
@@ -370,7 +376,40 @@ fn url_findings(
                 .fix(format!("export {name}='{scheme}://{host}{path}'   (no slash at the end)")),
         );
     }
+    let host_plan = endpoint.region.plan();
     match (&endpoint.region, key_kind) {
+        (HostRegion::TokenPlan { .. }, Some(kind)) if kind != KeyKind::CodingPlan => out.push(
+            fail(
+                format!("{name} is a Token Plan host, but the key is not a Token Plan key"),
+                "Token Plan hosts accept only Token Plan keys (sk-sp-); a pay-as-you-go key gets \
+                 401 there."
+                    .to_string(),
+            )
+            .fix(format!("unset {name}   (or use your region's host)")),
+        ),
+        (_, Some(KeyKind::CodingPlan))
+            if host_plan.is_some() && key_plan.is_some() && host_plan != key_plan =>
+        {
+            let (host, key) = (host_plan.unwrap_or(Plan::Coding), key_plan.unwrap_or(Plan::Token));
+            out.push(fail(
+                format!("{name} is a {host} host, but the key is a {key} key"),
+                format!(
+                    "dashkey set found the key accepted on a {key} host; {host} hosts refuse it \
+                     with 401, and {key} keys work only on {key} hosts."
+                ),
+            ));
+        }
+        (HostRegion::Public { .. } | HostRegion::Workspace { .. }, Some(KeyKind::CodingPlan))
+            if key_plan == Some(Plan::Token) =>
+        {
+            out.push(fail(
+                format!("{name} is a pay-as-you-go host, but the key is a Token Plan key"),
+                "dashkey set found the key accepted on a Token Plan host; Token Plan keys work \
+                 only on token-plan.cn-beijing.maas.aliyuncs.com (or token-plan.ap-southeast-1.), \
+                 under /compatible-mode/v1, and standard hosts refuse them with 401."
+                    .to_string(),
+            ));
+        }
         (HostRegion::Coding { .. }, Some(kind)) if kind != KeyKind::CodingPlan => out.push(
             fail(
                 format!("{name} is a Coding Plan host, but the key is not a Coding Plan key"),

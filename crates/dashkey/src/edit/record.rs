@@ -100,6 +100,10 @@ pub struct Record {
     /// record of a user who never chose is byte for byte what it was.
     #[serde(default, skip_serializing_if = "KeyStore::is_file")]
     pub store: KeyStore,
+    /// For an `sk-sp-` key, the plan host that accepted it when `set` checked it online: the
+    /// prefix does not tell a Coding Plan key from a Token Plan key. Absent for other keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<KeyPlan>,
 }
 
 /// Where the key itself is kept.
@@ -126,6 +130,16 @@ impl KeyStore {
             KeyStore::Keyring => "keyring",
         }
     }
+}
+
+/// Which plan an `sk-sp-` key belongs to, as the online check found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPlan {
+    /// The plan.
+    pub plan: crate::region::Plan,
+    /// The id of the plan host that accepted the key (`coding-intl`, `token-plan`), which
+    /// names the host family (China or international).
+    pub host: String,
 }
 
 /// A named profile: where its key is kept is `store::profile`'s; the record keeps what the
@@ -277,6 +291,13 @@ impl Record {
     /// None today; the `Result` is kept for callers.
     pub fn load(dir: &Path) -> Result<Option<Record>, FsError> {
         Ok(Record::inspect(dir).0)
+    }
+
+    /// The plan recorded for this key, when the record is about this very key (a hint, like
+    /// the whole record: an edited `env.sh` may hold another key).
+    pub fn plan_of(&self, key: &crate::key::ApiKey) -> Option<crate::region::Plan> {
+        let same = self.fingerprint.as_deref() == Some(key.fingerprint().as_str());
+        self.plan.as_ref().filter(|_| same).map(|p| p.plan)
     }
 
     /// Reads the record, and says why it cannot be used when it exists but is empty,

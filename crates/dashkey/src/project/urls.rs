@@ -241,14 +241,17 @@ impl Scan<'_> {
             return;
         }
         match (&f.endpoint.region, key_kind) {
-            (HostRegion::Coding { .. }, Some(kind)) if kind != KeyKind::CodingPlan => {
+            (region, Some(kind)) if kind != KeyKind::CodingPlan && region.plan().is_some() => {
+                let plan = region.plan().map_or("", crate::region::Plan::name);
                 out.push(
                     Finding::new(
                         id::URL,
                         Severity::Fail,
-                        format!("{at} calls a Coding Plan host, but the stored key is not a Coding Plan key"),
+                        format!("{at} calls a {plan} host, but the stored key is not a {plan} key"),
                     )
-                    .detail(format!("{url}: Coding Plan hosts accept only sk-sp- keys; others get 401.")),
+                    .detail(format!(
+                        "{url}: {plan} hosts accept only sk-sp- keys; others get 401."
+                    )),
                 );
                 return;
             }

@@ -22,6 +22,7 @@ fn stored_singapore() -> (tempfile::TempDir, Platform) {
         region: crate::region::RegionEndpoint::builtin("ap-southeast-1"),
         openai_compatible: false,
         client_vars: Vec::new(),
+        plan: None,
     };
     let options =
         SetOptions { shells: Some(vec![crate::shell::Shell::Bash]), ..SetOptions::default() };

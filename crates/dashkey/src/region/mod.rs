@@ -147,6 +147,12 @@ pub enum HostRegion {
         /// True for the international host.
         international: bool,
     },
+    /// A Token Plan host (`token-plan.{region}.maas.aliyuncs.com`): it looks like a workspace
+    /// host but accepts only Token Plan keys (`sk-sp-`), and no standard key.
+    TokenPlan {
+        /// True for the international (Singapore) host.
+        international: bool,
+    },
     /// Anything else: a gateway, a proxy, a private endpoint, a test server.
     Custom,
 }
@@ -157,8 +163,55 @@ impl HostRegion {
         match self {
             HostRegion::Public { region } => Some(region),
             HostRegion::Workspace { region, .. } => Some(region),
-            HostRegion::Coding { .. } | HostRegion::Custom => None,
+            HostRegion::Coding { .. } | HostRegion::TokenPlan { .. } | HostRegion::Custom => None,
         }
+    }
+
+    /// The subscription plan whose keys this host takes, for a plan host.
+    pub fn plan(&self) -> Option<Plan> {
+        match self {
+            HostRegion::Coding { .. } => Some(Plan::Coding),
+            HostRegion::TokenPlan { .. } => Some(Plan::Token),
+            HostRegion::Public { .. } | HostRegion::Workspace { .. } | HostRegion::Custom => None,
+        }
+    }
+}
+
+/// The two subscription plans whose keys (both `sk-sp-`) work only on their own hosts, and
+/// whose hosts take no other key. The prefix does not tell them apart: only the host that
+/// accepts the key does, so `set` records which one did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Plan {
+    /// Coding Plan: `coding.dashscope.aliyuncs.com` and `coding-intl.`, for coding agents.
+    #[serde(rename = "coding-plan")]
+    Coding,
+    /// Token Plan: `token-plan.{cn-beijing|ap-southeast-1}.maas.aliyuncs.com`.
+    #[serde(rename = "token-plan")]
+    Token,
+}
+
+impl Plan {
+    /// A stable identifier (`--json`, the record).
+    pub fn id(self) -> &'static str {
+        match self {
+            Plan::Coding => "coding-plan",
+            Plan::Token => "token-plan",
+        }
+    }
+
+    /// The plan's name as Model Studio writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Plan::Coding => "Coding Plan",
+            Plan::Token => "Token Plan",
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -273,6 +326,12 @@ fn host_region(host: &str) -> HostRegion {
         "coding-intl.dashscope.aliyuncs.com" => {
             return HostRegion::Coding { international: true };
         }
+        "token-plan.cn-beijing.maas.aliyuncs.com" => {
+            return HostRegion::TokenPlan { international: false };
+        }
+        "token-plan.ap-southeast-1.maas.aliyuncs.com" => {
+            return HostRegion::TokenPlan { international: true };
+        }
         _ => {}
     }
     if let Some(prefix) = host.strip_suffix(".maas.aliyuncs.com")
@@ -340,6 +399,15 @@ mod tests {
         );
         let coding = Endpoint::parse("https://coding-intl.dashscope.aliyuncs.com/v1").unwrap();
         assert_eq!(coding.region, HostRegion::Coding { international: true });
+        assert_eq!(coding.region.plan(), Some(Plan::Coding));
+        // A Token Plan host has a workspace host's shape but is no workspace.
+        let token = Endpoint::parse(
+            "https://token-plan.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1",
+        )
+        .unwrap();
+        assert_eq!(token.region, HostRegion::TokenPlan { international: true });
+        assert_eq!((token.region.plan(), token.region.region_id()), (Some(Plan::Token), None));
+        assert_eq!(token.shape, Some(ApiShape::Compatible));
         for public in [
             "http://127.0.0.1.evil.com",
             "http://127.evil.com/api/v1",

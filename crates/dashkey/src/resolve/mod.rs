@@ -376,7 +376,7 @@ pub fn region_of(urls: &BaseUrls) -> Option<String> {
 /// The region a URL's host names (public or workspace host), or `None` for any other host.
 fn region_of_url(url: &str) -> Option<String> {
     Endpoint::parse(url).ok().and_then(|endpoint| match endpoint.region {
-        HostRegion::Custom | HostRegion::Coding { .. } => None,
+        HostRegion::Custom | HostRegion::Coding { .. } | HostRegion::TokenPlan { .. } => None,
         region => region.region_id().map(str::to_string),
     })
 }

@@ -403,6 +403,7 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         profile: None,
         profiles: Vec::new(),
         store: run.store,
+        plan: run.settings.plan.clone(),
     };
     profile::finish_set(&mut run, &mut record)?;
     if !run.plan.is_empty() || !run.record_usable {

@@ -36,26 +36,30 @@ pub struct Settings {
     pub openai_compatible: bool,
     /// Other generic variables asked for with `set --client` (names from [`CLIENT_VARS`]).
     pub client_vars: Vec<&'static str>,
+    /// The plan an `sk-sp-` key belongs to, when known (recorded, never written as a variable).
+    pub plan: Option<crate::edit::record::KeyPlan>,
 }
 
 /// The generic variables `set --client` can write besides the OpenAI pair: names another
 /// provider may own, so never written by default.
-pub const CLIENT_VARS: [&str; 6] = [
+pub const CLIENT_VARS: [&str; 7] = [
     vars::ALIBABA_API_KEY,
     vars::ALIBABA_REGION,
     vars::AI_DASHSCOPE_API_KEY,
     vars::SPRING_AI_BASE_URL,
     vars::ANTHROPIC_AUTH_TOKEN,
     vars::ANTHROPIC_BASE_URL,
+    vars::ANTHROPIC_API_KEY,
 ];
 
 /// A client variable's value for this key and region; `None` when the client has no way to
 /// name the region (`ALIBABA_REGION` knows only China, Singapore and the US).
 pub fn client_value(name: &str, key: &ApiKey, region: &RegionEndpoint) -> Option<String> {
     match name {
-        vars::ALIBABA_API_KEY | vars::AI_DASHSCOPE_API_KEY | vars::ANTHROPIC_AUTH_TOKEN => {
-            Some(key.expose().to_string())
-        }
+        vars::ALIBABA_API_KEY
+        | vars::AI_DASHSCOPE_API_KEY
+        | vars::ANTHROPIC_AUTH_TOKEN
+        | vars::ANTHROPIC_API_KEY => Some(key.expose().to_string()),
         vars::ALIBABA_REGION => match region.region.as_str() {
             "cn-beijing" => Some("china".to_string()),
             "ap-southeast-1" => Some("singapore".to_string()),

@@ -13,6 +13,7 @@ fn settings(region: Option<&str>) -> Settings {
         region: region.map(|id| crate::region::RegionEndpoint::builtin(id).unwrap()),
         openai_compatible: false,
         client_vars: Vec::new(),
+        plan: None,
     }
 }
 

@@ -23,10 +23,11 @@
 //! as the process environment sets them, except for loopback hosts, which are always reached
 //! directly.
 //!
-//! Coding Plan keys (`sk-sp-`) work only on the Coding Plan hosts, and only they work there,
-//! so they are checked there instead ([`coding_endpoints`]): `GET {host}/v1/models`, the
-//! OpenAI-compatible list under the hosts' `/v1`. A 404 there is "unexpected", never
-//! "rejected".
+//! Coding Plan and Token Plan keys (both `sk-sp-`) work only on their plan's hosts, and only
+//! they work there, so they are checked there instead ([`plan_endpoints`]): `GET
+//! {host}/v1/models` on a Coding Plan host, `GET {host}/compatible-mode/v1/models` on a Token
+//! Plan host. The host that accepts the key says which plan it belongs to. A 404 there is
+//! "unexpected", never "rejected".
 //!
 //! The parts: `probe.rs` talks HTTP (concurrency, timeouts, proxies), `classify.rs` reads
 //! the answers, `choice.rs` decides which region `set` writes from them ([`choose_region`]),
@@ -37,7 +38,7 @@
 use std::time::Duration;
 
 use crate::platform::Platform;
-use crate::region::{ApiShape, RegionEndpoint};
+use crate::region::{ApiShape, Plan, RegionEndpoint};
 
 mod choice;
 mod classify;
@@ -47,19 +48,34 @@ pub use choice::{RegionChoice, choose_region};
 pub use classify::{Classification, ServiceAnswer, UnreachableKind};
 pub use probe::{Prober, probe_all};
 
-/// The Coding Plan hosts: the id dashkey gives each (also its `[regions.ID]` in
-/// `config.toml`, which may point it elsewhere), its name, and its host.
-pub const CODING_HOSTS: [(&str, &str, &str); 2] = [
-    ("coding", "Coding Plan (China)", "coding.dashscope.aliyuncs.com"),
-    ("coding-intl", "Coding Plan (international)", "coding-intl.dashscope.aliyuncs.com"),
+/// The hosts of the two subscription plans: the id dashkey gives each (also its
+/// `[regions.ID]` in `config.toml`, which may point it elsewhere), its name, its host and its
+/// plan. Coding Plan hosts serve the OpenAI-compatible API under `/v1`; Token Plan hosts under
+/// `/compatible-mode/v1`, like a standard host.
+pub const PLAN_HOSTS: [(&str, &str, &str, Plan); 4] = [
+    ("coding", "Coding Plan (China)", "coding.dashscope.aliyuncs.com", Plan::Coding),
+    (
+        "coding-intl",
+        "Coding Plan (international)",
+        "coding-intl.dashscope.aliyuncs.com",
+        Plan::Coding,
+    ),
+    ("token-plan", "Token Plan (China)", "token-plan.cn-beijing.maas.aliyuncs.com", Plan::Token),
+    (
+        "token-plan-intl",
+        "Token Plan (international)",
+        "token-plan.ap-southeast-1.maas.aliyuncs.com",
+        Plan::Token,
+    ),
 ];
 
-/// Where a Coding Plan key is checked: each Coding Plan host, at the endpoint `configured`
-/// gives its id (`config.toml`), else at its public host.
-pub fn coding_endpoints(configured: &[RegionEndpoint]) -> Vec<RegionEndpoint> {
-    CODING_HOSTS
+/// Where an `sk-sp-` key is checked: each plan host, at the endpoint `configured` gives its
+/// id (`config.toml`), else at its public host. Both plans' hosts are asked, because the
+/// prefix does not say which plan the key belongs to; the host that accepts it does.
+pub fn plan_endpoints(configured: &[RegionEndpoint]) -> Vec<RegionEndpoint> {
+    PLAN_HOSTS
         .iter()
-        .map(|(id, name, host)| {
+        .map(|(id, name, host, _)| {
             configured.iter().find(|target| target.region == *id).cloned().unwrap_or_else(|| {
                 RegionEndpoint {
                     region: (*id).to_string(),
@@ -73,12 +89,22 @@ pub fn coding_endpoints(configured: &[RegionEndpoint]) -> Vec<RegionEndpoint> {
         .collect()
 }
 
-/// True for a Coding Plan host, by its id or by its host name: the check asks it at `/v1`,
-/// and the standard check leaves it out (it would refuse every standard key).
+/// The plan whose host this is, by its id or by its host name (`None`: a standard host). The
+/// standard check leaves plan hosts out: they refuse every standard key.
+pub fn plan_of(target: &RegionEndpoint) -> Option<Plan> {
+    plan_of_id(&target.region)
+        .or_else(|| crate::region::Endpoint::parse(&target.base).ok()?.region.plan())
+}
+
+/// The plan of the plan host with this id (`coding-intl`, `token-plan`), `None` for any
+/// other id: where a standard key's region is named, an `sk-sp-` key's plan host is.
+pub fn plan_of_id(id: &str) -> Option<Plan> {
+    PLAN_HOSTS.iter().find(|(host, ..)| *host == id).map(|(.., plan)| *plan)
+}
+
+/// True for a Coding Plan host: the check asks it at `/v1`.
 pub fn is_coding(target: &RegionEndpoint) -> bool {
-    CODING_HOSTS.iter().any(|(id, _, _)| target.region == *id)
-        || crate::region::Endpoint::parse(&target.base)
-            .is_ok_and(|e| matches!(e.region, crate::region::HostRegion::Coding { .. }))
+    plan_of(target) == Some(Plan::Coding)
 }
 
 /// The URL of the key check on this target.

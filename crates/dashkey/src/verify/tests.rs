@@ -241,14 +241,27 @@ fn a_coding_plan_host_is_asked_at_v1_and_never_falls_back_to_the_native_api() {
 }
 
 #[test]
-fn coding_endpoints_are_the_two_public_hosts_unless_config_moves_one() {
-    let public = coding_endpoints(&[]);
+fn plan_endpoints_are_the_four_public_hosts_unless_config_moves_one() {
+    let public = plan_endpoints(&[]);
     let bases: Vec<&str> = public.iter().map(|t| t.base.as_str()).collect();
     assert_eq!(
         bases,
-        ["https://coding.dashscope.aliyuncs.com", "https://coding-intl.dashscope.aliyuncs.com"]
+        [
+            "https://coding.dashscope.aliyuncs.com",
+            "https://coding-intl.dashscope.aliyuncs.com",
+            "https://token-plan.cn-beijing.maas.aliyuncs.com",
+            "https://token-plan.ap-southeast-1.maas.aliyuncs.com",
+        ]
     );
-    assert!(public.iter().all(is_coding));
+    let plans: Vec<Option<Plan>> = public.iter().map(plan_of).collect();
+    let (coding, token) = (Some(Plan::Coding), Some(Plan::Token));
+    assert_eq!(plans, [coding, coding, token, token]);
+    // A Token Plan host is checked on its compatible-mode list, like a standard host.
+    assert_eq!(
+        check_url(&public[3]),
+        "https://token-plan.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1/models"
+    );
+    assert_eq!(check_url(&public[0]), "https://coding.dashscope.aliyuncs.com/v1/models");
     let moved = RegionEndpoint::from_config(
         "coding-intl",
         None,
@@ -256,7 +269,8 @@ fn coding_endpoints_are_the_two_public_hosts_unless_config_moves_one() {
         EndpointOrigin::BaseUrl,
     )
     .unwrap();
-    let targets = coding_endpoints(std::slice::from_ref(&moved));
+    let targets = plan_endpoints(std::slice::from_ref(&moved));
     assert_eq!(targets[1], moved);
     assert!(!is_coding(&RegionEndpoint::builtin("ap-southeast-1").unwrap()));
+    assert_eq!(plan_of(&RegionEndpoint::builtin("ap-southeast-1").unwrap()), None);
 }
