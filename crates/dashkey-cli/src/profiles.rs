@@ -1,15 +1,18 @@
-//! `dashkey use` and `dashkey profiles`, and the `--profile` of `set`, `unset`, `run`, `env`
-//! and `export`: several stored keys, one in use. Where each profile lives and how a switch
-//! is written is the library's (`store::profile`); this file phrases it.
+//! `dashkey use`, `dashkey profiles`, `dashkey link`/`unlink`, and the `--profile` of `set`,
+//! `unset`, `run`, `env`, `export`, `key`, `verify`, `status`, `doctor` and `region`:
+//! several stored keys, one in use, and which one applies here. Where each profile lives and
+//! how a switch is written is the library's (`store::profile`, `store::link`); this file
+//! phrases it.
 
 use anyhow::anyhow;
 use dashkey::edit::record::{Record, Role};
+use dashkey::store::link;
 use dashkey::store::profile::{self, Profile};
 use dashkey::store::{self, ProfileName, SetOptions, Settings, Stored};
 use dashkey::{Config, KeyKind, Platform};
 
 use crate::changes;
-use crate::cli::{ProfilesArgs, SetArgs, UnsetArgs, UseArgs};
+use crate::cli::{LinkArgs, ProfilesArgs, SetArgs, UnlinkArgs, UnsetArgs, UseArgs};
 use crate::exit::{Exit, Failure, Outcome};
 
 /// A profile name from the command line, or a usage error before anything is read.
@@ -27,14 +30,99 @@ fn unknown(name: &ProfileName) -> Failure {
     }
 }
 
-/// The variables of `--profile NAME` (the one in use without it), for `run`, `env` and
-/// `export`; `None` when nothing is stored and no profile was named.
-pub fn stored(platform: &Platform, name: Option<&str>) -> Result<Option<Stored>, Failure> {
-    let Some(name) = name else { return Ok(store::load_stored(platform)?) };
-    let name = parse(name)?;
-    match profile::load(platform, &name)? {
-        Some(found) => Ok(Some(found.stored)),
-        None => Err(unknown(&name)),
+/// The profile that applies here (`--profile`, the nearest link file, the one in use), as a
+/// usage error when the flag or the link does not name a stored profile.
+pub fn choose(platform: &Platform, flag: Option<&str>) -> Result<link::Choice, Failure> {
+    let choice = link::choose(platform, flag).map_err(|error| match error {
+        link::ChoiceError::Persist(e) => Failure::from(e),
+        other => Failure { exit: Exit::Usage, error: anyhow!("{other}; nothing was changed") },
+    })?;
+    match (&choice.why, &choice.profile) {
+        (link::Why::Link(path), None) => Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!(
+                "{} links this directory to the profile '{}', which is not stored: `dashkey \
+                 profiles` lists them; store it with `dashkey set --profile {}`, or remove the \
+                 link with `dashkey unlink` there; nothing was changed",
+                platform.show_path(path),
+                choice.name,
+                choice.name
+            ),
+        }),
+        (link::Why::Flag, None) => Err(unknown(&choice.name)),
+        _ => Ok(choice),
+    }
+}
+
+/// The variables of the profile that applies here (see [`choose`]), for `run`, `env`,
+/// `export` and `key`; `None` when nothing is stored and no profile was named or linked.
+pub fn stored(platform: &Platform, flag: Option<&str>) -> Result<Option<Stored>, Failure> {
+    Ok(choose(platform, flag)?.profile.map(|p| p.stored))
+}
+
+/// How a choice reads in a sentence: `'work' (linked by ~/p/.dashkey-profile)`.
+pub fn why(platform: &Platform, choice: &link::Choice) -> String {
+    match &choice.why {
+        link::Why::Flag => format!("'{}' (asked for with --profile)", choice.name),
+        link::Why::Link(path) => {
+            format!("'{}' (linked by {})", choice.name, platform.show_path(path))
+        }
+        link::Why::InUse => format!("'{}' (the profile in use)", choice.name),
+    }
+}
+
+/// `dashkey link NAME`: the link file in this directory.
+pub fn link(platform: &Platform, args: &LinkArgs) -> Outcome {
+    let name = parse(&args.name)?;
+    if profile::load(platform, &name)?.is_none() {
+        return Err(unknown(&name));
+    }
+    let dir = platform.cwd();
+    let (path, before) = link::write(dir, &name)?;
+    let shown = platform.show_path(&path);
+    match before.map(|b| b.name) {
+        Some(Ok(old)) if old == name => {
+            anstream::println!("{shown} already links this directory to '{name}'.");
+        }
+        Some(Ok(old)) => anstream::println!("{shown} now links this directory to '{name}' (was '{old}')."),
+        _ => anstream::println!("Linked this directory to the profile '{name}': wrote {shown}."),
+    }
+    anstream::println!(
+        "It holds only the name, so it is safe to commit. bash, zsh and fish switch to '{name}' \
+         when they enter this tree and back when they leave; other shells: dashkey run -- COMMAND"
+    );
+    Ok(Exit::Ok)
+}
+
+/// `dashkey unlink`: the link file in this directory, not one above it.
+pub fn unlink(platform: &Platform, _args: &UnlinkArgs) -> Outcome {
+    let dir = platform.cwd();
+    match link::remove(dir)? {
+        Some(removed) => {
+            anstream::println!("Removed {}.", platform.show_path(&removed.path));
+            match link::nearest(dir) {
+                Some(above) => anstream::println!(
+                    "{} still links this tree{}.",
+                    platform.show_path(&above.path),
+                    above.name.map(|n| format!(" to '{n}'")).unwrap_or_default()
+                ),
+                None => anstream::println!("This directory uses the profile in use again."),
+            }
+            Ok(Exit::Ok)
+        }
+        None => {
+            let hint = match link::nearest(dir) {
+                Some(above) => format!(
+                    "; the link that applies here is {}: run `dashkey unlink` in its directory",
+                    platform.show_path(&above.path)
+                ),
+                None => String::new(),
+            };
+            Err(Failure {
+                exit: Exit::Usage,
+                error: anyhow!("no {} in this directory{hint}; nothing was changed", link::LINK_FILE),
+            })
+        }
     }
 }
 

@@ -18,6 +18,9 @@
 //! - [`hooks`]: startup-file hooks, and `--migrate`;
 //! - [`handoff`]: services given the key (systemd, supervisord).
 //!
+//! Beside them, [`profile`] keeps the profiles not in use and [`link`] chooses which profile
+//! applies to a command (`--profile`, a `dashkey link` file, the one in use).
+//!
 //! [`plan`] holds what they share (settings, errors, notes, the run); [`copies`] what a copy
 //! found looks like. The writing itself is [`crate::edit`]'s.
 
@@ -28,6 +31,7 @@ pub mod desktop;
 pub mod gitignore;
 pub mod handoff;
 pub mod hooks;
+pub mod link;
 pub mod owned;
 pub mod plan;
 pub mod profile;

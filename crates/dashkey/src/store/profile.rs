@@ -24,9 +24,29 @@ use crate::store::plan::{
 /// The directory of dashkey's directory that holds the profiles not in use.
 pub const PROFILES_DIR: &str = "profiles";
 
+/// The dialects a profile's variables are kept in: `env.sh`, the truth every command reads,
+/// and `env.fish`, which fish's per-directory switch loads (see [`crate::shell::link`]).
+pub const DIALECTS: [Dialect; 2] = [Dialect::Posix, Dialect::Fish];
+
 /// Where a profile not in use keeps its variables.
 pub fn profile_file(dir: &Path, name: &ProfileName) -> PathBuf {
-    dir.join(PROFILES_DIR).join(name.as_str()).join(Dialect::Posix.owned_file_name())
+    dialect_file(dir, name, Dialect::Posix)
+}
+
+/// A profile's file in one of its [`DIALECTS`].
+fn dialect_file(dir: &Path, name: &ProfileName, dialect: Dialect) -> PathBuf {
+    dir.join(PROFILES_DIR).join(name.as_str()).join(dialect.owned_file_name())
+}
+
+/// Each dialect's text of a profile holding these variables.
+fn rendered(
+    variables: &[(&'static str, zeroize::Zeroizing<String>)],
+) -> Result<Vec<(Dialect, Vec<u8>)>, PersistError> {
+    let pairs = pairs(variables);
+    DIALECTS
+        .into_iter()
+        .map(|d| Ok((d, shell::owned_file(d, &pairs)?.into_bytes())))
+        .collect()
 }
 
 /// The profile in use according to the record (`default` without one).
@@ -145,14 +165,14 @@ fn write_file(
     plan: &mut Plan,
     record: &mut Record,
     old: &Record,
-    path: PathBuf,
+    (dialect, path): (Dialect, PathBuf),
     bytes: Vec<u8>,
 ) -> Result<(), PersistError> {
     let before = read_text(&path)?;
     if let Some(text) = before.as_deref() {
         let text = std::str::from_utf8(text)
             .map_err(|_| PersistError::ForeignOwnedFile { path: path.clone(), line: 1 })?;
-        if !is_owned_text(Dialect::Posix, text) {
+        if !is_owned_text(dialect, text) {
             return Err(PersistError::ForeignOwnedFile { path, line: 1 });
         }
         plan.secrets.extend(crate::store::owned::stored_key(text));
@@ -164,28 +184,34 @@ fn write_file(
     push_change(plan, path, Role::Profile, before, Some(bytes), 0o600)
 }
 
-/// Takes a profile's file out (when it is dashkey's), its directory, and its entry.
+/// Takes a profile's files out (each when it is dashkey's).
+fn remove_files(plan: &mut Plan, dir: &Path, name: &ProfileName) -> Result<(), PersistError> {
+    for dialect in DIALECTS {
+        let path = dialect_file(dir, name, dialect);
+        if let Some(before) = own_file(plan, &path)? {
+            match std::str::from_utf8(&before) {
+                Ok(text) if is_owned_text(dialect, text) => {
+                    plan.secrets.extend(crate::store::owned::stored_key(text));
+                    push_change(plan, path, Role::Profile, Some(before), None, 0o600)?;
+                }
+                _ => plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign }),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes a profile's files out (when they are dashkey's), its directory, and its entry.
 fn remove_file(
     plan: &mut Plan,
     record: &mut Record,
     dir: &Path,
     name: &ProfileName,
 ) -> Result<(), PersistError> {
-    let path = profile_file(dir, name);
-    if let Some(before) = own_file(plan, &path)? {
-        match std::str::from_utf8(&before) {
-            Ok(text) if is_owned_text(Dialect::Posix, text) => {
-                plan.secrets.extend(crate::store::owned::stored_key(text));
-                push_change(plan, path.clone(), Role::Profile, Some(before), None, 0o600)?;
-            }
-            _ => plan
-                .notes
-                .push(Note::NotRemoved { path: path.clone(), reason: NotRemovedReason::Foreign }),
-        }
-    }
-    record.files.retain(|f| f.path != path);
-    record.profiles.retain(|e| e.name != name.as_str());
+    remove_files(plan, dir, name)?;
     let profile_dir = dir.join(PROFILES_DIR).join(name.as_str());
+    record.files.retain(|f| f.path.parent() != Some(profile_dir.as_path()));
+    record.profiles.retain(|e| e.name != name.as_str());
     let mut gone = vec![profile_dir];
     if record.profiles.is_empty() {
         gone.push(dir.join(PROFILES_DIR));
@@ -218,8 +244,10 @@ pub fn plan_store(
     }
     plan.secrets.push(settings.key.clone());
     let mut record = old.clone();
-    let bytes = shell::owned_file(Dialect::Posix, &pairs(&settings.variables()))?.into_bytes();
-    write_file(&mut plan, &mut record, &old, profile_file(&dir, name), bytes)?;
+    for (dialect, bytes) in rendered(&settings.variables())? {
+        let path = dialect_file(&dir, name, dialect);
+        write_file(&mut plan, &mut record, &old, (dialect, path), bytes)?;
+    }
     upsert(&mut record, name, settings);
     if old.written_at == 0 {
         record.written_at = super::plan::now();
@@ -294,12 +322,17 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
     // A parked copy that exists already is the default key (see [`load`]): never replaced
     // by what the files in use hold.
     if from.is_default() && !to.is_default() && !parked {
-        let current = owned_path(&run.dir, Dialect::Posix);
-        if let Some(bytes) = fsx::read_optional(&current)? {
-            let bytes = zeroize::Zeroizing::new(bytes);
-            let default = ProfileName::default_profile();
-            let path = profile_file(&run.dir, &default);
-            write_file(&mut run.plan, record, &old, path, bytes.to_vec())?;
+        let default = ProfileName::default_profile();
+        if owned_path(&run.dir, Dialect::Posix).is_file() {
+            // The fish file is parked beside it, so that fish switches to `default` too.
+            for dialect in DIALECTS {
+                let Some(bytes) = fsx::read_optional(&owned_path(&run.dir, dialect))? else {
+                    continue;
+                };
+                let bytes = zeroize::Zeroizing::new(bytes);
+                let path = dialect_file(&run.dir, &default, dialect);
+                write_file(&mut run.plan, record, &old, (dialect, path), bytes.to_vec())?;
+            }
             let entry = ProfileEntry {
                 name: default.to_string(),
                 region: old.region.clone(),
@@ -313,9 +346,10 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
         remove_file(&mut run.plan, record, &run.dir.clone(), &to)?;
     }
     if !to.is_default() {
-        let bytes = shell::owned_file(Dialect::Posix, &pairs(&run.variables))?.into_bytes();
-        let path = profile_file(&run.dir, &to);
-        write_file(&mut run.plan, record, &old, path, bytes)?;
+        for (dialect, bytes) in rendered(&run.variables)? {
+            let path = dialect_file(&run.dir, &to, dialect);
+            write_file(&mut run.plan, record, &old, (dialect, path), bytes)?;
+        }
         upsert(record, &to, run.settings);
     }
     Ok(())
@@ -327,19 +361,7 @@ pub(super) fn plan_unset_all(run: &mut UnsetRun) -> Result<(), PersistError> {
     let mut names = found_names(&run.dir);
     names.sort();
     for name in &names {
-        let path = profile_file(&run.dir, name);
-        if let Some(before) = own_file(&mut run.plan, &path)? {
-            match std::str::from_utf8(&before) {
-                Ok(text) if is_owned_text(Dialect::Posix, text) => {
-                    run.plan.secrets.extend(crate::store::owned::stored_key(text));
-                    push_change(&mut run.plan, path, Role::Profile, Some(before), None, 0o600)?;
-                }
-                _ => run
-                    .plan
-                    .notes
-                    .push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign }),
-            }
-        }
+        remove_files(&mut run.plan, &run.dir, name)?;
         run.service_dirs.push(run.dir.join(PROFILES_DIR).join(name.as_str()));
     }
     if run.dir.join(PROFILES_DIR).is_dir() {
@@ -352,7 +374,7 @@ pub(super) fn plan_unset_all(run: &mut UnsetRun) -> Result<(), PersistError> {
 pub(super) fn holds(dir: &Path, path: &Path) -> bool {
     let name = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
     match name.map(ProfileName::parse) {
-        Some(Ok(name)) => profile_file(dir, &name) == path,
+        Some(Ok(name)) => DIALECTS.iter().any(|d| dialect_file(dir, &name, *d) == path),
         _ => false,
     }
 }
