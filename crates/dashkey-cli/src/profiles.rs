@@ -12,7 +12,7 @@ use dashkey::store::{self, ProfileName, SetOptions, Settings, Stored};
 use dashkey::{Config, KeyKind, Platform};
 
 use crate::changes;
-use crate::cli::{LinkArgs, ProfilesArgs, SetArgs, UnlinkArgs, UnsetArgs, UseArgs};
+use crate::cli::{LinkArgs, ProfilesArgs, RegionArgs, SetArgs, UnlinkArgs, UnsetArgs, UseArgs};
 use crate::exit::{Exit, Failure, Outcome};
 
 /// A profile name from the command line, or a usage error before anything is read.
@@ -60,6 +60,96 @@ pub fn stored(platform: &Platform, flag: Option<&str>) -> Result<Option<Stored>,
     Ok(choose(platform, flag)?.profile.map(|p| p.stored))
 }
 
+/// When `--profile` or a link file chooses a profile other than by default, this platform
+/// with that profile's variables in its environment, as `dashkey run` would start a program;
+/// `None` when the profile in use applies (the environment is then judged as it is).
+pub fn overlay(
+    platform: &Platform,
+    flag: Option<&str>,
+) -> Result<Option<(Platform, link::Choice)>, Failure> {
+    let choice = choose(platform, flag)?;
+    let Some(found) = choice.profile.as_ref().filter(|_| choice.why != link::Why::InUse) else {
+        return Ok(None);
+    };
+    let mut vars: std::collections::BTreeMap<String, String> =
+        platform.vars().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    for (name, value) in &found.stored.vars {
+        vars.insert(name.clone(), value.to_string());
+    }
+    let overlaid = platform.with_environment(vars);
+    Ok(Some((overlaid, choice)))
+}
+
+/// `dashkey region [ID]` when `--profile` or a link file chooses a profile that is not in
+/// use: its region, or its own files rewritten for another region (nothing any shell in use
+/// reads). `None` when the profile in use applies, which `set::region` handles.
+pub fn region(platform: &Platform, args: &RegionArgs) -> Option<Outcome> {
+    let choice = match choose(platform, args.profile.as_deref()) {
+        Ok(choice) => choice,
+        Err(failure) => return Some(Err(failure)),
+    };
+    let found = choice.profile.as_ref().filter(|p| !p.in_use)?;
+    Some(region_of(platform, args, &choice, found))
+}
+
+fn region_of(
+    platform: &Platform,
+    args: &RegionArgs,
+    choice: &link::Choice,
+    found: &Profile,
+) -> Outcome {
+    let Some(id) = &args.id else {
+        if args.json {
+            crate::output::print_json(&serde_json::json!({
+                "stored": true,
+                "profile": choice.name.as_str(),
+                "region": found.region,
+            }))?;
+        } else {
+            anstream::println!(
+                "{}",
+                found.region.as_deref().unwrap_or("none: the SDKs' default (cn-beijing) applies")
+            );
+        }
+        return Ok(Exit::Ok);
+    };
+    let config =
+        Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
+    let target = config.find(id).map_err(crate::set::unknown_region)?;
+    let _lock = if args.dry_run { None } else { Some(store::lock(platform)?) };
+    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
+    let record = Record::load(&dir)?.unwrap_or_default();
+    let key = found.stored.key().ok_or_else(|| unknown(&choice.name))?;
+    let settings = Settings {
+        key,
+        region: Some(target),
+        openai_compatible: record.openai_compatible,
+        client_vars: record
+            .client_vars
+            .iter()
+            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
+            .collect(),
+    };
+    let plan = profile::plan_store(platform, &choice.name, &settings)?;
+    if args.dry_run {
+        changes::print_dry_run(platform, &plan, args.json)?;
+        return Ok(Exit::Ok);
+    }
+    let applied = store::apply(&plan, None)?;
+    if args.json {
+        changes::print_report(&plan, false)?;
+        return Ok(Exit::Ok);
+    }
+    if plan.is_empty() {
+        anstream::println!("The profile '{}' is already stored for {id}; nothing changed.", choice.name);
+    } else {
+        changes::heading(format!("Moved the profile {} to {id}", why(platform, choice)));
+        changes::print_applied(platform, &plan, &applied);
+    }
+    changes::print_notes(platform, &plan);
+    Ok(Exit::Ok)
+}
+
 /// How a choice reads in a sentence: `'work' (linked by ~/p/.dashkey-profile)`.
 pub fn why(platform: &Platform, choice: &link::Choice) -> String {
     match &choice.why {
@@ -69,6 +159,53 @@ pub fn why(platform: &Platform, choice: &link::Choice) -> String {
         }
         link::Why::InUse => format!("'{}' (the profile in use)", choice.name),
     }
+}
+
+/// Which profile applies here, for `status`: a sentence (with a `!` problem when the link
+/// is broken) and its JSON, or `None` when it is simply the profile in use.
+pub fn here(platform: &Platform, flag: Option<&str>) -> Option<(String, bool, serde_json::Value)> {
+    let choice = match link::choose(platform, flag) {
+        Ok(choice) if choice.why == link::Why::InUse => return None,
+        Ok(choice) => choice,
+        Err(error) => {
+            let json = serde_json::json!({ "problem": error.to_string() });
+            return Some((format!("{error}: shells here keep the profile in use"), true, json));
+        }
+    };
+    let (why, link) = match &choice.why {
+        link::Why::Flag => ("flag", None),
+        link::Why::Link(path) => ("link", Some(path.display().to_string())),
+        link::Why::InUse => ("in-use", None),
+    };
+    let key = choice.profile.as_ref().and_then(|p| p.stored.key());
+    let region = choice.profile.as_ref().and_then(|p| p.region.clone());
+    let json = serde_json::json!({
+        "name": choice.name.as_str(),
+        "why": why,
+        "link": link,
+        "stored": choice.profile.is_some(),
+        "key": key.as_ref().map(dashkey::ApiKey::mask),
+        "fingerprint": key.as_ref().map(dashkey::ApiKey::fingerprint),
+        "region": region,
+    });
+    let text = match (&choice.profile, key) {
+        (Some(_), Some(key)) => format!(
+            "profile here: {}: {} {}, region {}",
+            self::why(platform, &choice),
+            key.mask(),
+            key.fingerprint(),
+            region.as_deref().unwrap_or("(SDK default)")
+        ),
+        _ if choice.why == link::Why::Flag => format!("{}", unknown(&choice.name).error),
+        _ => format!(
+            "{}, which is not stored: shells here keep the profile in use, and `dashkey run` \
+             refuses. Fix: dashkey unlink (in that directory), or dashkey set --profile {}",
+            self::why(platform, &choice),
+            choice.name
+        ),
+    };
+    let problem = choice.profile.is_none();
+    Some((text, problem, json))
 }
 
 /// `dashkey link NAME`: the link file in this directory.
