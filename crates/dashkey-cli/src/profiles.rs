@@ -141,7 +141,10 @@ fn region_of(
         return Ok(Exit::Ok);
     }
     if plan.is_empty() {
-        anstream::println!("The profile '{}' is already stored for {id}; nothing changed.", choice.name);
+        anstream::println!(
+            "The profile '{}' is already stored for {id}; nothing changed.",
+            choice.name
+        );
     } else {
         changes::heading(format!("Moved the profile {} to {id}", why(platform, choice)));
         changes::print_applied(platform, &plan, &applied);
@@ -221,7 +224,9 @@ pub fn link(platform: &Platform, args: &LinkArgs) -> Outcome {
         Some(Ok(old)) if old == name => {
             anstream::println!("{shown} already links this directory to '{name}'.");
         }
-        Some(Ok(old)) => anstream::println!("{shown} now links this directory to '{name}' (was '{old}')."),
+        Some(Ok(old)) => {
+            anstream::println!("{shown} now links this directory to '{name}' (was '{old}').")
+        }
         _ => anstream::println!("Linked this directory to the profile '{name}': wrote {shown}."),
     }
     anstream::println!(
@@ -257,7 +262,10 @@ pub fn unlink(platform: &Platform, _args: &UnlinkArgs) -> Outcome {
             };
             Err(Failure {
                 exit: Exit::Usage,
-                error: anyhow!("no {} in this directory{hint}; nothing was changed", link::LINK_FILE),
+                error: anyhow!(
+                    "no {} in this directory{hint}; nothing was changed",
+                    link::LINK_FILE
+                ),
             })
         }
     }

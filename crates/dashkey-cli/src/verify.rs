@@ -164,9 +164,16 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
     }
     let settings = HttpSettings::from_platform(platform).map_err(usage)?;
     // A profile chosen by --profile or a link file is checked as `dashkey run` hands it over.
-    let chosen = if args.stdin { None } else { crate::profiles::overlay(platform, args.profile.as_deref())? };
+    let chosen = if args.stdin {
+        None
+    } else {
+        crate::profiles::overlay(platform, args.profile.as_deref())?
+    };
     if let Some((_, choice)) = &chosen {
-        anstream::eprintln!("note: checking the profile {}", crate::profiles::why(platform, choice));
+        anstream::eprintln!(
+            "note: checking the profile {}",
+            crate::profiles::why(platform, choice)
+        );
     }
     let platform = chosen.as_ref().map_or(platform, |(overlaid, _)| overlaid);
     let resolution = resolve::python(platform);

@@ -143,8 +143,11 @@ fn rotating_one_profile_leaves_the_other_untouched() {
     let after = file_contents(&sandbox.home);
     let changed: Vec<_> =
         after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
-    let expected: Vec<std::path::PathBuf> =
-        vec![".config/dashkey/profiles/work/env.sh".into(), ".config/dashkey/record.json".into()];
+    let expected: Vec<std::path::PathBuf> = vec![
+        ".config/dashkey/profiles/work/env.fish".into(),
+        ".config/dashkey/profiles/work/env.sh".into(),
+        ".config/dashkey/record.json".into(),
+    ];
     assert_eq!(changed, expected);
     new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
 
@@ -249,6 +252,7 @@ fn while_another_profile_is_in_use_a_plain_set_rotates_the_parked_default_only()
     let changed: Vec<_> =
         after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
     let expected: Vec<std::path::PathBuf> = vec![
+        ".config/dashkey/profiles/default/env.fish".into(),
         ".config/dashkey/profiles/default/env.sh".into(),
         ".config/dashkey/record.json".into(),
     ];

@@ -26,7 +26,10 @@ impl Context<'_> {
             ),
             Ok(Choice { why: Why::Link(path), name, profile: None }) => out.push(broken(
                 path,
-                format!("{} links this directory to '{name}', which is not stored", self.show(path)),
+                format!(
+                    "{} links this directory to '{name}', which is not stored",
+                    self.show(path)
+                ),
                 format!(
                     "Shells here keep the profile in use and `dashkey run` refuses: store the \
                      profile (dashkey set --profile {name}) or remove the link."
@@ -68,7 +71,10 @@ impl Context<'_> {
         let program = "dashkey";
         match link.parent() {
             Some(dir) if dir == self.platform.cwd() => format!("{program} unlink"),
-            Some(dir) => format!("cd {} && {program} unlink", crate::shell::word_posix(&dir.display().to_string())),
+            Some(dir) => format!(
+                "cd {} && {program} unlink",
+                crate::shell::word_posix(&dir.display().to_string())
+            ),
             None => format!("rm {LINK_FILE}"),
         }
     }

@@ -151,8 +151,12 @@ mod tests {
     fn the_trailer_is_recognised_only_as_written() {
         for dialect in [Dialect::Posix, Dialect::Fish] {
             let head = match dialect {
-                Dialect::Posix => "# Written by dashkey\nexport DASHSCOPE_API_KEY='k'\nexport OPENAI_API_KEY='k'\n",
-                _ => "# Written by dashkey\nset -gx DASHSCOPE_API_KEY 'k'\nset -gx OPENAI_API_KEY 'k'\n",
+                Dialect::Posix => {
+                    "# Written by dashkey\nexport DASHSCOPE_API_KEY='k'\nexport OPENAI_API_KEY='k'\n"
+                }
+                _ => {
+                    "# Written by dashkey\nset -gx DASHSCOPE_API_KEY 'k'\nset -gx OPENAI_API_KEY 'k'\n"
+                }
             };
             let set = [vars::API_KEY, vars::OPENAI_API_KEY];
             let trailer = switch(dialect, "\"$HOME/.config/dashkey\"", &set).unwrap();
@@ -162,7 +166,8 @@ mod tests {
             assert_eq!(split(dialect, head), Some(head));
             let edited = text.replace("break", "echo hi; break");
             assert_eq!(split(dialect, &edited), None, "{dialect}");
-            let other_names = format!("{}{trailer}", head.lines().take(2).collect::<Vec<_>>().join("\n") + "\n");
+            let other_names =
+                format!("{}{trailer}", head.lines().take(2).collect::<Vec<_>>().join("\n") + "\n");
             assert_eq!(split(dialect, &other_names), None, "{dialect}: names must match");
         }
         assert!(switch(Dialect::Csh, "x", &[]).is_none());

@@ -393,10 +393,13 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
     }
     // Parking the default key goes before the record that says another profile is in use:
     // a run killed in between leaves a copy, never a record pointing away from the only one.
-    let park = profile::profile_file(&run.dir, &ProfileName::default_profile());
-    if let Some(at) = run.plan.changes.iter().position(|c| c.path == park && c.after.is_some()) {
-        let change = run.plan.changes.remove(at);
-        run.plan.changes.insert(0, change);
+    for dialect in profile::DIALECTS.into_iter().rev() {
+        let park = profile::dialect_file(&run.dir, &ProfileName::default_profile(), dialect);
+        if let Some(at) = run.plan.changes.iter().position(|c| c.path == park && c.after.is_some())
+        {
+            let change = run.plan.changes.remove(at);
+            run.plan.changes.insert(0, change);
+        }
     }
     Ok(run.plan)
 }

@@ -34,7 +34,7 @@ pub fn profile_file(dir: &Path, name: &ProfileName) -> PathBuf {
 }
 
 /// A profile's file in one of its [`DIALECTS`].
-fn dialect_file(dir: &Path, name: &ProfileName, dialect: Dialect) -> PathBuf {
+pub fn dialect_file(dir: &Path, name: &ProfileName, dialect: Dialect) -> PathBuf {
     dir.join(PROFILES_DIR).join(name.as_str()).join(dialect.owned_file_name())
 }
 
@@ -43,10 +43,7 @@ fn rendered(
     variables: &[(&'static str, zeroize::Zeroizing<String>)],
 ) -> Result<Vec<(Dialect, Vec<u8>)>, PersistError> {
     let pairs = pairs(variables);
-    DIALECTS
-        .into_iter()
-        .map(|d| Ok((d, shell::owned_file(d, &pairs)?.into_bytes())))
-        .collect()
+    DIALECTS.into_iter().map(|d| Ok((d, shell::owned_file(d, &pairs)?.into_bytes()))).collect()
 }
 
 /// The profile in use according to the record (`default` without one).
@@ -320,19 +317,22 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
     let park = profile_file(&run.dir, &ProfileName::default_profile());
     let parked = std::fs::symlink_metadata(&park).is_ok();
     // A parked copy that exists already is the default key (see [`load`]): never replaced
-    // by what the files in use hold.
-    if from.is_default() && !to.is_default() && !parked {
-        let default = ProfileName::default_profile();
-        if owned_path(&run.dir, Dialect::Posix).is_file() {
-            // The fish file is parked beside it, so that fish switches to `default` too.
-            for dialect in DIALECTS {
-                let Some(bytes) = fsx::read_optional(&owned_path(&run.dir, dialect))? else {
-                    continue;
-                };
-                let bytes = zeroize::Zeroizing::new(bytes);
-                let path = dialect_file(&run.dir, &default, dialect);
-                write_file(&mut run.plan, record, &old, (dialect, path), bytes.to_vec())?;
+    // by what the files in use hold. Each dialect's is parked on its own, before anything
+    // else is written (see `store::finish_set`), so a retry parks what a killed run did not.
+    let default = ProfileName::default_profile();
+    if from.is_default() && !to.is_default() && owned_path(&run.dir, Dialect::Posix).is_file() {
+        for dialect in DIALECTS {
+            let path = dialect_file(&run.dir, &default, dialect);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                continue;
             }
+            let Some(bytes) = fsx::read_optional(&owned_path(&run.dir, dialect))? else {
+                continue;
+            };
+            let bytes = zeroize::Zeroizing::new(bytes);
+            write_file(&mut run.plan, record, &old, (dialect, path), bytes.to_vec())?;
+        }
+        if !parked {
             let entry = ProfileEntry {
                 name: default.to_string(),
                 region: old.region.clone(),
