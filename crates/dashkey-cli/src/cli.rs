@@ -629,6 +629,10 @@ pub struct ServiceTarget {
     /// supervisord's configuration (default: where supervisord looks).
     #[arg(short = 'c', long = "configuration", value_name = "FILE", requires = "supervisord")]
     pub config: Option<std::path::PathBuf>,
+    /// With install: give the service this profile's key and keep it there, through that
+    /// profile's rotations and `dashkey use` of another (default: follow the profile in use).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Print a unified diff of every change (key masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -246,6 +246,10 @@ pub fn plan_store(
         write_file(&mut plan, &mut record, &old, (dialect, path), bytes)?;
     }
     upsert(&mut record, name, settings);
+    // The services installed with this profile follow its rotation.
+    let services = old.services.iter().filter(|s| s.profile.as_deref() == Some(name.as_str()));
+    let variables = settings.variables();
+    super::handoff::rewrite(platform, services, &pairs(&variables), &mut plan);
     if old.written_at == 0 {
         record.written_at = super::plan::now();
     }
