@@ -1,8 +1,9 @@
 //! The per-directory profile switch, as shell text appended to dashkey's own `env.sh` and
 //! `env.fish`: interactive bash, zsh and fish shells that load those files define a small
-//! function that, when `$PWD` changed, walks up from it looking for a link file
-//! (`dashkey link`) and loads the linked profile's file, or dashkey's own file outside any
-//! linked tree. It uses only builtins (`[ -f ]`, `read`, `case`, `string`) so that a `cd`
+//! function that, when `$PWD` changed, finds the nearest link file (`dashkey link`) at or
+//! above it and loads the linked profile's file, or dashkey's own file outside any linked
+//! tree. (bash and zsh walk up; fish walks down from `/` over one `string split`, because a
+//! command substitution per level costs fish more than a `test` per level.) It uses only builtins (`[ -f ]`, `read`, `case`, `string`) so that a `cd`
 //! starts no process, and runs from the shells' own hooks (`PROMPT_COMMAND`, `chpwd`,
 //! `--on-variable PWD`). Other shells ignore it: dash, ksh and mksh parse it and skip it.
 //!
@@ -89,16 +90,15 @@ if status is-interactive; and not set -q __dashkey_hooked
     set -g __dashkey_hooked 1
     set -g __dashkey_cur "$__dashkey_dir/{file}"
     function __dashkey_link --on-variable PWD
-        set -l d $PWD
-        set -l p
-        while true
-            if test -f "$d/{LINK_FILE}"
-                read p < "$d/{LINK_FILE}"
-                break
-            end
-            string match -q '*/*' -- "$d"; or break
-            set d (string replace -r '/[^/]*$' '' -- "$d")
+        set -l d ''
+        set -l found
+        test -f /{LINK_FILE}; and set found /{LINK_FILE}
+        for part in (string split -n / -- $PWD)
+            set d "$d/$part"
+            test -f "$d/{LINK_FILE}"; and set found "$d/{LINK_FILE}"
         end
+        set -l p
+        test -n "$found"; and read p < $found
         set -l f "$__dashkey_dir/{file}"
         if string match -qr '^[a-z0-9_-]+$' -- "$p"; and test -f "$__dashkey_dir/profiles/$p/{file}"
             set f "$__dashkey_dir/profiles/$p/{file}"
