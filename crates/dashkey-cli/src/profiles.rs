@@ -9,7 +9,7 @@ use dashkey::edit::record::{Record, Role};
 use dashkey::store::link;
 use dashkey::store::profile::{self, Profile};
 use dashkey::store::{self, ProfileName, SetOptions, Settings, Stored};
-use dashkey::{Config, KeyKind, Platform};
+use dashkey::{Config, KeyKind, Platform, RegionEndpoint};
 
 use crate::changes;
 use crate::cli::{LinkArgs, ProfilesArgs, RegionArgs, SetArgs, UnlinkArgs, UnsetArgs, UseArgs};
@@ -120,26 +120,12 @@ fn region_of(
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let record = Record::load(&dir)?.unwrap_or_default();
     let key = found.stored.key().ok_or_else(|| unknown(&choice.name))?;
-    let settings = Settings {
-        key,
-        region: Some(target),
-        openai_compatible: record.openai_compatible,
-        client_vars: record
-            .client_vars
-            .iter()
-            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
-            .collect(),
+    let settings = settings_of(&record, key, Some(target));
+    let Some((plan, applied)) =
+        write_profile(platform, &choice.name, &settings, args.dry_run, args.json)?
+    else {
+        return Ok(Exit::Ok);
     };
-    let plan = profile::plan_store(platform, &choice.name, &settings)?;
-    if args.dry_run {
-        changes::print_dry_run(platform, &plan, args.json)?;
-        return Ok(Exit::Ok);
-    }
-    let applied = store::apply(&plan, None)?;
-    if args.json {
-        changes::print_report(&plan, false)?;
-        return Ok(Exit::Ok);
-    }
     if plan.is_empty() {
         anstream::println!(
             "The profile '{}' is already stored for {id}; nothing changed.",
@@ -271,6 +257,42 @@ pub fn unlink(platform: &Platform, _args: &UnlinkArgs) -> Outcome {
     }
 }
 
+/// A profile's settings: its key and region, with the `--client` names the record asks for.
+fn settings_of(record: &Record, key: dashkey::ApiKey, region: Option<RegionEndpoint>) -> Settings {
+    Settings {
+        key,
+        region,
+        openai_compatible: record.openai_compatible,
+        client_vars: record
+            .client_vars
+            .iter()
+            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
+            .collect(),
+    }
+}
+
+/// Writes a profile that is not in use (its own files, its services, the record), or shows
+/// the diff (`--dry-run`) or the changes (`--json`); `None` when that was all there was to say.
+fn write_profile(
+    platform: &Platform,
+    name: &ProfileName,
+    settings: &Settings,
+    dry_run: bool,
+    json: bool,
+) -> Result<Option<(store::Plan, store::Applied)>, Failure> {
+    let plan = profile::plan_store(platform, name, settings)?;
+    if dry_run {
+        changes::print_dry_run(platform, &plan, json)?;
+        return Ok(None);
+    }
+    let applied = store::apply(&plan, None)?;
+    if json {
+        changes::print_report(&plan, false)?;
+        return Ok(None);
+    }
+    Ok(Some((plan, applied)))
+}
+
 /// `set --profile NAME` for a profile that is not in use: only its own file and the record.
 pub fn store_profile(
     platform: &Platform,
@@ -278,16 +300,10 @@ pub fn store_profile(
     settings: &Settings,
     args: &SetArgs,
 ) -> Outcome {
-    let plan = profile::plan_store(platform, name, settings)?;
-    if args.dry_run {
-        changes::print_dry_run(platform, &plan, args.json)?;
+    let Some((plan, applied)) = write_profile(platform, name, settings, args.dry_run, args.json)?
+    else {
         return Ok(Exit::Ok);
-    }
-    let applied = store::apply(&plan, None)?;
-    if args.json {
-        changes::print_report(&plan, false)?;
-        return Ok(Exit::Ok);
-    }
+    };
     let key = &settings.key;
     if plan.is_empty() {
         anstream::println!(
@@ -332,16 +348,7 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
         None => None,
     };
     let record = record.unwrap_or_default();
-    let settings = Settings {
-        key,
-        region,
-        openai_compatible: record.openai_compatible,
-        client_vars: record
-            .client_vars
-            .iter()
-            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
-            .collect(),
-    };
+    let settings = settings_of(&record, key, region);
     // The files the last `set` wrote change, and no others; with no `set` before, what a
     // first `set` writes.
     let options = if record.fingerprint.is_some() {
