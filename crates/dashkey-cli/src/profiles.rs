@@ -219,6 +219,18 @@ pub fn link(platform: &Platform, args: &LinkArgs) -> Outcome {
         "It holds only the name, so it is safe to commit. bash, zsh and fish switch to '{name}' \
          when they enter this tree and back when they leave; other shells: dashkey run -- COMMAND"
     );
+    let in_use = store::load_stored(platform).ok().flatten().is_some();
+    if !in_use {
+        anstream::println!(
+            "No profile is in use, so no shell loads dashkey's file and none switches yet: \
+             dashkey use NAME"
+        );
+    } else if !link::shells_switch(platform) {
+        anstream::println!(
+            "Your shells load a file an older dashkey wrote, which does not switch: \
+             dashkey set --keep-key  rewrites it (then open a new terminal)"
+        );
+    }
     Ok(Exit::Ok)
 }
 

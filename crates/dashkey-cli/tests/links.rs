@@ -317,3 +317,32 @@ fn unset_with_links_present_restores_home_byte_for_byte_and_leaves_the_links() {
         assert_eq!(seen(&out), ["|"], "{out}");
     }
 }
+
+/// `link` says when the shells cannot switch yet: dashkey's `env.sh` was written by a dashkey
+/// without the switch (its trailer missing), or no profile is in use; `set --keep-key` adds it.
+#[test]
+fn link_says_when_shells_will_not_switch_and_set_keep_key_adds_the_switch() {
+    let sandbox = linked();
+    let env_sh = sandbox.home.join(".config/dashkey/env.sh");
+    let text = std::fs::read_to_string(&env_sh).unwrap();
+    let old = &text[..text.find("# >>> dashkey link").unwrap()];
+    std::fs::write(&env_sh, old).unwrap();
+    let run = link(&sandbox, "plain", "work");
+    assert!(run.stdout.contains("an older dashkey wrote"), "{}", run.stdout);
+    if let Some(bash) = tool("bash") {
+        let out = interactive(&sandbox, &bash, &walk(&sandbox, &["plain"]));
+        assert_eq!(seen(&out), [format!("{KEY}|{BJ_URL}")], "no switch without it: {out}");
+    }
+    sandbox.run_bounded(&["set", "--keep-key"], None).expect_code(0);
+    let run = link(&sandbox, "plain", "work");
+    assert!(!run.stdout.contains("older dashkey"), "{}", run.stdout);
+    if let Some(bash) = tool("bash") {
+        let out = interactive(&sandbox, &bash, &walk(&sandbox, &["plain"]));
+        assert_eq!(seen(&out), [format!("{OTHER_KEY}|{SG_URL}")], "{out}");
+    }
+    let only_profiles = Sandbox::new();
+    set(&only_profiles, OTHER_KEY, &["--profile", "work"]);
+    std::fs::create_dir_all(project(&only_profiles, "p")).unwrap();
+    let run = link(&only_profiles, "p", "work");
+    assert!(run.stdout.contains("No profile is in use"), "{}", run.stdout);
+}

@@ -118,6 +118,12 @@ end
     Some(format!("{BEGIN}\n{body}{END}\n"))
 }
 
+/// Whether an owned file's text carries the switch (a file an older dashkey wrote does not:
+/// shells loading it do not switch until the next `set` or `use`).
+pub fn is_in(text: &str) -> bool {
+    text.contains(&format!("\n{BEGIN}\n"))
+}
+
 /// The part of an owned file before the switch, when the file has none or exactly the one
 /// dashkey writes for the names the part assigns; `None` when the trailer is anything else.
 pub fn split(dialect: Dialect, text: &str) -> Option<&str> {

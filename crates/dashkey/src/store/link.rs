@@ -105,6 +105,17 @@ pub fn choose(platform: &Platform, flag: Option<&str>) -> Result<Choice, ChoiceE
     Ok(Choice { name, why, profile })
 }
 
+/// Whether the shells that load dashkey's own files switch on `cd`: its `env.sh` carries the
+/// switch (one written before per-directory profiles existed does not).
+pub fn shells_switch(platform: &Platform) -> bool {
+    let Some(dir) = platform.dashkey_dir() else { return false };
+    let path = crate::store::owned_path(&dir, crate::shell::Dialect::Posix);
+    match read_optional(&path, Cap::KEY) {
+        Ok(Some(bytes)) => crate::shell::link::is_in(&String::from_utf8_lossy(&bytes)),
+        _ => false,
+    }
+}
+
 /// Writes the link file naming `name` in `dir` (atomically; the file holds no secret, so it
 /// is an ordinary 0644 file), and returns its path and the name it named before, if any.
 ///
