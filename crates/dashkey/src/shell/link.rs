@@ -170,7 +170,7 @@ mod tests {
             let text = format!("{head}{trailer}");
             assert_eq!(split(dialect, &text), Some(head));
             assert_eq!(split(dialect, head), Some(head));
-            let edited = text.replace("break", "echo hi; break");
+            let edited = text.replacen("__dashkey_cur", "__dashkey_cux", 1);
             assert_eq!(split(dialect, &edited), None, "{dialect}");
             let other_names =
                 format!("{}{trailer}", head.lines().take(2).collect::<Vec<_>>().join("\n") + "\n");
