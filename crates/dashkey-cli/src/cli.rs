@@ -121,8 +121,7 @@ Examples:
     /// List the stored profiles: masked key, fingerprint, kind, region, which is in use.
     Profiles(ProfilesArgs),
 
-    /// Make this directory tree use a profile: bash, zsh and fish switch on `cd`, and
-    /// `run`, `env`, `export`, `key`, `verify`, `status`, `doctor` and `region` follow it.
+    /// Make this directory tree use a profile; bash, zsh and fish switch on cd.
     #[command(after_help = "\
 Examples:
   cd ~/work/project && dashkey link work    writes ./.dashkey-profile (the name only, no secret)
@@ -131,7 +130,8 @@ Examples:
 The link file holds one line, the profile's name, so it is safe to commit. Interactive bash,
 zsh and fish shells switch the DashScope variables to the linked profile when they enter the
 tree and back when they leave it, without starting any process; other shells get it through
-`dashkey run`. The nearest link file above the working directory wins; --profile beats it.")]
+`dashkey run`. The nearest link file above the working directory wins; --profile beats it.
+run, env, export, key, verify, status, doctor and region follow it.")]
     Link(LinkArgs),
 
     /// Remove the link file `dashkey link` wrote in this directory.
