@@ -397,6 +397,26 @@ pub fn switch(platform: &Platform, args: &UseArgs) -> Outcome {
 pub fn remove(platform: &Platform, name: &str, args: &UnsetArgs) -> Outcome {
     let name = parse(name)?;
     let _lock = if args.dry_run { None } else { Some(store::lock(platform)?) };
+    // A service installed with this profile would keep a key nothing rotates any more.
+    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
+    let record = Record::load(&dir).ok().flatten().unwrap_or_default();
+    let pinned: Vec<String> = record
+        .services
+        .iter()
+        .filter(|s| s.profile.as_deref() == Some(name.as_str()))
+        .map(|s| s.service.describe())
+        .collect();
+    if !pinned.is_empty() {
+        return Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!(
+                "the profile '{name}' was given to the {} with `service install --profile \
+                 {name}`: uninstall it (dashkey service uninstall …) or install it again without \
+                 --profile first; nothing was changed",
+                pinned.join(", the ")
+            ),
+        });
+    }
     let plan = match profile::plan_remove(platform, &name) {
         Err(store::PersistError::UnknownProfile { .. }) => return Err(unknown(&name)),
         Err(store::PersistError::ProfileInUse { .. }) => {

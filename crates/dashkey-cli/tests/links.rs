@@ -207,6 +207,15 @@ fn commands_follow_the_nearest_link_and_profile_beats_it() {
     let found = finding(&doctor, "profile-link");
     assert_eq!(found["severity"], "ok", "{found}");
     assert!(found["title"].as_str().unwrap().contains("'work'"), "{found}");
+    // doctor judges this environment against the linked profile: work's key is right in the
+    // linked tree and stale outside it.
+    let dashkey = common::dashkey_bin().display().to_string();
+    let with_work_key = |dir: &str| {
+        let args = ["run", "--profile", "work", "--", dashkey.as_str(), "doctor", "--json"];
+        finding(&in_dir(&sandbox, dir, &args).json(), "stale-env")["severity"].clone()
+    };
+    assert_eq!(with_work_key("proj/sub"), "ok");
+    assert_eq!(with_work_key("plain"), "fail");
 }
 
 #[test]

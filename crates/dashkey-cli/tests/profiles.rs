@@ -390,6 +390,11 @@ fn a_service_installed_with_a_profile_keeps_it_through_rotations_and_use() {
     assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_WORK.into()));
     sandbox.run_bounded(&["use", "default"], None).expect_code(0);
     assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_DEFAULT.into()));
+    let before = snapshot(&sandbox.home);
+    let run = sandbox.run_bounded(&["unset", "--profile", "work"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("was given to the systemd user unit pinned"), "{}", run.stderr);
+    assert_eq!(snapshot(&sandbox.home), before);
     let run = sandbox.run_bounded(
         &["service", "install", "--systemd", "x", "--user", "--profile", "nope"],
         None,
