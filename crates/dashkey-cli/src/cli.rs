@@ -121,6 +121,22 @@ Examples:
     /// List the stored profiles: masked key, fingerprint, kind, region, which is in use.
     Profiles(ProfilesArgs),
 
+    /// Make this directory tree use a profile; bash, zsh and fish switch on cd.
+    #[command(after_help = "\
+Examples:
+  cd ~/work/project && dashkey link work    writes ./.dashkey-profile (the name only, no secret)
+  dashkey unlink                            removes it
+
+The link file holds one line, the profile's name, so it is safe to commit. Interactive bash,
+zsh and fish shells switch the DashScope variables to the linked profile when they enter the
+tree and back when they leave it, without starting any process; other shells get it through
+`dashkey run`. The nearest link file above the working directory wins; --profile beats it.
+run, env, export, key, verify, status, doctor and region follow it.")]
+    Link(LinkArgs),
+
+    /// Remove the link file `dashkey link` wrote in this directory.
+    Unlink(UnlinkArgs),
+
     /// Print the stored key as assignments for one shell (this terminal only).
     #[command(after_help = "\
 Examples:
@@ -264,9 +280,25 @@ pub struct ClientsArgs {
     pub json: bool,
 }
 
+/// Options of `dashkey link`.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// The profile this directory tree uses (see `dashkey profiles`).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// Options of `dashkey unlink`.
+#[derive(Debug, Args)]
+pub struct UnlinkArgs {}
+
 /// Options of `dashkey status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Show which key this profile holds beside the rest (default: the linked one, else the
+    /// one in use).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Show only what this client (see `dashkey clients`) would send, and where.
     #[arg(long, value_name = "ID")]
     pub client: Option<String>,
@@ -403,7 +435,7 @@ pub struct ProfilesArgs {
 /// Options of `dashkey env`.
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// The profile (default: the one in use; see `dashkey profiles`).
+    /// The profile (default: the linked one, else the one in use; see `dashkey profiles`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// The shell syntax: sh, bash, zsh, fish, csh, tcsh, nu, pwsh or cmd (default: from $SHELL).
@@ -417,6 +449,9 @@ pub struct EnvArgs {
 /// Options of `dashkey key`.
 #[derive(Debug, Args)]
 pub struct KeyArgs {
+    /// The profile (default: the linked one, else the one in use).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Allow printing the key to a terminal.
     #[arg(long)]
     pub reveal: bool,
@@ -425,6 +460,9 @@ pub struct KeyArgs {
 /// Options of `dashkey doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// Check against this profile's key (default: the linked one, else the one in use).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Also check this running process (repeatable).
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
@@ -468,8 +506,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Read the key from standard input instead of the environment and key files.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "profile")]
     pub stdin: bool,
+    /// Check this stored profile's key instead of the one the SDK would use.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -485,6 +526,9 @@ pub struct RegionArgs {
     /// The region: cn-beijing, ap-southeast-1, us-east-1, cn-hongkong, or one from config.toml.
     #[arg(value_name = "ID")]
     pub id: Option<String>,
+    /// The profile whose region to show or move (default: the linked one, else the one in use).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Print a unified diff of every change and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -496,7 +540,7 @@ pub struct RegionArgs {
 /// Options of `dashkey run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The profile (default: the one in use; see `dashkey profiles`).
+    /// The profile (default: the linked one, else the one in use; see `dashkey profiles`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Use this region's base URLs instead of the stored ones.
@@ -523,7 +567,7 @@ pub struct SudoArgs {
 /// Options of `dashkey export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The profile (default: the one in use; see `dashkey profiles`).
+    /// The profile (default: the linked one, else the one in use; see `dashkey profiles`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// The format (see below).
@@ -598,6 +642,10 @@ pub struct ServiceTarget {
     /// supervisord's configuration (default: where supervisord looks).
     #[arg(short = 'c', long = "configuration", value_name = "FILE", requires = "supervisord")]
     pub config: Option<std::path::PathBuf>,
+    /// With install: give the service this profile's key and keep it there, through that
+    /// profile's rotations and `dashkey use` of another (default: follow the profile in use).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Print a unified diff of every change (key masked) and write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -48,6 +48,7 @@ pub fn run(platform: &Platform, args: &DoctorArgs) -> Outcome {
         supervisord_config: args.supervisord_conf.clone(),
         crontab: dashkey::reach::read_crontab(platform),
         program: crate::program_path(),
+        profile: args.profile.clone(),
     };
     let host = Host::system();
     let online = if args.online {

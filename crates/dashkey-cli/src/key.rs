@@ -6,7 +6,6 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use dashkey::Platform;
-use dashkey::store;
 use zeroize::Zeroizing;
 
 use crate::cli::KeyArgs;
@@ -17,7 +16,7 @@ pub fn run(platform: &Platform, args: &KeyArgs) -> Outcome {
         args.reveal,
         "run it from the program that reads it (such as Claude Code's apiKeyHelper)",
     )?;
-    let key = store::load_stored(platform)?.and_then(|stored| stored.key());
+    let key = crate::profiles::stored(platform, args.profile.as_deref())?.and_then(|s| s.key());
     let Some(key) = key else {
         return Err(Failure {
             exit: Exit::Problem,

@@ -84,7 +84,7 @@ fn plain_status(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<cl
     if args.next()? != "status" {
         return None;
     }
-    let mut status = cli::StatusArgs { json: false, reveal: false, client: None };
+    let mut status = cli::StatusArgs { json: false, reveal: false, client: None, profile: None };
     for arg in args {
         let flag = match arg.to_str()? {
             "--json" => &mut status.json,
@@ -192,6 +192,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Env(args) => shellenv::run(&platform, &args),
         Command::Use(args) => profiles::switch(&platform, &args),
         Command::Profiles(args) => profiles::list(&platform, &args),
+        Command::Link(args) => profiles::link(&platform, &args),
+        Command::Unlink(args) => profiles::unlink(&platform, &args),
         Command::Key(args) => key::run(&platform, &args),
         Command::Status(args) => status::run(&platform, &args),
         Command::Clients(args) => clients::list(&args),

@@ -1,15 +1,18 @@
-//! `dashkey use` and `dashkey profiles`, and the `--profile` of `set`, `unset`, `run`, `env`
-//! and `export`: several stored keys, one in use. Where each profile lives and how a switch
-//! is written is the library's (`store::profile`); this file phrases it.
+//! `dashkey use`, `dashkey profiles`, `dashkey link`/`unlink`, and the `--profile` of `set`,
+//! `unset`, `run`, `env`, `export`, `key`, `verify`, `status`, `doctor` and `region`:
+//! several stored keys, one in use, and which one applies here. Where each profile lives and
+//! how a switch is written is the library's (`store::profile`, `store::link`); this file
+//! phrases it.
 
 use anyhow::anyhow;
 use dashkey::edit::record::{Record, Role};
+use dashkey::store::link;
 use dashkey::store::profile::{self, Profile};
 use dashkey::store::{self, ProfileName, SetOptions, Settings, Stored};
-use dashkey::{Config, KeyKind, Platform};
+use dashkey::{Config, KeyKind, Platform, RegionEndpoint};
 
 use crate::changes;
-use crate::cli::{ProfilesArgs, SetArgs, UnsetArgs, UseArgs};
+use crate::cli::{LinkArgs, ProfilesArgs, RegionArgs, SetArgs, UnlinkArgs, UnsetArgs, UseArgs};
 use crate::exit::{Exit, Failure, Outcome};
 
 /// A profile name from the command line, or a usage error before anything is read.
@@ -27,15 +30,281 @@ fn unknown(name: &ProfileName) -> Failure {
     }
 }
 
-/// The variables of `--profile NAME` (the one in use without it), for `run`, `env` and
-/// `export`; `None` when nothing is stored and no profile was named.
-pub fn stored(platform: &Platform, name: Option<&str>) -> Result<Option<Stored>, Failure> {
-    let Some(name) = name else { return Ok(store::load_stored(platform)?) };
-    let name = parse(name)?;
-    match profile::load(platform, &name)? {
-        Some(found) => Ok(Some(found.stored)),
-        None => Err(unknown(&name)),
+/// The profile that applies here (`--profile`, the nearest link file, the one in use), as a
+/// usage error when the flag or the link does not name a stored profile.
+pub fn choose(platform: &Platform, flag: Option<&str>) -> Result<link::Choice, Failure> {
+    let choice = link::choose(platform, flag).map_err(|error| match error {
+        link::ChoiceError::Persist(e) => Failure::from(e),
+        other => Failure { exit: Exit::Usage, error: anyhow!("{other}; nothing was changed") },
+    })?;
+    match (&choice.why, &choice.profile) {
+        (link::Why::Link(path), None) => Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!(
+                "{} links this directory to the profile '{}', which is not stored: `dashkey \
+                 profiles` lists them; store it with `dashkey set --profile {}`, or remove the \
+                 link with `dashkey unlink` there; nothing was changed",
+                platform.show_path(path),
+                choice.name,
+                choice.name
+            ),
+        }),
+        (link::Why::Flag, None) => Err(unknown(&choice.name)),
+        _ => Ok(choice),
     }
+}
+
+/// The variables of the profile that applies here (see [`choose`]), for `run`, `env`,
+/// `export` and `key`; `None` when nothing is stored and no profile was named or linked.
+pub fn stored(platform: &Platform, flag: Option<&str>) -> Result<Option<Stored>, Failure> {
+    Ok(choose(platform, flag)?.profile.map(|p| p.stored))
+}
+
+/// When `--profile` or a link file chooses a profile other than by default, this platform
+/// with that profile's variables in its environment, as `dashkey run` would start a program;
+/// `None` when the profile in use applies (the environment is then judged as it is).
+pub fn overlay(
+    platform: &Platform,
+    flag: Option<&str>,
+) -> Result<Option<(Platform, link::Choice)>, Failure> {
+    let choice = choose(platform, flag)?;
+    let Some(found) = choice.profile.as_ref().filter(|_| choice.why != link::Why::InUse) else {
+        return Ok(None);
+    };
+    let mut vars: std::collections::BTreeMap<String, String> =
+        platform.vars().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    for (name, value) in &found.stored.vars {
+        vars.insert(name.clone(), value.to_string());
+    }
+    let overlaid = platform.with_environment(vars);
+    Ok(Some((overlaid, choice)))
+}
+
+/// `dashkey region [ID]` when `--profile` or a link file chooses a profile that is not in
+/// use: its region, or its own files rewritten for another region (nothing any shell in use
+/// reads). `None` when the profile in use applies, which `set::region` handles.
+pub fn region(platform: &Platform, args: &RegionArgs) -> Option<Outcome> {
+    let choice = match choose(platform, args.profile.as_deref()) {
+        Ok(choice) => choice,
+        Err(failure) => return Some(Err(failure)),
+    };
+    let found = choice.profile.as_ref().filter(|p| !p.in_use)?;
+    Some(region_of(platform, args, &choice, found))
+}
+
+fn region_of(
+    platform: &Platform,
+    args: &RegionArgs,
+    choice: &link::Choice,
+    found: &Profile,
+) -> Outcome {
+    let Some(id) = &args.id else {
+        if args.json {
+            crate::output::print_json(&serde_json::json!({
+                "stored": true,
+                "profile": choice.name.as_str(),
+                "region": found.region,
+            }))?;
+        } else {
+            anstream::println!(
+                "{}",
+                found.region.as_deref().unwrap_or("none: the SDKs' default (cn-beijing) applies")
+            );
+        }
+        return Ok(Exit::Ok);
+    };
+    let config =
+        Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
+    let target = config.find(id).map_err(crate::set::unknown_region)?;
+    let _lock = if args.dry_run { None } else { Some(store::lock(platform)?) };
+    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
+    let record = Record::load(&dir)?.unwrap_or_default();
+    let key = found.stored.key().ok_or_else(|| unknown(&choice.name))?;
+    let settings = settings_with(&record, key, Some(target));
+    let Some((plan, applied)) =
+        write_profile(platform, &choice.name, &settings, args.dry_run, args.json)?
+    else {
+        return Ok(Exit::Ok);
+    };
+    if plan.is_empty() {
+        anstream::println!(
+            "The profile '{}' is already stored for {id}; nothing changed.",
+            choice.name
+        );
+    } else {
+        changes::heading(format!("Moved the profile {} to {id}", why(platform, choice)));
+        changes::print_applied(platform, &plan, &applied);
+    }
+    changes::print_notes(platform, &plan);
+    Ok(Exit::Ok)
+}
+
+/// How a choice reads in a sentence: `'work' (linked by ~/p/.dashkey-profile)`.
+pub fn why(platform: &Platform, choice: &link::Choice) -> String {
+    match &choice.why {
+        link::Why::Flag => format!("'{}' (asked for with --profile)", choice.name),
+        link::Why::Link(path) => {
+            format!("'{}' (linked by {})", choice.name, platform.show_path(path))
+        }
+        link::Why::InUse => format!("'{}' (the profile in use)", choice.name),
+    }
+}
+
+/// Which profile applies here, for `status`: a sentence (with a `!` problem when the link
+/// is broken) and its JSON, or `None` when it is simply the profile in use.
+pub fn here(platform: &Platform, flag: Option<&str>) -> Option<(String, bool, serde_json::Value)> {
+    let choice = match link::choose(platform, flag) {
+        Ok(choice) if choice.why == link::Why::InUse => return None,
+        Ok(choice) => choice,
+        Err(error) => {
+            let json = serde_json::json!({ "problem": error.to_string() });
+            return Some((format!("{error}: shells here keep the profile in use"), true, json));
+        }
+    };
+    let (why, link) = match &choice.why {
+        link::Why::Flag => ("flag", None),
+        link::Why::Link(path) => ("link", Some(path.display().to_string())),
+        link::Why::InUse => ("in-use", None),
+    };
+    let key = choice.profile.as_ref().and_then(|p| p.stored.key());
+    let region = choice.profile.as_ref().and_then(|p| p.region.clone());
+    let json = serde_json::json!({
+        "name": choice.name.as_str(),
+        "why": why,
+        "link": link,
+        "stored": choice.profile.is_some(),
+        "key": key.as_ref().map(dashkey::ApiKey::mask),
+        "fingerprint": key.as_ref().map(dashkey::ApiKey::fingerprint),
+        "region": region,
+    });
+    let text = match (&choice.profile, key) {
+        (Some(_), Some(key)) => format!(
+            "profile here: {}: {} {}, region {}",
+            self::why(platform, &choice),
+            key.mask(),
+            key.fingerprint(),
+            region.as_deref().unwrap_or("(SDK default)")
+        ),
+        _ if choice.why == link::Why::Flag => format!("{}", unknown(&choice.name).error),
+        _ => format!(
+            "{}, which is not stored: shells here keep the profile in use, and `dashkey run` \
+             refuses. Fix: dashkey unlink (in that directory), or dashkey set --profile {}",
+            self::why(platform, &choice),
+            choice.name
+        ),
+    };
+    let problem = choice.profile.is_none();
+    Some((text, problem, json))
+}
+
+/// `dashkey link NAME`: the link file in this directory.
+pub fn link(platform: &Platform, args: &LinkArgs) -> Outcome {
+    let name = parse(&args.name)?;
+    if profile::load(platform, &name)?.is_none() {
+        return Err(unknown(&name));
+    }
+    let dir = platform.cwd();
+    let (path, before) = link::write(dir, &name)?;
+    let shown = platform.show_path(&path);
+    match before.map(|b| b.name) {
+        Some(Ok(old)) if old == name => {
+            anstream::println!("{shown} already links this directory to '{name}'.");
+        }
+        Some(Ok(old)) => {
+            anstream::println!("{shown} now links this directory to '{name}' (was '{old}').")
+        }
+        _ => anstream::println!("Linked this directory to the profile '{name}': wrote {shown}."),
+    }
+    anstream::println!(
+        "It holds only the name, so it is safe to commit. bash, zsh and fish switch to '{name}' \
+         when they enter this tree and back when they leave; other shells: dashkey run -- COMMAND"
+    );
+    let in_use = store::load_stored(platform).ok().flatten().is_some();
+    if !in_use {
+        anstream::println!(
+            "No profile is in use, so no shell loads dashkey's file and none switches yet: \
+             dashkey use NAME"
+        );
+    } else if !link::shells_switch(platform) {
+        anstream::println!(
+            "Your shells load a file an older dashkey wrote, which does not switch: \
+             dashkey set --keep-key  rewrites it (then open a new terminal)"
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+/// `dashkey unlink`: the link file in this directory, not one above it.
+pub fn unlink(platform: &Platform, _args: &UnlinkArgs) -> Outcome {
+    let dir = platform.cwd();
+    match link::remove(dir)? {
+        Some(removed) => {
+            anstream::println!("Removed {}.", platform.show_path(&removed.path));
+            match link::nearest(dir) {
+                Some(above) => anstream::println!(
+                    "{} still links this tree{}.",
+                    platform.show_path(&above.path),
+                    above.name.map(|n| format!(" to '{n}'")).unwrap_or_default()
+                ),
+                None => anstream::println!("This directory uses the profile in use again."),
+            }
+            Ok(Exit::Ok)
+        }
+        None => {
+            let hint = match link::nearest(dir) {
+                Some(above) => format!(
+                    "; the link that applies here is {}: run `dashkey unlink` in its directory",
+                    platform.show_path(&above.path)
+                ),
+                None => String::new(),
+            };
+            Err(Failure {
+                exit: Exit::Usage,
+                error: anyhow!(
+                    "no {} in this directory{hint}; nothing was changed",
+                    link::LINK_FILE
+                ),
+            })
+        }
+    }
+}
+
+/// A profile's settings: its key and region, with the `--client` names the record asks for.
+fn settings_with(record: &Record, key: dashkey::ApiKey, region: Option<RegionEndpoint>) -> Settings {
+    Settings {
+        // Which plan an sk-sp- key belongs to is recorded only for the key in use.
+        plan: record.plan.clone().filter(|_| record.fingerprint == Some(key.fingerprint())),
+        key,
+        region,
+        openai_compatible: record.openai_compatible,
+        client_vars: record
+            .client_vars
+            .iter()
+            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
+            .collect(),
+    }
+}
+
+/// Writes a profile that is not in use (its own files, its services, the record), or shows
+/// the diff (`--dry-run`) or the changes (`--json`); `None` when that was all there was to say.
+fn write_profile(
+    platform: &Platform,
+    name: &ProfileName,
+    settings: &Settings,
+    dry_run: bool,
+    json: bool,
+) -> Result<Option<(store::Plan, store::Applied)>, Failure> {
+    let plan = profile::plan_store(platform, name, settings)?;
+    if dry_run {
+        changes::print_dry_run(platform, &plan, json)?;
+        return Ok(None);
+    }
+    let applied = store::apply(&plan, None)?;
+    if json {
+        changes::print_report(&plan, false)?;
+        return Ok(None);
+    }
+    Ok(Some((plan, applied)))
 }
 
 /// `set --profile NAME` for a profile that is not in use: only its own file and the record.
@@ -56,16 +325,10 @@ pub fn store_profile(
             return outcome;
         }
     }
-    let plan = profile::plan_store(platform, name, settings)?;
-    if args.dry_run {
-        changes::print_dry_run(platform, &plan, args.json)?;
+    let Some((plan, applied)) = write_profile(platform, name, settings, args.dry_run, args.json)?
+    else {
         return Ok(Exit::Ok);
-    }
-    let applied = store::apply(&plan, None)?;
-    if args.json {
-        changes::print_report(&plan, false)?;
-        return Ok(Exit::Ok);
-    }
+    };
     let key = &settings.key;
     if plan.is_empty() {
         anstream::println!(
@@ -127,18 +390,7 @@ fn settings_of(platform: &Platform, found: &Profile, record: &Record) -> Result<
         }
         None => None,
     };
-    Ok(Settings {
-        region,
-        openai_compatible: record.openai_compatible,
-        client_vars: record
-            .client_vars
-            .iter()
-            .filter_map(|n| store::CLIENT_VARS.into_iter().find(|c| c == n))
-            .collect(),
-        // Which plan an sk-sp- key belongs to is recorded only for the key in use.
-        plan: record.plan.clone().filter(|_| record.fingerprint == Some(key.fingerprint())),
-        key,
-    })
+    Ok(settings_with(record, key, region))
 }
 
 /// The files the last `set` wrote change, and no others; with no `set` before, what a first
@@ -206,6 +458,26 @@ fn coding_purpose(name: &ProfileName) {
 pub fn remove(platform: &Platform, name: &str, args: &UnsetArgs) -> Outcome {
     let name = parse(name)?;
     let _lock = if args.dry_run { None } else { Some(store::lock(platform)?) };
+    // A service installed with this profile would keep a key nothing rotates any more.
+    let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
+    let record = Record::load(&dir).ok().flatten().unwrap_or_default();
+    let pinned: Vec<String> = record
+        .services
+        .iter()
+        .filter(|s| s.profile.as_deref() == Some(name.as_str()))
+        .map(|s| s.service.describe())
+        .collect();
+    if !pinned.is_empty() {
+        return Err(Failure {
+            exit: Exit::Usage,
+            error: anyhow!(
+                "the profile '{name}' was given to the {} with `service install --profile \
+                 {name}`: uninstall it (dashkey service uninstall …) or install it again without \
+                 --profile first; nothing was changed",
+                pinned.join(", the ")
+            ),
+        });
+    }
     let plan = match profile::plan_remove(platform, &name) {
         Err(store::PersistError::UnknownProfile { .. }) => return Err(unknown(&name)),
         Err(store::PersistError::ProfileInUse { .. }) => {

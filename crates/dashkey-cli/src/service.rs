@@ -90,13 +90,19 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
     let service = resolve(platform, owner, target)?;
     // The record is rewritten: take turns with `set` and `unset`.
     let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
-    let Some(stored) = store::load_stored(owner)? else {
+    let profile = target.profile.as_deref().map(crate::profiles::parse).transpose()?;
+    let stored = match &profile {
+        Some(name) => crate::profiles::stored(owner, Some(name.as_str()))?,
+        None => store::load_stored(owner)?,
+    };
+    let Some(stored) = stored else {
         return Err(failure(
             Exit::Problem,
             anyhow!("no key is stored for this user: {}", crate::output::set_first(owner)),
         ));
     };
-    let plan = handoff::install(owner, &service, &stored).map_err(|e| failure(Exit::Io, e))?;
+    let plan = handoff::install(owner, &service, &stored, profile.as_ref())
+        .map_err(|e| failure(Exit::Io, e))?;
     let heading = match service {
         Service::Cron { with_key: false, .. } => {
             "Gave your cron jobs the DashScope region (the key stays out of the crontab)"

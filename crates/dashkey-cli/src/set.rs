@@ -453,6 +453,9 @@ fn chosen(choice: RegionChoice) -> Result<Option<RegionEndpoint>, Failure> {
 /// `dashkey region [<id>]`: show the stored region, or rewrite the base URLs beside the
 /// stored key for every shell, through the same machinery as `set`.
 pub fn region(platform: &Platform, args: &RegionArgs) -> Outcome {
+    if let Some(outcome) = crate::profiles::region(platform, args) {
+        return outcome;
+    }
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let previous = Record::load(&dir)?;
     let Some(id) = &args.id else {

@@ -36,6 +36,10 @@ struct Report {
     key_region: Option<crate::contexts::KeyRegionReport>,
     /// The launch-context matrix (see `contexts.rs`).
     contexts: Vec<crate::contexts::ContextReport>,
+    /// The profile that applies here when it is not simply the one in use: `--profile`, or a
+    /// link file (see `profiles::here`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<serde_json::Value>,
     /// What each client of the catalogue would send from here (see `clients.rs`); only the
     /// one asked for with `--client`.
     clients: Vec<crate::clients::ClientReport>,
@@ -156,6 +160,7 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
             output::show_path(platform, &journal)
         );
     }
+    let here = crate::profiles::here(platform, args.profile.as_deref());
     let matrix = crate::contexts::matrix(platform);
     let clients = crate::clients::resolve(platform, only, matrix.key_region.as_deref());
     if let (Some(_), false) = (only, args.json) {
@@ -167,6 +172,7 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
         report.key_region = Some(crate::contexts::key_region(&matrix));
         report.contexts = crate::contexts::report(platform, &matrix);
         report.clients = crate::clients::report(&clients);
+        report.profile = here.map(|(_, _, json)| json);
         output::print_json(&report)?;
         if only.is_some() {
             return Ok(if clients[0].works() { Exit::Ok } else { Exit::Problem });
@@ -176,6 +182,10 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
         // rest of the text together.
         let mut out = String::with_capacity(4096);
         status.render(&mut out, platform, args.reveal);
+        if let Some((line, problem, _)) = &here {
+            let mark = if *problem { paint(WARN, "!") } else { paint(OK, "→") };
+            outln!(out, "  {mark} {line}");
+        }
         crate::contexts::render(&mut out, platform, &matrix);
         output::print(&out)?;
     }
@@ -263,6 +273,7 @@ impl Status {
             }),
             key_region: None,
             contexts: Vec::new(),
+            profile: None,
             clients: Vec::new(),
         }
     }

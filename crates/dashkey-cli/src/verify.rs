@@ -165,6 +165,19 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
         );
     }
     let settings = HttpSettings::from_platform(platform).map_err(usage)?;
+    // A profile chosen by --profile or a link file is checked as `dashkey run` hands it over.
+    let chosen = if args.stdin {
+        None
+    } else {
+        crate::profiles::overlay(platform, args.profile.as_deref())?
+    };
+    if let Some((_, choice)) = &chosen {
+        anstream::eprintln!(
+            "note: checking the profile {}",
+            crate::profiles::why(platform, choice)
+        );
+    }
+    let platform = chosen.as_ref().map_or(platform, |(overlaid, _)| overlaid);
     let resolution = resolve::python(platform);
     let candidate = if args.stdin { from_stdin()? } else { from_sdk(platform, &resolution)? };
     for (notice, text) in &candidate.notices {
@@ -202,7 +215,10 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
     };
     // The process is judged, not what new terminals will load; the stored region is kept
     // beside it so that the fix can be "load it" rather than "store it again".
-    let stored = dashkey::store::load_stored(platform).ok().flatten();
+    let stored = match &chosen {
+        Some((_, choice)) => choice.profile.as_ref().map(|p| p.stored.clone()),
+        None => dashkey::store::load_stored(platform).ok().flatten(),
+    };
     let stored_url = stored.as_ref().and_then(|stored| stored.get(dashkey::vars::HTTP_BASE_URL));
     let configured = resolve::configured_region(&resolution.urls, &all, stored_url);
 

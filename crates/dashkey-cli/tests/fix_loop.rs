@@ -299,6 +299,14 @@ fn an_unignored_key_file_in_a_work_tree_is_fixed_by_the_gitignore_line() {
     loop_free(&world.sandbox, "key-in-git", None, &[]);
 }
 
+#[test]
+fn a_link_to_a_profile_that_is_not_stored_is_fixed_by_unlink() {
+    let world = world();
+    set(&world.sandbox, &["--region", "ap-southeast-1"]);
+    std::fs::write(world.sandbox.root().join(".dashkey-profile"), "gone\n").unwrap();
+    assert_eq!(loop_free(&world.sandbox, "profile-link", None, &[]), ["dashkey unlink"]);
+}
+
 /// Every id is covered above or listed as left out in this file's header: a new id fails
 /// here until it is one or the other.
 #[test]

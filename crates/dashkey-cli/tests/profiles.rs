@@ -143,8 +143,11 @@ fn rotating_one_profile_leaves_the_other_untouched() {
     let after = file_contents(&sandbox.home);
     let changed: Vec<_> =
         after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
-    let expected: Vec<std::path::PathBuf> =
-        vec![".config/dashkey/profiles/work/env.sh".into(), ".config/dashkey/record.json".into()];
+    let expected: Vec<std::path::PathBuf> = vec![
+        ".config/dashkey/profiles/work/env.fish".into(),
+        ".config/dashkey/profiles/work/env.sh".into(),
+        ".config/dashkey/record.json".into(),
+    ];
     assert_eq!(changed, expected);
     new_shells_get(&sandbox, &format!("{KEY}|{BJ_URL}"));
 
@@ -249,6 +252,7 @@ fn while_another_profile_is_in_use_a_plain_set_rotates_the_parked_default_only()
     let changed: Vec<_> =
         after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
     let expected: Vec<std::path::PathBuf> = vec![
+        ".config/dashkey/profiles/default/env.fish".into(),
         ".config/dashkey/profiles/default/env.sh".into(),
         ".config/dashkey/record.json".into(),
     ];
@@ -355,4 +359,46 @@ fn use_under_injected_faults_leaves_every_file_old_or_new() {
         }
     }
     assert!(trials > 0);
+}
+
+/// `service install --profile work` gives the unit work's key and keeps it there: through
+/// rotations of the default key, `use` of another profile and back, and it follows work's own
+/// rotation; a unit installed without a profile follows the profile in use.
+#[test]
+fn a_service_installed_with_a_profile_keeps_it_through_rotations_and_use() {
+    const NEW_WORK: &str = "sk-66666666666666666666666666666666";
+    const NEW_DEFAULT: &str = "sk-44444444444444444444444444444444";
+    let mut sandbox = two_profiles();
+    sandbox.secret(NEW_WORK).secret(NEW_DEFAULT);
+    let install = ["service", "install", "--systemd", "pinned", "--user", "--profile", "work"];
+    sandbox.run_bounded(&install, None).expect_code(0);
+    sandbox
+        .run_bounded(&["service", "install", "--systemd", "follows", "--user"], None)
+        .expect_code(0);
+    let key_of = |unit: &str| {
+        let path = format!(".config/dashkey/services/{unit}.service.env");
+        let text = String::from_utf8(sandbox.read(&path)).unwrap();
+        let line = text.lines().find(|l| l.starts_with("DASHSCOPE_API_KEY=")).unwrap();
+        line.trim_start_matches("DASHSCOPE_API_KEY=").to_string()
+    };
+    assert_eq!((key_of("pinned"), key_of("follows")), (OTHER_KEY.into(), KEY.into()));
+    set(&sandbox, NEW_DEFAULT, &["--region", "cn-beijing"]).expect_code(0);
+    assert_eq!((key_of("pinned"), key_of("follows")), (OTHER_KEY.into(), NEW_DEFAULT.into()));
+    set(&sandbox, NEW_WORK, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_DEFAULT.into()));
+    sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+    assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_WORK.into()));
+    sandbox.run_bounded(&["use", "default"], None).expect_code(0);
+    assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_DEFAULT.into()));
+    let before = snapshot(&sandbox.home);
+    let run = sandbox.run_bounded(&["unset", "--profile", "work"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("was given to the systemd user unit pinned"), "{}", run.stderr);
+    assert_eq!(snapshot(&sandbox.home), before);
+    let run = sandbox.run_bounded(
+        &["service", "install", "--systemd", "x", "--user", "--profile", "nope"],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no profile 'nope' is stored"), "{}", run.stderr);
 }

@@ -19,33 +19,10 @@ use common::{KEY, Sandbox};
 use fake_dashscope::{Builder, Fault};
 
 /// The programs a `dashkey ARGS` run started (successful execve calls, its own first), and
-/// its stdout. Bounded by `timeout`, outside the traced tree.
+/// its stdout.
 fn execs(sandbox: &Sandbox, args: &[&str]) -> (Vec<String>, String) {
-    let Some(strace) = common::tool("strace") else {
-        assert!(!common::required(), "strace is required (DASHKEY_REQUIRE_SHELLS=1)");
-        eprintln!("notice: strace is not installed; skipping");
-        return (Vec::new(), String::new());
-    };
-    let log = sandbox.root().join(format!("execve-{}.log", args.join("-")));
-    let output = sandbox
-        .program("timeout")
-        .arg("60")
-        .arg(&strace)
-        .args(["-f", "-qq", "-e", "trace=execve", "-o"])
-        .arg(&log)
-        .arg(common::dashkey_bin())
-        .args(args)
-        .output()
-        .unwrap();
-    assert_ne!(output.status.code(), Some(124), "dashkey {args:?} hung under strace");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text = std::fs::read_to_string(&log).unwrap();
-    let started = text
-        .lines()
-        .filter(|line| line.contains("execve(") && line.trim_end().ends_with("= 0"))
-        .map(|line| line.split('"').nth(1).unwrap_or_default().to_string())
-        .collect();
-    (started, stdout)
+    let log = format!("execve-{}.log", args.join("-"));
+    common::traced_execs(sandbox, &common::dashkey_bin(), args, None, &log).unwrap_or_default()
 }
 
 fn assert_only_itself(started: &[String], context: &str) {

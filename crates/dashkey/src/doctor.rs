@@ -24,6 +24,7 @@ pub(crate) mod git;
 mod keyring;
 mod managers;
 mod processes;
+mod profiles;
 mod startup_files;
 mod sudo;
 mod urls;
@@ -110,6 +111,8 @@ pub mod id {
     pub const CONTEXT_KEY: &str = "context-key";
     /// Programs started from a launch context send the key to another region than its own.
     pub const CONTEXT_REGION: &str = "context-region";
+    /// A link file (`dashkey link`) decides the profile here, or names one that is not stored.
+    pub const PROFILE_LINK: &str = "profile-link";
 
     /// The keyring that holds the key (`set --store keyring`) cannot be reached.
     pub const KEYRING_UNREACHABLE: &str = "keyring-unreachable";
@@ -117,7 +120,7 @@ pub mod id {
     pub const KEYRING_CONTEXTS: &str = "keyring-contexts";
 
     /// Every id, in the order the checks run.
-    pub const ALL: [&str; 32] = [
+    pub const ALL: [&str; 33] = [
         TEMPORARY,
         NOT_LOADED,
         STALE_ENV,
@@ -150,6 +153,7 @@ pub mod id {
         CONTEXT_REGION,
         KEYRING_UNREACHABLE,
         KEYRING_CONTEXTS,
+        PROFILE_LINK,
     ];
 }
 
@@ -251,6 +255,9 @@ pub struct Options {
     /// fix is right under `sudo`, whose `secure_path` rarely has `~/.cargo/bin` (none:
     /// `dashkey`).
     pub program: Option<PathBuf>,
+    /// The profile to check against (`--profile`); without it, a link file's, else the one
+    /// in use ([`store::link::choose`]).
+    pub profile: Option<String>,
 }
 
 /// The online check: a client and the regions to try.
@@ -288,6 +295,7 @@ pub fn diagnose(
     }
     let cx = Context::new(platform, host, options);
     let mut out = Vec::new();
+    cx.check_profile(&mut out);
     cx.check_persistence(&mut out);
     cx.check_stores(&mut out);
     cx.check_processes(&mut out);
@@ -328,7 +336,9 @@ struct Context<'a> {
     options: &'a Options,
     /// `DASHSCOPE_API_KEY` here, verbatim (may be empty).
     env_key: Option<ApiKey>,
-    /// What `dashkey set` stored (its `env.sh`).
+    /// Which profile applies here (see [`store::link::choose`]).
+    profile: Result<store::link::Choice, store::link::ChoiceError>,
+    /// What `dashkey set` stored for that profile (its `env.sh`).
     stored: Option<Stored>,
     stored_key: Option<ApiKey>,
     /// dashkey's `env.sh`, when it exists.
@@ -354,7 +364,13 @@ struct Context<'a> {
 impl<'a> Context<'a> {
     fn new(platform: &'a Platform, host: &'a Host, options: &'a Options) -> Context<'a> {
         let env_key = platform.var(vars::API_KEY).map(ApiKey::verbatim);
-        let stored = store::load_stored(platform).ok().flatten();
+        let profile = store::link::choose(platform, options.profile.as_deref());
+        let stored = match &profile {
+            Ok(choice) if choice.why != store::link::Why::InUse => {
+                choice.profile.as_ref().map(|p| p.stored.clone())
+            }
+            _ => store::load_stored(platform).ok().flatten(),
+        };
         let stored_key = stored.as_ref().and_then(Stored::key).filter(|k| !k.is_empty());
         let owned_file = platform
             .dashkey_dir()
@@ -401,6 +417,7 @@ impl<'a> Context<'a> {
             host,
             options,
             env_key,
+            profile,
             stored,
             stored_key,
             owned_file,
@@ -465,6 +482,9 @@ impl<'a> Context<'a> {
 
     /// The line that loads the stored key into the user's shell.
     fn load_line(&self) -> String {
+        if let Some(command) = self.profile_load_line() {
+            return command;
+        }
         if self.stored_key.is_some()
             && let Some(command) = store::load_command(self.platform)
         {

@@ -718,3 +718,33 @@ pub fn login_shell(sandbox: &Sandbox, bash: &Path, command: &str) -> Run {
     sandbox.assert_no_secret(&run, &[command]);
     run
 }
+
+/// The programs `program ARGS` started under `strace -f -e trace=execve` (the successful
+/// execve calls, its own first) and its stdout, fed `stdin`; bounded by `timeout`, outside
+/// the traced tree. `None` when strace is not installed (a failure when it is required).
+pub fn traced_execs(
+    sandbox: &Sandbox,
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    log: &str,
+) -> Option<(Vec<String>, String)> {
+    let Some(strace) = tool("strace") else {
+        eprintln!("notice: strace is not installed; skipping");
+        return None;
+    };
+    let log = sandbox.root().join(log);
+    let mut command = sandbox.program("timeout");
+    command.arg("60").arg(&strace).args(["-f", "-qq", "-e", "trace=execve", "-o"]).arg(&log);
+    command.arg(program).args(args);
+    let output = feed(command, stdin);
+    assert_ne!(output.status.code(), Some(124), "{} {args:?} hung under strace", program.display());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let started = text
+        .lines()
+        .filter(|line| line.contains("execve(") && line.trim_end().ends_with("= 0"))
+        .map(|line| line.split('"').nth(1).unwrap_or_default().to_string())
+        .collect();
+    Some((started, stdout))
+}

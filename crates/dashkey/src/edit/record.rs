@@ -221,6 +221,10 @@ pub struct InstalledService {
     /// Directories created for its files, removed again on uninstall when empty.
     #[serde(default)]
     pub created_dirs: Vec<PathBuf>,
+    /// The profile it was installed with (`service install --profile`): rotations of that
+    /// profile rewrite it and `use` of another leaves it. `None` follows the profile in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// One file dashkey wrote.

@@ -19,6 +19,7 @@
 //! | `quote.rs` | writing a value so that a shell reads it back byte for byte, and the one reader of a quoted POSIX word |
 //! | `files.rs` | the names of every shell's startup files, and which of them a shell reads or dashkey hooks |
 //! | `hook.rs` | the text dashkey puts there: its owned files and the hook block that loads them |
+//! | `link.rs` | the per-directory profile switch appended to the owned `env.sh` and `env.fish` (`dashkey link`), pure shell builtins |
 //! | `block.rs` | dashkey's marker block in a startup file: finding, inserting and removing it, pure text in and out (a leaf, so that the readers in `world` and the stores share it without `world` depending on the writers) |
 //! | `probe.rs` | asking the installed shells what the environment cannot tell (`ZDOTDIR`, nushell's and PowerShell's paths) |
 
@@ -28,6 +29,7 @@ use std::path::Path;
 pub mod block;
 mod files;
 mod hook;
+pub mod link;
 mod probe;
 mod quote;
 

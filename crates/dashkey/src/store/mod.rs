@@ -19,6 +19,9 @@
 //! - [`hooks`]: startup-file hooks, and `--migrate`;
 //! - [`handoff`]: services given the key (systemd, supervisord).
 //!
+//! Beside them, [`profile`] keeps the profiles not in use and [`link`] chooses which profile
+//! applies to a command (`--profile`, a `dashkey link` file, the one in use).
+//!
 //! [`plan`] holds what they share (settings, errors, notes, the run); [`copies`] what a copy
 //! found looks like. The writing itself is [`crate::edit`]'s.
 
@@ -30,6 +33,7 @@ pub mod gitignore;
 pub mod handoff;
 pub mod hooks;
 pub mod keyring;
+pub mod link;
 pub mod owned;
 pub mod plan;
 pub mod profile;
@@ -425,10 +429,13 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
     }
     // Parking the default key goes before the record that says another profile is in use:
     // a run killed in between leaves a copy, never a record pointing away from the only one.
-    let park = profile::profile_file(&run.dir, &ProfileName::default_profile());
-    if let Some(at) = run.plan.changes.iter().position(|c| c.path == park && c.after.is_some()) {
-        let change = run.plan.changes.remove(at);
-        run.plan.changes.insert(0, change);
+    for dialect in profile::DIALECTS.into_iter().rev() {
+        let park = profile::dialect_file(&run.dir, &ProfileName::default_profile(), dialect);
+        if let Some(at) = run.plan.changes.iter().position(|c| c.path == park && c.after.is_some())
+        {
+            let change = run.plan.changes.remove(at);
+            run.plan.changes.insert(0, change);
+        }
     }
     Ok(run.plan)
 }

@@ -45,6 +45,9 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
         if let Some(exe) = &exe {
             after.push_str(&shell::keyring_lines(dialect, exe, &names));
         }
+        let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
+        let dir = shell::path_expression(dialect, &run.dir, Some(&run.home));
+        after.extend(shell::link::switch(dialect, &dir, &names));
         let after = after.into_bytes();
         run.managed.push((path.clone(), Role::Owned));
         push_change(&mut run.plan, path, Role::Owned, before, Some(after), 0o600)?;
@@ -121,6 +124,7 @@ pub(super) fn is_owned_text(dialect: Dialect, text: &str) -> bool {
     if dialect == Dialect::Posix {
         return parse_owned_posix(text).is_ok();
     }
+    let Some(text) = shell::link::split(dialect, text) else { return false };
     text.lines().skip(1).all(|line| {
         let line = line.trim();
         if line.starts_with(shell::KEYRING_MARKER) || shell::is_keyring_loader(dialect, line) {
@@ -222,6 +226,10 @@ pub fn load_stored_at(path: &Path) -> Result<Option<Stored>, PersistError> {
 /// dashkey's parser of its own `env.sh`: comments, blank lines, and `export NAME='value'`.
 /// The error is the 1-based number of the first line it does not recognise.
 pub(super) fn parse_owned_posix(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, usize> {
+    // The per-directory switch `set` appends is dashkey's only when it is exactly as written.
+    let Some(text) = shell::link::split(Dialect::Posix, text) else {
+        return Err(text.lines().count());
+    };
     let mut vars = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.starts_with('#')

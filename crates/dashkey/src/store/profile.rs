@@ -24,9 +24,26 @@ use crate::{ApiKey, KeyKind, Platform};
 /// The directory of dashkey's directory that holds the profiles not in use.
 pub const PROFILES_DIR: &str = "profiles";
 
+/// The dialects a profile's variables are kept in: `env.sh`, the truth every command reads,
+/// and `env.fish`, which fish's per-directory switch loads (see [`crate::shell::link`]).
+pub const DIALECTS: [Dialect; 2] = [Dialect::Posix, Dialect::Fish];
+
 /// Where a profile not in use keeps its variables.
 pub fn profile_file(dir: &Path, name: &ProfileName) -> PathBuf {
-    dir.join(PROFILES_DIR).join(name.as_str()).join(Dialect::Posix.owned_file_name())
+    dialect_file(dir, name, Dialect::Posix)
+}
+
+/// A profile's file in one of its [`DIALECTS`].
+pub fn dialect_file(dir: &Path, name: &ProfileName, dialect: Dialect) -> PathBuf {
+    dir.join(PROFILES_DIR).join(name.as_str()).join(dialect.owned_file_name())
+}
+
+/// Each dialect's text of a profile holding these variables.
+fn rendered(
+    variables: &[(&'static str, zeroize::Zeroizing<String>)],
+) -> Result<Vec<(Dialect, Vec<u8>)>, PersistError> {
+    let pairs = pairs(variables);
+    DIALECTS.into_iter().map(|d| Ok((d, shell::owned_file(d, &pairs)?.into_bytes()))).collect()
 }
 
 /// The profile in use according to the record (`default` without one).
@@ -150,14 +167,14 @@ fn write_file(
     plan: &mut Plan,
     record: &mut Record,
     old: &Record,
-    path: PathBuf,
+    (dialect, path): (Dialect, PathBuf),
     bytes: Vec<u8>,
 ) -> Result<(), PersistError> {
     let before = read_text(&path)?;
     if let Some(text) = before.as_deref() {
         let text = std::str::from_utf8(text)
             .map_err(|_| PersistError::ForeignOwnedFile { path: path.clone(), line: 1 })?;
-        if !is_owned_text(Dialect::Posix, text) {
+        if !is_owned_text(dialect, text) {
             return Err(PersistError::ForeignOwnedFile { path, line: 1 });
         }
         plan.secrets.extend(crate::store::owned::stored_key(text));
@@ -169,28 +186,34 @@ fn write_file(
     push_change(plan, path, Role::Profile, before, Some(bytes), 0o600)
 }
 
-/// Takes a profile's file out (when it is dashkey's), its directory, and its entry.
+/// Takes a profile's files out (each when it is dashkey's).
+fn remove_files(plan: &mut Plan, dir: &Path, name: &ProfileName) -> Result<(), PersistError> {
+    for dialect in DIALECTS {
+        let path = dialect_file(dir, name, dialect);
+        if let Some(before) = own_file(plan, &path)? {
+            match std::str::from_utf8(&before) {
+                Ok(text) if is_owned_text(dialect, text) => {
+                    plan.secrets.extend(crate::store::owned::stored_key(text));
+                    push_change(plan, path, Role::Profile, Some(before), None, 0o600)?;
+                }
+                _ => plan.notes.push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign }),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes a profile's files out (when they are dashkey's), its directory, and its entry.
 fn remove_file(
     plan: &mut Plan,
     record: &mut Record,
     dir: &Path,
     name: &ProfileName,
 ) -> Result<(), PersistError> {
-    let path = profile_file(dir, name);
-    if let Some(before) = own_file(plan, &path)? {
-        match std::str::from_utf8(&before) {
-            Ok(text) if is_owned_text(Dialect::Posix, text) => {
-                plan.secrets.extend(crate::store::owned::stored_key(text));
-                push_change(plan, path.clone(), Role::Profile, Some(before), None, 0o600)?;
-            }
-            _ => plan
-                .notes
-                .push(Note::NotRemoved { path: path.clone(), reason: NotRemovedReason::Foreign }),
-        }
-    }
-    record.files.retain(|f| f.path != path);
-    record.profiles.retain(|e| e.name != name.as_str());
+    remove_files(plan, dir, name)?;
     let profile_dir = dir.join(PROFILES_DIR).join(name.as_str());
+    record.files.retain(|f| f.path.parent() != Some(profile_dir.as_path()));
+    record.profiles.retain(|e| e.name != name.as_str());
     let mut gone = vec![profile_dir];
     if record.profiles.is_empty() {
         gone.push(dir.join(PROFILES_DIR));
@@ -223,8 +246,15 @@ pub fn plan_store(
     }
     plan.secrets.push(settings.key.clone());
     let mut record = old.clone();
-    write_file(&mut plan, &mut record, &old, profile_file(&dir, name), render(settings)?)?;
+    for (dialect, bytes) in rendered(&settings.variables())? {
+        let path = dialect_file(&dir, name, dialect);
+        write_file(&mut plan, &mut record, &old, (dialect, path), bytes)?;
+    }
     upsert(&mut record, name, settings);
+    // The services installed with this profile follow its rotation.
+    let services = old.services.iter().filter(|s| s.profile.as_deref() == Some(name.as_str()));
+    let variables = settings.variables();
+    super::handoff::rewrite(platform, services, &pairs(&variables), &mut plan);
     if old.written_at == 0 {
         record.written_at = super::plan::now();
     }
@@ -296,20 +326,22 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
     let park = profile_file(&run.dir, &ProfileName::default_profile());
     let parked = std::fs::symlink_metadata(&park).is_ok();
     // A parked copy that exists already is the default key (see [`load`]): never replaced
-    // by what the files in use hold.
-    if from.is_default() && !to.is_default() && !parked {
-        let current = owned_path(&run.dir, Dialect::Posix);
-        if let Some(bytes) = fsx::read_optional(&current)? {
+    // by what the files in use hold. Each dialect's is parked on its own, before anything
+    // else is written (see `store::finish_set`), so a retry parks what a killed run did not.
+    let default = ProfileName::default_profile();
+    if from.is_default() && !to.is_default() && owned_path(&run.dir, Dialect::Posix).is_file() {
+        let posix = owned_path(&run.dir, Dialect::Posix);
+        if let Some(bytes) = fsx::read_optional(&posix)? {
             let bytes = zeroize::Zeroizing::new(bytes);
-            let default = ProfileName::default_profile();
-            let path = profile_file(&run.dir, &default);
-            write_file(
-                &mut run.plan,
-                record,
-                &old,
-                path,
-                own_variables(&current, bytes.to_vec())?,
-            )?;
+            for (dialect, text) in own_variables(&posix, &bytes)? {
+                let path = dialect_file(&run.dir, &default, dialect);
+                if std::fs::symlink_metadata(&path).is_ok() {
+                    continue;
+                }
+                write_file(&mut run.plan, record, &old, (dialect, path), text)?;
+            }
+        }
+        if !parked {
             let entry = ProfileEntry {
                 name: default.to_string(),
                 region: old.region.clone(),
@@ -324,15 +356,18 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
         remove_file(&mut run.plan, record, &run.dir.clone(), &to)?;
     }
     if !to.is_default() {
-        let bytes = render(run.settings)?;
-        let path = profile_file(&run.dir, &to);
-        write_file(&mut run.plan, record, &old, path, bytes)?;
+        for (dialect, bytes) in rendered(&run.settings.variables())? {
+            let path = dialect_file(&run.dir, &to, dialect);
+            write_file(&mut run.plan, record, &old, (dialect, path), bytes)?;
+        }
         upsert(record, &to, run.settings);
     }
     match &run.options.beside {
         Some(Beside::Store(name, settings)) => {
-            let path = profile_file(&run.dir, name);
-            write_file(&mut run.plan, record, &old, path, render(settings)?)?;
+            for (dialect, bytes) in rendered(&settings.variables())? {
+                let path = dialect_file(&run.dir, name, dialect);
+                write_file(&mut run.plan, record, &old, (dialect, path), bytes)?;
+            }
             upsert(record, name, settings);
         }
         Some(Beside::Remove(name)) => remove_file(&mut run.plan, record, &run.dir.clone(), name)?,
@@ -341,27 +376,21 @@ pub(super) fn finish_set(run: &mut SetRun, record: &mut Record) -> Result<(), Pe
     Ok(())
 }
 
-/// A profile's own file: its variables only, never another profile's exported beside them.
-fn render(settings: &Settings) -> Result<Vec<u8>, PersistError> {
-    Ok(shell::owned_file(Dialect::Posix, &pairs(&settings.variables()))?.into_bytes())
-}
-
-/// The bytes of an `env.sh` in use without the Coding Plan key exported beside its own (the
-/// file as it is when there is none).
-fn own_variables(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, PersistError> {
-    let text = std::str::from_utf8(&bytes)
+/// The default profile's files when it is parked, from the `env.sh` in use: its variables in
+/// each of [`DIALECTS`], without the Coding Plan key the files in use export beside its own.
+fn own_variables(path: &Path, bytes: &[u8]) -> Result<Vec<(Dialect, Vec<u8>)>, PersistError> {
+    let text = std::str::from_utf8(bytes)
         .map_err(|_| PersistError::ForeignOwnedFile { path: path.to_path_buf(), line: 1 })?;
     let vars = crate::store::owned::parse_owned_posix(text)
         .map_err(|line| PersistError::ForeignOwnedFile { path: path.to_path_buf(), line })?;
-    if !vars.iter().any(|(name, _)| name == crate::vars::CODING_PLAN_API_KEY) {
-        return Ok(bytes);
-    }
-    let kept: Vec<(&str, &str)> = vars
+    let kept: Vec<(&'static str, zeroize::Zeroizing<String>)> = vars
         .iter()
         .filter(|(name, _)| name != crate::vars::CODING_PLAN_API_KEY)
-        .filter_map(|(name, value)| Some((crate::store::plan::vars_static(name)?, value.as_str())))
+        .filter_map(|(name, value)| {
+            Some((crate::store::plan::vars_static(name)?, zeroize::Zeroizing::new(value.to_string())))
+        })
         .collect();
-    Ok(shell::owned_file(Dialect::Posix, &kept)?.into_bytes())
+    rendered(&kept)
 }
 
 /// The Coding Plan key the files in use export as `BAILIAN_CODING_PLAN_API_KEY` after this
@@ -407,19 +436,7 @@ pub(super) fn plan_unset_all(run: &mut UnsetRun) -> Result<(), PersistError> {
     let mut names = found_names(&run.dir);
     names.sort();
     for name in &names {
-        let path = profile_file(&run.dir, name);
-        if let Some(before) = own_file(&mut run.plan, &path)? {
-            match std::str::from_utf8(&before) {
-                Ok(text) if is_owned_text(Dialect::Posix, text) => {
-                    run.plan.secrets.extend(crate::store::owned::stored_key(text));
-                    push_change(&mut run.plan, path, Role::Profile, Some(before), None, 0o600)?;
-                }
-                _ => run
-                    .plan
-                    .notes
-                    .push(Note::NotRemoved { path, reason: NotRemovedReason::Foreign }),
-            }
-        }
+        remove_files(&mut run.plan, &run.dir, name)?;
         run.service_dirs.push(run.dir.join(PROFILES_DIR).join(name.as_str()));
     }
     if run.dir.join(PROFILES_DIR).is_dir() {
@@ -432,7 +449,7 @@ pub(super) fn plan_unset_all(run: &mut UnsetRun) -> Result<(), PersistError> {
 pub(super) fn holds(dir: &Path, path: &Path) -> bool {
     let name = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
     match name.map(ProfileName::parse) {
-        Some(Ok(name)) => profile_file(dir, &name) == path,
+        Some(Ok(name)) => DIALECTS.iter().any(|d| dialect_file(dir, &name, *d) == path),
         _ => false,
     }
 }

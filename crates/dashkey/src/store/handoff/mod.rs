@@ -211,29 +211,50 @@ fn take_back(
 /// `set`: every service given the key earlier gets the new value too, when this user can
 /// write its files.
 pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
-    let pairs = pairs(&run.variables);
-    for installed in &run.old_record.services {
+    // A service installed with a profile keeps it: only a `set` of that profile reaches it.
+    let writing = run
+        .options
+        .profile
+        .clone()
+        .unwrap_or_else(|| crate::store::profile::in_use(Some(&run.old_record)));
+    let services = run
+        .old_record
+        .services
+        .iter()
+        .filter(|s| s.profile.as_deref().is_none_or(|p| p == writing.as_str()));
+    rewrite(run.platform, services, &pairs(&run.variables), &mut run.plan);
+    Ok(())
+}
+
+/// Gives each of these installed services the variables again, into `plan`; a service
+/// this user cannot rewrite is a note, not a failure.
+pub(super) fn rewrite<'s>(
+    platform: &Platform,
+    services: impl Iterator<Item = &'s InstalledService>,
+    pairs: &[(&str, &str)],
+    plan: &mut Plan,
+) {
+    for installed in services {
         let service = &installed.service;
-        match plan_install(run.platform, service, &pairs) {
+        match plan_install(platform, service, pairs) {
             Ok(service_plan) if service_plan.is_empty() => {}
             Ok(service_plan) if service_plan.crontab.is_some() => {
-                run.plan.crontab = service_plan.crontab;
+                plan.crontab = service_plan.crontab;
             }
             Ok(service_plan) => {
-                run.plan.notes.push(Note::ServiceUpdated {
+                plan.notes.push(Note::ServiceUpdated {
                     service: service.describe(),
                     restart: service.restart_command(),
                 });
-                run.plan.create_dirs.extend(service_plan.create_dirs);
-                run.plan.changes.extend(service_plan.changes);
+                plan.create_dirs.extend(service_plan.create_dirs);
+                plan.changes.extend(service_plan.changes);
             }
-            Err(error) => run.plan.notes.push(Note::ServiceNotUpdated {
+            Err(error) => plan.notes.push(Note::ServiceNotUpdated {
                 service: service.describe(),
                 reason: NotUpdated::of(&error, true),
             }),
         }
     }
-    Ok(())
 }
 
 /// The files dashkey writes for a service (the directories of these go when empty).
@@ -312,13 +333,19 @@ impl NotUpdated {
 
 /// Plans `dashkey service install`: the service gets the variables `stored` holds, and the
 /// record lists it (with the directories this install creates; a reinstall keeps the ones
-/// the first install created), so that every later `set` rewrites it.
+/// the first install created, and with `profile`, the one it keeps), so that every later
+/// `set` (of that profile) rewrites it.
 ///
 /// # Errors
 ///
 /// [`HandoffError`] when the service cannot be edited safely, or a file it changes (the
 /// record included) cannot be written by this process.
-pub fn install(owner: &Platform, service: &Service, stored: &Stored) -> Result<Plan, HandoffError> {
+pub fn install(
+    owner: &Platform,
+    service: &Service,
+    stored: &Stored,
+    profile: Option<&crate::store::ProfileName>,
+) -> Result<Plan, HandoffError> {
     let pairs: Vec<(&str, &str)> =
         stored.vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let dir = owner.dashkey_dir().ok_or(PersistError::NoHome)?;
@@ -334,7 +361,11 @@ pub fn install(owner: &Platform, service: &Service, stored: &Stored) -> Result<P
             .find(|s| s.service.same_place(service))
             .map_or(created_now, |s| s.created_dirs.clone());
         record.services.retain(|s| !s.service.same_place(service));
-        record.services.push(InstalledService { service: service.clone(), created_dirs });
+        record.services.push(InstalledService {
+            service: service.clone(),
+            created_dirs,
+            profile: profile.map(ToString::to_string),
+        });
     })?);
     require_writable(&plan)?;
     Ok(plan)
