@@ -275,11 +275,21 @@ pub fn matrix(platform: &Platform, inputs: &Inputs) -> Matrix {
         (None, None) => (None, None),
     };
     let world = contexts::World::read(platform, stored.as_ref(), inputs);
+    // Most contexts of a user get the same environment (the login shell, the terminal and
+    // ssh often read the same lines): the lookups run once per distinct environment.
+    let mut done: Vec<(Platform, Vec<SurfaceReach>)> = Vec::new();
     let contexts = LaunchContext::ALL
         .iter()
         .filter_map(|&context| {
             let built = world.environment(context)?;
-            let surfaces = surfaces(&built.platform, &endpoints, key_region.as_deref());
+            let surfaces = match done.iter().find(|(seen, _)| same_process(seen, &built.platform)) {
+                Some((_, surfaces)) => surfaces.clone(),
+                None => {
+                    let surfaces = surfaces(&built.platform, &endpoints, key_region.as_deref());
+                    done.push((built.platform, surfaces.clone()));
+                    surfaces
+                }
+            };
             Some(ContextReach {
                 context,
                 coverage: built.coverage,
@@ -289,6 +299,15 @@ pub fn matrix(platform: &Platform, inputs: &Inputs) -> Matrix {
         })
         .collect();
     Matrix { key_region, key_region_from, stored_region, contexts }
+}
+
+/// Two contexts' processes look the same to every lookup: one environment, one account home,
+/// one working directory.
+fn same_process(a: &Platform, b: &Platform) -> bool {
+    a.os() == b.os()
+        && a.account_home() == b.account_home()
+        && a.cwd() == b.cwd()
+        && a.vars().eq(b.vars())
 }
 
 /// What each surface does in a process with this environment.
