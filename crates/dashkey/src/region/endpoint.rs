@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn is_native_is_comparing_with_native() {
-        let gateway = RegionEndpoint::from_base_url("http://127.0.0.1:18080/gw").unwrap();
+        let gateway = RegionEndpoint::from_base_url("http://127.0.0.1:18080/gw/api/v1").unwrap();
         let every = Region::all().iter().map(RegionEndpoint::public).chain([gateway]);
         for endpoint in every {
             assert!(endpoint.is_native(&endpoint.native()), "{}", endpoint.native());
