@@ -12,8 +12,19 @@ pub const FAIL: Style = AnsiColor::Red.on_default().bold();
 pub const DIM: Style = Style::new().dimmed();
 pub const BOLD: Style = Style::new().bold();
 
-/// `text` wrapped in `style`, for anstream to keep or strip.
+/// `text` wrapped in `style`, for anstream to keep or strip; plain when neither stdout nor
+/// stderr shows colours, since the styles would be stripped again on the way out.
 pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    static PLAIN: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        let never = anstream::ColorChoice::Never;
+        anstream::AutoStream::choice(&std::io::stdout()) == never
+            && anstream::AutoStream::choice(&std::io::stderr()) == never
+    });
+    if *PLAIN { text.to_string() } else { styled(style, text) }
+}
+
+/// `text` between `style`'s escapes.
+fn styled(style: Style, text: impl std::fmt::Display) -> String {
     format!("{style}{text}{style:#}")
 }
 
@@ -33,10 +44,52 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 /// terminal or `NO_COLOR` is set, as `anstream` decides).
 pub fn print(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut stdout = anstream::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
+    let stdout = std::io::stdout();
+    let choice = anstream::AutoStream::choice(&stdout);
+    let mut lock = stdout.lock();
+    if choice == anstream::ColorChoice::Never {
+        // anstream strips with a byte-by-byte parser, which cost `status` as much as the
+        // rest of its report's formatting.
+        lock.write_all(plain(text).as_bytes())?;
+        lock.flush()?;
+    } else {
+        let mut stream = anstream::AutoStream::new(lock, choice);
+        stream.write_all(text.as_bytes())?;
+        stream.flush()?;
+    }
     Ok(())
+}
+
+/// `text` without styles, as anstream's stripping would write it: the escapes [`paint`]
+/// makes (`ESC [ digits;… m`) are cut out directly; any other escape or control character
+/// (from a file name, say) sends the whole text through anstream's parser instead.
+fn plain(text: &str) -> std::borrow::Cow<'_, str> {
+    let parsed = || std::borrow::Cow::Owned(anstream::adapter::strip_str(text).to_string());
+    // No early exit, so that the check is vectorised.
+    let other_control = text.bytes().fold(false, |any, b| {
+        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | 0x1b)) | (b == 0x7f)
+    });
+    if other_control {
+        return parsed();
+    }
+    let Some(first) = text.find('\x1b') else { return text.into() };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut at = Some(first);
+    while let Some(escape) = at {
+        out.push_str(&rest[..escape]);
+        let after = rest[escape + 1..].strip_prefix('[').and_then(|params| {
+            let end = params.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+            params[end..].strip_prefix('m')
+        });
+        match after {
+            Some(after) => rest = after,
+            None => return parsed(),
+        }
+        at = rest.find('\x1b');
+    }
+    out.push_str(rest);
+    out.into()
 }
 
 /// A [`dashkey::KeyError`] in the binary's words: the library says what is wrong, the binary
@@ -77,6 +130,28 @@ pub fn set_first(platform: &dashkey::Platform) -> String {
 #[cfg(test)]
 mod tests {
     use dashkey::KeyError;
+
+    #[test]
+    fn plain_text_is_what_anstream_strips_to() {
+        let styled = super::styled(super::FAIL, "✗ key");
+        let samples = [
+            String::new(),
+            "no escapes at all\n".to_string(),
+            format!("{styled}  {}  from ~/.bashrc\n", super::styled(super::DIM, "(dim)")),
+            format!("{}\t{}\r\n", super::styled(super::BOLD, "é"), super::styled(super::OK, "")),
+            // Not `paint`'s: each goes through anstream's parser.
+            "a\x1b]0;title\x07b\n".to_string(),
+            "bell\x07 and del\x7f\n".to_string(),
+            format!("{styled}\x1b[1;2Hmoved\x1b"),
+            "\x1b[31".to_string(),
+            "\x1b[".to_string(),
+            "\u{9b}31m C1 as UTF-8\n".to_string(),
+        ];
+        for sample in samples {
+            let want = anstream::adapter::strip_str(&sample).to_string();
+            assert_eq!(super::plain(&sample), want, "{sample:?}");
+        }
+    }
 
     #[test]
     fn key_errors_keep_their_advice_in_the_binary() {

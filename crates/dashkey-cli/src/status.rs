@@ -162,7 +162,12 @@ pub fn run(platform: &Platform, args: &StatusArgs) -> Outcome {
     }
     let here = crate::profiles::here(platform, args.profile.as_deref());
     let matrix = crate::contexts::matrix(platform);
-    let clients = crate::clients::resolve(platform, only, matrix.key_region.as_deref());
+    // The clients are shown only with `--client` or in JSON; the plain text does not list
+    // them, so it does not pay for resolving every one (a sixth of its instructions).
+    let clients = match (only, args.json) {
+        (None, false) => Vec::new(),
+        _ => crate::clients::resolve(platform, only, matrix.key_region.as_deref()),
+    };
     if let (Some(_), false) = (only, args.json) {
         crate::clients::render(platform, &clients[0]);
         return Ok(if clients[0].works() { Exit::Ok } else { Exit::Problem });

@@ -149,6 +149,17 @@ fn colour_never_reaches_a_pipe_or_no_color() {
 }
 
 #[test]
+fn forced_colour_styles_the_same_text() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("DASHSCOPE_API_KEY", KEY);
+    let plain = sandbox.run(&["status"], None).stdout;
+    sandbox.env("CLICOLOR_FORCE", "1");
+    let coloured = sandbox.run(&["status"], None).stdout;
+    assert!(coloured.contains("\u{1b}["), "{coloured}");
+    assert_eq!(anstream::adapter::strip_str(&coloured).to_string(), plain);
+}
+
+#[test]
 fn usage_errors_exit_2_on_stderr() {
     let sandbox = Sandbox::new();
     let run = sandbox.run(&["status", "--bogus"], None);

@@ -308,21 +308,41 @@ pub fn matrix(platform: &Platform, inputs: &Inputs) -> Matrix {
         (None, None) => (None, None),
     };
     let world = contexts::World::read(platform, stored.as_ref(), inputs);
+    // Most contexts of a user get the same environment (the login shell, the terminal and
+    // ssh often read the same lines): the lookups run once per distinct environment.
+    let mut done: Vec<(Platform, Vec<SurfaceReach>)> = Vec::new();
     let contexts = LaunchContext::ALL
         .iter()
         .filter_map(|&context| {
             let built = world.environment(context)?;
-            let surfaces = surfaces(&built.platform, &endpoints, key_region.as_deref());
+            let seen = done.iter().find(|(seen, _)| same_process(seen, &built.platform));
+            let surfaces = match seen {
+                Some((_, surfaces)) => surfaces.clone(),
+                None => surfaces(&built.platform, &endpoints, key_region.as_deref()),
+            };
+            let holds = holds(&built.platform, &surfaces);
+            if seen.is_none() {
+                done.push((built.platform, surfaces.clone()));
+            }
             Some(ContextReach {
                 context,
                 coverage: built.coverage,
                 given_by: built.given_by,
-                holds: holds(&built.platform, &surfaces),
+                holds,
                 surfaces,
             })
         })
         .collect();
     Matrix { key_region, key_region_from, stored_region, contexts }
+}
+
+/// Two contexts' processes look the same to every lookup: one environment, one account home,
+/// one working directory.
+fn same_process(a: &Platform, b: &Platform) -> bool {
+    a.os() == b.os()
+        && a.account_home() == b.account_home()
+        && a.cwd() == b.cwd()
+        && a.vars().eq(b.vars())
 }
 
 /// What each surface does in a process with this environment.

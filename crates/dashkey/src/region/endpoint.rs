@@ -176,6 +176,12 @@ impl RegionEndpoint {
         self.url(ApiShape::Native)
     }
 
+    /// Whether `url` is [`RegionEndpoint::native`], compared without building it (the
+    /// launch-context matrix asks this of every region for every surface).
+    pub fn is_native(&self, url: &str) -> bool {
+        url.strip_prefix(self.base.as_str()) == Some(ApiShape::Native.path())
+    }
+
     /// `DASHSCOPE_WEBSOCKET_BASE_URL` for this endpoint.
     pub fn websocket(&self) -> String {
         self.url(ApiShape::WebSocket)
@@ -232,6 +238,18 @@ fn split_root(url: &str) -> Result<(String, &str), EndpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_native_is_comparing_with_native() {
+        let gateway = RegionEndpoint::from_base_url("http://127.0.0.1:18080/gw/api/v1").unwrap();
+        let every = Region::all().iter().map(RegionEndpoint::public).chain([gateway]);
+        for endpoint in every {
+            assert!(endpoint.is_native(&endpoint.native()), "{}", endpoint.native());
+            assert!(!endpoint.is_native(&endpoint.compatible()));
+            assert!(!endpoint.is_native(&endpoint.base));
+            assert!(!endpoint.is_native(&format!("{}/", endpoint.native())));
+        }
+    }
 
     #[test]
     fn base_urls_are_taken_apart_and_plain_http_stays_on_loopback() {

@@ -71,7 +71,7 @@ pub fn region_of_native(url: &str, endpoints: &[RegionEndpoint]) -> Option<Strin
     let trimmed = url.trim_end_matches('/');
     endpoints
         .iter()
-        .find(|endpoint| endpoint.native() == trimmed)
+        .find(|endpoint| endpoint.is_native(trimmed))
         .map(|endpoint| endpoint.region.clone())
         .or_else(|| region_of_url(url))
 }

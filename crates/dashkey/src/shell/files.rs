@@ -193,10 +193,38 @@ pub fn all_hook_candidates(platform: &Platform, probes: &Probes) -> Vec<PathBuf>
     dedup(files)
 }
 
-/// Removes duplicates, keeping first occurrences.
+/// Removes duplicates (as paths: `a//b` is `a/b`), keeping first occurrences. The lists are
+/// a few dozen paths under one home, so each is compared with those kept, as bytes when both
+/// are written the one way a path can be (hashing paths component by component, or
+/// comparing them so, cost `status` more than reading the files).
 pub fn dedup(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut seen = std::collections::HashSet::new();
-    paths.into_iter().filter(|path| seen.insert(path.clone())).collect()
+    let mut kept: Vec<(PathBuf, bool)> = Vec::with_capacity(paths.len());
+    for path in paths {
+        let normal = is_normal(&path);
+        let same = |(seen, seen_normal): &(PathBuf, bool)| {
+            seen.as_os_str() == path.as_os_str() || (!(normal && *seen_normal) && *seen == path)
+        };
+        if !kept.iter().any(same) {
+            kept.push((path, normal));
+        }
+    }
+    kept.into_iter().map(|(path, _)| path).collect()
+}
+
+/// Whether a path's bytes are its components joined by `/`, so that two such paths are the
+/// same path exactly when their bytes are equal: no repeated or trailing separator, no `.`
+/// component, nothing (`\`, `:`) another platform's paths give a meaning.
+fn is_normal(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let mut before = [0u8; 2];
+    for &byte in bytes {
+        let repeated = byte == b'/' && (before[1] == b'/' || before == *b"/.");
+        if repeated || byte == b'\\' || byte == b':' {
+            return false;
+        }
+        before = [before[1], byte];
+    }
+    !bytes.is_empty() && before[1] != b'/' && before != *b"/."
 }
 
 /// The dialect of a startup file, from its name.
@@ -215,6 +243,34 @@ pub fn dialect_of_file(path: &Path) -> Dialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dedup_keeps_the_first_of_each_path_however_it_is_written() {
+        let written = [
+            "/h/.bashrc",
+            "/h//.bashrc",
+            "/h/./.bashrc",
+            "/h/.bashrc/",
+            "/h/.zshrc",
+            "./a",
+            "a",
+            ".//a",
+            "a/.",
+            "/",
+            "//",
+            "/h/.bashrc",
+            "/h/a:b",
+            "/h/a:b/",
+            "/h/x\\y",
+            "/h/.profile",
+        ];
+        let paths: Vec<PathBuf> = written.iter().map(PathBuf::from).collect();
+        // The reference: a set of paths, compared as paths.
+        let mut seen = std::collections::HashSet::new();
+        let expected: Vec<PathBuf> = paths.iter().filter(|p| seen.insert(*p)).cloned().collect();
+        assert_eq!(dedup(paths), expected);
+        assert_eq!(expected.len(), 8, "{expected:?}");
+    }
 
     fn linux(home: &Path) -> Platform {
         Platform::simulated(Os::Linux, [("HOME", home.to_str().unwrap()), ("PATH", "/nonexistent")])

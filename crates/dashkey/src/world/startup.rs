@@ -180,6 +180,8 @@ pub struct Startup {
     unread: Vec<ReadError>,
     /// Replays already computed, by session and variable.
     replays: RefCell<HashMap<(Session, String), Arc<Replay>>>,
+    /// The files each session opens itself, once per session (a replay per variable asks).
+    tops: RefCell<Vec<(Session, Arc<[PathBuf]>)>>,
 }
 
 impl Startup {
@@ -233,6 +235,7 @@ impl Startup {
             config: platform.config_dir(),
             unread,
             replays: RefCell::default(),
+            tops: RefCell::default(),
         }
     }
 
@@ -288,6 +291,16 @@ impl Startup {
         }
     }
 
+    /// [`Startup::top_level`], computed once per session.
+    fn top_level_once(&self, session: Session) -> Arc<[PathBuf]> {
+        if let Some((_, files)) = self.tops.borrow().iter().find(|(s, _)| *s == session) {
+            return Arc::clone(files);
+        }
+        let files: Arc<[PathBuf]> = self.top_level(session).into();
+        self.tops.borrow_mut().push((session, Arc::clone(&files)));
+        files
+    }
+
     /// Whether the assignment at `path:line` is met after a dashkey hook in some session of
     /// some shell, so that its value replaces dashkey's there.
     pub fn overrides_hook(&self, path: &Path, line: usize, name: &str) -> bool {
@@ -319,7 +332,7 @@ impl Startup {
         // already walked (or being walked: a loop) is not walked again.
         let mut events = Vec::new();
         let mut walked = HashSet::new();
-        for path in self.top_level(session).iter().rev() {
+        for path in self.top_level_once(session).iter().rev() {
             self.walk_back(path, name, &mut events, &mut walked, 0);
         }
         events.reverse();

@@ -7,6 +7,7 @@
 //! reads the `Defaults` lines that decide it. The file is usually readable by root only, so
 //! an unreadable policy is a normal answer, not an error to stop on.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,10 @@ impl EnvPolicy {
         let dir = path.parent().unwrap_or(Path::new("/"));
         for line in logical_lines(text) {
             let line = line.trim();
+            // Most lines are comments and rules: only `Defaults` and include lines matter.
+            if !["Defaults", "@include", "#include"].iter().any(|start| line.starts_with(start)) {
+                continue;
+            }
             let include = ["@includedir ", "#includedir ", "@include ", "#include "]
                 .iter()
                 .find_map(|prefix| line.strip_prefix(prefix).map(|rest| (*prefix, rest.trim())));
@@ -162,21 +167,22 @@ fn identity(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Lines with `\` continuations joined.
-fn logical_lines(text: &str) -> Vec<String> {
+/// Lines with `\` continuations joined (only those lines are copied).
+fn logical_lines(text: &str) -> Vec<Cow<'_, str>> {
     let mut out = Vec::new();
     let mut current = String::new();
     for line in text.lines() {
         match line.strip_suffix('\\') {
             Some(part) => current.push_str(part),
+            None if current.is_empty() => out.push(Cow::Borrowed(line)),
             None => {
                 current.push_str(line);
-                out.push(std::mem::take(&mut current));
+                out.push(Cow::Owned(std::mem::take(&mut current)));
             }
         }
     }
     if !current.is_empty() {
-        out.push(current);
+        out.push(Cow::Owned(current));
     }
     out
 }
