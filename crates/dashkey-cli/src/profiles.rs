@@ -270,7 +270,11 @@ pub fn unlink(platform: &Platform, _args: &UnlinkArgs) -> Outcome {
 }
 
 /// A profile's settings: its key and region, with the `--client` names the record asks for.
-fn settings_with(record: &Record, key: dashkey::ApiKey, region: Option<RegionEndpoint>) -> Settings {
+fn settings_with(
+    record: &Record,
+    key: dashkey::ApiKey,
+    region: Option<RegionEndpoint>,
+) -> Settings {
     Settings {
         // Which plan an sk-sp- key belongs to is recorded only for the key in use.
         plan: record.plan.clone().filter(|_| record.fingerprint == Some(key.fingerprint())),

@@ -387,7 +387,10 @@ fn own_variables(path: &Path, bytes: &[u8]) -> Result<Vec<(Dialect, Vec<u8>)>, P
         .iter()
         .filter(|(name, _)| name != crate::vars::CODING_PLAN_API_KEY)
         .filter_map(|(name, value)| {
-            Some((crate::store::plan::vars_static(name)?, zeroize::Zeroizing::new(value.to_string())))
+            Some((
+                crate::store::plan::vars_static(name)?,
+                zeroize::Zeroizing::new(value.to_string()),
+            ))
         })
         .collect();
     rendered(&kept)
