@@ -634,4 +634,16 @@ impl SetRun<'_> {
             .map(|(name, _)| *name)
             .collect()
     }
+
+    /// The path of this dashkey, which the keyring store's files and nushell's hook run (a
+    /// shell's PATH may not have it yet when its startup files are read); `None` with the
+    /// file store.
+    pub(super) fn keyring_exe(&self) -> Result<Option<PathBuf>, PersistError> {
+        if self.key_names().is_empty() {
+            return Ok(None);
+        }
+        std::env::current_exe()
+            .map(Some)
+            .map_err(|e| FsError::new("find the path of", Path::new("dashkey"), e).into())
+    }
 }
