@@ -328,7 +328,8 @@ mod tests {
     fn nushells_keyring_hook_is_a_line_of_dashkeys_block() {
         let home = Path::new("/home/ana");
         let owned = home.join(".config/dashkey/env.nu");
-        let lines = shell::keyring_hook_lines(Dialect::Nu, &owned, Some(home), Path::new("/bin/dk"));
+        let lines =
+            shell::keyring_hook_lines(Dialect::Nu, &owned, Some(home), Path::new("/bin/dk"));
         let text = block::upsert("", &lines).unwrap();
         assert!(check_block_lines(Path::new("config.nu"), &text).is_ok(), "{text}");
         assert_eq!(block::remove(&text).unwrap(), "", "unset takes it out whole");
