@@ -210,7 +210,9 @@ struct Status {
 
 impl Status {
     fn read(platform: &Platform) -> Status {
-        let copies = store::scan(platform);
+        let (record, record_problem) =
+            platform.dashkey_dir().map_or((None, None), |dir| Record::inspect(&dir));
+        let copies = store::scan_recorded(platform, record.as_ref());
         let resolutions: Vec<Resolution> =
             Sdk::ALL.iter().map(|&sdk| resolve::resolve(sdk, platform)).collect();
         // An unreadable config.toml is `verify`'s and `set`'s to report; here the built-in
@@ -220,8 +222,6 @@ impl Status {
             .iter()
             .map(|r| resolve::configured_region(&r.urls, &endpoints, None).id)
             .collect();
-        let (record, record_problem) =
-            platform.dashkey_dir().map_or((None, None), |dir| Record::inspect(&dir));
         Status { copies, resolutions, regions, record, record_problem }
     }
 
