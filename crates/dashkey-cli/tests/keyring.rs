@@ -442,9 +442,28 @@ fn the_keyring_store_keeps_one_key_so_named_profiles_are_refused() {
     let Some(service) = SecretService::start(&mut sandbox) else { return };
     set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
     let before = home_without_keyring(&sandbox.home);
-    let run = sandbox.run(&["set", "--stdin", "--offline", "--profile", "work"], Some(OTHER_KEY));
+    let work = ["set", "--stdin", "--offline", "--profile", "work"];
+    let run = sandbox.run(&work, Some(OTHER_KEY));
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("default profile only"), "{}", run.stderr);
     assert_eq!(home_without_keyring(&sandbox.home), before);
+    assert_eq!(service.lookup(&sandbox).as_deref(), Some(KEY));
+
+    // The way out it names: back to files, then the profile.
+    let fix = "dashkey set --store file --keep-key";
+    assert!(run.stderr.contains(fix), "{}", run.stderr);
+    sandbox.run(&fix.split(' ').skip(1).collect::<Vec<_>>(), None).expect_code(0);
+    sandbox.run(&work, Some(OTHER_KEY)).expect_code(0);
+    assert_eq!(service.lookup(&sandbox), None);
+
+    // And the other way: with a profile stored, the keyring store says how to make room.
+    let before = home_without_keyring(&sandbox.home);
+    let run = sandbox.run(&["set", "--keep-key", "--store", "keyring"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("dashkey unset --profile NAME"), "{}", run.stderr);
+    assert_eq!(home_without_keyring(&sandbox.home), before);
+    assert_eq!(service.lookup(&sandbox), None);
+    sandbox.run(&["unset", "--profile", "work"], None).expect_code(0);
+    sandbox.run(&["set", "--keep-key", "--store", "keyring"], None).expect_code(0);
     assert_eq!(service.lookup(&sandbox).as_deref(), Some(KEY));
 }

@@ -284,6 +284,9 @@ pub enum PersistError {
     /// The keyring store keeps one key, the default profile's.
     #[error("the keyring store keeps one key, and named profiles are stored")]
     KeyringWithProfiles,
+    /// A named profile cannot be stored beside the keyring store's one key.
+    #[error("the keyring store keeps one key, the default profile's")]
+    ProfileWithKeyring,
     /// The profile in use cannot be removed alone: new shells would be left without it.
     #[error("the profile '{name}' is in use")]
     ProfileInUse {
