@@ -309,6 +309,10 @@ impl Status {
                     paint(FAIL, format!("unreadable: {failure}"))
                 }
                 (None, _) if copy.kind == PlaceKind::Variable => paint(DIM, "not set"),
+                // A keyring that cannot be asked may well hold the key: its problem says why.
+                (None, _) if copy.kind == PlaceKind::Keyring && !copy.problems.is_empty() => {
+                    paint(FAIL, "cannot be read")
+                }
                 (None, _) if copy.kind == PlaceKind::Keyring => paint(DIM, "no entry"),
                 (None, _) => paint(DIM, "no file"),
             };

@@ -321,6 +321,8 @@ fn a_locked_keyring_stops_every_command_with_the_unlock_fix_and_changes_nothing(
     assert_eq!(snapshot(&sandbox.home), before, "HOME is byte for byte as it was");
     let status = sandbox.run_bounded(&["status"], None);
     assert!(status.stdout.contains("unlock the keyring"), "{}", status.stdout);
+    let row = status.stdout.lines().find(|l| l.contains("the Secret Service")).unwrap();
+    assert!(row.contains("cannot be read"), "a locked entry is not a missing one: {row}");
 }
 
 #[test]
