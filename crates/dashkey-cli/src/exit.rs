@@ -65,7 +65,8 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 PersistError::Quote(_)
                 | PersistError::UnknownProfile { .. }
                 | PersistError::ProfileInUse { .. }
-                | PersistError::KeyringWithProfiles,
+                | PersistError::KeyringWithProfiles
+                | PersistError::ProfileWithKeyring,
             ) => Exit::Usage,
             _ => Exit::Io,
         };
@@ -168,7 +169,13 @@ fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
         PersistError::Keyring(_) => Some(format!("{error}; {}", dashkey::store::keyring::FIX)),
         PersistError::KeyringWithProfiles => Some(format!(
             "{error}: the keyring holds the key of the default profile only; remove the others \
-             first (dashkey unset --profile NAME) or keep the file store"
+             first (`dashkey profiles` lists them, `dashkey unset --profile NAME` removes one) \
+             or keep the file store"
+        )),
+        PersistError::ProfileWithKeyring => Some(format!(
+            "{error}: the keyring holds the key of the default profile only, so no other \
+             profile can be stored beside it; to keep several keys, move the key back to files \
+             first (dashkey set --store file --keep-key), then store the profile"
         )),
         PersistError::ReadOnly { path } => Some(format!(
             "{} is read-only, so dashkey will not edit it; make it writable (chmod u+w) or skip it \

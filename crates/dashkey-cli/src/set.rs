@@ -167,7 +167,7 @@ pub fn run(platform: &Platform, args: &SetArgs) -> Outcome {
     let current = store::profile::in_use(previous.as_ref());
     let keyring = options.store.unwrap_or(previous.as_ref().map_or(KeyStore::File, |r| r.store));
     if target != current && keyring == KeyStore::Keyring {
-        return Err(store::PersistError::KeyringWithProfiles.into());
+        return Err(store::PersistError::ProfileWithKeyring.into());
     }
     if target != current {
         return crate::profiles::store_profile(platform, &target, &settings, args);

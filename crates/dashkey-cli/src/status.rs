@@ -210,7 +210,9 @@ struct Status {
 
 impl Status {
     fn read(platform: &Platform) -> Status {
-        let copies = store::scan(platform);
+        let (record, record_problem) =
+            platform.dashkey_dir().map_or((None, None), |dir| Record::inspect(&dir));
+        let copies = store::scan_recorded(platform, record.as_ref());
         let resolutions: Vec<Resolution> =
             Sdk::ALL.iter().map(|&sdk| resolve::resolve(sdk, platform)).collect();
         // An unreadable config.toml is `verify`'s and `set`'s to report; here the built-in
@@ -220,8 +222,6 @@ impl Status {
             .iter()
             .map(|r| resolve::configured_region(&r.urls, &endpoints, None).id)
             .collect();
-        let (record, record_problem) =
-            platform.dashkey_dir().map_or((None, None), |dir| Record::inspect(&dir));
         Status { copies, resolutions, regions, record, record_problem }
     }
 
@@ -309,6 +309,10 @@ impl Status {
                     paint(FAIL, format!("unreadable: {failure}"))
                 }
                 (None, _) if copy.kind == PlaceKind::Variable => paint(DIM, "not set"),
+                // A keyring that cannot be asked may well hold the key: its problem says why.
+                (None, _) if copy.kind == PlaceKind::Keyring && !copy.problems.is_empty() => {
+                    paint(FAIL, "cannot be read")
+                }
                 (None, _) if copy.kind == PlaceKind::Keyring => paint(DIM, "no entry"),
                 (None, _) => paint(DIM, "no file"),
             };

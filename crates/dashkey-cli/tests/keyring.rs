@@ -102,6 +102,26 @@ impl SecretService {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    /// Locks the login collection, as a screen lock or `secret-tool lock` does, through the
+    /// Secret Service's own `Lock` call. Reading it then asks for a prompt, which a session
+    /// without a prompter dismisses.
+    fn lock(&self, sandbox: &Sandbox) {
+        let out = sandbox
+            .program("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.Lock",
+                "array:objpath:/org/freedesktop/secrets/collection/login",
+            ])
+            .output()
+            .unwrap();
+        let reply = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && reply.contains("collection/login"), "{reply}");
+    }
+
     fn signal(&self, signal: &str) {
         let pid = self.daemon.id().to_string();
         assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
@@ -268,6 +288,44 @@ fn a_daemon_that_does_not_answer_costs_the_timeout_and_one_line_in_a_new_shell()
 }
 
 #[test]
+fn a_locked_keyring_stops_every_command_with_the_unlock_fix_and_changes_nothing() {
+    let mut sandbox = Sandbox::new();
+    sandbox.write(".bashrc", "# mine\n");
+    let Some(service) = SecretService::start(&mut sandbox) else { return };
+    set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
+    service.lock(&sandbox);
+    // All of HOME, the Secret Service's encrypted keyring file included.
+    let before = snapshot(&sandbox.home);
+    let unlock = |run: &common::Run, what: &str| {
+        assert_eq!(run.code, 3, "{what}: {}", run.stderr);
+        assert!(run.stderr.contains("locked"), "{what}: {}", run.stderr);
+        assert!(run.stderr.contains("unlock the keyring"), "{what}, the fix: {}", run.stderr);
+        assert!(run.stderr.contains("dashkey set --store file"), "{what}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{what}");
+    };
+    let again = sandbox
+        .run_bounded(&["set", "--stdin", "--offline", "--store", "keyring"], Some(OTHER_KEY));
+    unlock(&again, "set --store keyring");
+    unlock(
+        &sandbox.run_bounded(&["set", "--keep-key", "--store", "file"], None),
+        "set --store file",
+    );
+    unlock(&sandbox.run_bounded(&["env", "--shell", "sh"], None), "env");
+    unlock(&sandbox.run_bounded(&["run", "--", "printenv", "DASHSCOPE_API_KEY"], None), "run");
+    unlock(&sandbox.run_bounded(&["unset"], None), "unset");
+    let (key, stderr) = new_bash(&sandbox);
+    assert_eq!(key, "", "no key, and the shell still starts");
+    assert_eq!(stderr.lines().count(), 1, "one short warning: {stderr}");
+    assert!(stderr.contains("locked"), "{stderr}");
+    assert!(!stderr.contains(KEY) && !stderr.contains(OTHER_KEY));
+    assert_eq!(snapshot(&sandbox.home), before, "HOME is byte for byte as it was");
+    let status = sandbox.run_bounded(&["status"], None);
+    assert!(status.stdout.contains("unlock the keyring"), "{}", status.stdout);
+    let row = status.stdout.lines().find(|l| l.contains("the Secret Service")).unwrap();
+    assert!(row.contains("cannot be read"), "a locked entry is not a missing one: {row}");
+}
+
+#[test]
 fn a_file_that_fails_after_the_keyring_write_takes_the_new_entry_back() {
     let Some(strace) = tool("strace") else { return };
     let mut sandbox = Sandbox::new();
@@ -386,9 +444,28 @@ fn the_keyring_store_keeps_one_key_so_named_profiles_are_refused() {
     let Some(service) = SecretService::start(&mut sandbox) else { return };
     set(&sandbox, KEY, &["--store", "keyring"]).expect_code(0);
     let before = home_without_keyring(&sandbox.home);
-    let run = sandbox.run(&["set", "--stdin", "--offline", "--profile", "work"], Some(OTHER_KEY));
+    let work = ["set", "--stdin", "--offline", "--profile", "work"];
+    let run = sandbox.run(&work, Some(OTHER_KEY));
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("default profile only"), "{}", run.stderr);
     assert_eq!(home_without_keyring(&sandbox.home), before);
+    assert_eq!(service.lookup(&sandbox).as_deref(), Some(KEY));
+
+    // The way out it names: back to files, then the profile.
+    let fix = "dashkey set --store file --keep-key";
+    assert!(run.stderr.contains(fix), "{}", run.stderr);
+    sandbox.run(&fix.split(' ').skip(1).collect::<Vec<_>>(), None).expect_code(0);
+    sandbox.run(&work, Some(OTHER_KEY)).expect_code(0);
+    assert_eq!(service.lookup(&sandbox), None);
+
+    // And the other way: with a profile stored, the keyring store says how to make room.
+    let before = home_without_keyring(&sandbox.home);
+    let run = sandbox.run(&["set", "--keep-key", "--store", "keyring"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("dashkey unset --profile NAME"), "{}", run.stderr);
+    assert_eq!(home_without_keyring(&sandbox.home), before);
+    assert_eq!(service.lookup(&sandbox), None);
+    sandbox.run(&["unset", "--profile", "work"], None).expect_code(0);
+    sandbox.run(&["set", "--keep-key", "--store", "keyring"], None).expect_code(0);
     assert_eq!(service.lookup(&sandbox).as_deref(), Some(KEY));
 }

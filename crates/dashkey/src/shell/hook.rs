@@ -55,6 +55,32 @@ pub fn hook_lines(dialect: Dialect, owned: &Path, home: Option<&Path>) -> Vec<St
     vec![comment.to_string(), line]
 }
 
+/// The hook block with the keyring store (`set --store keyring`). The other dialects' owned
+/// files run `dashkey env` themselves, so their hook is the file store's; nushell's `env.nu`
+/// is data, so its hook loads the file and then the key from dashkey (`exe`): `export
+/// --format json` prints a record `load-env` takes (JSON is NUON), and `try` keeps a missing
+/// or failing dashkey to the one line it says on stderr. The file store's hook stays byte for
+/// byte what it was.
+pub fn keyring_hook_lines(
+    dialect: Dialect,
+    owned: &Path,
+    home: Option<&Path>,
+    exe: &Path,
+) -> Vec<String> {
+    let mut lines = hook_lines(dialect, owned, home);
+    if dialect == Dialect::Nu {
+        let path = path_expression(dialect, owned, home);
+        let exe = path_expression(dialect, exe, None);
+        // Quoted arguments: `run-external` would read a bare `--format` as its own flag.
+        lines[1] = format!(
+            "if ({path} | path exists) {{ open --raw {path} | from nuon | load-env; \
+             if ({exe} | path exists) {{ try {{ run-external {exe} 'export' '--format' 'json' \
+             | from json | load-env }} }} }}"
+        );
+    }
+    lines
+}
+
 /// Where a new hook block goes in a startup file: the end, except in a `.bashrc`, `.kshrc`
 /// or `.mkshrc` that *starts* by returning early from non-interactive shells. Debian's and
 /// Ubuntu's `.bashrc` begin that way, and `ssh host command` runs bash non-interactively
@@ -186,6 +212,39 @@ mod tests {
         let ps =
             hook_lines(Dialect::PowerShell, Path::new("C:\\Users\\ana\\AppData\\env.ps1"), None);
         assert!(ps[1].starts_with("if (Test-Path 'C:\\Users\\ana\\AppData\\env.ps1')"));
+    }
+
+    #[test]
+    fn with_the_keyring_store_only_nushells_hook_changes_and_it_loads_the_key_from_dashkey() {
+        let home = Path::new("/home/ana");
+        let exe = Path::new("/opt/my tools/dashkey");
+        for dialect in Dialect::OWNED {
+            let owned = home.join(".config/dashkey").join(dialect.owned_file_name());
+            let file_store = hook_lines(dialect, &owned, Some(home));
+            let keyring = keyring_hook_lines(dialect, &owned, Some(home), exe);
+            if dialect != Dialect::Nu {
+                assert_eq!(keyring, file_store, "{dialect:?}");
+                continue;
+            }
+            assert_eq!(keyring[0], file_store[0]);
+            let path = "($nu.home-path | path join \".config/dashkey/env.nu\")";
+            assert_eq!(
+                keyring[1],
+                format!(
+                    "if ({path} | path exists) {{ open --raw {path} | from nuon | load-env; \
+                     if (r#'/opt/my tools/dashkey'# | path exists) {{ try {{ run-external \
+                     r#'/opt/my tools/dashkey'# 'export' '--format' 'json' | from json | \
+                     load-env }} }} }}"
+                )
+            );
+            // The file store's part comes first, unchanged: a keyring that cannot be reached
+            // still leaves the URLs.
+            assert!(keyring[1].starts_with(file_store[1].trim_end_matches(" }")));
+            for (open, close) in [('{', '}'), ('(', ')')] {
+                let count = |c| keyring[1].chars().filter(|x| *x == c).count();
+                assert_eq!(count(open), count(close), "{open}{close} balanced");
+            }
+        }
     }
 
     #[test]

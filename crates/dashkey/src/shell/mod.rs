@@ -40,7 +40,7 @@ pub use files::{
 };
 pub use hook::{
     KEYRING_MARKER, hook_lines, hook_offset, is_interactive_guard, is_keyring_loader,
-    keyring_lines, keyring_names, owned_file,
+    keyring_hook_lines, keyring_lines, keyring_names, owned_file,
 };
 pub use probe::{Probes, detect, login_dialect};
 pub use quote::{

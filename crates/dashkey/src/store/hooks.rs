@@ -55,10 +55,14 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     let migrating: Vec<&Assignment> =
         assignments.iter().filter(|a| a.name == vars::API_KEY || a.literal).collect();
     let mut edited: Vec<PathBuf> = Vec::new();
+    let keyring_exe = run.keyring_exe()?;
     for (path, dialect) in &hook_files {
         run.dirs.extend(path.parent().map(Path::to_path_buf));
         let owned = owned_path(&run.dir, *dialect);
-        let lines = shell::hook_lines(*dialect, &owned, Some(&run.home));
+        let lines = match &keyring_exe {
+            Some(exe) => shell::keyring_hook_lines(*dialect, &owned, Some(&run.home), exe),
+            None => shell::hook_lines(*dialect, &owned, Some(&run.home)),
+        };
         let before = read_text(path)?;
         let text = utf8(path, before.as_deref().map(Vec::as_slice), *dialect, &owned)?;
         check_block_lines(path, &text)?;
@@ -314,4 +318,20 @@ fn restore_migrated(
         }
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nushells_keyring_hook_is_a_line_of_dashkeys_block() {
+        let home = Path::new("/home/ana");
+        let owned = home.join(".config/dashkey/env.nu");
+        let lines =
+            shell::keyring_hook_lines(Dialect::Nu, &owned, Some(home), Path::new("/bin/dk"));
+        let text = block::upsert("", &lines).unwrap();
+        assert!(check_block_lines(Path::new("config.nu"), &text).is_ok(), "{text}");
+        assert_eq!(block::remove(&text).unwrap(), "", "unset takes it out whole");
+    }
 }

@@ -170,8 +170,8 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
 
 /// What is there now: the entry, only when the record says the key lives there (a file-store
 /// user's `status` never talks to D-Bus).
-pub(super) fn found(platform: &Platform) -> Vec<KeyCopy> {
-    if recorded_store(platform) != KeyStore::Keyring {
+pub(super) fn found(platform: &Platform, recorded: KeyStore) -> Vec<KeyCopy> {
+    if recorded != KeyStore::Keyring {
         return Vec::new();
     }
     let (state, problems) = match read(platform) {

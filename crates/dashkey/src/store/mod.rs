@@ -140,9 +140,10 @@ impl Store {
     /// The copies of the key that are here now, as an SDK or a shell would read them
     /// (startup-file assignments are the `startup` reader's; services' files are listed by
     /// `dashkey service list`).
-    pub fn found(self, platform: &Platform) -> Vec<KeyCopy> {
+    /// `recorded` is the store the record names: only the keyring's copy depends on it.
+    pub fn found(self, platform: &Platform, recorded: KeyStore) -> Vec<KeyCopy> {
         match self {
-            Store::Keyring => keyring::found(platform),
+            Store::Keyring => keyring::found(platform, recorded),
             Store::Owned => owned::found(platform),
             Store::SdkKeyFile => sdk_key::found(platform),
             Store::Desktop => desktop::found(platform),
@@ -155,12 +156,19 @@ impl Store {
 /// Lists every place the key can be for this platform, in the order the SDKs look: the
 /// environment, then each store's copies ([`Store::found`]).
 pub fn scan(platform: &Platform) -> Vec<KeyCopy> {
+    let record = platform.dashkey_dir().and_then(|dir| Record::load(&dir).ok().flatten());
+    scan_recorded(platform, record.as_ref())
+}
+
+/// [`scan`] with the record the caller has already read (`status`), so that it is read once.
+pub fn scan_recorded(platform: &Platform, record: Option<&Record>) -> Vec<KeyCopy> {
+    let recorded = record.map_or(KeyStore::File, |record| record.store);
     let mut copies = vec![copies::variable_copy(platform)];
     if let Some(copy) = copies::path_variable_copy(platform) {
         copies.push(copy);
     }
     for store in Store::ALL {
-        copies.extend(store.found(platform));
+        copies.extend(store.found(platform, recorded));
     }
     // The stores are in the order they are written; a report lists them as the SDKs look.
     copies.sort_by_key(|copy| copy.kind);

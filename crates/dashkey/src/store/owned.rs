@@ -25,15 +25,7 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     let plain = run.plain_variables();
     let pairs = pairs(&plain);
     let names = run.key_names();
-    // The path of this dashkey, which the keyring store's files run (a shell's PATH may not
-    // have it yet when its startup files are read).
-    let exe = if names.is_empty() {
-        None
-    } else {
-        Some(std::env::current_exe().map_err(|e| {
-            fsx::FsError::new("find the path of", std::path::Path::new("dashkey"), e)
-        })?)
-    };
+    let exe = run.keyring_exe()?;
     for dialect in Dialect::OWNED {
         let path = owned_path(&run.dir, dialect);
         let before = read_text(&path)?;

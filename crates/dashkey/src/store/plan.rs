@@ -284,6 +284,9 @@ pub enum PersistError {
     /// The keyring store keeps one key, the default profile's.
     #[error("the keyring store keeps one key, and named profiles are stored")]
     KeyringWithProfiles,
+    /// A named profile cannot be stored beside the keyring store's one key.
+    #[error("the keyring store keeps one key, the default profile's")]
+    ProfileWithKeyring,
     /// The profile in use cannot be removed alone: new shells would be left without it.
     #[error("the profile '{name}' is in use")]
     ProfileInUse {
@@ -633,5 +636,17 @@ impl SetRun<'_> {
             .filter(|(_, value)| self.store == KeyStore::Keyring && value.as_str() == key)
             .map(|(name, _)| *name)
             .collect()
+    }
+
+    /// The path of this dashkey, which the keyring store's files and nushell's hook run (a
+    /// shell's PATH may not have it yet when its startup files are read); `None` with the
+    /// file store.
+    pub(super) fn keyring_exe(&self) -> Result<Option<PathBuf>, PersistError> {
+        if self.key_names().is_empty() {
+            return Ok(None);
+        }
+        std::env::current_exe()
+            .map(Some)
+            .map_err(|e| FsError::new("find the path of", Path::new("dashkey"), e).into())
     }
 }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::edit::fsx;
-use crate::edit::record::{ProfileEntry, Record, RecordedFile, Role};
+use crate::edit::record::{KeyStore, ProfileEntry, Record, RecordedFile, Role};
 use crate::shell::{self, Dialect};
 use crate::store::owned::{Stored, is_owned_text, load_stored, load_stored_at, owned_path};
 use crate::store::plan::{
@@ -243,6 +243,9 @@ pub fn plan_store(
     let old = old.unwrap_or(Record { version: Record::VERSION, ..Record::default() });
     if in_use(Some(&old)) == *name {
         return Err(PersistError::ProfileInUse { name: name.to_string() });
+    }
+    if old.store == KeyStore::Keyring {
+        return Err(PersistError::ProfileWithKeyring);
     }
     plan.secrets.push(settings.key.clone());
     let mut record = old.clone();
