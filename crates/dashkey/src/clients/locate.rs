@@ -94,3 +94,25 @@ pub fn locate(
 pub(super) fn is_dashscope(url: &str) -> bool {
     Endpoint::parse(url).is_ok_and(|e| !matches!(e.region, HostRegion::Custom))
 }
+
+/// The id of the plan host (`coding`, `token-plan-intl`, as [`crate::verify::PLAN_HOSTS`]
+/// names them) a URL is on: a plan host moved in `config.toml` (a test server) by its id,
+/// else by its host name. A key of one plan is refused on the same plan's host of the other
+/// family (China or international), which only this id tells apart.
+pub(super) fn plan_host(url: &str, endpoints: &[RegionEndpoint]) -> Option<String> {
+    let moved = endpoints.iter().filter(|e| crate::verify::plan_of_id(&e.region).is_some());
+    for endpoint in moved {
+        let base = endpoint.base.trim_end_matches('/');
+        if url.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
+            return Some(endpoint.region.clone());
+        }
+    }
+    let id = match Endpoint::parse(url).ok()?.region {
+        HostRegion::Coding { international: false } => "coding",
+        HostRegion::Coding { international: true } => "coding-intl",
+        HostRegion::TokenPlan { international: false } => "token-plan",
+        HostRegion::TokenPlan { international: true } => "token-plan-intl",
+        _ => return None,
+    };
+    Some(id.to_string())
+}

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use super::locate::is_dashscope;
+use super::locate::{is_dashscope, plan_host};
 use super::{ClientResolution, KeyChain, KeySource, Style, UrlSource};
 use crate::key::{KeyKind, ValueProblem};
 use crate::platform::Platform;
-use crate::region::Plan;
+use crate::region::{Plan, RegionEndpoint};
 use crate::vars;
 
 /// Why a client would not work.
@@ -85,6 +85,17 @@ pub enum Problem {
     TokenKeyOnStandardHost,
     /// A standard key on a Token Plan host.
     StandardKeyOnTokenHost,
+    /// A plan key on its own plan's host of the other family (a China Token Plan key on the
+    /// international Token Plan host, `coding` against `coding-intl`): refused like a wrong
+    /// key, because each family has its own accounts.
+    OtherPlanFamily {
+        /// The plan host id that accepted the key when `set` checked it.
+        key_host: String,
+        /// The plan host id it is sent to.
+        calls: String,
+        /// The URL on the key's own host, in the style of the one it is sent to.
+        right_url: String,
+    },
     /// A key of one plan (as `set` found it) on the other plan's host.
     OtherPlanHost {
         /// The key's plan.
@@ -148,6 +159,13 @@ impl fmt::Display for Problem {
                 "a {key} key is sent to a {host} host, which refuses it: it works only on \
                  {key} hosts"
             ),
+            Problem::OtherPlanFamily { key_host, calls, .. } => write!(
+                f,
+                "the key was accepted on {}, but it is sent to {}, which refuses it: each \
+                 plan host family has its own keys",
+                plan_host_name(key_host),
+                plan_host_name(calls)
+            ),
             Problem::StandardKeyOnCodingHost => f.write_str(
                 "a standard key is sent to a Coding Plan host, which accepts only sk-sp- keys",
             ),
@@ -155,7 +173,17 @@ impl fmt::Display for Problem {
     }
 }
 
-pub(super) fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<Problem> {
+/// A plan host's name with its id (`Token Plan (China) (token-plan)`).
+fn plan_host_name(id: &str) -> String {
+    let named = crate::verify::PLAN_HOSTS.iter().find(|(host, ..)| *host == id);
+    named.map_or_else(|| id.to_string(), |(_, name, ..)| format!("{name} ({id})"))
+}
+
+pub(super) fn judge(
+    resolution: &ClientResolution,
+    platform: &Platform,
+    endpoints: &[RegionEndpoint],
+) -> Vec<Problem> {
     let client = resolution.client;
     let mut problems = Vec::new();
     match &resolution.key {
@@ -239,6 +267,23 @@ pub(super) fn judge(resolution: &ClientResolution, platform: &Platform) -> Vec<P
         (Some(KeyKind::CodingPlan), Some(host)) => {
             if let Some(key) = key_plan.filter(|key| *key != host) {
                 problems.push(Problem::OtherPlanHost { key, host });
+            } else if let (Some(key_host), Some(calls)) =
+                (resolution.key_region.as_ref(), plan_host(url, endpoints))
+                && key_plan.is_some()
+                && *key_host != calls
+            {
+                let right = crate::verify::plan_endpoints(endpoints)
+                    .into_iter()
+                    .find(|target| target.region == *key_host);
+                if let Some(right) = right {
+                    let path = base.style.map_or("", Style::path);
+                    let right_url = format!("{}{path}", right.base.trim_end_matches('/'));
+                    problems.push(Problem::OtherPlanFamily {
+                        key_host: key_host.clone(),
+                        calls,
+                        right_url,
+                    });
+                }
             }
         }
         (Some(_), Some(Plan::Coding)) => problems.push(Problem::StandardKeyOnCodingHost),

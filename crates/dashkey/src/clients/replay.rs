@@ -139,7 +139,7 @@ pub fn resolve(
         problems: Vec::new(),
         files: layered.as_ref().map(|l| l.files.clone()),
     };
-    resolution.problems = judge(&resolution, platform);
+    resolution.problems = judge(&resolution, platform, endpoints);
     resolution
 }
 
