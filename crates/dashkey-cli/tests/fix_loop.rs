@@ -334,6 +334,15 @@ fn a_plan_key_sent_to_its_plan_s_other_host_family_is_fixed_by_the_printed_expor
     let title = "openai: the key was accepted on Token Plan (international)";
     let ran = loop_free(&world.sandbox, "client-problem", Some(title), &["--client", "openai"]);
     assert_eq!(ran, [format!("export OPENAI_BASE_URL='{intl}'")]);
+    // The SDKs' variable on the China Token Plan host: `doctor` names it, and its fix is the
+    // international host.
+    let compatible = "DASHSCOPE_COMPATIBLE_BASE_URL";
+    let china = "https://token-plan.cn-beijing.maas.aliyuncs.com/compatible-mode/v1";
+    world.sandbox.env("DASHSCOPE_API_KEY", TOKEN).env(compatible, china);
+    let title = format!("{compatible} is the other Token Plan host");
+    let ran = loop_free(&world.sandbox, "base-url", Some(&title), &[]);
+    let intl = "https://token-plan.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1";
+    assert_eq!(ran, [format!("export {compatible}='{intl}'")]);
 }
 
 /// Every id is covered above or listed as left out in this file's header: a new id fails
