@@ -322,4 +322,13 @@ fn keys_of_the_wrong_kind_get_the_real_401_from_openai_and_doctor_client_names_i
     // A Token Plan key there: 200.
     sandbox.env("OPENAI_API_KEY", TOKEN);
     assert_eq!(ask(&sandbox), "200 Hello from fake-dashscope (token-plan-intl).");
+    // The same key on the China Token Plan host, once `set` recorded which host took it: the
+    // real 401, and doctor names the other family.
+    sandbox.secret(TOKEN);
+    sandbox.run(&["set", "--stdin", "--no-modify-rc"], Some(TOKEN)).expect_code(0);
+    sandbox.env("OPENAI_BASE_URL", format!("{}/compatible-mode/v1", plan[2].url()));
+    let answer = ask(&sandbox);
+    assert!(answer.starts_with("error 401 ") && answer.contains("invalid_api_key"), "{answer}");
+    let title = client_problem(&sandbox);
+    assert!(title.contains("but it is sent to Token Plan (China) (token-plan)"), "{title}");
 }
