@@ -609,13 +609,26 @@ fn refuse_conflicts(
         found.iter().map(|c| format!("{} in {}", c.name, c.place.describe(platform))).collect()
     };
     if !settings_files.is_empty() {
+        // Claude Code copies each settings file's `env` over its process environment at
+        // start, and sends ANTHROPIC_API_KEY as X-Api-Key: the fix is in that file, which
+        // dashkey does not edit.
+        let files: Vec<String> = settings_files
+            .iter()
+            .filter_map(|c| match &c.place {
+                dashkey::clients::Place::ClientSettings { path } => Some(platform.show_path(path)),
+                _ => None,
+            })
+            .collect();
         return Err(usage(anyhow!(
-            "another key is set for {}: Claude Code applies its settings' env over the shell's \
-             and prefers ANTHROPIC_API_KEY over the ANTHROPIC_AUTH_TOKEN dashkey writes, so its \
-             calls would go out with that key, and nothing dashkey writes can shadow a settings \
-             file (not even with --force); nothing was changed. Remove ANTHROPIC_API_KEY from \
-             that env (or set it to this key), then run this again",
-            describe(&settings_files).join(", ")
+            "another key is set for {}: Claude Code copies its settings' env over the shell's \
+             when it starts and sends ANTHROPIC_API_KEY as X-Api-Key, so its calls would go out \
+             with that key, and nothing dashkey writes can shadow a settings file (not even \
+             with --force); nothing was changed. Fix: delete the \"ANTHROPIC_API_KEY\" entry \
+             from the \"env\" object of {}, then run this again; or, so that Claude Code asks \
+             dashkey for the key every time, put \"apiKeyHelper\": \"dashkey key\" in that \
+             file in its place (Claude Code sends the helper's output as the key)",
+            describe(&settings_files).join(", "),
+            files.join(" and of ")
         )));
     }
     if conflicts.is_empty() {

@@ -156,6 +156,47 @@ fn set_client_claude_code_refuses_another_anthropic_api_key_and_force_shadows_it
     sandbox.run(&set, Some(KEY)).expect_code(0);
 }
 
+/// The refusal over another `ANTHROPIC_API_KEY` in a settings file's `env` names the file and
+/// the exact edit, and either edit it names (deleting the entry, or `apiKeyHelper` with
+/// `dashkey key` in its place) lets the same `set` through, without dashkey touching the file.
+#[test]
+fn the_settings_env_refusal_names_the_edit_and_each_edit_it_names_lets_set_through() {
+    let mut sandbox = Sandbox::new();
+    let other = "sk-ant-api03-settings-own-key";
+    sandbox.secret(other);
+    let set = ["set", "--stdin", "--offline", "--no-modify-rc", "--client", "claude-code"];
+    let project = sandbox.root().join(".claude/settings.local.json");
+    std::fs::create_dir_all(project.parent().unwrap()).unwrap();
+    for (file, path) in [
+        ("~/.claude/settings.json".to_string(), sandbox.home.join(".claude/settings.json")),
+        (project.display().to_string(), project.clone()),
+    ] {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mine = format!(
+            "{{\"model\": \"qwen3-coder-plus\", \"env\": {{\"ANTHROPIC_API_KEY\": \"{other}\"}}}}"
+        );
+        std::fs::write(&path, &mine).unwrap();
+        let run = sandbox.run(&set, Some(KEY));
+        run.expect_code(2);
+        sandbox.assert_no_secret(&run, &[]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), mine, "dashkey edited {file}");
+        let shown = run.stderr.replace('\n', " ");
+        assert!(
+            shown.contains("delete the \"ANTHROPIC_API_KEY\" entry from the \"env\" object of"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"apiKeyHelper\": \"dashkey key\""), "{shown}");
+        assert!(shown.contains(&format!("\"env\" object of {file}, then")), "{shown}");
+        // The first edit it names: the entry deleted.
+        std::fs::write(&path, r#"{"model": "qwen3-coder-plus", "env": {}}"#).unwrap();
+        sandbox.run(&set, Some(KEY)).expect_code(0);
+        // The second: the helper in its place.
+        std::fs::write(&path, r#"{"apiKeyHelper": "dashkey key", "env": {}}"#).unwrap();
+        sandbox.run(&set, Some(KEY)).expect_code(0);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
 /// The mask `status` shows for a key (`sk-…5b6c`).
 struct ApiKeyMask;
 

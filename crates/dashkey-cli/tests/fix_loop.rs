@@ -307,6 +307,44 @@ fn a_link_to_a_profile_that_is_not_stored_is_fixed_by_unlink() {
     assert_eq!(loop_free(&world.sandbox, "profile-link", None, &[]), ["dashkey unlink"]);
 }
 
+#[test]
+fn a_plan_key_sent_to_its_plan_s_other_host_family_is_fixed_by_the_printed_export() {
+    // A Token Plan key only the international Token Plan host accepts; the China one refuses it.
+    const TOKEN: &str = "sk-sp-7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
+    let plan_hosts = ["coding", "coding-intl", "token-plan", "token-plan-intl"];
+    let mut world = World::with_extra(
+        |r, builder| match r {
+            "token-plan-intl" => builder.token_plan().valid_key(TOKEN),
+            "token-plan" => builder.token_plan(),
+            r if r.starts_with("coding") => builder.coding_plan(),
+            _ => builder,
+        },
+        &plan_hosts,
+    );
+    let path = format!(
+        "{}:{}",
+        dashkey_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    world.sandbox.env("PATH", path).env("SHELL", "/bin/bash");
+    world.sandbox.run(&["set", "--stdin", "--no-modify-rc"], Some(TOKEN)).expect_code(0);
+    let china = format!("{}/compatible-mode/v1", world.server("token-plan").url());
+    let intl = format!("{}/compatible-mode/v1", world.server("token-plan-intl").url());
+    world.sandbox.env("OPENAI_API_KEY", TOKEN).env("OPENAI_BASE_URL", &china);
+    let title = "openai: the key was accepted on Token Plan (international)";
+    let ran = loop_free(&world.sandbox, "client-problem", Some(title), &["--client", "openai"]);
+    assert_eq!(ran, [format!("export OPENAI_BASE_URL='{intl}'")]);
+    // The SDKs' variable on the China Token Plan host: `doctor` names it, and its fix is the
+    // international host.
+    let compatible = "DASHSCOPE_COMPATIBLE_BASE_URL";
+    let china = "https://token-plan.cn-beijing.maas.aliyuncs.com/compatible-mode/v1";
+    world.sandbox.env("DASHSCOPE_API_KEY", TOKEN).env(compatible, china);
+    let title = format!("{compatible} is the other Token Plan host");
+    let ran = loop_free(&world.sandbox, "base-url", Some(&title), &[]);
+    let intl = "https://token-plan.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1";
+    assert_eq!(ran, [format!("export {compatible}='{intl}'")]);
+}
+
 /// Every id is covered above or listed as left out in this file's header: a new id fails
 /// here until it is one or the other.
 #[test]

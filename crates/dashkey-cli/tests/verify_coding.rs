@@ -225,7 +225,33 @@ fn doctor_names_a_token_plan_key_on_a_standard_host_and_a_standard_key_on_a_toke
         client.contains("openai: it sends the key") && !client.contains("openai: a "),
         "{client}"
     );
+    // Its plan's other family: the China Token Plan host, and the China Coding Plan host
+    // for a Coding Plan key the international one accepted.
+    sandbox.env("OPENAI_BASE_URL", format!("{}/compatible-mode/v1", plan[2].url()));
+    let client = titles(&sandbox, &["doctor", "--client", "openai", "--json"]);
+    assert!(
+        client.contains(
+            "the key was accepted on Token Plan (international) (token-plan-intl), but it is \
+             sent to Token Plan (China) (token-plan), which refuses it"
+        ),
+        "{client}"
+    );
+    sandbox.secret(CODING);
+    sandbox.run(&["set", "--stdin", "--no-modify-rc"], Some(CODING)).expect_code(0);
+    sandbox.env("OPENAI_API_KEY", CODING).env("OPENAI_BASE_URL", plan[0].coding_url());
+    let client = titles(&sandbox, &["doctor", "--client", "openai", "--json"]);
+    assert!(
+        client.contains(
+            "the key was accepted on Coding Plan (international) (coding-intl), but it is sent \
+             to Coding Plan (China) (coding), which refuses it"
+        ),
+        "{client}"
+    );
+    sandbox.env("OPENAI_BASE_URL", plan[1].coding_url());
+    let client = titles(&sandbox, &["doctor", "--client", "openai", "--json"]);
+    assert!(!client.contains("which refuses it"), "{client}");
     // A standard key on the Token Plan host.
+    sandbox.env("OPENAI_BASE_URL", format!("{}/compatible-mode/v1", plan[3].url()));
     sandbox.env("OPENAI_API_KEY", KEY);
     let client = titles(&sandbox, &["doctor", "--client", "openai", "--json"]);
     assert!(client.contains("a standard key is sent to a Token Plan host"), "{client}");
@@ -296,4 +322,13 @@ fn keys_of_the_wrong_kind_get_the_real_401_from_openai_and_doctor_client_names_i
     // A Token Plan key there: 200.
     sandbox.env("OPENAI_API_KEY", TOKEN);
     assert_eq!(ask(&sandbox), "200 Hello from fake-dashscope (token-plan-intl).");
+    // The same key on the China Token Plan host, once `set` recorded which host took it: the
+    // real 401, and doctor names the other family.
+    sandbox.secret(TOKEN);
+    sandbox.run(&["set", "--stdin", "--no-modify-rc"], Some(TOKEN)).expect_code(0);
+    sandbox.env("OPENAI_BASE_URL", format!("{}/compatible-mode/v1", plan[2].url()));
+    let answer = ask(&sandbox);
+    assert!(answer.starts_with("error 401 ") && answer.contains("invalid_api_key"), "{answer}");
+    let title = client_problem(&sandbox);
+    assert!(title.contains("but it is sent to Token Plan (China) (token-plan)"), "{title}");
 }

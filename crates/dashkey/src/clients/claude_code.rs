@@ -1,7 +1,9 @@
 //! Claude Code's own settings, which decide which key it sends before the shell does.
 //!
 //! Claude Code applies the `env` object of its `settings.json` files to its process over the
-//! shell's variables, and it prefers `ANTHROPIC_API_KEY` (sent as `X-Api-Key`) over the
+//! shell's variables (`@anthropic-ai/claude-code` 1.0.128's `cli.js` does
+//! `Object.assign(process.env, settings.env)` at start; its `apiKeyHelper` is asked only when
+//! no `ANTHROPIC_API_KEY` is set, and its output is sent as the key), and it prefers `ANTHROPIC_API_KEY` (sent as `X-Api-Key`) over the
 //! `ANTHROPIC_AUTH_TOKEN` dashkey writes. So another key in `ANTHROPIC_API_KEY` there, or in
 //! the shell, means Claude Code's requests go out with that key: `set --client claude-code`
 //! refuses, naming the place. A value in a settings file cannot be shadowed by anything dashkey

@@ -152,6 +152,17 @@ fn fix(
         {
             None
         }
+        // The key's own plan host, in the style the client already uses: the variable that
+        // points elsewhere is the one to change (where it is set, for a new terminal).
+        Problem::OtherPlanFamily { right_url, .. } if !url_from_own_file => {
+            match &resolution.base.source {
+                UrlSource::Variable(name) => Some(format!(
+                    "export {name}='{right_url}'   (and the same where {name} is set, for new \
+                     terminals)"
+                )),
+                UrlSource::Sdk(_) | UrlSource::Default => None,
+            }
+        }
         Problem::NoKey { .. } | Problem::WrongRegion { .. } if !client.set_vars.is_empty() => {
             Some(format!("dashkey set --client {}", client.id))
         }

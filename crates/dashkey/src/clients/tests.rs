@@ -1,5 +1,10 @@
+use super::locate::is_dashscope;
 use super::*;
+use crate::key::ApiKey;
 use crate::platform::Os;
+use crate::platform::Platform;
+use crate::region::{Plan, Region};
+use crate::resolve::{CandidateVerdict, Skip};
 
 const SG_KEY: &str = "sk-0123456789abcdef0123456789abcdef";
 

@@ -27,7 +27,8 @@ impl Context<'_> {
         // Which plan an sk-sp- key is in: only the host that accepted it said (`set` records it).
         let record = self.platform.dashkey_dir().and_then(|dir| Record::load(&dir).ok().flatten());
         let key_plan = key.zip(record.as_ref()).and_then(|(key, record)| record.plan_of(key));
-        let key_kind = (key_kind, key_plan);
+        let key_host = key.zip(record.as_ref()).and_then(|(key, record)| record.plan_host_of(key));
+        let key_kind = (key_kind, key_plan, key_host);
         let mut regions: Vec<(&'static str, String)> = Vec::new();
         for (name, shape) in [
             (vars::HTTP_BASE_URL, ApiShape::Native),
@@ -277,7 +278,7 @@ fn url_findings(
     name: &str,
     shape: ApiShape,
     url: &str,
-    (key_kind, key_plan): (Option<KeyKind>, Option<Plan>),
+    (key_kind, key_plan, key_host): (Option<KeyKind>, Option<Plan>, Option<&str>),
     out: &mut Vec<Finding>,
 ) -> Option<String> {
     let fail = |title: String, detail: String| {
@@ -377,6 +378,39 @@ fn url_findings(
         );
     }
     let host_plan = endpoint.region.plan();
+    // The plan host of the key's own family (China or international), when this one is the
+    // same plan's other one: each family has its own accounts and refuses the other's keys.
+    let own_host = match (&endpoint.region, key_kind) {
+        (
+            HostRegion::Coding { international } | HostRegion::TokenPlan { international },
+            Some(KeyKind::CodingPlan),
+        ) if host_plan == key_plan => crate::verify::PLAN_HOSTS
+            .iter()
+            .find(|(id, ..)| Some(*id) == key_host && id.ends_with("-intl") != *international),
+        _ => None,
+    };
+    if let (Some((_, own_name, own, _)), Some(plan)) = (own_host, host_plan) {
+        // Only the known paths are repeated (see above), the plan hosts' own included.
+        let known = ["", "/v1", "/apps/anthropic"];
+        let own_path = match endpoint.shape {
+            Some(found) => found.path(),
+            None => known
+                .into_iter()
+                .find(|p| *p == endpoint.path.trim_end_matches('/'))
+                .unwrap_or(shape.path()),
+        };
+        out.push(
+            fail(
+                format!("{name} is the other {plan} host, but the key is a {own_name} key"),
+                format!(
+                    "dashkey set found the key accepted on {own}; {host} belongs to the other \
+                     family (China or international), which refuses it with 401."
+                ),
+            )
+            .fix(format!("export {name}='https://{own}{own_path}'")),
+        );
+        return None;
+    }
     match (&endpoint.region, key_kind) {
         (HostRegion::TokenPlan { .. }, Some(kind)) if kind != KeyKind::CodingPlan => out.push(
             fail(

@@ -304,6 +304,13 @@ impl Record {
         self.plan.as_ref().filter(|_| same).map(|p| p.plan)
     }
 
+    /// The id of the plan host that accepted this key (`token-plan-intl`), on the same terms
+    /// as [`Record::plan_of`].
+    pub fn plan_host_of(&self, key: &crate::key::ApiKey) -> Option<&str> {
+        let same = self.fingerprint.as_deref() == Some(key.fingerprint().as_str());
+        self.plan.as_ref().filter(|_| same).map(|p| p.host.as_str())
+    }
+
     /// Reads the record, and says why it cannot be used when it exists but is empty,
     /// truncated, garbage, not a regular file, or from a newer dashkey.
     pub fn inspect(dir: &Path) -> (Option<Record>, Option<RecordProblem>) {
