@@ -48,9 +48,8 @@ use crate::exit::{Exit, Failure, Outcome};
 /// overflow in its message; a stack overflow is still stopped by the guard page, as a plain
 /// SIGSEGV. What dashkey relies on from that start-up is kept here: SIGPIPE is ignored (a
 /// closed pipe is a write error, as before), a panic exits 101, and stdout is flushed.
-#[cfg(not(test))]
 #[allow(unsafe_code)] // `no_mangle`: the C library must find `main` by name
-#[unsafe(no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
