@@ -1,7 +1,5 @@
 //! Exit statuses, as documented in `--help` and DESIGN.md, and the error type that carries one.
 
-use std::process::ExitCode;
-
 /// What the process tells its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -20,16 +18,16 @@ pub enum Exit {
     Child(u8),
 }
 
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> ExitCode {
-        ExitCode::from(match exit {
+impl From<Exit> for u8 {
+    fn from(exit: Exit) -> u8 {
+        match exit {
             Exit::Ok => 0,
             Exit::Problem => 1,
             Exit::Usage => 2,
             Exit::Io => 3,
             Exit::Cancelled => 130,
             Exit::Child(code) => code,
-        })
+        }
     }
 }
 

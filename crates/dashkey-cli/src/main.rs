@@ -1,5 +1,7 @@
 //! The `dashkey` command. It maps arguments to library calls and owns every sentence the
 //! user reads; the `dashkey` library does the reasoning.
+// The C entry point instead of Rust's start-up: see `main`.
+#![cfg_attr(not(test), no_main)]
 
 /// Appends a line to a report being built in a `String` (see `output::print`); writing
 /// to a `String` cannot fail.
@@ -34,14 +36,31 @@ mod unset;
 mod verify;
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Exit, Failure, Outcome};
 
-fn main() -> ExitCode {
+/// The process's entry, called by the C library. Rust's own start-up would first ask the C
+/// library for the main thread's stack bounds (`pthread_getattr_np` reads and `sscanf`s all of
+/// `/proc/self/maps`: about 100k instructions, a tenth of `status`) only to name a stack
+/// overflow in its message; a stack overflow is still stopped by the guard page, as a plain
+/// SIGSEGV. What dashkey relies on from that start-up is kept here: SIGPIPE is ignored (a
+/// closed pipe is a write error, as before), a panic exits 101, and stdout is flushed.
+#[allow(unsafe_code)] // `no_mangle`: the C library must find `main` by name
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    dashkey::platform::ignore_broken_pipe_signal();
+    let code = std::panic::catch_unwind(dashkey_main).unwrap_or(101);
+    let _ = std::io::stdout().lock().flush();
+    code.into()
+}
+
+fn dashkey_main() -> u8 {
     if let Some(args) = plain_status(std::env::args_os().skip(1)) {
         return finish(run(Cli { command: Command::Status(args) }));
     }
@@ -55,7 +74,7 @@ fn main() -> ExitCode {
     finish(run(cli))
 }
 
-fn finish(outcome: Outcome) -> ExitCode {
+fn finish(outcome: Outcome) -> u8 {
     match outcome {
         Ok(exit) => exit.into(),
         Err(failure) => report(failure),
@@ -101,7 +120,7 @@ fn plain_status(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<cl
 /// Prints an error and returns its exit status. Errors name their cause in their own
 /// message, so the chain of sources is not printed again. The message is scrubbed of anything
 /// key-like first, whatever it quotes.
-fn report(Failure { exit, error }: Failure) -> ExitCode {
+fn report(Failure { exit, error }: Failure) -> u8 {
     let label = output::paint(output::FAIL, "error:");
     let message = keyinput::scrub(&error.to_string());
     anstream::eprintln!("{label} {message}");
@@ -158,14 +177,14 @@ fn note_home(platform: &dashkey::Platform) {
 
 /// Shows clap's own message (help, version, or a usage error) re-rendered without any
 /// key-like argument it would quote, with clap's exit status.
-fn parse_error(error: &clap::Error) -> ExitCode {
+fn parse_error(error: &clap::Error) -> u8 {
     let text = keyinput::scrub(&error.render().ansi().to_string());
     if error.use_stderr() {
         anstream::eprint!("{text}");
     } else {
         anstream::print!("{text}");
     }
-    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
+    u8::try_from(error.exit_code()).unwrap_or(2)
 }
 
 fn run(cli: Cli) -> Outcome {

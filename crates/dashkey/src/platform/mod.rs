@@ -10,6 +10,13 @@ use std::path::{Path, PathBuf};
 
 use crate::vars;
 
+/// Makes writing to a closed pipe an error (`EPIPE`) instead of a silent death by SIGPIPE, as
+/// Rust's own start-up does: the binary starts without it (see its `main`), and a report piped
+/// into `head` should end like any other write error.
+pub fn ignore_broken_pipe_signal() {
+    sys::ignore_broken_pipe_signal();
+}
+
 /// Operating-system families whose conventions differ for dashkey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

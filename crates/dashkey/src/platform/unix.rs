@@ -25,3 +25,10 @@ pub fn home_of(name: &str) -> Option<PathBuf> {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+#[allow(unsafe_code)] // the one libc call with no safe wrapper that needs no extra feature
+pub fn ignore_broken_pipe_signal() {
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler, so nothing can
+    // run at an unexpected time; it is what Rust's runtime does before `main`.
+    unsafe { nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_IGN) };
+}

@@ -24,3 +24,6 @@ pub fn home_of(_name: &str) -> Option<PathBuf> {
 pub fn is_root() -> bool {
     false
 }
+
+/// Windows has no SIGPIPE: a closed pipe is already a write error.
+pub fn ignore_broken_pipe_signal() {}

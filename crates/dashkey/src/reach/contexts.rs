@@ -250,14 +250,20 @@ impl<'a> World<'a> {
     fn sudo(&self) -> Built {
         let terminal = self.shell(interactive_session(self.login_shell), None);
         let path = self.inputs.sudoers.clone().unwrap_or_else(|| PathBuf::from("/etc/sudoers"));
-        let (policy, unread) = match EnvPolicy::read(&path) {
-            Ok(policy) => (policy, None),
-            Err(_) => (EnvPolicy::default(), Some(self.show(&path))),
+        let offered: Vec<(&str, &str)> =
+            terminal.platform.vars().filter(|(name, _)| name.starts_with("DASHSCOPE_")).collect();
+        // With nothing to keep, whether the policy is readable is all the reason needs.
+        let (policy, unread) = if offered.is_empty() {
+            (None, EnvPolicy::check(&path).err().map(|_| self.show(&path)))
+        } else {
+            match EnvPolicy::read(&path) {
+                Ok(policy) => (Some(policy), None),
+                Err(_) => (Some(EnvPolicy::default()), Some(self.show(&path))),
+            }
         };
-        let env: BTreeMap<String, String> = terminal
-            .platform
-            .vars()
-            .filter(|(name, _)| name.starts_with("DASHSCOPE_") && policy.keeps(name))
+        let env: BTreeMap<String, String> = offered
+            .into_iter()
+            .filter(|(name, _)| policy.as_ref().is_some_and(|policy| policy.keeps(name)))
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
         let reason = match unread {

@@ -151,3 +151,26 @@ fn sudo_keeping_only_the_key_is_the_wrong_region_for_a_singapore_key() {
     assert_eq!((python.region.as_deref(), python.region_ok), (Some("cn-beijing"), Some(false)));
     assert!(!sudo.wrong_region().is_empty());
 }
+
+/// With nothing for sudo to keep, its policy is not parsed, but whether it can be read still
+/// decides the reason shown.
+#[test]
+fn sudo_with_nothing_to_keep_still_says_whether_the_policy_was_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_str().unwrap().to_string();
+    let platform = Platform::simulated(Os::Linux, [("HOME", home.as_str())]);
+    let reason = |sudoers: &std::path::Path| {
+        let inputs = Inputs { sudoers: Some(sudoers.to_path_buf()), ..Inputs::default() };
+        let matrix = matrix(&platform, &inputs);
+        let sudo = matrix.context(LaunchContext::Sudo).unwrap();
+        assert!(!sudo.key_ok(), "{sudo:?}");
+        match &sudo.coverage {
+            Coverage::Partial(reason) => reason.clone(),
+            other => panic!("sudo's row is always partial: {other:?}"),
+        }
+    };
+    let sudoers = dir.path().join("sudoers");
+    assert!(reason(&sudoers).contains("could not be read"), "a missing policy is said");
+    std::fs::write(&sudoers, "Defaults env_reset\n@includedir /nonexistent\n").unwrap();
+    assert_eq!(reason(&sudoers), "root's own key files are not read");
+}

@@ -50,6 +50,17 @@ impl EnvPolicy {
         Ok(policy)
     }
 
+    /// Whether the main file can be read, without reading its rules or includes: enough when
+    /// no variable could be kept anyway, which is `status`'s usual case (the includes are most
+    /// of the policy's cost).
+    ///
+    /// # Errors
+    ///
+    /// The same error [`EnvPolicy::read`] would give.
+    pub fn check(path: &Path) -> io::Result<()> {
+        read_policy(path).map(drop).map_err(ReadError::into_io)
+    }
+
     /// True when a variable survives `sudo`'s environment reset.
     pub fn keeps(&self, name: &str) -> bool {
         !self.env_reset
