@@ -20,8 +20,11 @@ pub const LINK_FILE: &str = ".dashkey-profile";
 const BEGIN: &str = "# >>> dashkey link: per-directory profiles (`dashkey link NAME`) >>>";
 const END: &str = "# <<< dashkey link <<<";
 
-/// The variables a switch clears before loading a profile's file: the ones every profile
-/// may set, so that a profile without a region never inherits another's base URLs.
+/// The variables a switch clears before loading a profile's file, besides every name the file
+/// it leaves assigns (read back with `read`/`string`, so that a `--client` name or a workspace
+/// of one profile never survives into one that does not set it, and a name dashkey never
+/// wrote is never touched): the ones every profile may set, so that a profile without a region
+/// never inherits another's base URLs.
 const CLEARED: [&str; 5] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
@@ -36,11 +39,20 @@ const CLEARED: [&str; 5] = [
 pub fn switch(dialect: Dialect, dir: &str, set: &[&str]) -> Option<String> {
     let mut names: Vec<&str> = CLEARED.to_vec();
     names.extend(set.iter().filter(|n| !CLEARED.contains(n)));
+    // The Coding Plan key the files in use export beside their own: a switch keeps it beside
+    // a standard profile, as `dashkey run` hands it over (a Coding Plan profile exports its own).
+    let beside = if set.contains(&vars::CODING_PLAN_API_KEY) {
+        format!("\"${}\"", vars::CODING_PLAN_API_KEY)
+    } else {
+        String::new()
+    };
     let names = names.join(" ");
     let file = dialect.owned_file_name();
+    let coding = vars::CODING_PLAN_API_KEY;
     let body = match dialect {
         Dialect::Posix => format!(
             r#"__dashkey_dir={dir}
+__dashkey_beside={beside}
 if [ -z "${{__dashkey_hooked-}}" ] && [ -n "${{BASH_VERSION-}}${{ZSH_VERSION-}}" ]; then
   case $- in *i*)
     __dashkey_hooked=1
@@ -66,11 +78,24 @@ if [ -z "${{__dashkey_hooked-}}" ] && [ -n "${{BASH_VERSION-}}${{ZSH_VERSION-}}"
              fi ;;
         esac
         if [ "$__dashkey_f" != "$__dashkey_cur" ]; then
+          if [ -f "$__dashkey_cur" ]; then
+            while IFS= read -r __dashkey_l; do
+              case $__dashkey_l in
+                export\ [A-Z]*=*) __dashkey_l=${{__dashkey_l#export }}; unset "${{__dashkey_l%%=*}}" ;;
+              esac
+            done < "$__dashkey_cur"
+          fi
           unset {names}
           if [ -f "$__dashkey_f" ]; then . "$__dashkey_f"; fi
+          case ${{DASHSCOPE_API_KEY-}} in
+            sk-sp-*) {coding}=$DASHSCOPE_API_KEY; export {coding} ;;
+            *) if [ -n "$__dashkey_beside" ] && [ -z "${{{coding}+x}}" ]; then
+                 {coding}=$__dashkey_beside; export {coding}
+               fi ;;
+          esac
           __dashkey_cur=$__dashkey_f
         fi
-        unset __dashkey_d __dashkey_p __dashkey_f
+        unset __dashkey_d __dashkey_p __dashkey_f __dashkey_l
       fi
       return $__dashkey_s
     }}
@@ -86,6 +111,7 @@ fi
         ),
         Dialect::Fish => format!(
             r#"set -g __dashkey_dir {dir}
+set -g __dashkey_beside {beside}
 if status is-interactive; and not set -q __dashkey_hooked
     set -g __dashkey_hooked 1
     set -g __dashkey_cur "$__dashkey_dir/{file}"
@@ -104,8 +130,18 @@ if status is-interactive; and not set -q __dashkey_hooked
             set f "$__dashkey_dir/profiles/$p/{file}"
         end
         if test "$f" != "$__dashkey_cur"
+            if test -f "$__dashkey_cur"
+                for n in (string replace -rf '^set -gx ([A-Z][A-Z0-9_]*) .*' '$1' < $__dashkey_cur)
+                    set -e $n
+                end
+            end
             set -e {names}
             test -f "$f"; and source "$f"
+            if string match -q 'sk-sp-*' -- "$DASHSCOPE_API_KEY"
+                set -gx {coding} $DASHSCOPE_API_KEY
+            else if test -n "$__dashkey_beside"; and not set -q {coding}
+                set -gx {coding} $__dashkey_beside
+            end
             set -g __dashkey_cur "$f"
         end
     end
