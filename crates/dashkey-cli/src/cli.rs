@@ -644,6 +644,7 @@ pub struct ServiceTarget {
     pub config: Option<std::path::PathBuf>,
     /// With install: give the service this profile's key and keep it there, through that
     /// profile's rotations and `dashkey use` of another (default: follow the profile in use).
+    /// With uninstall: take it back only if it keeps this profile (refused otherwise).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Print a unified diff of every change (key masked) and write nothing.
