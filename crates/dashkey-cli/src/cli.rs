@@ -511,6 +511,10 @@ pub struct VerifyArgs {
     /// Check this stored profile's key instead of the one the SDK would use.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// With --stdin: the pasted key's workspace; check it on that workspace's dedicated hosts
+    /// (with --region, that region's only), as `set --workspace ID` would.
+    #[arg(long, value_name = "ID", requires = "stdin", conflicts_with = "base_url")]
+    pub workspace: Option<String>,
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
