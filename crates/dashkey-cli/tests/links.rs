@@ -398,15 +398,16 @@ fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_s
         "OPENAI_API_KEY",
         "DASHSCOPE_WORKSPACE_ID",
         "DASHSCOPE_WORKSPACE",
-        "MINE",
+        "AI_DASHSCOPE_API_KEY",
     ];
     let print: String = names.iter().map(|n| format!("${n}|")).collect();
     let steps = ["proj", "wsd", "cp", "proj", "plain", "wsd", "plain", "cp", "plain"];
-    // What `dashkey run` hands over in each directory, with the user's own MINE beside.
+    // What `dashkey run` hands over in each directory, with the user's own value of a name
+    // dashkey writes for another client (none of its files sets it) beside.
     let truth = |dir: &str| {
         let mut command = sandbox.command();
         command.args(["run", "--", "sh", "-c", &format!("echo \"@{print}\"")]);
-        command.current_dir(project(&sandbox, dir)).env("MINE", "mine");
+        command.current_dir(project(&sandbox, dir)).env("AI_DASHSCOPE_API_KEY", "mine");
         let run: common::Run = common::feed(command, None).into();
         run.expect_code(0);
         seen(&run.stdout)
@@ -416,7 +417,7 @@ fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_s
     assert_eq!(expected[1], format!("{THIRD_KEY}|{CODING}||ws-frank1|ws-frank1|mine|"));
     assert_eq!(expected[2], format!("{CODING}|{CODING}||||mine|"));
     assert_eq!(expected[4], format!("{KEY}|{CODING}||||mine|"));
-    let mut script = String::from("MINE=mine; export MINE\n");
+    let mut script = String::new();
     for dir in steps {
         let dir = project(&sandbox, dir).display().to_string();
         script.push_str(&format!("cd '{dir}'\necho \"@{print}\"\n"));
@@ -424,11 +425,10 @@ fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_s
     script.push_str("exit\n");
     for name in ["bash", "zsh", "fish"] {
         let Some(shell) = tool(name) else { continue };
-        let script = match name {
-            "fish" => script.replace("MINE=mine; export MINE", "set -gx MINE mine"),
-            _ => script.clone(),
-        };
-        let out = interactive(&sandbox, &shell, &script);
+        let mut command = sandbox.program(&shell);
+        command.arg("-i").env("TERM", "dumb").env("AI_DASHSCOPE_API_KEY", "mine");
+        let out =
+            String::from_utf8_lossy(&common::feed(command, Some(&script)).stdout).into_owned();
         assert_eq!(seen(&out), expected, "{name}: {out}");
     }
 }
