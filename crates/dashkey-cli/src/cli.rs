@@ -511,6 +511,10 @@ pub struct VerifyArgs {
     /// Check this stored profile's key instead of the one the SDK would use.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// With --stdin: the pasted key's workspace; check it on that workspace's dedicated hosts
+    /// (with --region, that region's only), as `set --workspace ID` would.
+    #[arg(long, value_name = "ID", requires = "stdin", conflicts_with = "base_url")]
+    pub workspace: Option<String>,
     /// Print a JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -644,6 +648,7 @@ pub struct ServiceTarget {
     pub config: Option<std::path::PathBuf>,
     /// With install: give the service this profile's key and keep it there, through that
     /// profile's rotations and `dashkey use` of another (default: follow the profile in use).
+    /// With uninstall: take it back only if it keeps this profile (refused otherwise).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Print a unified diff of every change (key masked) and write nothing.

@@ -57,7 +57,8 @@ pub fn choose(platform: &Platform, flag: Option<&str>) -> Result<link::Choice, F
 /// The variables of the profile that applies here (see [`choose`]), for `run`, `env`,
 /// `export` and `key`; `None` when nothing is stored and no profile was named or linked.
 pub fn stored(platform: &Platform, flag: Option<&str>) -> Result<Option<Stored>, Failure> {
-    Ok(choose(platform, flag)?.profile.map(|p| p.stored))
+    let Some(found) = choose(platform, flag)?.profile else { return Ok(None) };
+    Ok(Some(link::handed(platform, found.stored)?))
 }
 
 /// When `--profile` or a link file chooses a profile other than by default, this platform

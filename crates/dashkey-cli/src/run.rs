@@ -39,12 +39,26 @@ fn stored_vars(
         let config =
             Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
         let target = config.find(id).map_err(crate::set::unknown_region)?;
+        // A workspace belongs to its region, and its host takes only its keys: region X's
+        // public URLs go without the stored workspace (and the region both SDK surfaces would
+        // build its host from), which the note names.
+        if let Some((_, workspace)) = vars.iter().find(|(n, _)| n == vars::WORKSPACE_ID) {
+            anstream::eprintln!(
+                "dashkey: --region {id}: the workspace {} is left out (a workspace host serves \
+                 its own region only); the program gets {id}'s public URLs",
+                workspace.as_str()
+            );
+        }
         vars.retain(|(name, _)| {
             ![
                 vars::HTTP_BASE_URL,
                 vars::WEBSOCKET_BASE_URL,
                 vars::COMPATIBLE_BASE_URL,
                 vars::API_BASE,
+                vars::API_REGION,
+                vars::WORKSPACE_ID,
+                vars::REGION,
+                vars::WORKSPACE,
             ]
             .contains(&name.as_str())
         });

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use dashkey::Platform;
 use dashkey::store::handoff::{self, Service};
-use dashkey::store::{self, Plan};
+use dashkey::store::{self, Plan, ProfileName};
 
 use crate::changes;
 use crate::cli::{ServiceArgs, ServiceCommand, ServiceTarget};
@@ -92,7 +92,10 @@ fn install(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Out
     let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
     let profile = target.profile.as_deref().map(crate::profiles::parse).transpose()?;
     let stored = match &profile {
-        Some(name) => crate::profiles::stored(owner, Some(name.as_str()))?,
+        // The profile's own variables: its rotations rewrite the service from those alone.
+        Some(name) => {
+            crate::profiles::choose(owner, Some(name.as_str()))?.profile.map(|p| p.stored)
+        }
         None => store::load_stored(owner)?,
     };
     let Some(stored) = stored else {
@@ -231,6 +234,9 @@ fn activate(service: &Service, alternate_root: bool) {
 
 fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> Outcome {
     let service = resolve(platform, owner, target)?;
+    if let Some(name) = &target.profile {
+        refuse_other_profile(owner, &service, &crate::profiles::parse(name)?)?;
+    }
     let _lock = if target.dry_run { None } else { Some(store::lock(owner)?) };
     let plan = handoff::uninstall(owner, &service).map_err(|e| failure(Exit::Io, e))?;
     if plan.is_empty() {
@@ -246,21 +252,61 @@ fn uninstall(platform: &Platform, owner: &Platform, target: &ServiceTarget) -> O
     Ok(Exit::Ok)
 }
 
+/// `uninstall --profile NAME` takes a service back only when it keeps that profile, so that
+/// the flag never takes back a service holding another profile's key by surprise.
+fn refuse_other_profile(
+    owner: &Platform,
+    service: &Service,
+    name: &ProfileName,
+) -> Result<(), Failure> {
+    let installed = handoff::installed(owner);
+    let Some(found) = installed.iter().find(|s| s.service.same_place(service)) else {
+        return Ok(());
+    };
+    if found.profile.as_deref() == Some(name.as_str()) {
+        return Ok(());
+    }
+    let keeps = match &found.profile {
+        Some(other) => format!("keeps the profile '{other}'"),
+        None => "follows the profile in use".to_string(),
+    };
+    Err(failure(
+        Exit::Usage,
+        anyhow!(
+            "the {} {keeps}, not '{name}': run the same command without --profile to take it              back; nothing was changed",
+            service.describe()
+        ),
+    ))
+}
+
 fn list(owner: &Platform, json: bool) -> Outcome {
     owner.dashkey_dir().ok_or_else(|| anyhow!("no home directory"))?;
     let services = handoff::installed(owner);
     if json {
+        let services: Vec<serde_json::Value> = services
+            .iter()
+            .map(|s| {
+                let mut value = serde_json::to_value(&s.service).unwrap_or_default();
+                value["profile"] = serde_json::json!(s.profile);
+                value
+            })
+            .collect();
         crate::output::print_json(&serde_json::json!({ "services": services }))?;
         return Ok(Exit::Ok);
     }
     if services.is_empty() {
         anstream::println!("No service has the key from dashkey.");
     }
-    for service in &services {
+    for installed in &services {
+        let profile = match &installed.profile {
+            Some(name) => format!("profile {name}"),
+            None => "the profile in use".to_string(),
+        };
         anstream::println!(
-            "{}  {}",
-            service.describe(),
-            paint(DIM, show_path(owner, handoff::key_file(service)))
+            "{}  {}  {}",
+            installed.service.describe(),
+            profile,
+            paint(DIM, show_path(owner, handoff::key_file(&installed.service)))
         );
     }
     Ok(Exit::Ok)

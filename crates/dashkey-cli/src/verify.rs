@@ -165,6 +165,11 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
         );
     }
     let settings = HttpSettings::from_platform(platform).map_err(usage)?;
+    // A bad workspace id stops before the key is read, as in `set`.
+    let workspace = match args.workspace.as_deref() {
+        Some(id) => Some(dashkey::region::WorkspaceId::parse(id).map_err(usage)?),
+        None => None,
+    };
     // A profile chosen by --profile or a link file is checked as `dashkey run` hands it over.
     let chosen = if args.stdin {
         None
@@ -189,6 +194,10 @@ pub fn run(platform: &Platform, args: &VerifyArgs) -> Outcome {
 
     let all = config.endpoints();
     let targets = match (&args.region, &args.base_url) {
+        (Some(region), _) if let Some(workspace) = &workspace => {
+            vec![config.workspace_endpoint(region, workspace).map_err(usage)?]
+        }
+        (None, None) if let Some(workspace) = &workspace => config.workspace_endpoints(workspace),
         (Some(region), _) => vec![config.find(region).map_err(|unknown| {
             let shown = match &unknown.asked {
                 Some(id) => format!("{id:?}"),

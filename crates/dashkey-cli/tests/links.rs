@@ -355,3 +355,80 @@ fn link_says_when_shells_will_not_switch_and_set_keep_key_adds_the_switch() {
     let run = link(&only_profiles, "p", "work");
     assert!(run.stdout.contains("No profile is in use"), "{}", run.stdout);
 }
+
+/// A switch hands over exactly what `dashkey run` hands over in that directory: the Coding
+/// Plan key stays beside a standard profile and is a Coding Plan profile's own key in its
+/// tree; a `--client` name and a workspace of one profile are gone in a profile that does not
+/// set them; and a name dashkey never wrote is left alone.
+#[test]
+fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_set() {
+    const CODING: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
+    let mut sandbox = Sandbox::new();
+    sandbox.secret(THIRD_KEY);
+    sandbox.secret(CODING);
+    sandbox.write(".bashrc", "# bashrc\n");
+    sandbox.write(".zshrc", "# zshrc\n");
+    sandbox.write(".config/fish/config.fish", "# fish\n");
+    let shells = ["--shell", "bash", "--shell", "zsh", "--shell", "fish"];
+    let mut args = vec!["--region", "cn-beijing"];
+    args.extend_from_slice(&shells);
+    set(&sandbox, KEY, &args);
+    set(&sandbox, CODING, &["--profile", "coding"]);
+    set(
+        &sandbox,
+        OTHER_KEY,
+        &["--region", "ap-southeast-1", "--profile", "work", "--client", "openai"],
+    );
+    set(
+        &sandbox,
+        THIRD_KEY,
+        &["--profile", "ws", "--workspace", "ws-frank1", "--region", "eu-central-1"],
+    );
+    for (dir, name) in
+        [("proj", Some("work")), ("cp", Some("coding")), ("wsd", Some("ws")), ("plain", None)]
+    {
+        std::fs::create_dir_all(project(&sandbox, dir)).unwrap();
+        if let Some(name) = name {
+            link(&sandbox, dir, name).expect_code(0);
+        }
+    }
+    let names = [
+        "DASHSCOPE_API_KEY",
+        "BAILIAN_CODING_PLAN_API_KEY",
+        "OPENAI_API_KEY",
+        "DASHSCOPE_WORKSPACE_ID",
+        "DASHSCOPE_WORKSPACE",
+        "AI_DASHSCOPE_API_KEY",
+    ];
+    let print: String = names.iter().map(|n| format!("${n}|")).collect();
+    let steps = ["proj", "wsd", "cp", "proj", "plain", "wsd", "plain", "cp", "plain"];
+    // What `dashkey run` hands over in each directory, with the user's own value of a name
+    // dashkey writes for another client (none of its files sets it) beside.
+    let truth = |dir: &str| {
+        let mut command = sandbox.command();
+        command.args(["run", "--", "sh", "-c", &format!("echo \"@{print}\"")]);
+        command.current_dir(project(&sandbox, dir)).env("AI_DASHSCOPE_API_KEY", "mine");
+        let run: common::Run = common::feed(command, None).into();
+        run.expect_code(0);
+        seen(&run.stdout)
+    };
+    let expected: Vec<String> = steps.iter().flat_map(|dir| truth(dir)).collect();
+    assert_eq!(expected[0], format!("{OTHER_KEY}|{CODING}|{OTHER_KEY}|||mine|"));
+    assert_eq!(expected[1], format!("{THIRD_KEY}|{CODING}||ws-frank1|ws-frank1|mine|"));
+    assert_eq!(expected[2], format!("{CODING}|{CODING}||||mine|"));
+    assert_eq!(expected[4], format!("{KEY}|{CODING}||||mine|"));
+    let mut script = String::new();
+    for dir in steps {
+        let dir = project(&sandbox, dir).display().to_string();
+        script.push_str(&format!("cd '{dir}'\necho \"@{print}\"\n"));
+    }
+    script.push_str("exit\n");
+    for name in ["bash", "zsh", "fish"] {
+        let Some(shell) = tool(name) else { continue };
+        let mut command = sandbox.program(&shell);
+        command.arg("-i").env("TERM", "dumb").env("AI_DASHSCOPE_API_KEY", "mine");
+        let out =
+            String::from_utf8_lossy(&common::feed(command, Some(&script)).stdout).into_owned();
+        assert_eq!(seen(&out), expected, "{name}: {out}");
+    }
+}

@@ -402,3 +402,51 @@ fn a_service_installed_with_a_profile_keeps_it_through_rotations_and_use() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("no profile 'nope' is stored"), "{}", run.stderr);
 }
+
+/// `service list` names the profile each service keeps, and `service uninstall --profile`
+/// takes back only a service that keeps that profile: any other is refused, naming what it
+/// keeps, with nothing changed.
+#[test]
+fn service_list_shows_each_profile_and_uninstall_profile_takes_back_only_that_one() {
+    let sandbox = two_profiles();
+    let unit = |name: &str| ["--systemd", name, "--user"].map(str::to_string).to_vec();
+    let with = |verb: &str, name: &str, extra: &[&str]| {
+        let mut args = vec!["service".to_string(), verb.to_string()];
+        args.extend(unit(name));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        sandbox.run_bounded(&args, None)
+    };
+    run(with("install", "pinned", &["--profile", "work"])).expect_code(0);
+    run(with("install", "follows", &[])).expect_code(0);
+    let list = sandbox.run(&["service", "list"], None);
+    let line = |unit: &str| list.stdout.lines().find(|l| l.contains(unit)).unwrap().to_string();
+    assert!(line("pinned.service").contains("profile work"), "{}", list.stdout);
+    assert!(line("follows.service").contains("the profile in use"), "{}", list.stdout);
+    let json = sandbox.run(&["service", "list", "--json"], None).json();
+    let profiles: Vec<(String, serde_json::Value)> = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["unit"].as_str().unwrap().to_string(), s["profile"].clone()))
+        .collect();
+    assert!(profiles.contains(&("pinned.service".into(), "work".into())), "{json}");
+    assert!(profiles.contains(&("follows.service".into(), serde_json::Value::Null)), "{json}");
+    let before = snapshot(&sandbox.home);
+    for (name, profile, says) in [
+        ("pinned", "default", "keeps the profile 'work', not 'default'"),
+        ("follows", "work", "follows the profile in use, not 'work'"),
+        ("pinned", "Bad Name", "not a profile name"),
+    ] {
+        let refused = run(with("uninstall", name, &["--profile", profile]));
+        assert_eq!(refused.code, 2, "{name}: {}", refused.stderr);
+        assert!(refused.stderr.contains(says), "{name}: {}", refused.stderr);
+        assert_eq!(snapshot(&sandbox.home), before, "{name}: nothing changed");
+    }
+    run(with("uninstall", "pinned", &["--profile", "work"])).expect_code(0);
+    let list = sandbox.run(&["service", "list"], None).stdout;
+    assert!(!list.contains("pinned.service") && list.contains("follows.service"), "{list}");
+}

@@ -234,3 +234,68 @@ fn set_and_verify_check_a_workspace_key_on_its_workspace_hosts() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
 }
+
+/// `verify --stdin --workspace ID` checks a pasted workspace key on that workspace's hosts
+/// (naming it in `X-DashScope-WorkSpace`), only the one of `--region` with it; a bad id is
+/// refused as `set` refuses it, before any host is asked.
+#[test]
+fn verify_stdin_with_a_workspace_checks_the_pasted_key_on_its_hosts() {
+    let mut sandbox = Sandbox::new();
+    sandbox.secret(WS_KEY);
+    let (public, hosts) = world(&mut sandbox);
+    let asked = |servers: &[Running]| servers.iter().map(|s| s.requests().len()).sum::<usize>();
+    let run =
+        sandbox.run_bounded(&["verify", "--stdin", "--workspace", "ws.evil.com"], Some(WS_KEY));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("'ws.evil.com' is not a workspace id"), "{}", run.stderr);
+    assert_eq!((asked(&public), asked(&hosts)), (0, 0));
+
+    let args = ["verify", "--stdin", "--workspace", "ws-sg", "--wait-all", "--json"];
+    let run = sandbox.run_bounded(&args, Some(WS_KEY));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let json = run.json();
+    assert_eq!(json["accepted_in"], serde_json::json!(["ap-southeast-1"]), "{json}");
+    let checked: Vec<&str> = json["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(checked, hosts.iter().map(Running::url).collect::<Vec<_>>(), "{json}");
+    assert_eq!(asked(&public), 0, "no public host is asked");
+    let requests = hosts[1].requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.header("X-DashScope-WorkSpace") == Some("ws-sg")));
+    assert!(!run.stdout.contains(WS_KEY) && !run.stderr.contains(WS_KEY));
+
+    let args =
+        ["verify", "--stdin", "--workspace", "ws-sg", "--region", "ap-southeast-1", "--json"];
+    let json = sandbox.run_bounded(&args, Some(WS_KEY)).json();
+    assert_eq!(json["regions"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["regions"][0]["endpoint"], hosts[1].url().as_str(), "{json}");
+    assert_eq!(json["verdict"], "accepted", "{json}");
+}
+
+/// `run --region X` on a workspace profile hands over X's public URLs without the stored
+/// workspace (its host serves its own region only), and says so.
+#[test]
+fn run_with_another_region_drops_the_workspace_of_a_workspace_profile() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".bashrc", "# bashrc\n");
+    set(
+        &sandbox,
+        KEY,
+        &["--shell", "bash", "--workspace", "ws-frank1", "--region", "eu-central-1"],
+    )
+    .expect_code(0);
+    let print = "printf '%s|%s|%s|%s|%s' \"$DASHSCOPE_WORKSPACE_ID\" \"$DASHSCOPE_WORKSPACE\" \
+                 \"$DASHSCOPE_API_REGION\" \"$DASHSCOPE_REGION\" \"$DASHSCOPE_HTTP_BASE_URL\"";
+    let run = sandbox.run_bounded(&["run", "--", "sh", "-c", print], None);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("ws-frank1|ws-frank1|"), "{}", run.stdout);
+    let run =
+        sandbox.run_bounded(&["run", "--region", "ap-southeast-1", "--", "sh", "-c", print], None);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "||||https://dashscope-intl.aliyuncs.com/api/v1");
+    assert!(run.stderr.contains("the workspace ws-frank1 is left out"), "{}", run.stderr);
+}

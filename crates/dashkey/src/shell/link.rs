@@ -20,8 +20,8 @@ pub const LINK_FILE: &str = ".dashkey-profile";
 const BEGIN: &str = "# >>> dashkey link: per-directory profiles (`dashkey link NAME`) >>>";
 const END: &str = "# <<< dashkey link <<<";
 
-/// The variables a switch clears before loading a profile's file: the ones every profile
-/// may set, so that a profile without a region never inherits another's base URLs.
+/// The variables every profile may set, which a switch always clears, so that a profile
+/// without a region never inherits another's base URLs.
 const CLEARED: [&str; 5] = [
     vars::API_KEY,
     vars::HTTP_BASE_URL,
@@ -32,19 +32,49 @@ const CLEARED: [&str; 5] = [
 
 /// The switch for `dialect` (bash and zsh through POSIX `env.sh`, fish through `env.fish`),
 /// `None` for the shells that have no hook for it. `dir` is dashkey's directory as a shell
-/// expression (`"$HOME/.config/dashkey"`), `set` the names the file assigns.
-pub fn switch(dialect: Dialect, dir: &str, set: &[&str]) -> Option<String> {
+/// expression (`"$HOME/.config/dashkey"`), `set` the names the file assigns, `written` every
+/// name dashkey writes anywhere.
+///
+/// A switch clears every name in `written` before loading a profile's file (one builtin, no
+/// read of the file it leaves), so that a `--client` name or a workspace of one profile never
+/// survives into one that does not set it. A name dashkey never wrote is kept: the values the
+/// shell had, when the file was first loaded, for names it does not set are saved then and
+/// put back after a switch whose profile does not set them.
+pub fn switch(dialect: Dialect, dir: &str, set: &[&str], written: &[&str]) -> Option<String> {
     let mut names: Vec<&str> = CLEARED.to_vec();
-    names.extend(set.iter().filter(|n| !CLEARED.contains(n)));
+    names.extend(set.iter().chain(written).filter(|n| !CLEARED.contains(n)));
+    let mut seen = Vec::new();
+    names.retain(|n| {
+        if seen.contains(n) {
+            false
+        } else {
+            seen.push(*n);
+            true
+        }
+    });
+    let own: Vec<&str> =
+        written.iter().copied().filter(|n| !CLEARED.contains(n) && !set.contains(n)).collect();
+    let (save, restore) = keep_own(dialect, &own);
+    // The Coding Plan key the files in use export beside their own: a switch keeps it beside
+    // a standard profile, as `dashkey run` hands it over (a Coding Plan profile exports its own).
+    let beside = if set.contains(&vars::CODING_PLAN_API_KEY) {
+        format!("\"${}\"", vars::CODING_PLAN_API_KEY)
+    } else {
+        String::new()
+    };
     let names = names.join(" ");
     let file = dialect.owned_file_name();
+    let coding = vars::CODING_PLAN_API_KEY;
     let body = match dialect {
         Dialect::Posix => format!(
             r#"__dashkey_dir={dir}
+__dashkey_beside={beside}
 if [ -z "${{__dashkey_hooked-}}" ] && [ -n "${{BASH_VERSION-}}${{ZSH_VERSION-}}" ]; then
   case $- in *i*)
     __dashkey_hooked=1
     __dashkey_cur="$__dashkey_dir/{file}"
+    __dashkey_own=
+{save}
     __dashkey_link() {{
       __dashkey_s=$?
       if [ "${{__dashkey_pwd-}}" != "$PWD" ]; then
@@ -68,6 +98,14 @@ if [ -z "${{__dashkey_hooked-}}" ] && [ -n "${{BASH_VERSION-}}${{ZSH_VERSION-}}"
         if [ "$__dashkey_f" != "$__dashkey_cur" ]; then
           unset {names}
           if [ -f "$__dashkey_f" ]; then . "$__dashkey_f"; fi
+          case ${{DASHSCOPE_API_KEY-}} in
+            sk-sp-*) {coding}=$DASHSCOPE_API_KEY; export {coding} ;;
+            *) if [ -n "$__dashkey_beside" ] && [ -z "${{{coding}+x}}" ]; then
+                 {coding}=$__dashkey_beside; export {coding}
+               fi ;;
+          esac
+          if [ -n "$__dashkey_own" ]; then
+{restore}          fi
           __dashkey_cur=$__dashkey_f
         fi
         unset __dashkey_d __dashkey_p __dashkey_f
@@ -86,9 +124,12 @@ fi
         ),
         Dialect::Fish => format!(
             r#"set -g __dashkey_dir {dir}
+set -g __dashkey_beside {beside}
 if status is-interactive; and not set -q __dashkey_hooked
     set -g __dashkey_hooked 1
     set -g __dashkey_cur "$__dashkey_dir/{file}"
+    set -g __dashkey_own
+{save}
     function __dashkey_link --on-variable PWD
         set -l d ''
         set -l found
@@ -106,6 +147,15 @@ if status is-interactive; and not set -q __dashkey_hooked
         if test "$f" != "$__dashkey_cur"
             set -e {names}
             test -f "$f"; and source "$f"
+            if string match -q 'sk-sp-*' -- "$DASHSCOPE_API_KEY"
+                set -gx {coding} $DASHSCOPE_API_KEY
+            else if test -n "$__dashkey_beside"; and not set -q {coding}
+                set -gx {coding} $__dashkey_beside
+            end
+            for n in $__dashkey_own
+                set -l v __dashkey_own_$n
+                set -q $n; or set -gx $n $$v
+            end
             set -g __dashkey_cur "$f"
         end
     end
@@ -118,6 +168,31 @@ end
     Some(format!("{BEGIN}\n{body}{END}\n"))
 }
 
+/// The shell text that saves, once, the values the shell has for `own` (names dashkey writes
+/// that this file does not set: the user's own), and the text that puts them back after a
+/// switch cleared them, when the profile loaded does not set them.
+fn keep_own(dialect: Dialect, own: &[&str]) -> (String, String) {
+    let mut save = String::new();
+    let mut restore = String::new();
+    for n in own {
+        match dialect {
+            Dialect::Posix => {
+                save.push_str(&format!(
+                    "    if [ -n \"${{{n}+x}}\" ]; then __dashkey_own=1; __dashkey_own_{n}=${n}; fi\n"
+                ));
+                restore.push_str(&format!(
+                    "            if [ -n \"${{__dashkey_own_{n}+x}}\" ] && [ -z \"${{{n}+x}}\" ]; then \
+                     {n}=$__dashkey_own_{n}; export {n}; fi\n"
+                ));
+            }
+            _ => save.push_str(&format!(
+                "    set -q {n}; and set -ga __dashkey_own {n}; and set -g __dashkey_own_{n} ${n}\n"
+            )),
+        }
+    }
+    (save, restore)
+}
+
 /// Whether an owned file's text carries the switch (a file an older dashkey wrote does not:
 /// shells loading it do not switch until the next `set` or `use`).
 pub fn is_in(text: &str) -> bool {
@@ -126,7 +201,7 @@ pub fn is_in(text: &str) -> bool {
 
 /// The part of an owned file before the switch, when the file has none or exactly the one
 /// dashkey writes for the names the part assigns; `None` when the trailer is anything else.
-pub fn split(dialect: Dialect, text: &str) -> Option<&str> {
+pub fn split<'t>(dialect: Dialect, text: &'t str, written: &[&str]) -> Option<&'t str> {
     let Some(at) = text.find(&format!("\n{BEGIN}\n")) else { return Some(text) };
     let (head, trailer) = text.split_at(at + 1);
     let dir = trailer.lines().nth(1)?;
@@ -136,7 +211,7 @@ pub fn split(dialect: Dialect, text: &str) -> Option<&str> {
         _ => return None,
     };
     let set: Vec<&str> = head.lines().filter_map(|line| assigned(dialect, line)).collect();
-    (switch(dialect, dir, &set)? == trailer).then_some(head)
+    (switch(dialect, dir, &set, written)? == trailer).then_some(head)
 }
 
 /// The variable one line of an owned file assigns.
@@ -153,6 +228,8 @@ fn assigned(dialect: Dialect, line: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    const WRITTEN: [&str; 3] = [vars::API_KEY, vars::OPENAI_API_KEY, vars::WORKSPACE_ID];
+
     #[test]
     fn the_trailer_is_recognised_only_as_written() {
         for dialect in [Dialect::Posix, Dialect::Fish] {
@@ -165,17 +242,17 @@ mod tests {
                 }
             };
             let set = [vars::API_KEY, vars::OPENAI_API_KEY];
-            let trailer = switch(dialect, "\"$HOME/.config/dashkey\"", &set).unwrap();
+            let trailer = switch(dialect, "\"$HOME/.config/dashkey\"", &set, &WRITTEN).unwrap();
             assert!(trailer.contains("OPENAI_API_KEY") && trailer.contains(LINK_FILE));
             let text = format!("{head}{trailer}");
-            assert_eq!(split(dialect, &text), Some(head));
-            assert_eq!(split(dialect, head), Some(head));
+            assert_eq!(split(dialect, &text, &WRITTEN), Some(head));
+            assert_eq!(split(dialect, head, &WRITTEN), Some(head));
             let edited = text.replacen("__dashkey_cur", "__dashkey_cux", 1);
-            assert_eq!(split(dialect, &edited), None, "{dialect}");
+            assert_eq!(split(dialect, &edited, &WRITTEN), None, "{dialect}");
             let other_names =
                 format!("{}{trailer}", head.lines().take(2).collect::<Vec<_>>().join("\n") + "\n");
-            assert_eq!(split(dialect, &other_names), None, "{dialect}: names must match");
+            assert_eq!(split(dialect, &other_names, &WRITTEN), None, "{dialect}: names must match");
         }
-        assert!(switch(Dialect::Csh, "x", &[]).is_none());
+        assert!(switch(Dialect::Csh, "x", &[], &WRITTEN).is_none());
     }
 }

@@ -15,6 +15,7 @@ use crate::Platform;
 use crate::edit::fsx::{self, FsError};
 use crate::edit::record::Record;
 pub use crate::shell::link::LINK_FILE;
+use crate::store::Stored;
 use crate::store::plan::{BadProfileName, PersistError, ProfileName};
 use crate::store::profile::{self, Profile};
 use crate::world::read::{Cap, read_optional};
@@ -103,6 +104,30 @@ pub fn choose(platform: &Platform, flag: Option<&str>) -> Result<Choice, ChoiceE
     };
     let profile = profile::load(platform, &name)?;
     Ok(Choice { name, why, profile })
+}
+
+/// What a program started where `stored` applies is handed (`dashkey run`, `env`, `export`,
+/// `key`), as an interactive shell's switch leaves it ([`crate::shell::link`]): the profile's
+/// own variables and the Coding Plan key beside them — the profile's own key when it is one,
+/// else the one dashkey's `env.sh` in use exports beside its own.
+///
+/// # Errors
+///
+/// [`PersistError`] when the `env.sh` in use cannot be read.
+pub fn handed(platform: &Platform, mut stored: Stored) -> Result<Stored, PersistError> {
+    let name = crate::vars::CODING_PLAN_API_KEY;
+    let coding = stored.key().filter(|key| key.kind() == crate::KeyKind::CodingPlan);
+    let beside = match coding {
+        Some(key) => Some(zeroize::Zeroizing::new(key.expose().to_string())),
+        None if stored.get(name).is_some() => None,
+        None => crate::store::load_stored(platform)?
+            .and_then(|in_use| in_use.get(name).map(|v| zeroize::Zeroizing::new(v.to_string()))),
+    };
+    if let Some(value) = beside {
+        stored.vars.retain(|(n, _)| n != name);
+        stored.vars.push((name.to_string(), value));
+    }
+    Ok(stored)
 }
 
 /// Whether the shells that load dashkey's own files switch on `cd`: its `env.sh` carries the

@@ -14,8 +14,8 @@ use crate::edit::record::Role;
 use crate::shell::{self, Dialect};
 use crate::store::copies::{CopyState, KeyCopy, PlaceKind, PlaceProblem, file_copy};
 use crate::store::plan::{
-    NotRemovedReason, Note, PersistError, SetRun, UnsetRun, own_file, pairs, push_change,
-    read_text, vars_static,
+    NotRemovedReason, Note, PersistError, SetRun, UnsetRun, WRITTEN_VARS, own_file, pairs,
+    push_change, read_text, vars_static,
 };
 use crate::{ApiKey, Platform, vars};
 
@@ -39,7 +39,7 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
         }
         let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
         let dir = shell::path_expression(dialect, &run.dir, Some(&run.home));
-        after.extend(shell::link::switch(dialect, &dir, &names));
+        after.extend(shell::link::switch(dialect, &dir, &names, &WRITTEN_VARS));
         let after = after.into_bytes();
         run.managed.push((path.clone(), Role::Owned));
         push_change(&mut run.plan, path, Role::Owned, before, Some(after), 0o600)?;
@@ -116,7 +116,7 @@ pub(super) fn is_owned_text(dialect: Dialect, text: &str) -> bool {
     if dialect == Dialect::Posix {
         return parse_owned_posix(text).is_ok();
     }
-    let Some(text) = shell::link::split(dialect, text) else { return false };
+    let Some(text) = shell::link::split(dialect, text, &WRITTEN_VARS) else { return false };
     text.lines().skip(1).all(|line| {
         let line = line.trim();
         if line.starts_with(shell::KEYRING_MARKER) || shell::is_keyring_loader(dialect, line) {
@@ -219,7 +219,7 @@ pub fn load_stored_at(path: &Path) -> Result<Option<Stored>, PersistError> {
 /// The error is the 1-based number of the first line it does not recognise.
 pub(super) fn parse_owned_posix(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, usize> {
     // The per-directory switch `set` appends is dashkey's only when it is exactly as written.
-    let Some(text) = shell::link::split(Dialect::Posix, text) else {
+    let Some(text) = shell::link::split(Dialect::Posix, text, &WRITTEN_VARS) else {
         return Err(text.lines().count());
     };
     let mut vars = Vec::new();

@@ -412,11 +412,11 @@ fn recorded_as(
     Ok(Service::Cron { with_key: *with_key, created })
 }
 
-/// The services the record lists as given the key.
-pub fn installed(owner: &Platform) -> Vec<Service> {
+/// The services the record lists as given the key, each with the profile it keeps.
+pub fn installed(owner: &Platform) -> Vec<InstalledService> {
     let Some(dir) = owner.dashkey_dir() else { return Vec::new() };
     let record = Record::inspect(&dir).0.unwrap_or_default();
-    record.services.into_iter().map(|s| s.service).collect()
+    record.services
 }
 
 /// The file a service's variables are in (its environment file; supervisord's configuration).
