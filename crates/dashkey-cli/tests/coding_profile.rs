@@ -15,19 +15,14 @@ use common::{KEY, Sandbox, snapshot, tool};
 const CODING: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
 const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$BAILIAN_CODING_PLAN_API_KEY\"";
 
-fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) -> common::Run {
-    let mut args = vec!["set", "--stdin", "--offline"];
-    args.extend_from_slice(extra);
-    sandbox.run_bounded(&args, Some(key))
-}
-
 /// A bash and fish user with the standard key stored for Singapore.
 fn standard_user() -> Sandbox {
     let mut sandbox = Sandbox::new();
     sandbox.secret(CODING);
     sandbox.write(".bashrc", "# bashrc\n");
     sandbox.write(".config/fish/config.fish", "# fish\n");
-    set(&sandbox, KEY, &["--region", "ap-southeast-1", "--shell", "bash", "--shell", "fish"])
+    sandbox
+        .set_offline(KEY, &["--region", "ap-southeast-1", "--shell", "bash", "--shell", "fish"])
         .expect_code(0);
     sandbox
 }
@@ -66,7 +61,7 @@ fn files_but_time(sandbox: &Sandbox) -> BTreeMap<PathBuf, String> {
 fn a_coding_plan_profile_is_exported_beside_the_standard_key_in_bash_and_fish() {
     let sandbox = standard_user();
     let before = files(&sandbox);
-    let run = set(&sandbox, CODING, &["--profile", "coding"]);
+    let run = sandbox.set_offline(CODING, &["--profile", "coding"]);
     run.expect_code(0);
     assert!(run.stdout.contains("BAILIAN_CODING_PLAN_API_KEY (what Qwen Code"), "{}", run.stdout);
     assert!(run.stdout.contains("in DASHSCOPE_API_KEY (the SDKs"), "{}", run.stdout);
@@ -103,9 +98,9 @@ fn a_coding_plan_profile_is_exported_beside_the_standard_key_in_bash_and_fish() 
     let mut sandbox = sandbox;
     sandbox.secret(NEW);
     let shells = ["--shell", "bash", "--shell", "fish"];
-    set(&sandbox, NEW, &shells).expect_code(0);
+    sandbox.set_offline(NEW, &shells).expect_code(0);
     new_shells_get(&sandbox, &format!("{NEW}|{CODING}"));
-    set(&sandbox, KEY, &shells).expect_code(0);
+    sandbox.set_offline(KEY, &shells).expect_code(0);
 
     // `unset --profile` takes it out of every file, which are then as they were.
     sandbox.run_bounded(&["unset", "--profile", "coding"], None).expect_code(0);
@@ -124,7 +119,7 @@ fn a_coding_plan_profile_is_exported_beside_the_standard_key_in_bash_and_fish() 
 fn storing_and_removing_a_coding_profile_restores_every_file_byte_for_byte() {
     let sandbox = standard_user();
     let before = files(&sandbox);
-    set(&sandbox, CODING, &["--profile", "coding"]).expect_code(0);
+    sandbox.set_offline(CODING, &["--profile", "coding"]).expect_code(0);
     assert_ne!(files(&sandbox), before);
     sandbox.run_bounded(&["unset", "--profile", "coding"], None).expect_code(0);
     assert_eq!(files(&sandbox), before);
@@ -133,7 +128,7 @@ fn storing_and_removing_a_coding_profile_restores_every_file_byte_for_byte() {
 #[test]
 fn use_of_the_coding_profile_keeps_its_variable_and_use_default_brings_the_standard_key_back() {
     let sandbox = standard_user();
-    set(&sandbox, CODING, &["--profile", "coding"]).expect_code(0);
+    sandbox.set_offline(CODING, &["--profile", "coding"]).expect_code(0);
     let stored = files_but_time(&sandbox);
     sandbox.run_bounded(&["use", "coding"], None).expect_code(0);
     new_shells_get(&sandbox, &format!("{CODING}|{CODING}"));

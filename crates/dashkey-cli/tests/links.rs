@@ -18,10 +18,13 @@ const SG_URL: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
 const US_URL: &str = "https://dashscope-us.aliyuncs.com/api/v1";
 const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\"";
 
-fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) {
-    let mut args = vec!["set", "--stdin", "--offline"];
-    args.extend_from_slice(extra);
-    sandbox.run_bounded(&args, Some(key)).expect_code(0);
+/// A bash, zsh and fish user whose default key is stored for Beijing.
+fn bash_zsh_fish_user(sandbox: &Sandbox) {
+    sandbox.write(".bashrc", "# bashrc\n");
+    sandbox.write(".zshrc", "# zshrc\n");
+    sandbox.write(".config/fish/config.fish", "# fish\n");
+    let shells = ["--region", "cn-beijing", "--shell", "bash", "--shell", "zsh", "--shell", "fish"];
+    sandbox.set_offline(KEY, &shells).expect_code(0);
 }
 
 /// A bash, zsh and fish user with `default` (Beijing) in use, `work` (Singapore) and `side`
@@ -30,15 +33,11 @@ fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) {
 fn linked() -> Sandbox {
     let mut sandbox = Sandbox::new();
     sandbox.secret(THIRD_KEY);
-    sandbox.write(".bashrc", "# bashrc\n");
-    sandbox.write(".zshrc", "# zshrc\n");
-    sandbox.write(".config/fish/config.fish", "# fish\n");
-    let shells = ["--shell", "bash", "--shell", "zsh", "--shell", "fish"];
-    let mut args = vec!["--region", "cn-beijing"];
-    args.extend_from_slice(&shells);
-    set(&sandbox, KEY, &args);
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]);
-    set(&sandbox, THIRD_KEY, &["--region", "us-east-1", "--profile", "side"]);
+    bash_zsh_fish_user(&sandbox);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
+    sandbox.set_offline(THIRD_KEY, &["--region", "us-east-1", "--profile", "side"]).expect_code(0);
     for dir in ["proj/sub", "proj/inner/deep", "plain"] {
         std::fs::create_dir_all(project(&sandbox, dir)).unwrap();
     }
@@ -308,14 +307,20 @@ fn unset_with_links_present_restores_home_byte_for_byte_and_leaves_the_links() {
     sandbox.write(".bashrc", "# bashrc\n");
     sandbox.write(".config/fish/config.fish", "# fish\n");
     let pristine = snapshot(&sandbox.home);
-    set(&sandbox, KEY, &["--region", "cn-beijing", "--shell", "bash", "--shell", "fish"]);
+    sandbox
+        .set_offline(KEY, &["--region", "cn-beijing", "--shell", "bash", "--shell", "fish"])
+        .expect_code(0);
     let with_default = snapshot(&sandbox.home);
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     std::fs::create_dir_all(project(&sandbox, "proj")).unwrap();
     link(&sandbox, "proj", "work").expect_code(0);
     sandbox.run_bounded(&["unset", "--profile", "work"], None).expect_code(0);
     assert_eq!(snapshot(&sandbox.home), with_default);
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     sandbox.run_bounded(&["use", "work"], None).expect_code(0);
     sandbox.run_bounded(&["unset"], None).expect_code(0);
     assert_eq!(snapshot(&sandbox.home), pristine);
@@ -350,7 +355,7 @@ fn link_says_when_shells_will_not_switch_and_set_keep_key_adds_the_switch() {
         assert_eq!(seen(&out), [format!("{OTHER_KEY}|{SG_URL}")], "{out}");
     }
     let only_profiles = Sandbox::new();
-    set(&only_profiles, OTHER_KEY, &["--profile", "work"]);
+    only_profiles.set_offline(OTHER_KEY, &["--profile", "work"]).expect_code(0);
     std::fs::create_dir_all(project(&only_profiles, "p")).unwrap();
     let run = link(&only_profiles, "p", "work");
     assert!(run.stdout.contains("No profile is in use"), "{}", run.stdout);
@@ -366,24 +371,20 @@ fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_s
     let mut sandbox = Sandbox::new();
     sandbox.secret(THIRD_KEY);
     sandbox.secret(CODING);
-    sandbox.write(".bashrc", "# bashrc\n");
-    sandbox.write(".zshrc", "# zshrc\n");
-    sandbox.write(".config/fish/config.fish", "# fish\n");
-    let shells = ["--shell", "bash", "--shell", "zsh", "--shell", "fish"];
-    let mut args = vec!["--region", "cn-beijing"];
-    args.extend_from_slice(&shells);
-    set(&sandbox, KEY, &args);
-    set(&sandbox, CODING, &["--profile", "coding"]);
-    set(
-        &sandbox,
-        OTHER_KEY,
-        &["--region", "ap-southeast-1", "--profile", "work", "--client", "openai"],
-    );
-    set(
-        &sandbox,
-        THIRD_KEY,
-        &["--profile", "ws", "--workspace", "ws-frank1", "--region", "eu-central-1"],
-    );
+    bash_zsh_fish_user(&sandbox);
+    sandbox.set_offline(CODING, &["--profile", "coding"]).expect_code(0);
+    sandbox
+        .set_offline(
+            OTHER_KEY,
+            &["--region", "ap-southeast-1", "--profile", "work", "--client", "openai"],
+        )
+        .expect_code(0);
+    sandbox
+        .set_offline(
+            THIRD_KEY,
+            &["--profile", "ws", "--workspace", "ws-frank1", "--region", "eu-central-1"],
+        )
+        .expect_code(0);
     for (dir, name) in
         [("proj", Some("work")), ("cp", Some("coding")), ("wsd", Some("ws")), ("plain", None)]
     {

@@ -14,13 +14,6 @@ const BJ_URL: &str = "https://dashscope.aliyuncs.com/api/v1";
 const SG_URL: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
 const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\"";
 
-/// `set` without the online check, the key on stdin.
-fn set(sandbox: &Sandbox, key: &str, extra: &[&str]) -> common::Run {
-    let mut args = vec!["set", "--stdin", "--offline"];
-    args.extend_from_slice(extra);
-    sandbox.run_bounded(&args, Some(key))
-}
-
 /// A sandbox with a bash, zsh and fish user whose default key is stored for Beijing and a
 /// `work` profile for Singapore.
 fn two_profiles() -> Sandbox {
@@ -28,23 +21,25 @@ fn two_profiles() -> Sandbox {
     sandbox.write(".bashrc", "# bashrc\n");
     sandbox.write(".zshrc", "# zshrc\n");
     sandbox.write(".config/fish/config.fish", "# fish\n");
-    set(
-        &sandbox,
-        KEY,
-        &[
-            "--region",
-            "cn-beijing",
-            "--gui",
-            "--shell",
-            "bash",
-            "--shell",
-            "zsh",
-            "--shell",
-            "fish",
-        ],
-    )
-    .expect_code(0);
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(
+            KEY,
+            &[
+                "--region",
+                "cn-beijing",
+                "--gui",
+                "--shell",
+                "bash",
+                "--shell",
+                "zsh",
+                "--shell",
+                "fish",
+            ],
+        )
+        .expect_code(0);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     sandbox
 }
 
@@ -139,7 +134,7 @@ fn rotating_one_profile_leaves_the_other_untouched() {
     let mut sandbox = two_profiles();
     sandbox.secret(NEW);
     let before = file_contents(&sandbox.home);
-    set(&sandbox, NEW, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox.set_offline(NEW, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
     let after = file_contents(&sandbox.home);
     let changed: Vec<_> =
         after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
@@ -154,7 +149,9 @@ fn rotating_one_profile_leaves_the_other_untouched() {
     // Rotating the profile in use writes everywhere and leaves the parked default alone.
     sandbox.run_bounded(&["use", "work"], None).expect_code(0);
     let parked = std::fs::read(profile_file(&sandbox, "default")).unwrap();
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     new_shells_get(&sandbox, &format!("{OTHER_KEY}|{SG_URL}"));
     assert_eq!(std::fs::read(profile_file(&sandbox, "default")).unwrap(), parked);
     assert!(std::fs::read_to_string(profile_file(&sandbox, "work")).unwrap().contains(OTHER_KEY));
@@ -166,15 +163,20 @@ fn unset_profile_and_unset_restore_every_file_byte_for_byte() {
     sandbox.write(".bashrc", "# bashrc\n");
     sandbox.write(".zshrc", "# zshrc\n");
     let pristine = snapshot(&sandbox.home);
-    set(&sandbox, KEY, &["--region", "cn-beijing", "--shell", "bash", "--shell", "zsh"])
+    sandbox
+        .set_offline(KEY, &["--region", "cn-beijing", "--shell", "bash", "--shell", "zsh"])
         .expect_code(0);
     let with_default = snapshot(&sandbox.home);
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     sandbox.run_bounded(&["unset", "--profile", "work"], None).expect_code(0);
     assert_eq!(snapshot(&sandbox.home), with_default);
 
     // Everything, with a profile parked and another in use.
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     sandbox.run_bounded(&["use", "work"], None).expect_code(0);
     assert!(profile_file(&sandbox, "default").exists());
     sandbox.run_bounded(&["unset"], None).expect_code(0);
@@ -185,7 +187,9 @@ fn unset_profile_and_unset_restore_every_file_byte_for_byte() {
 fn a_profile_alone_is_removed_with_its_record_and_directories() {
     let sandbox = Sandbox::new();
     let pristine = snapshot(&sandbox.home);
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     let listed = sandbox.run_bounded(&["profiles"], None).expect_code(0).stdout.clone();
     assert!(listed.contains("none is in use") && listed.contains("dashkey use work"), "{listed}");
     sandbox.run_bounded(&["unset", "--profile", "work"], None).expect_code(0);
@@ -197,7 +201,9 @@ fn a_profile_alone_is_removed_with_its_record_and_directories() {
 #[test]
 fn status_with_only_a_profile_not_in_use_says_no_key_is_in_use() {
     let sandbox = Sandbox::new();
-    set(&sandbox, OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(OTHER_KEY, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     let status = sandbox.run_bounded(&["status"], None).stdout.clone();
     assert!(!status.contains("new terminals load dashkey's copy"), "{status}");
     assert!(status.contains("no key is in use") && status.contains("dashkey use NAME"), "{status}");
@@ -226,7 +232,7 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         assert_eq!(snapshot(&sandbox.home), before, "{args:?} changed files");
     }
     for name in ["a/b", "", "x y", "-lead", &"a".repeat(33)] {
-        let run = set(&sandbox, KEY, &[&format!("--profile={name}")]);
+        let run = sandbox.set_offline(KEY, &[&format!("--profile={name}")]);
         assert_eq!(run.code, 2, "{name:?}: {}", run.stderr);
         assert!(run.stderr.contains("is not a profile name"), "{}", run.stderr);
         assert_eq!(snapshot(&sandbox.home), before, "set --profile {name:?} changed files");
@@ -247,7 +253,7 @@ fn while_another_profile_is_in_use_a_plain_set_rotates_the_parked_default_only()
     sandbox.secret(NEW);
     sandbox.run_bounded(&["use", "work"], None).expect_code(0);
     let before = file_contents(&sandbox.home);
-    set(&sandbox, NEW, &[]).expect_code(0);
+    sandbox.set_offline(NEW, &[]).expect_code(0);
     let after = file_contents(&sandbox.home);
     let changed: Vec<_> =
         after.keys().filter(|p| before.get(*p) != after.get(*p)).cloned().collect();
@@ -382,9 +388,11 @@ fn a_service_installed_with_a_profile_keeps_it_through_rotations_and_use() {
         line.trim_start_matches("DASHSCOPE_API_KEY=").to_string()
     };
     assert_eq!((key_of("pinned"), key_of("follows")), (OTHER_KEY.into(), KEY.into()));
-    set(&sandbox, NEW_DEFAULT, &["--region", "cn-beijing"]).expect_code(0);
+    sandbox.set_offline(NEW_DEFAULT, &["--region", "cn-beijing"]).expect_code(0);
     assert_eq!((key_of("pinned"), key_of("follows")), (OTHER_KEY.into(), NEW_DEFAULT.into()));
-    set(&sandbox, NEW_WORK, &["--region", "ap-southeast-1", "--profile", "work"]).expect_code(0);
+    sandbox
+        .set_offline(NEW_WORK, &["--region", "ap-southeast-1", "--profile", "work"])
+        .expect_code(0);
     assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_DEFAULT.into()));
     sandbox.run_bounded(&["use", "work"], None).expect_code(0);
     assert_eq!((key_of("pinned"), key_of("follows")), (NEW_WORK.into(), NEW_WORK.into()));

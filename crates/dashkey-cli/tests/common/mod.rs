@@ -323,6 +323,15 @@ pub fn run_bounded(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> Run
 // ---- scope "unset": bounded runs and leftover checks --------------------------------------
 
 impl Sandbox {
+    /// `dashkey set` without the online check, the key on stdin, bounded like
+    /// [`Sandbox::run_bounded`].
+    #[track_caller]
+    pub fn set_offline(&self, key: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["set", "--stdin", "--offline"];
+        args.extend_from_slice(extra);
+        self.run_bounded(&args, Some(key))
+    }
+
     /// Runs `dashkey` like [`Sandbox::run`], killed and failed after [`HANG_GUARD`], so a
     /// regression that hangs fails instead of hanging CI.
     #[track_caller]
