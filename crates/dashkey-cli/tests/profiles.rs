@@ -14,13 +14,19 @@ const BJ_URL: &str = "https://dashscope.aliyuncs.com/api/v1";
 const SG_URL: &str = "https://dashscope-intl.aliyuncs.com/api/v1";
 const PRINT: &str = "printf '%s|%s' \"$DASHSCOPE_API_KEY\" \"$DASHSCOPE_HTTP_BASE_URL\"";
 
-/// A sandbox with a bash, zsh and fish user whose default key is stored for Beijing and a
-/// `work` profile for Singapore.
-fn two_profiles() -> Sandbox {
+/// A sandbox with a bash, zsh and fish user and nothing stored.
+fn shell_user() -> Sandbox {
     let sandbox = Sandbox::new();
     sandbox.write(".bashrc", "# bashrc\n");
     sandbox.write(".zshrc", "# zshrc\n");
     sandbox.write(".config/fish/config.fish", "# fish\n");
+    sandbox
+}
+
+/// A sandbox with a bash, zsh and fish user whose default key is stored for Beijing and a
+/// `work` profile for Singapore.
+fn two_profiles() -> Sandbox {
+    let sandbox = shell_user();
     sandbox
         .set_offline(
             KEY,
@@ -294,14 +300,53 @@ fn settled(home: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8
 /// a `use` without faults ends.
 #[test]
 fn use_under_injected_faults_leaves_every_file_old_or_new() {
+    walk_injected_faults(&["use", "work"], None, |_, _| {});
+}
+
+/// A rotation of the default key (plain `set` with a new key) while `work` is stored beside
+/// it, under the same faults as `use`: every file old or new, the retry completes, `work`'s
+/// file and key are untouched, and `unset` then restores HOME byte for byte.
+#[test]
+#[ignore = "finds a bug: a rotation killed after the record and env.sh are written leaves the \
+            previous key in ~/.dashscope/api_key, and the retry saves it as the user's backup"]
+fn a_rotation_under_injected_faults_leaves_every_file_old_or_new_and_work_untouched() {
+    const NEW: &str = "sk-77777777777777777777777777777777";
+    let pristine = snapshot(&shell_user().home);
+    let parked = std::fs::read(profile_file(&two_profiles(), "work")).unwrap();
+    walk_injected_faults(&["set", "--stdin", "--offline"], Some(NEW), |sandbox, label| {
+        let work = std::fs::read(profile_file(sandbox, "work")).unwrap();
+        assert!(work == parked, "{label}: the work profile's file changed");
+        let run =
+            sandbox.run_revealing(&["run", "--profile", "work", "--", "sh", "-c", PRINT], None);
+        assert_eq!(run.expect_code(0).stdout, format!("{OTHER_KEY}|{SG_URL}"), "{label}");
+        let run = sandbox.run_revealing(&["run", "--", "sh", "-c", PRINT], None);
+        assert_eq!(run.expect_code(0).stdout, format!("{NEW}|{BJ_URL}"), "{label}");
+        sandbox.run_bounded(&["unset"], None).expect_code(0);
+        assert_eq!(snapshot(&sandbox.home), pristine, "{label}: unset left HOME changed");
+    });
+}
+
+/// Walks faults over `dashkey ARGS` (fed `stdin`, a key kept out of every output) in fresh [`two_profiles`] sandboxes:
+/// strace makes the Nth write, fsync, rename or unlink fail with EIO, or kills dashkey
+/// there. After the recovery the next command runs first, every file holds its bytes from
+/// before or after the command; the retry succeeds and ends where a run without faults ends;
+/// then `after_retry` checks the sandbox further.
+fn walk_injected_faults(args: &[&str], stdin: Option<&str>, after_retry: impl Fn(&Sandbox, &str)) {
     let Some(strace) = tool("strace") else { return };
     let strace = strace.to_str().unwrap().to_string();
-    let clean = two_profiles();
+    let fresh = || {
+        let mut sandbox = two_profiles();
+        if let Some(key) = stdin {
+            sandbox.secret(key);
+        }
+        sandbox
+    };
+    let clean = fresh();
     let old = settled(&clean.home);
     let trace = clean.root().join("trace");
     let filter = format!("trace={}", SYSCALLS.join(","));
     let wrapper = [strace.as_str(), "-f", "-qq", "-o", trace.to_str().unwrap(), "-e", &filter];
-    clean.run_wrapped(&wrapper, &["use", "work"], None).expect_code(0);
+    clean.run_wrapped(&wrapper, args, stdin).expect_code(0);
     let new = settled(&clean.home);
     assert_ne!(old, new);
     let text = std::fs::read_to_string(&trace).unwrap();
@@ -321,7 +366,8 @@ fn use_under_injected_faults_leaves_every_file_old_or_new() {
         for n in ns {
             for what in ["error=EIO", "signal=KILL"] {
                 trials += 1;
-                let sandbox = two_profiles();
+                let label = format!("{args:?}: {syscall} {what} at {n}");
+                let sandbox = fresh();
                 let inject = format!("inject={syscall}:{what}:when={n}");
                 let fault_filter = format!("trace={syscall}");
                 let wrapper = [
@@ -335,7 +381,7 @@ fn use_under_injected_faults_leaves_every_file_old_or_new() {
                     "-e",
                     &inject,
                 ];
-                sandbox.run_wrapped(&wrapper, &["use", "work"], None);
+                sandbox.run_wrapped(&wrapper, args, stdin);
                 let platform = dashkey::Platform::simulated(
                     dashkey::Os::Linux,
                     [("HOME", sandbox.home.to_str().unwrap())],
@@ -351,16 +397,22 @@ fn use_under_injected_faults_leaves_every_file_old_or_new() {
                     let current = now.get(path);
                     assert!(
                         current == old.get(path) || current == new.get(path),
-                        "{syscall} {what} at {n}: {} is neither old nor new",
+                        "{label}: {} is neither old nor new",
                         path.display()
                     );
                 }
-                sandbox.run_bounded(&["use", "work"], None).expect_code(0);
+                sandbox.run_bounded(args, stdin).expect_code(0);
                 let mut done = settled(&sandbox.home);
                 let mut expected = new.clone();
                 done.retain(|p, _| !p.ends_with("record.json"));
                 expected.retain(|p, _| !p.ends_with("record.json"));
-                assert_eq!(done, expected, "{syscall} {what} at {n}: the retry ends elsewhere");
+                let differ: Vec<_> = done
+                    .keys()
+                    .chain(expected.keys())
+                    .filter(|p| done.get(*p) != expected.get(*p))
+                    .collect();
+                assert!(differ.is_empty(), "{label}: the retry ends elsewhere in {differ:?}");
+                after_retry(&sandbox, &label);
             }
         }
     }
