@@ -26,6 +26,8 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     let pairs = pairs(&plain);
     let names = run.key_names();
     let exe = run.keyring_exe()?;
+    // The names the file assigns, which a link switch takes as this file's own.
+    let assigned: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
     for dialect in Dialect::OWNED {
         let path = owned_path(&run.dir, dialect);
         let before = read_text(&path)?;
@@ -37,9 +39,8 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
         if let Some(exe) = &exe {
             after.push_str(&shell::keyring_lines(dialect, exe, &names));
         }
-        let names: Vec<&str> = pairs.iter().map(|(n, _)| *n).collect();
         let dir = shell::path_expression(dialect, &run.dir, Some(&run.home));
-        after.extend(shell::link::switch(dialect, &dir, &names, &WRITTEN_VARS));
+        after.extend(shell::link::switch(dialect, &dir, &assigned, &WRITTEN_VARS));
         let after = after.into_bytes();
         run.managed.push((path.clone(), Role::Owned));
         push_change(&mut run.plan, path, Role::Owned, before, Some(after), 0o600)?;
