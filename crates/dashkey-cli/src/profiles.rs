@@ -116,7 +116,8 @@ fn region_of(
     };
     let config =
         Config::load(platform).map_err(|e| Failure { exit: Exit::Usage, error: e.into() })?;
-    let target = config.find(id).map_err(crate::set::unknown_region)?;
+    // A workspace profile moves with its workspace, as `region` does for the profile in use.
+    let target = crate::set::stored_endpoint(&config, id, found.workspace.as_deref())?;
     let _lock = if args.dry_run { None } else { Some(store::lock(platform)?) };
     let dir = platform.dashkey_dir().ok_or_else(|| anyhow!("no home directory: set HOME"))?;
     let record = Record::load(&dir)?.unwrap_or_default();

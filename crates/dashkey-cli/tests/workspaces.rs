@@ -299,3 +299,27 @@ fn run_with_another_region_drops_the_workspace_of_a_workspace_profile() {
     assert_eq!(run.stdout, "||||https://dashscope-intl.aliyuncs.com/api/v1");
     assert!(run.stderr.contains("the workspace ws-frank1 is left out"), "{}", run.stderr);
 }
+
+#[test]
+fn region_of_a_workspace_profile_not_in_use_moves_it_with_its_workspace() {
+    let sandbox = Sandbox::new();
+    sandbox.write(".bashrc", "# bashrc\n");
+    set(&sandbox, KEY, &["--shell", "bash", "--region", "cn-beijing"]).expect_code(0);
+    set(
+        &sandbox,
+        OTHER_KEY,
+        &["--profile", "ws", "--workspace", "ws-frank1", "--region", "eu-central-1"],
+    )
+    .expect_code(0);
+    // Tokyo has only workspace hosts: the profile moves there with its workspace, as
+    // `region` moves the profile in use.
+    sandbox.run_bounded(&["region", "--profile", "ws", "ap-northeast-1"], None).expect_code(0);
+    let env = String::from_utf8(sandbox.read(".config/dashkey/profiles/ws/env.sh")).unwrap();
+    for line in [
+        "export DASHSCOPE_WORKSPACE_ID='ws-frank1'",
+        "export DASHSCOPE_API_REGION='ap-northeast-1'",
+        "export DASHSCOPE_HTTP_BASE_URL='https://ws-frank1.ap-northeast-1.maas.aliyuncs.com/api/v1'",
+    ] {
+        assert!(env.contains(line), "{env}");
+    }
+}
