@@ -65,8 +65,9 @@ fn scan(sandbox: &Sandbox, dir: &Path) -> (Run, Vec<Value>) {
     (run, findings)
 }
 
-/// Every entry under `root` with what it is: a file's bytes and mtime, a link's target, a
-/// FIFO as such (never opened: `common::snapshot` reads every file, and a FIFO blocks).
+/// Every entry under `root` with what it is: a file's bytes and mtime (which
+/// `common::snapshot` leaves out: a scan must not even touch a file), a link's target, a FIFO
+/// as such (never opened).
 fn tree(root: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];

@@ -224,8 +224,11 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, String> {
             } else if meta.is_dir() {
                 stack.push(path.clone());
                 format!("dir {mode:o}")
-            } else {
+            } else if meta.is_file() {
                 format!("file {mode:o} nlink={nlink} {:?}", fs::read(&path).unwrap())
+            } else {
+                // A FIFO or socket: reading it would block, and its kind is what matters.
+                format!("special {mode:o}")
             };
             out.insert(rel, value);
         }
