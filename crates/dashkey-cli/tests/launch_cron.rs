@@ -228,6 +228,31 @@ fn a_crontab_dashkey_created_follows_the_region_and_goes_with_unset() {
 }
 
 #[test]
+fn unset_takes_away_a_block_its_record_does_not_list() {
+    let Some(spool) = Spool::new() else { return };
+    let first = Sandbox::new();
+    spool.install(&first, USERS);
+    set(&spool, &first, "ap-southeast-1");
+    spool.dashkey(&first, &["service", "install", "--cron"], None).expect_code(0);
+    let with_block = spool.crontab(&first);
+    assert!(with_block.starts_with(BEGIN), "{with_block}");
+
+    // Another home of the same account, whose record never heard of the block (a record
+    // lost, a crontab restored from a backup): its `unset` finds the block by its markers.
+    let mut second = Sandbox::new();
+    second.env("DASHKEY_CRONTAB", "/usr/bin/crontab");
+    set(&spool, &second, "us-east-1");
+    let dry = spool.dashkey(&second, &["unset", "--dry-run", "--json"], None).json();
+    assert_eq!(dry["crontab"], "update", "{dry}");
+    assert_eq!(spool.crontab(&second), with_block, "a dry run changes nothing");
+    spool.dashkey(&second, &["unset"], None).expect_code(0);
+    assert_eq!(spool.crontab(&second), USERS);
+    // Without a block, or with `crontab` failing, unset says nothing of cron.
+    let run = spool.dashkey(&second, &["unset"], None);
+    assert!(!run.stdout.contains("crontab"), "{}", run.stdout);
+}
+
+#[test]
 fn with_key_the_key_is_in_the_job_environment_and_run_gives_it_without() {
     let Some(spool) = Spool::new() else { return };
     let sandbox = Sandbox::new();

@@ -65,6 +65,19 @@ pub fn program(platform: &Platform) -> String {
     platform.var_non_empty(PROGRAM_VAR).unwrap_or("crontab").to_string()
 }
 
+/// Whether this home has a crontab to read. A crontab belongs to the account, not to
+/// `$HOME`: only the account's home has one, unless `DASHKEY_CRONTAB` names the program to
+/// ask. Callers that will not run `crontab` (status, which must start no process) use it to
+/// say which of the two reasons left the row unread; `unset` uses it before looking for a
+/// block its record does not list.
+pub fn applies(platform: &Platform) -> bool {
+    if platform.os() == crate::platform::Os::Windows {
+        return false;
+    }
+    let named = platform.var_non_empty(PROGRAM_VAR).is_some();
+    named || platform.home().as_deref() == platform.account_home()
+}
+
 /// The user's crontab as `crontab -l` prints it, or `None` when the user has none.
 ///
 /// # Errors

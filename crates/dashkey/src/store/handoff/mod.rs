@@ -257,6 +257,14 @@ pub(super) fn rewrite<'s>(
     }
 }
 
+/// Whether this account's crontab holds a block of dashkey's. A crontab that cannot be read
+/// (no cron here) holds none: that is not worth a note in every `unset`.
+fn unrecorded_cron_block(platform: &Platform) -> bool {
+    crate::world::crontab::applies(platform)
+        && matches!(crate::world::crontab::read(platform), Ok(Some(text))
+            if cron::without_block(&text).is_ok_and(|rest| rest.is_some()))
+}
+
 /// The files dashkey writes for a service (the directories of these go when empty).
 fn own_files(service: &Service) -> Vec<PathBuf> {
     match service {
@@ -288,6 +296,13 @@ pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
                 .collect();
             services.push((service, dirs));
         }
+    }
+    if !services.iter().any(|(known, _)| matches!(known, Service::Cron { .. }))
+        && unrecorded_cron_block(run.platform)
+    {
+        // A block of dashkey's the record does not list (an install killed before its
+        // record was written, a crontab restored from a backup): it is a trace all the same.
+        services.push((Service::Cron { with_key: false, created: false }, Vec::new()));
     }
     for (service, created_dirs) in &services {
         match plan_uninstall(run.platform, service) {
