@@ -302,8 +302,8 @@ impl Context<'_> {
     }
 }
 
-/// The git repository a file (followed through symlinks) lives in.
+/// The git repository a file (followed through symlinks: a dotfiles repo) lives in, found as
+/// git finds it, up to the root.
 fn git_repository(path: &Path) -> Option<PathBuf> {
-    let real = path.canonicalize().ok()?;
-    real.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+    super::git::work_tree(&path.canonicalize().ok()?, None)
 }
