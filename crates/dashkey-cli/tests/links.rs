@@ -367,7 +367,98 @@ fn link_says_when_shells_will_not_switch_and_set_keep_key_adds_the_switch() {
 /// set them; and a name dashkey never wrote is left alone.
 #[test]
 fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_set() {
-    const CODING: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
+    let sandbox = clients_and_workspaces();
+    let steps = ["proj", "wsd", "cp", "proj", "plain", "wsd", "plain", "cp", "plain"];
+    let expected: Vec<String> = steps.iter().flat_map(|dir| truth(&sandbox, dir)).collect();
+    assert_eq!(expected[0], format!("{OTHER_KEY}|{CODING}|{OTHER_KEY}|||mine|"));
+    assert_eq!(expected[1], format!("{THIRD_KEY}|{CODING}||ws-frank1|ws-frank1|mine|"));
+    assert_eq!(expected[2], format!("{CODING}|{CODING}||||mine|"));
+    assert_eq!(expected[4], format!("{KEY}|{CODING}||||mine|"));
+    let mut script = String::new();
+    for dir in steps {
+        let dir = project(&sandbox, dir).display().to_string();
+        script.push_str(&format!("cd '{dir}'\necho \"@{}\"\n", print_names()));
+    }
+    script.push_str("exit\n");
+    for name in ["bash", "zsh", "fish"] {
+        let Some(shell) = tool(name) else { continue };
+        let mut command = sandbox.program(&shell);
+        command.arg("-i").env("TERM", "dumb").env("AI_DASHSCOPE_API_KEY", "mine");
+        let out =
+            String::from_utf8_lossy(&common::feed(command, Some(&script)).stdout).into_owned();
+        assert_eq!(seen(&out), expected, "{name}: {out}");
+    }
+}
+
+/// A shell started from a switched shell (`bash -i` typed in a linked tree, a multiplexer
+/// pane) inherits the profile's values: on leaving the tree it puts back the user's own
+/// values and the profile in use, not the parent's profile's, whether it started inside the
+/// tree, moves to another profile's tree, or started outside.
+#[test]
+fn a_shell_started_inside_a_linked_tree_does_not_keep_its_profile_on_leaving() {
+    let sandbox = clients_and_workspaces();
+    let print = print_names();
+    let at = |dir: &str| project(&sandbox, dir).display().to_string();
+    // The parent is in `wsd` (a workspace profile) or `proj` (a --client profile); the child
+    // starts there, leaves, enters the other tree, leaves; the parent is still switched.
+    let cases = [("wsd", ["plain", "proj", "plain"]), ("proj", ["plain", "wsd", "cp"])];
+    for name in ["bash", "zsh", "fish"] {
+        let Some(shell) = tool(name) else { continue };
+        for (start, moves) in cases {
+            let mut child = format!("echo \"@{print}\"\n");
+            for dir in moves {
+                child.push_str(&format!("cd '{}'\necho \"@{print}\"\n", at(dir)));
+            }
+            child.push_str("exit\n");
+            let child = sandbox.write(&format!("child-{name}-{start}"), child);
+            let script = format!(
+                "cd '{}'\n'{}' -i < '{}'\necho \"@{print}\"\ncd '{}'\necho \"@{print}\"\nexit\n",
+                at(start),
+                shell.display(),
+                child.display(),
+                at("plain")
+            );
+            let mut command = sandbox.program(&shell);
+            command.arg("-i").env("TERM", "dumb").env("AI_DASHSCOPE_API_KEY", "mine");
+            let out =
+                String::from_utf8_lossy(&common::feed(command, Some(&script)).stdout).into_owned();
+            let steps = [start].into_iter().chain(moves).chain([start, "plain"]);
+            let expected: Vec<String> = steps.flat_map(|dir| truth(&sandbox, dir)).collect();
+            assert_eq!(seen(&out), expected, "{name} from {start}: {out}");
+        }
+    }
+}
+
+const CODING: &str = "sk-sp-3f9a1c0b7d2e4f6a8b0c1d2e3f4a5b6c";
+
+/// The names the two tests above print, as shell text: `$NAME|` each.
+fn print_names() -> String {
+    let names = [
+        "DASHSCOPE_API_KEY",
+        "BAILIAN_CODING_PLAN_API_KEY",
+        "OPENAI_API_KEY",
+        "DASHSCOPE_WORKSPACE_ID",
+        "DASHSCOPE_WORKSPACE",
+        "AI_DASHSCOPE_API_KEY",
+    ];
+    names.iter().map(|n| format!("${n}|")).collect()
+}
+
+/// What `dashkey run` hands over in `dir`, with the user's own value of a name dashkey
+/// writes for another client (none of its files sets it) beside.
+fn truth(sandbox: &Sandbox, dir: &str) -> Vec<String> {
+    let mut command = sandbox.command();
+    command.args(["run", "--", "sh", "-c", &format!("echo \"@{}\"", print_names())]);
+    command.current_dir(project(sandbox, dir)).env("AI_DASHSCOPE_API_KEY", "mine");
+    let run: common::Run = common::feed(command, None).into();
+    run.expect_code(0);
+    seen(&run.stdout)
+}
+
+/// A bash, zsh and fish user with profiles `coding` (a Coding Plan key), `work` (a
+/// `--client openai` profile) and `ws` (a workspace) linked from `cp`, `proj` and `wsd`, and
+/// `plain` not linked.
+fn clients_and_workspaces() -> Sandbox {
     let mut sandbox = Sandbox::new();
     sandbox.secret(THIRD_KEY);
     sandbox.secret(CODING);
@@ -393,43 +484,5 @@ fn a_switch_keeps_the_coding_plan_key_and_drops_what_the_next_profile_does_not_s
             link(&sandbox, dir, name).expect_code(0);
         }
     }
-    let names = [
-        "DASHSCOPE_API_KEY",
-        "BAILIAN_CODING_PLAN_API_KEY",
-        "OPENAI_API_KEY",
-        "DASHSCOPE_WORKSPACE_ID",
-        "DASHSCOPE_WORKSPACE",
-        "AI_DASHSCOPE_API_KEY",
-    ];
-    let print: String = names.iter().map(|n| format!("${n}|")).collect();
-    let steps = ["proj", "wsd", "cp", "proj", "plain", "wsd", "plain", "cp", "plain"];
-    // What `dashkey run` hands over in each directory, with the user's own value of a name
-    // dashkey writes for another client (none of its files sets it) beside.
-    let truth = |dir: &str| {
-        let mut command = sandbox.command();
-        command.args(["run", "--", "sh", "-c", &format!("echo \"@{print}\"")]);
-        command.current_dir(project(&sandbox, dir)).env("AI_DASHSCOPE_API_KEY", "mine");
-        let run: common::Run = common::feed(command, None).into();
-        run.expect_code(0);
-        seen(&run.stdout)
-    };
-    let expected: Vec<String> = steps.iter().flat_map(|dir| truth(dir)).collect();
-    assert_eq!(expected[0], format!("{OTHER_KEY}|{CODING}|{OTHER_KEY}|||mine|"));
-    assert_eq!(expected[1], format!("{THIRD_KEY}|{CODING}||ws-frank1|ws-frank1|mine|"));
-    assert_eq!(expected[2], format!("{CODING}|{CODING}||||mine|"));
-    assert_eq!(expected[4], format!("{KEY}|{CODING}||||mine|"));
-    let mut script = String::new();
-    for dir in steps {
-        let dir = project(&sandbox, dir).display().to_string();
-        script.push_str(&format!("cd '{dir}'\necho \"@{print}\"\n"));
-    }
-    script.push_str("exit\n");
-    for name in ["bash", "zsh", "fish"] {
-        let Some(shell) = tool(name) else { continue };
-        let mut command = sandbox.program(&shell);
-        command.arg("-i").env("TERM", "dumb").env("AI_DASHSCOPE_API_KEY", "mine");
-        let out =
-            String::from_utf8_lossy(&common::feed(command, Some(&script)).stdout).into_owned();
-        assert_eq!(seen(&out), expected, "{name}: {out}");
-    }
+    sandbox
 }

@@ -73,8 +73,10 @@ if [ -z "${{__dashkey_hooked-}}" ] && [ -n "${{BASH_VERSION-}}${{ZSH_VERSION-}}"
   case $- in *i*)
     __dashkey_hooked=1
     __dashkey_cur="$__dashkey_dir/{file}"
-    __dashkey_own=
-{save}
+    if [ -n "${{__dashkey_linked-}}" ]; then
+      __dashkey_cur=
+    else
+{save}    fi
     __dashkey_link() {{
       __dashkey_s=$?
       if [ "${{__dashkey_pwd-}}" != "$PWD" ]; then
@@ -104,9 +106,12 @@ if [ -z "${{__dashkey_hooked-}}" ] && [ -n "${{BASH_VERSION-}}${{ZSH_VERSION-}}"
                  {coding}=$__dashkey_beside; export {coding}
                fi ;;
           esac
-          if [ -n "$__dashkey_own" ]; then
-{restore}          fi
-          __dashkey_cur=$__dashkey_f
+{restore}          __dashkey_cur=$__dashkey_f
+          if [ "$__dashkey_f" = "$__dashkey_dir/{file}" ]; then
+            unset __dashkey_linked
+          else
+            __dashkey_linked=1; export __dashkey_linked
+          fi
         fi
         unset __dashkey_d __dashkey_p __dashkey_f
       fi
@@ -128,8 +133,10 @@ set -g __dashkey_beside {beside}
 if status is-interactive; and not set -q __dashkey_hooked
     set -g __dashkey_hooked 1
     set -g __dashkey_cur "$__dashkey_dir/{file}"
-    set -g __dashkey_own
-{save}
+    if set -q __dashkey_linked
+        set -g __dashkey_cur
+    else
+{save}    end
     function __dashkey_link --on-variable PWD
         set -l d ''
         set -l found
@@ -152,11 +159,12 @@ if status is-interactive; and not set -q __dashkey_hooked
             else if test -n "$__dashkey_beside"; and not set -q {coding}
                 set -gx {coding} $__dashkey_beside
             end
-            for n in $__dashkey_own
-                set -l v __dashkey_own_$n
-                set -q $n; or set -gx $n $$v
+{restore}            set -g __dashkey_cur "$f"
+            if test "$f" = "$__dashkey_dir/{file}"
+                set -e __dashkey_linked
+            else
+                set -gx __dashkey_linked 1
             end
-            set -g __dashkey_cur "$f"
         end
     end
     __dashkey_link
@@ -170,7 +178,10 @@ end
 
 /// The shell text that saves, once, the values the shell has for `own` (names dashkey writes
 /// that this file does not set: the user's own), and the text that puts them back after a
-/// switch cleared them, when the profile loaded does not set them.
+/// switch cleared them, when the profile loaded does not set them. The saved values are
+/// exported, and a switched shell exports `__dashkey_linked`, so that a shell started from
+/// inside a linked tree knows the values it inherits are a profile's and keeps its parent's
+/// saved ones instead of counting the profile's as the user's own.
 fn keep_own(dialect: Dialect, own: &[&str]) -> (String, String) {
     let mut save = String::new();
     let mut restore = String::new();
@@ -178,16 +189,22 @@ fn keep_own(dialect: Dialect, own: &[&str]) -> (String, String) {
         match dialect {
             Dialect::Posix => {
                 save.push_str(&format!(
-                    "    if [ -n \"${{{n}+x}}\" ]; then __dashkey_own=1; __dashkey_own_{n}=${n}; fi\n"
+                    "      unset __dashkey_own_{n}\n      if [ -n \"${{{n}+x}}\" ]; then \
+                     __dashkey_own_{n}=${n}; export __dashkey_own_{n}; fi\n"
                 ));
                 restore.push_str(&format!(
-                    "            if [ -n \"${{__dashkey_own_{n}+x}}\" ] && [ -z \"${{{n}+x}}\" ]; then \
+                    "          if [ -n \"${{__dashkey_own_{n}+x}}\" ] && [ -z \"${{{n}+x}}\" ]; then \
                      {n}=$__dashkey_own_{n}; export {n}; fi\n"
                 ));
             }
-            _ => save.push_str(&format!(
-                "    set -q {n}; and set -ga __dashkey_own {n}; and set -g __dashkey_own_{n} ${n}\n"
-            )),
+            _ => {
+                save.push_str(&format!(
+                    "        set -e __dashkey_own_{n}\n        set -q {n}; and set -gx __dashkey_own_{n} ${n}\n"
+                ));
+                restore.push_str(&format!(
+                    "            set -q __dashkey_own_{n}; and not set -q {n}; and set -gx {n} $__dashkey_own_{n}\n"
+                ));
+            }
         }
     }
     (save, restore)
