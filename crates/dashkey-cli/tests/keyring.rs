@@ -323,6 +323,17 @@ fn a_locked_keyring_stops_every_command_with_the_unlock_fix_and_changes_nothing(
     assert!(status.stdout.contains("unlock the keyring"), "{}", status.stdout);
     let row = status.stdout.lines().find(|l| l.contains("the Secret Service")).unwrap();
     assert!(row.contains("cannot be read"), "a locked entry is not a missing one: {row}");
+    let json = sandbox.run_bounded(&["status", "--json"], None);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect(&json.stdout);
+    let entry = report["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["place"] == "keyring")
+        .unwrap_or_else(|| panic!("{}", json.stdout));
+    assert_eq!(entry["state"], "unreadable", "the JSON says what the text row says: {entry}");
+    assert!(entry["error"].as_str().unwrap().contains("locked"), "with the reason: {entry}");
+    assert!(!json.stdout.contains(KEY));
 }
 
 #[test]
