@@ -164,7 +164,12 @@ fn persist_sentence(error: &dashkey::store::PersistError) -> Option<String> {
              --no-modify-rc, or add the line yourself: {hint}",
             path.display()
         )),
-        PersistError::Keyring(_) => Some(format!("{error}; {}", dashkey::store::keyring::FIX)),
+        // A new shell prints this at every start while the keyring is away: keep it to lines a
+        // terminal does not wrap (the fix is long, so it goes on two indented lines of its own).
+        PersistError::Keyring(_) => Some(format!(
+            "{error};\n  {}",
+            dashkey::store::keyring::FIX.replacen(", or ", ",\n  or ", 1)
+        )),
         PersistError::KeyringWithProfiles => Some(format!(
             "{error}: the keyring holds the key of the default profile only; remove the others \
              first (`dashkey profiles` lists them, `dashkey unset --profile NAME` removes one) \

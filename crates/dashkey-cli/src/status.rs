@@ -8,7 +8,7 @@ use dashkey::edit::record::{Record, RecordProblem};
 use dashkey::resolve::{
     self, BaseUrl, Candidate, CandidateVerdict, Lookup, Resolution, Sdk, Source, UrlOrigin,
 };
-use dashkey::store::{self, CopyState, KeyCopy, PlaceKind};
+use dashkey::store::{self, CopyState, KeyCopy, PlaceKind, PlaceProblem};
 use dashkey::{ApiKey, Endpoint, Platform, vars};
 use serde::Serialize;
 
@@ -505,7 +505,14 @@ fn used_by(copy: &KeyCopy, resolutions: &[Resolution]) -> Vec<&'static str> {
 
 fn copy_report(copy: &KeyCopy, resolutions: &[Resolution], reveal: bool) -> CopyReport {
     let (state, error) = match &copy.state {
-        CopyState::Absent => ("absent", None),
+        // A keyring that could not be asked is not a missing entry: say which it is and why.
+        CopyState::Absent => match copy.problems.iter().find_map(|p| match p {
+            PlaceProblem::Keyring(error) => Some(error),
+            _ => None,
+        }) {
+            Some(error) => ("unreadable", Some(error.to_string())),
+            None => ("absent", None),
+        },
         CopyState::Present(_) => ("present", None),
         CopyState::Unreadable(failure) => ("unreadable", Some(failure.to_string())),
     };

@@ -280,11 +280,18 @@ fn a_daemon_that_does_not_answer_costs_the_timeout_and_one_line_in_a_new_shell()
     assert!(env.stderr.contains("did not answer within 300 ms"), "{}", env.stderr);
     assert_eq!(env.stdout, "");
     assert_eq!(key, "", "no key, and the shell still starts");
-    assert_eq!(stderr.lines().count(), 1, "one short warning: {stderr}");
+    short_warning(&stderr);
     assert!(!stderr.contains(KEY));
     assert_eq!(unset.code, 3, "unset cannot remove the entry: {}", unset.stderr);
     assert_eq!(after, before, "and changes nothing");
     assert_eq!(service.lookup(&sandbox).as_deref(), Some(KEY));
+}
+
+/// The warning a new shell prints at every start while the keyring is away: a few lines, none
+/// wider than a terminal.
+fn short_warning(stderr: &str) {
+    assert!(stderr.lines().count() <= 3, "one short warning: {stderr}");
+    assert!(stderr.lines().all(|l| l.chars().count() <= 100), "wrapped to 100 columns: {stderr}");
 }
 
 #[test]
@@ -315,7 +322,7 @@ fn a_locked_keyring_stops_every_command_with_the_unlock_fix_and_changes_nothing(
     unlock(&sandbox.run_bounded(&["unset"], None), "unset");
     let (key, stderr) = new_bash(&sandbox);
     assert_eq!(key, "", "no key, and the shell still starts");
-    assert_eq!(stderr.lines().count(), 1, "one short warning: {stderr}");
+    short_warning(&stderr);
     assert!(stderr.contains("locked"), "{stderr}");
     assert!(!stderr.contains(KEY) && !stderr.contains(OTHER_KEY));
     assert_eq!(snapshot(&sandbox.home), before, "HOME is byte for byte as it was");
@@ -323,6 +330,17 @@ fn a_locked_keyring_stops_every_command_with_the_unlock_fix_and_changes_nothing(
     assert!(status.stdout.contains("unlock the keyring"), "{}", status.stdout);
     let row = status.stdout.lines().find(|l| l.contains("the Secret Service")).unwrap();
     assert!(row.contains("cannot be read"), "a locked entry is not a missing one: {row}");
+    let json = sandbox.run_bounded(&["status", "--json"], None);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect(&json.stdout);
+    let entry = report["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["place"] == "keyring")
+        .unwrap_or_else(|| panic!("{}", json.stdout));
+    assert_eq!(entry["state"], "unreadable", "the JSON says what the text row says: {entry}");
+    assert!(entry["error"].as_str().unwrap().contains("locked"), "with the reason: {entry}");
+    assert!(!json.stdout.contains(KEY));
 }
 
 #[test]
