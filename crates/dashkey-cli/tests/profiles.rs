@@ -307,8 +307,6 @@ fn use_under_injected_faults_leaves_every_file_old_or_new() {
 /// it, under the same faults as `use`: every file old or new, the retry completes, `work`'s
 /// file and key are untouched, and `unset` then restores HOME byte for byte.
 #[test]
-#[ignore = "finds a bug: a rotation killed after the record and env.sh are written leaves the \
-            previous key in ~/.dashscope/api_key, and the retry saves it as the user's backup"]
 fn a_rotation_under_injected_faults_leaves_every_file_old_or_new_and_work_untouched() {
     const NEW: &str = "sk-77777777777777777777777777777777";
     let pristine = snapshot(&shell_user().home);
@@ -324,6 +322,26 @@ fn a_rotation_under_injected_faults_leaves_every_file_old_or_new_and_work_untouc
         sandbox.run_bounded(&["unset"], None).expect_code(0);
         assert_eq!(snapshot(&sandbox.home), pristine, "{label}: unset left HOME changed");
     });
+}
+
+/// `unset` after a rotation killed before the SDK key file was rewritten (here: that file
+/// given the previous key back by hand, the state the kill leaves): the previous key is
+/// dashkey's copy (the record keeps its fingerprint), so `unset` takes it away too and HOME
+/// ends as it began, rather than with a key the user never wrote.
+#[test]
+fn unset_after_an_interrupted_rotation_leaves_no_old_key_behind() {
+    const NEW: &str = "sk-77777777777777777777777777777777";
+    let mut sandbox = Sandbox::new();
+    sandbox.secret(NEW);
+    let pristine = snapshot(&sandbox.home);
+    sandbox.set_offline(KEY, &[]).expect_code(0);
+    let sdk_file = sandbox.home.join(".dashscope/api_key");
+    let previous = std::fs::read(&sdk_file).unwrap();
+    sandbox.set_offline(NEW, &[]).expect_code(0);
+    std::fs::write(&sdk_file, &previous).unwrap();
+    sandbox.run_bounded(&["unset"], None).expect_code(0);
+    assert!(!sdk_file.exists(), "unset left the previous key in the SDK key file");
+    assert_eq!(snapshot(&sandbox.home), pristine);
 }
 
 /// Walks faults over `dashkey ARGS` (fed `stdin`, a key kept out of every output) in fresh [`two_profiles`] sandboxes:

@@ -63,6 +63,12 @@ pub struct Record {
     pub client_vars: Vec<String>,
     /// Fingerprint of the key written.
     pub fingerprint: Option<String>,
+    /// Fingerprint of the key this one replaced (a rotation, a `use`). The record is written
+    /// first, so a run killed before the SDK key file was rewritten leaves the replaced key
+    /// there: this is how the retry (and `unset`) still know that copy is dashkey's and not
+    /// the user's own file to save and put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
     /// When (seconds since the Unix epoch).
     pub written_at: u64,
     /// Every file written.
@@ -284,6 +290,12 @@ impl Role {
 }
 
 impl Record {
+    /// Whether the key of this fingerprint is one dashkey wrote: the key in use, or the one
+    /// it replaced (see [`Record::replaced`]).
+    pub fn wrote_key(&self, fingerprint: &str) -> bool {
+        [&self.fingerprint, &self.replaced].iter().any(|f| f.as_deref() == Some(fingerprint))
+    }
+
     /// Current format version.
     pub const VERSION: u32 = 1;
 

@@ -393,6 +393,10 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         openai_compatible: run.settings.openai_compatible,
         client_vars: run.settings.client_vars.iter().map(|n| (*n).to_string()).collect(),
         fingerprint: Some(run.settings.key.fingerprint()),
+        replaced: match run.old_record.fingerprint.clone() {
+            Some(old) if old != run.settings.key.fingerprint() => Some(old),
+            _ => run.old_record.replaced.clone(),
+        },
         // A profile stored or removed beside the one in use leaves its key's time alone.
         written_at: if run.plan.is_empty() || run.options.beside.is_some() {
             run.old_record.written_at

@@ -26,9 +26,7 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
     if run.store == KeyStore::Keyring {
         // No plaintext copy: dashkey's file goes (the user's comes back), as at `unset`.
         let record = &run.old_record;
-        let ours = |found: &ApiKey| {
-            found == key || record.fingerprint.as_deref() == Some(found.fingerprint().as_str())
-        };
+        let ours = |found: &ApiKey| found == key || record.wrote_key(&found.fingerprint());
         return plan_removal(&mut run.plan, &run.home, &run.dir, &ours);
     }
     let sdk_file = run.home.join(".dashscope").join("api_key");
@@ -52,8 +50,7 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
             .flatten()
             .and_then(|stored| stored.key())
             .is_some_and(|stored| stored == old);
-        let written_by_dashkey = run.old_record.fingerprint.as_deref()
-            == Some(fingerprint.as_str())
+        let written_by_dashkey = run.old_record.wrote_key(&fingerprint)
             || run.old_record.profiles.iter().any(|p| p.fingerprint == fingerprint)
             || in_env_sh;
         let backup = run.dir.join(SDK_KEY_BACKUP);
@@ -70,9 +67,8 @@ pub(super) fn plan_set(run: &mut SetRun) -> Result<(), PersistError> {
 
 /// `unset`: the file while it holds dashkey's key; the one it replaced comes back.
 pub(super) fn plan_unset(run: &mut UnsetRun) -> Result<(), PersistError> {
-    let (key, fingerprint) = (run.key.as_ref(), run.record.fingerprint.as_deref());
-    let ours =
-        |found: &ApiKey| key == Some(found) || fingerprint == Some(found.fingerprint().as_str());
+    let (key, record) = (run.key.as_ref(), &run.record);
+    let ours = |found: &ApiKey| key == Some(found) || record.wrote_key(&found.fingerprint());
     plan_removal(&mut run.plan, &run.home, &run.dir, &ours)
 }
 
