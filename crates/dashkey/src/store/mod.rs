@@ -422,6 +422,13 @@ fn finish_set(mut run: SetRun) -> Result<Plan, PersistError> {
         plan: run.settings.plan.clone(),
     };
     profile::finish_set(&mut run, &mut record)?;
+    // A key a profile keeps (the default parked by `use`) is known by that profile's entry:
+    // the record of a `use` and back is then the record it was.
+    if let Some(replaced) = &record.replaced
+        && record.profiles.iter().any(|p| p.fingerprint == *replaced)
+    {
+        record.replaced = None;
+    }
     if !run.plan.is_empty() || !run.record_usable {
         // First, not last: a `set` killed half-way leaves a record listing every file it
         // may have created, so that `unset` removes them (an empty `.profile` it created
