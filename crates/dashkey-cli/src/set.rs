@@ -621,12 +621,13 @@ fn refuse_conflicts(
             .collect();
         return Err(usage(anyhow!(
             "another key is set for {}: Claude Code copies its settings' env over the shell's \
-             when it starts and sends ANTHROPIC_API_KEY as X-Api-Key, so its calls would go out \
-             with that key, and nothing dashkey writes can shadow a settings file (not even \
+             when it starts and sends ANTHROPIC_API_KEY as X-Api-Key, so its calls would carry \
+             that key, and nothing dashkey writes can shadow a settings file (not even \
              with --force); nothing was changed. Fix: delete the \"ANTHROPIC_API_KEY\" entry \
              from the \"env\" object of {}, then run this again; or, so that Claude Code asks \
-             dashkey for the key every time, put \"apiKeyHelper\": \"dashkey key\" in that \
-             file in its place (Claude Code sends the helper's output as the key)",
+             dashkey for the key every time, put \"apiKeyHelper\": \"dashkey key\" in its \
+             place (in a settings.json: Claude Code reads the helper from its settings, not from \
+             ~/.claude.json, and sends the helper's output as the key)",
             describe(&settings_files).join(", "),
             files.join(" and of ")
         )));
@@ -649,9 +650,9 @@ fn refuse_conflicts(
         return Ok(());
     }
     let why = if shadows_api_key {
-        " Claude Code prefers ANTHROPIC_API_KEY over the ANTHROPIC_AUTH_TOKEN dashkey writes, so \
-         its calls would go out with that other key; --force writes this key into \
-         ANTHROPIC_API_KEY too."
+        " Claude Code sends ANTHROPIC_API_KEY (as X-Api-Key) beside the ANTHROPIC_AUTH_TOKEN \
+         dashkey writes, so its calls would carry that other key too; --force writes this key \
+         into ANTHROPIC_API_KEY as well."
     } else {
         ""
     };

@@ -121,7 +121,11 @@ fn set_client_claude_code_refuses_another_anthropic_api_key_and_force_shadows_it
     let run = sandbox.run(&set, Some(KEY));
     run.expect_code(2);
     assert!(run.stderr.contains("ANTHROPIC_API_KEY in this environment"), "{}", run.stderr);
-    assert!(run.stderr.contains("Claude Code prefers ANTHROPIC_API_KEY"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Claude Code sends ANTHROPIC_API_KEY (as X-Api-Key)"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(common::snapshot(&sandbox.home), before, "a refused set changed files");
     sandbox.unenv("ANTHROPIC_API_KEY");
 
@@ -167,9 +171,12 @@ fn the_settings_env_refusal_names_the_edit_and_each_edit_it_names_lets_set_throu
     let set = ["set", "--stdin", "--offline", "--no-modify-rc", "--client", "claude-code"];
     let project = sandbox.root().join(".claude/settings.local.json");
     std::fs::create_dir_all(project.parent().unwrap()).unwrap();
-    for (file, path) in [
-        ("~/.claude/settings.json".to_string(), sandbox.home.join(".claude/settings.json")),
-        (project.display().to_string(), project.clone()),
+    let user_settings = sandbox.home.join(".claude/settings.json");
+    // The global configuration's `env` applies too; the helper goes in a settings file.
+    for (file, path, helper_in) in [
+        ("~/.claude/settings.json".to_string(), user_settings.clone(), user_settings.clone()),
+        (project.display().to_string(), project.clone(), project.clone()),
+        ("~/.claude.json".to_string(), sandbox.home.join(".claude.json"), user_settings.clone()),
     ] {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let mine = format!(
@@ -191,9 +198,11 @@ fn the_settings_env_refusal_names_the_edit_and_each_edit_it_names_lets_set_throu
         std::fs::write(&path, r#"{"model": "qwen3-coder-plus", "env": {}}"#).unwrap();
         sandbox.run(&set, Some(KEY)).expect_code(0);
         // The second: the helper in its place.
-        std::fs::write(&path, r#"{"apiKeyHelper": "dashkey key", "env": {}}"#).unwrap();
+        std::fs::write(&path, r#"{"env": {}}"#).unwrap();
+        std::fs::write(&helper_in, r#"{"apiKeyHelper": "dashkey key", "env": {}}"#).unwrap();
         sandbox.run(&set, Some(KEY)).expect_code(0);
-        std::fs::remove_file(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&helper_in);
     }
 }
 

@@ -1,13 +1,15 @@
 //! Claude Code's own settings, which decide which key it sends before the shell does.
 //!
-//! Claude Code applies the `env` object of its `settings.json` files to its process over the
-//! shell's variables (`@anthropic-ai/claude-code` 1.0.128's `cli.js` does
-//! `Object.assign(process.env, settings.env)` at start; its `apiKeyHelper` is asked only when
-//! no `ANTHROPIC_API_KEY` is set, and its output is sent as the key), and it prefers `ANTHROPIC_API_KEY` (sent as `X-Api-Key`) over the
-//! `ANTHROPIC_AUTH_TOKEN` dashkey writes. So another key in `ANTHROPIC_API_KEY` there, or in
-//! the shell, means Claude Code's requests go out with that key: `set --client claude-code`
-//! refuses, naming the place. A value in a settings file cannot be shadowed by anything dashkey
-//! writes, so even `--force` leaves it to the user.
+//! Claude Code applies the `env` object of its global `~/.claude.json` and then of its
+//! `settings.json` files to its process over the shell's variables (`@anthropic-ai/claude-code`
+//! 1.0.128's `cli.js`: `Object.assign(process.env, …env)` at start). It then sends
+//! `ANTHROPIC_API_KEY` as `X-Api-Key` (in an interactive session only once the user approved
+//! that key) and, beside it, `ANTHROPIC_AUTH_TOKEN` (what dashkey writes) as `Authorization:
+//! Bearer`; its `apiKeyHelper` is asked only when no `ANTHROPIC_API_KEY` is set. Which of two
+//! different keys DashScope's `/apps/anthropic` honours was not checked (the service is out of
+//! reach here), so another key in `ANTHROPIC_API_KEY` is refused wherever it lives: `set
+//! --client claude-code` names the place. A value in one of these files cannot be shadowed by
+//! anything dashkey writes, so even `--force` leaves it to the user.
 
 use std::path::PathBuf;
 
@@ -21,17 +23,25 @@ pub const ID: &str = "claude-code";
 
 /// The settings files whose `env` Claude Code applies, the one that wins first: the project's
 /// `.claude/settings.local.json` and `.claude/settings.json` (in the working directory), then
-/// the user's `settings.json` in `$CLAUDE_CONFIG_DIR` (default `~/.claude`). Managed settings
+/// the user's `settings.json` in `$CLAUDE_CONFIG_DIR` (default `~/.claude`), then its global
+/// configuration: `.config.json` in that directory when it exists, else `.claude.json` in
+/// `$CLAUDE_CONFIG_DIR` or the home directory. 1.0.128's `cli.js` copies the global file's
+/// `env` over the process environment first and the settings' `env` after it. Managed settings
 /// (`/etc/claude-code/managed-settings.json`) are the administrator's and not read.
 pub fn settings_files(platform: &Platform) -> Vec<PathBuf> {
     let cwd = platform.cwd();
     let mut files =
         vec![cwd.join(".claude/settings.local.json"), cwd.join(".claude/settings.json")];
     if let Some(home) = platform.home() {
-        let dir = platform
-            .var_non_empty("CLAUDE_CONFIG_DIR")
-            .map_or_else(|| home.join(".claude"), PathBuf::from);
+        let config_dir = platform.var_non_empty("CLAUDE_CONFIG_DIR").map(PathBuf::from);
+        let dir = config_dir.clone().unwrap_or_else(|| home.join(".claude"));
         files.push(dir.join("settings.json"));
+        let legacy = dir.join(".config.json");
+        files.push(if legacy.is_file() {
+            legacy
+        } else {
+            config_dir.unwrap_or(home).join(".claude.json")
+        });
     }
     files.dedup();
     files
@@ -90,5 +100,17 @@ mod tests {
             ("CLAUDE_CONFIG_DIR".to_string(), dir.path().display().to_string()),
         ]);
         assert!(other_api_keys(&moved, "sk-ours").is_empty());
+
+        // The global configuration's `env` counts too, after every settings file.
+        std::fs::remove_file(home.join(".claude/settings.json")).unwrap();
+        write(home.join(".claude.json"), "sk-ant-global");
+        let found = other_api_keys(&platform, "sk-ours");
+        let places: Vec<&Place> = found.iter().map(|c| &c.place).collect();
+        assert_eq!(places, [&Place::ClientSettings { path: home.join(".claude.json") }]);
+        // A `.config.json` in the configuration directory replaces `~/.claude.json`.
+        std::fs::write(home.join(".claude/.config.json"), "{}").unwrap();
+        assert!(other_api_keys(&platform, "sk-ours").is_empty());
+        let files = settings_files(&platform);
+        assert_eq!(files.last(), Some(&home.join(".claude/.config.json")), "{files:?}");
     }
 }
