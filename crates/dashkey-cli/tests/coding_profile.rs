@@ -52,8 +52,7 @@ fn files_but_time(sandbox: &Sandbox) -> BTreeMap<PathBuf, String> {
     for (path, entry) in all.iter_mut() {
         if path.ends_with("record.json") {
             // A snapshot entry shows bytes; the record is read again as text to drop the line.
-            let text =
-                String::from_utf8(std::fs::read(sandbox.home.join(&*path)).unwrap()).unwrap();
+            let text = String::from_utf8(std::fs::read(sandbox.home.join(path)).unwrap()).unwrap();
             assert!(text.contains("\"written_at\""), "{text}");
             *entry = text.lines().filter(|l| !l.contains("\"written_at\"")).collect();
         }
